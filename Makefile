@@ -1,0 +1,61 @@
+# Two commands do all setup on a fresh machine: `make demo` and `make test`.
+# Everything else here is what they call, or a developer's convenience.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NPM    := $(shell command -v npm 2>/dev/null)
+
+.PHONY: demo test install node contracts proto lint bench clean
+
+demo: $(STAMP)
+	$(PY) -m router.demo
+
+test: $(STAMP) node
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Node tools (anvil, buf, solc-js) pinned by lockfiles; without npm the tests
+# that need them skip with a reason.
+node: node_modules/.installed contracts/node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+ifdef NPM
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+else
+	@echo "npm not found: tests needing anvil/buf will be skipped"
+endif
+
+contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
+ifdef NPM
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+else
+	@echo "npm not found: the contract artifact check will be skipped"
+endif
+
+contracts: $(STAMP) contracts/node_modules/.installed
+	cd contracts && node build.mjs
+
+proto: $(STAMP) node_modules/.installed
+	$(PY) -m router.protogen
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) node
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules contracts/node_modules

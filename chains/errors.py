@@ -1,0 +1,175 @@
+"""The one error tree of the chain layer.
+
+Every exception that leaves ``chains/`` is one of these; web3, eth-tester,
+solana-py, solders and httpx errors are mapped at the adapter boundary and never
+leak. Each error carries structured fields and says whether retrying the same
+call can help (``retryable``); the retry policy in :mod:`chains.retry` reads
+only that flag.
+
+::
+
+    ChainError                          (retryable=False unless noted)
+    ├── InvalidInput(ValueError)        bad request; nothing was sent
+    │   ├── InvalidAddress
+    │   ├── InvalidAmount
+    │   └── InvalidTransferId
+    ├── UnknownChain(LookupError)
+    ├── UnknownPool(LookupError)
+    ├── AccountMismatch                 account exists but is not a pool of ours
+    │                                   (wrong asset/mint, wrong owner, missing)
+    ├── RpcError                        an endpoint failed to answer usefully
+    │   ├── RpcTimeout                  retryable
+    │   ├── RpcUnavailable              retryable (connection refused, 5xx, 429)
+    │   ├── RpcResponseError            the node answered with an error payload
+    │   │                               (retryable only for known-transient codes)
+    │   └── MalformedResponse           answer we cannot parse
+    ├── EndpointDisagreement            endpoints of one chain disagree on block
+    │                                   hash, balances or head; never averaged
+    ├── NotFinal                        the state asked for is not final yet;
+    │                                   retryable (finality will come)
+    └── TransactionError                a write failed
+        ├── TransactionReverted         the chain refused it (reason attached)
+        ├── InsufficientCapital         free capital below the amount
+        ├── DuplicateTransfer           the transfer id was used before
+        ├── Unauthorized                our key lacks the role
+        ├── WrongChain                  signed for another chain id
+        ├── BlockhashExpired            Solana: retryable by re-signing only
+        │                               once the signature is known absent
+        └── ConfirmationTimeout         sent, outcome unknown: reconcile by id
+                                        before doing anything else
+
+Errors never carry key material: messages name addresses, ids and amounts only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChainError(Exception):
+    """Root of every error the chain layer raises."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, chain: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.chain = chain
+        self.fields: dict[str, Any] = fields
+
+    def __str__(self) -> str:
+        where = f"[{self.chain}] " if self.chain else ""
+        return f"{where}{self.message}"
+
+
+class InvalidInput(ChainError, ValueError):
+    """The request itself is wrong; it was rejected before anything was sent."""
+
+
+class InvalidAddress(InvalidInput):
+    pass
+
+
+class InvalidAmount(InvalidInput):
+    pass
+
+
+class InvalidTransferId(InvalidInput):
+    pass
+
+
+class UnknownChain(ChainError, LookupError):
+    pass
+
+
+class UnknownPool(ChainError, LookupError):
+    pass
+
+
+class AccountMismatch(ChainError):
+    """The account exists but is not one of our pools: never read as a balance."""
+
+
+class RpcError(ChainError):
+    def __init__(self, message: str, *, endpoint: str | None = None, **kw: Any) -> None:
+        super().__init__(message, endpoint=endpoint, **kw)
+        self.endpoint = endpoint
+
+
+class RpcTimeout(RpcError):
+    retryable = True
+
+
+class RpcUnavailable(RpcError):
+    retryable = True
+
+
+class RpcResponseError(RpcError):
+    """The endpoint answered with an error payload.
+
+    Retryable per instance: rate limits and "block not available yet" are
+    transient, "invalid params" is not.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        transient: bool = False,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, code=code, **kw)
+        self.code = code
+        self.transient = transient
+
+    @property  # type: ignore[override]
+    def retryable(self) -> bool:  # instance-level: depends on the code
+        return self.transient
+
+
+class MalformedResponse(RpcError):
+    pass
+
+
+class EndpointDisagreement(ChainError):
+    """Endpoints of one chain gave different answers for the same question."""
+
+
+class NotFinal(ChainError):
+    retryable = True
+
+
+class TransactionError(ChainError):
+    def __init__(self, message: str, *, transfer_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, transfer_id=transfer_id, **kw)
+        self.transfer_id = transfer_id
+
+
+class TransactionReverted(TransactionError):
+    pass
+
+
+class InsufficientCapital(TransactionError):
+    pass
+
+
+class DuplicateTransfer(TransactionError):
+    pass
+
+
+class Unauthorized(TransactionError):
+    pass
+
+
+class WrongChain(TransactionError):
+    pass
+
+
+class BlockhashExpired(TransactionError):
+    retryable = True
+
+
+class ConfirmationTimeout(TransactionError):
+    """Sent but not seen confirmed in time. Not retryable blindly: reconcile
+    with ``find_transfer`` first, a resend could move the capital twice."""

@@ -1,0 +1,61 @@
+"""Options and fixtures every test module shares.
+
+``--backend`` picks which chain backends the conformance suites run on
+(default: all that can run here). Node-backed backends (anvil) skip with a
+reason when Node or the npm-installed tools are absent; PostgreSQL tests skip
+when nothing answers on 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = ROOT / "node_modules" / ".bin"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        action="append",
+        default=None,
+        help="chain backends to run conformance suites on (embedded, anvil, litesvm); repeatable",
+    )
+    parser.addoption("--run-slow", action="store_true", help="also run long fault/load tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: opt in with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def selected_backends(config: pytest.Config) -> set[str] | None:
+    chosen = config.getoption("--backend")
+    return set(chosen) if chosen else None
+
+
+def node_tool(name: str) -> Path:
+    """Path of an npm-installed tool, or skip the test saying why it is missing."""
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed: this test needs a Node-based tool")
+    path = NODE_BIN / name
+    if not path.exists():
+        pytest.skip(f"{name} is not installed: run `make test` (it runs `npm ci`)")
+    return path
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
