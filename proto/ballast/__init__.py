@@ -1,0 +1,1 @@
+"""Generated gRPC API of Ballast; sources in ``proto/ballast/v1/*.proto``."""

@@ -1,0 +1,1 @@
+"""``ballast.v1``: generated messages and stubs. Regenerate with ``make proto``."""
