@@ -1,0 +1,153 @@
+import datetime
+
+from ballast.v1 import common_pb2 as _common_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CoverState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COVER_STATE_UNSPECIFIED: _ClassVar[CoverState]
+    COVER_STATE_ACTIVE: _ClassVar[CoverState]
+    COVER_STATE_EXPIRED: _ClassVar[CoverState]
+    COVER_STATE_CLAIMED: _ClassVar[CoverState]
+COVER_STATE_UNSPECIFIED: CoverState
+COVER_STATE_ACTIVE: CoverState
+COVER_STATE_EXPIRED: CoverState
+COVER_STATE_CLAIMED: CoverState
+
+class Capacity(_message.Message):
+    __slots__ = ("chain", "cover_type", "available")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    cover_type: _common_pb2.CoverType
+    available: _common_pb2.Amount
+    def __init__(self, chain: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., available: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ...) -> None: ...
+
+class GetCapacityRequest(_message.Message):
+    __slots__ = ("chain", "cover_type")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    cover_type: _common_pb2.CoverType
+    def __init__(self, chain: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ...) -> None: ...
+
+class GetCapacityResponse(_message.Message):
+    __slots__ = ("capacities",)
+    CAPACITIES_FIELD_NUMBER: _ClassVar[int]
+    capacities: _containers.RepeatedCompositeFieldContainer[Capacity]
+    def __init__(self, capacities: _Optional[_Iterable[_Union[Capacity, _Mapping]]] = ...) -> None: ...
+
+class QuoteCoverRequest(_message.Message):
+    __slots__ = ("chain", "pool_id", "cover_type", "cover_amount", "period_days")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    pool_id: str
+    cover_type: _common_pb2.CoverType
+    cover_amount: _common_pb2.Amount
+    period_days: int
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ...) -> None: ...
+
+class Quote(_message.Message):
+    __slots__ = ("quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "premium", "expires_at")
+    QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    PREMIUM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    quote_id: str
+    chain: str
+    pool_id: str
+    cover_type: _common_pb2.CoverType
+    cover_amount: _common_pb2.Amount
+    period_days: int
+    premium: _common_pb2.Amount
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class QuoteCoverResponse(_message.Message):
+    __slots__ = ("quote",)
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    quote: Quote
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
+
+class BindCoverRequest(_message.Message):
+    __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days")
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    idempotency_key: str
+    quote_id: str
+    chain: str
+    pool_id: str
+    cover_type: _common_pb2.CoverType
+    cover_amount: _common_pb2.Amount
+    period_days: int
+    def __init__(self, idempotency_key: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ...) -> None: ...
+
+class Cover(_message.Message):
+    __slots__ = ("cover_id", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "premium", "starts_at", "ends_at", "state")
+    COVER_ID_FIELD_NUMBER: _ClassVar[int]
+    QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PREMIUM_FIELD_NUMBER: _ClassVar[int]
+    STARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDS_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    cover_id: str
+    quote_id: str
+    chain: str
+    pool_id: str
+    cover_type: _common_pb2.CoverType
+    cover_amount: _common_pb2.Amount
+    premium: _common_pb2.Amount
+    starts_at: _timestamp_pb2.Timestamp
+    ends_at: _timestamp_pb2.Timestamp
+    state: CoverState
+    def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ...) -> None: ...
+
+class BindCoverResponse(_message.Message):
+    __slots__ = ("cover", "created")
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    cover: Cover
+    created: bool
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListPositionsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPositionsResponse(_message.Message):
+    __slots__ = ("covers", "next_page_token")
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    next_page_token: str
+    def __init__(self, covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

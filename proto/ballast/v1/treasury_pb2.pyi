@@ -1,0 +1,228 @@
+import datetime
+
+from ballast.v1 import common_pb2 as _common_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PlanState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLAN_STATE_UNSPECIFIED: _ClassVar[PlanState]
+    PLAN_STATE_PROPOSED: _ClassVar[PlanState]
+    PLAN_STATE_APPROVED: _ClassVar[PlanState]
+    PLAN_STATE_EXECUTION_REQUESTED: _ClassVar[PlanState]
+    PLAN_STATE_EXECUTING: _ClassVar[PlanState]
+    PLAN_STATE_COMPLETED: _ClassVar[PlanState]
+    PLAN_STATE_FAILED: _ClassVar[PlanState]
+    PLAN_STATE_CANCELLED: _ClassVar[PlanState]
+
+class StepKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STEP_KIND_UNSPECIFIED: _ClassVar[StepKind]
+    STEP_KIND_TRANSFER: _ClassVar[StepKind]
+    STEP_KIND_CESSION: _ClassVar[StepKind]
+
+class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STEP_STATE_UNSPECIFIED: _ClassVar[StepState]
+    STEP_STATE_PENDING: _ClassVar[StepState]
+    STEP_STATE_SENT: _ClassVar[StepState]
+    STEP_STATE_CONFIRMED: _ClassVar[StepState]
+    STEP_STATE_FAILED: _ClassVar[StepState]
+PLAN_STATE_UNSPECIFIED: PlanState
+PLAN_STATE_PROPOSED: PlanState
+PLAN_STATE_APPROVED: PlanState
+PLAN_STATE_EXECUTION_REQUESTED: PlanState
+PLAN_STATE_EXECUTING: PlanState
+PLAN_STATE_COMPLETED: PlanState
+PLAN_STATE_FAILED: PlanState
+PLAN_STATE_CANCELLED: PlanState
+STEP_KIND_UNSPECIFIED: StepKind
+STEP_KIND_TRANSFER: StepKind
+STEP_KIND_CESSION: StepKind
+STEP_STATE_UNSPECIFIED: StepState
+STEP_STATE_PENDING: StepState
+STEP_STATE_SENT: StepState
+STEP_STATE_CONFIRMED: StepState
+STEP_STATE_FAILED: StepState
+
+class PoolPosition(_message.Message):
+    __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    SCR_FIELD_NUMBER: _ClassVar[int]
+    MCR_FIELD_NUMBER: _ClassVar[int]
+    SOLVENCY_RATIO_BPS_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    pool_id: str
+    capital: _common_pb2.Amount
+    locked: _common_pb2.Amount
+    in_flight: _common_pb2.Amount
+    scr: _common_pb2.Amount
+    mcr: _common_pb2.Amount
+    solvency_ratio_bps: int
+    confirmed_block: int
+    confirmed_at: _timestamp_pb2.Timestamp
+    staleness: _duration_pb2.Duration
+    stale: bool
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., capital: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., locked: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., in_flight: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., mcr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., solvency_ratio_bps: _Optional[int] = ..., confirmed_block: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class GetPositionRequest(_message.Message):
+    __slots__ = ("chains",)
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    chains: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, chains: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetPositionResponse(_message.Message):
+    __slots__ = ("pools", "as_of")
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[PoolPosition]
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, pools: _Optional[_Iterable[_Union[PoolPosition, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PlanStep(_message.Message):
+    __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    kind: StepKind
+    source_chain: str
+    source_pool_id: str
+    destination_chain: str
+    destination_id: str
+    route: str
+    amount: _common_pb2.Amount
+    cost: _common_pb2.Amount
+    state: StepState
+    def __init__(self, index: _Optional[int] = ..., kind: _Optional[_Union[StepKind, str]] = ..., source_chain: _Optional[str] = ..., source_pool_id: _Optional[str] = ..., destination_chain: _Optional[str] = ..., destination_id: _Optional[str] = ..., route: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ...) -> None: ...
+
+class Plan(_message.Message):
+    __slots__ = ("plan_id", "state", "created_at", "created_by", "steps", "total_cost", "total_moved", "approved_by", "approvals_required", "shortfalls")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MOVED_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALLS_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    state: PlanState
+    created_at: _timestamp_pb2.Timestamp
+    created_by: str
+    steps: _containers.RepeatedCompositeFieldContainer[PlanStep]
+    total_cost: _common_pb2.Amount
+    total_moved: _common_pb2.Amount
+    approved_by: _containers.RepeatedScalarFieldContainer[str]
+    approvals_required: int
+    shortfalls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, plan_id: _Optional[str] = ..., state: _Optional[_Union[PlanState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., total_cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., total_moved: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., approved_by: _Optional[_Iterable[str]] = ..., approvals_required: _Optional[int] = ..., shortfalls: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PlanRebalanceRequest(_message.Message):
+    __slots__ = ("dry_run", "target_ratio_bps")
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    TARGET_RATIO_BPS_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    target_ratio_bps: int
+    def __init__(self, dry_run: _Optional[bool] = ..., target_ratio_bps: _Optional[int] = ...) -> None: ...
+
+class PlanRebalanceResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class GetPlanRequest(_message.Message):
+    __slots__ = ("plan_id",)
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    def __init__(self, plan_id: _Optional[str] = ...) -> None: ...
+
+class GetPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class ListPlansRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "state")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    state: PlanState
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[PlanState, str]] = ...) -> None: ...
+
+class ListPlansResponse(_message.Message):
+    __slots__ = ("plans", "next_page_token")
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    plans: _containers.RepeatedCompositeFieldContainer[Plan]
+    next_page_token: str
+    def __init__(self, plans: _Optional[_Iterable[_Union[Plan, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ApprovePlanRequest(_message.Message):
+    __slots__ = ("plan_id",)
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    def __init__(self, plan_id: _Optional[str] = ...) -> None: ...
+
+class ApprovePlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class ExecutePlanRequest(_message.Message):
+    __slots__ = ("plan_id", "idempotency_key")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    idempotency_key: str
+    def __init__(self, plan_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class ExecutePlanResponse(_message.Message):
+    __slots__ = ("plan", "note")
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    note: str
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class WatchPlanRequest(_message.Message):
+    __slots__ = ("plan_id",)
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    def __init__(self, plan_id: _Optional[str] = ...) -> None: ...
+
+class WatchPlanResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
