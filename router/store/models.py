@@ -512,7 +512,7 @@ E = TypeVar("E", bound=StrEnum)
 
 def _enum(cls: type[E], value: object, what: str) -> E:
     try:
-        return cls(value)
+        return cls(value)  # type: ignore[arg-type]  # validated right here
     except ValueError:
         raise InvalidRecord(
             f"{what} must be one of {[m.value for m in cls]}, got {value!r}", field=what

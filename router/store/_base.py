@@ -1,0 +1,123 @@
+"""Shared plumbing of the repository: tables, transactions, error mapping."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from router.ingest import StaticView
+from router.store.errors import (
+    Conflict,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
+from router.store.models import (
+    TransferState,
+)
+from router.store.tables import metadata
+
+T = metadata.tables
+CHAINS, POOLS, REPORTERS = T["chains"], T["pools"], T["reporters"]
+HISTORY, LATEST, DISAGREE = T["balance_reports"], T["balance_latest"], T["balance_disagreements"]
+PARTNERS, QUOTES, COVERS = T["partners"], T["quotes"], T["covers"]
+VAULTS, CESSIONS = T["vaults"], T["cessions"]
+PLANS, STEPS, APPROVALS, TRANSFERS, AUDIT = (
+    T["plans"],
+    T["plan_steps"],
+    T["approvals"],
+    T["transfers"],
+    T["audit_log"],
+)
+
+_TRANSFER_ORDER = {
+    TransferState.RECORDED: 0,
+    TransferState.PENDING: 1,
+    TransferState.CONFIRMED: 2,
+    TransferState.FINALIZED: 3,
+}
+
+
+class StoreBase:
+    """Engine, transactions and error mapping shared by the repository parts."""
+
+    def __init__(self, engine: AsyncEngine, *, cache_ttl: float = 5.0) -> None:
+        self._engine = engine
+        self._pg = engine.dialect.name == "postgresql"
+        self._cache_ttl = cache_ttl
+        self._static: StaticView | None = None
+        self._static_at = 0.0
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    async def aclose(self) -> None:
+        await self._engine.dispose()
+
+    def invalidate_cache(self) -> None:
+        self._static = None
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self._pg else sqlite.insert)(table)
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction; driver errors become ours (nothing is written on error)."""
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except StoreError:
+            raise
+        except IntegrityError as exc:
+            raise Conflict(f"write conflicts with stored data ({_constraint(exc)})") from exc
+        except (DBAPIError, SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
+
+    async def _one(self, conn: AsyncConnection, stmt: Any) -> Mapping[Any, Any] | None:
+        row = (await conn.execute(stmt)).mappings().first()
+        return row
+
+    async def _require(self, conn: AsyncConnection, table: sa.Table, kind: str, key: str) -> None:
+        pk = next(iter(table.primary_key.columns))
+        if (await conn.execute(sa.select(pk).where(pk == key))).first() is None:
+            raise NotFound(kind, key)
+
+    async def _upsert(
+        self, conn: AsyncConnection, table: sa.Table, keys: list[str], row: Mapping[str, Any]
+    ) -> None:
+        stmt = self._insert(table).values(**row)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={k: stmt.excluded[k] for k in row if k not in keys}
+        )
+        await conn.execute(stmt)
+
+
+def _canonical(payload: Mapping[str, Any]) -> tuple[str, str]:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def _mismatch(stored: Mapping[str, Any], given: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k)))
+
+
+def _constraint(exc: IntegrityError) -> str:
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None) or getattr(exc.orig, "constraint_name", None)
+    return f"constraint {name}" if name else type(exc.orig).__name__

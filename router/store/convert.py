@@ -1,0 +1,175 @@
+"""Rows (trusted: they were validated on the way in) back to domain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chains.base import ChainFamily
+from router.store.models import (
+    Cession,
+    CessionStatus,
+    Chain,
+    ConfirmedBalance,
+    Cover,
+    CoverStatus,
+    Disagreement,
+    Partner,
+    Plan,
+    PlanStatus,
+    PlanStep,
+    Pool,
+    Quote,
+    Reporter,
+    StepKind,
+    StepStatus,
+    TransferRecord,
+    TransferState,
+    Vault,
+)
+
+Row = Mapping[Any, Any]
+
+
+def chain(r: Row) -> Chain:
+    return Chain(r["name"], ChainFamily(r["family"]), r["quorum"])
+
+
+def pool(r: Row) -> Pool:
+    return Pool(
+        r["pool_id"],
+        r["chain"],
+        r["address"],
+        r["asset"],
+        r["locked_capital"],
+        r["active_cover"],
+        r["target_ratio_bps"],
+        r["min_ratio_bps"],
+    )
+
+
+def reporter(r: Row) -> Reporter:
+    return Reporter(r["reporter_id"], r["chain"], bool(r["allowed"]))
+
+
+def partner(r: Row) -> Partner:
+    return Partner(r["partner_id"], r["name"], bool(r["active"]))
+
+
+def balance(r: Row) -> ConfirmedBalance:
+    return ConfirmedBalance(
+        r["pool_id"],
+        r["chain"],
+        r["amount"],
+        r["block_number"],
+        r["block_hash"],
+        r["observed_at"],
+        r["confirmed_at"],
+        r["reporters"],
+    )
+
+
+def disagreement(r: Row) -> Disagreement:
+    return Disagreement(
+        r["pool_id"], r["chain"], r["block_number"], tuple(r["votes"].split("\n")), r["detected_at"]
+    )
+
+
+def cover(r: Row) -> Cover:
+    return Cover(
+        r["cover_id"],
+        r["partner_id"],
+        r["idempotency_key"],
+        r["pool_id"],
+        r["cover_type"],
+        r["limit_amount"],
+        r["premium"],
+        r["starts_at"],
+        r["ends_at"],
+        CoverStatus(r["status"]),
+        r["quote_id"],
+        r["created_at"],
+    )
+
+
+def quote(r: Row) -> Quote:
+    return Quote(
+        r["quote_id"],
+        r["partner_id"],
+        r["pool_id"],
+        r["cover_type"],
+        r["limit_amount"],
+        r["premium"],
+        r["inputs_hash"],
+        r["expires_at"],
+        r["created_at"],
+    )
+
+
+def vault(r: Row) -> Vault:
+    return Vault(
+        r["vault_id"], r["chain"], r["address"], r["asset"], r["capacity"], r["premium_bps"]
+    )
+
+
+def cession(r: Row) -> Cession:
+    return Cession(
+        r["cession_id"],
+        r["vault_id"],
+        r["pool_id"],
+        r["amount"],
+        r["premium"],
+        r["plan_id"],
+        CessionStatus(r["status"]),
+        r["created_at"],
+    )
+
+
+def step(r: Row) -> PlanStep:
+    return PlanStep(
+        seq=r["seq"],
+        kind=StepKind(r["kind"]),
+        src_pool=r["src_pool"],
+        amount=r["amount"],
+        dst_chain=r["dst_chain"],
+        dst_pool=r["dst_pool"],
+        vault_id=r["vault_id"],
+        fee=r["fee"],
+        transfer_id=r["transfer_id"],
+        status=StepStatus(r["status"]),
+        version=r["version"],
+    )
+
+
+def plan(r: Row, steps: Sequence[PlanStep], approvals: Sequence[str]) -> Plan:
+    return Plan(
+        plan_id=r["plan_id"],
+        status=PlanStatus(r["status"]),
+        version=r["version"],
+        created_by=r["created_by"],
+        total_amount=r["total_amount"],
+        cost=r["cost"],
+        summary=r["summary"],
+        approvals_required=r["approvals_required"],
+        steps=tuple(steps),
+        approvals=tuple(approvals),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def transfer(r: Row) -> TransferRecord:
+    return TransferRecord(
+        transfer_id=r["transfer_id"],
+        src_chain=r["src_chain"],
+        src_pool=r["src_pool"],
+        dst_chain=r["dst_chain"],
+        recipient=r["recipient"],
+        amount=r["amount"],
+        plan_id=r["plan_id"],
+        step_seq=r["step_seq"],
+        status=TransferState(r["status"]),
+        tx_ref=r["tx_ref"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )

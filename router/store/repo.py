@@ -1,0 +1,399 @@
+"""The repository: every read and write the router does, one transaction each.
+
+Static data ingestion needs (pools, reporters, chain quorums) is cached in
+memory and dropped on this store's own writes or after ``cache_ttl`` seconds,
+so a replica sees another's change within the TTL. Ingestion is a handful of
+bulk statements per batch whatever its size (see :mod:`router.store.reports`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from router.store import convert
+from router.store._base import (
+    CESSIONS,
+    CHAINS,
+    COVERS,
+    PARTNERS,
+    POOLS,
+    QUOTES,
+    REPORTERS,
+    VAULTS,
+    _canonical,
+    _mismatch,
+)
+from router.store.engine import make_engine, migrate
+from router.store.errors import (
+    Conflict,
+    IdempotencyMismatch,
+    NotFound,
+    StoreUnavailable,
+)
+from router.store.models import (
+    BindResult,
+    Cession,
+    Chain,
+    Cover,
+    CoverRequest,
+    CoverStatus,
+    Partner,
+    Pool,
+    Quote,
+    Reporter,
+    Vault,
+    check_utc,
+    utcnow,
+)
+from router.store.plans import PlansPart
+from router.store.reports import ReportsPart
+
+
+async def open_store(
+    url: str, *, migrate: bool = True, cache_ttl: float = 5.0, echo: bool = False
+) -> Store:
+    """Connect (and by default ``alembic upgrade head``) — what the server calls at start-up."""
+    engine = make_engine(url, echo=echo)
+    store = Store(engine, cache_ttl=cache_ttl)
+    if migrate:
+        try:
+            await _migrate(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return store
+
+
+async def _migrate(engine: AsyncEngine) -> None:
+    try:
+        await migrate(engine)
+    except (DBAPIError, OSError) as exc:
+        raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
+
+
+class Store(ReportsPart, PlansPart):
+    """Async repository over one engine. Build it with :func:`open_store`."""
+
+    # -- chains, pools, reporters, partners ----------------------------------
+
+    async def upsert_chain(self, chain: Chain) -> Chain:
+        row = {"name": chain.name, "family": chain.family.value, "quorum": chain.quorum}
+        async with self._tx() as conn:
+            await self._upsert(conn, CHAINS, ["name"], {**row, "updated_at": utcnow()})
+        self.invalidate_cache()
+        return chain
+
+    async def get_chain(self, name: str) -> Chain:
+        async with self._tx() as conn:
+            r = await self._one(conn, sa.select(CHAINS).where(CHAINS.c.name == name))
+        if r is None:
+            raise NotFound("chain", name)
+        return convert.chain(r)
+
+    async def list_chains(self) -> list[Chain]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(sa.select(CHAINS).order_by(CHAINS.c.name))).mappings()
+            return [convert.chain(r) for r in rows]
+
+    async def upsert_pool(self, pool: Pool) -> Pool:
+        async with self._tx() as conn:
+            await self._require(conn, CHAINS, "chain", pool.chain)
+            existing = await self._one(
+                conn, sa.select(POOLS.c.chain).where(POOLS.c.pool_id == pool.pool_id)
+            )
+            if existing is not None and existing["chain"] != pool.chain:
+                raise Conflict(
+                    f"pool {pool.pool_id!r} is on chain {existing['chain']!r}; "
+                    f"it cannot move to {pool.chain!r}"
+                )
+            row = {
+                "pool_id": pool.pool_id,
+                "chain": pool.chain,
+                "address": pool.address,
+                "asset": pool.asset,
+                "locked_capital": pool.locked_capital,
+                "active_cover": pool.active_cover,
+                "target_ratio_bps": pool.target_ratio_bps,
+                "min_ratio_bps": pool.min_ratio_bps,
+                "updated_at": utcnow(),
+            }
+            await self._upsert(conn, POOLS, ["pool_id"], row)
+        self.invalidate_cache()
+        return pool
+
+    async def get_pool(self, pool_id: str) -> Pool:
+        async with self._tx() as conn:
+            r = await self._one(conn, sa.select(POOLS).where(POOLS.c.pool_id == pool_id))
+        if r is None:
+            raise NotFound("pool", pool_id)
+        return convert.pool(r)
+
+    async def list_pools(self, chain: str | None = None) -> list[Pool]:
+        stmt = sa.select(POOLS).order_by(POOLS.c.pool_id)
+        if chain is not None:
+            stmt = stmt.where(POOLS.c.chain == chain)
+        async with self._tx() as conn:
+            return [convert.pool(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def register_reporter(self, reporter: Reporter) -> Reporter:
+        async with self._tx() as conn:
+            await self._require(conn, CHAINS, "chain", reporter.chain)
+            row = {
+                "reporter_id": reporter.reporter_id,
+                "chain": reporter.chain,
+                "allowed": reporter.allowed,
+                "updated_at": utcnow(),
+            }
+            await self._upsert(conn, REPORTERS, ["reporter_id"], row)
+        self.invalidate_cache()
+        return reporter
+
+    async def get_reporter(self, reporter_id: str) -> Reporter:
+        async with self._tx() as conn:
+            stmt = sa.select(REPORTERS).where(REPORTERS.c.reporter_id == reporter_id)
+            r = await self._one(conn, stmt)
+        if r is None:
+            raise NotFound("reporter", reporter_id)
+        return convert.reporter(r)
+
+    async def list_reporters(self, chain: str | None = None) -> list[Reporter]:
+        stmt = sa.select(REPORTERS).order_by(REPORTERS.c.reporter_id)
+        if chain is not None:
+            stmt = stmt.where(REPORTERS.c.chain == chain)
+        async with self._tx() as conn:
+            return [convert.reporter(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def register_partner(self, partner: Partner) -> Partner:
+        row = {
+            "partner_id": partner.partner_id,
+            "name": partner.name,
+            "active": partner.active,
+            "updated_at": utcnow(),
+        }
+        async with self._tx() as conn:
+            await self._upsert(conn, PARTNERS, ["partner_id"], row)
+        return partner
+
+    async def get_partner(self, partner_id: str) -> Partner:
+        async with self._tx() as conn:
+            stmt = sa.select(PARTNERS).where(PARTNERS.c.partner_id == partner_id)
+            r = await self._one(conn, stmt)
+        if r is None:
+            raise NotFound("partner", partner_id)
+        return convert.partner(r)
+
+    # -- quotes and covers ---------------------------------------------------
+
+    async def save_quote(self, quote: Quote) -> Quote:
+        created = quote.created_at or utcnow()
+        row = {
+            "quote_id": quote.quote_id,
+            "partner_id": quote.partner_id,
+            "pool_id": quote.pool_id,
+            "cover_type": quote.cover_type,
+            "limit_amount": quote.limit_amount,
+            "premium": quote.premium,
+            "inputs_hash": quote.inputs_hash,
+            "expires_at": quote.expires_at,
+            "created_at": created,
+        }
+        async with self._tx() as conn:
+            await self._require(conn, PARTNERS, "partner", quote.partner_id)
+            await self._require(conn, POOLS, "pool", quote.pool_id)
+            if await self._one(
+                conn, sa.select(QUOTES.c.quote_id).where(QUOTES.c.quote_id == quote.quote_id)
+            ):
+                raise Conflict(f"quote {quote.quote_id!r} already exists")
+            await conn.execute(sa.insert(QUOTES).values(**row))
+        return convert.quote(row)
+
+    async def get_quote(self, partner_id: str, quote_id: str) -> Quote:
+        """A partner's own quote; another partner's id is NotFound (no existence leak)."""
+        stmt = sa.select(QUOTES).where(
+            QUOTES.c.quote_id == quote_id, QUOTES.c.partner_id == partner_id
+        )
+        async with self._tx() as conn:
+            r = await self._one(conn, stmt)
+        if r is None:
+            raise NotFound("quote", quote_id)
+        return convert.quote(r)
+
+    async def bind_cover(self, request: CoverRequest, *, now: datetime | None = None) -> BindResult:
+        """Bind once per (partner, idempotency key); a replay returns the first cover."""
+        payload_json, payload_hash = _canonical(request.payload())
+        now = check_utc(now, "now") if now is not None else utcnow()
+        try:
+            return await self._bind_once(request, payload_json, payload_hash, now)
+        except Conflict:
+            # Lost a race on the same key: the winner's cover decides.
+            replay = await self._replay_cover(request, payload_json, payload_hash)
+            if replay is None:
+                raise
+            return replay
+
+    async def _replay_cover(
+        self, request: CoverRequest, payload_json: str, payload_hash: str
+    ) -> BindResult | None:
+        stmt = sa.select(COVERS).where(
+            COVERS.c.partner_id == request.partner_id,
+            COVERS.c.idempotency_key == request.idempotency_key,
+        )
+        async with self._tx() as conn:
+            r = await self._one(conn, stmt)
+        if r is None:
+            return None
+        if r["request_hash"] != payload_hash:
+            raise IdempotencyMismatch(
+                "cover",
+                request.idempotency_key,
+                mismatch=_mismatch(json.loads(r["request_json"]), json.loads(payload_json)),
+            )
+        return BindResult(convert.cover(r), created=False)
+
+    async def _bind_once(
+        self, request: CoverRequest, payload_json: str, payload_hash: str, now: datetime
+    ) -> BindResult:
+        replay = await self._replay_cover(request, payload_json, payload_hash)
+        if replay is not None:
+            return replay
+        async with self._tx() as conn:
+            p = await self._one(
+                conn,
+                sa.select(PARTNERS.c.active).where(PARTNERS.c.partner_id == request.partner_id),
+            )
+            if p is None:
+                raise NotFound("partner", request.partner_id)
+            if not p["active"]:
+                raise Conflict(f"partner {request.partner_id!r} is not active")
+            await self._require(conn, POOLS, "pool", request.pool_id)
+            if request.quote_id is not None:
+                q = await self._one(
+                    conn,
+                    sa.select(QUOTES).where(
+                        QUOTES.c.quote_id == request.quote_id,
+                        QUOTES.c.partner_id == request.partner_id,
+                    ),
+                )
+                if q is None:
+                    raise NotFound("quote", request.quote_id)
+                if q["expires_at"] <= now:
+                    raise Conflict(
+                        f"quote {request.quote_id!r} expired at {q['expires_at'].isoformat()}"
+                    )
+                differs = [
+                    k
+                    for k in ("pool_id", "cover_type", "limit_amount", "premium")
+                    if q[k] != getattr(request, k)
+                ]
+                if differs:
+                    raise Conflict(
+                        f"cover request differs from quote {request.quote_id!r} "
+                        f"in: {', '.join(differs)}"
+                    )
+            row = {
+                "cover_id": "cov_" + uuid.uuid4().hex,
+                "partner_id": request.partner_id,
+                "idempotency_key": request.idempotency_key,
+                "request_hash": payload_hash,
+                "request_json": payload_json,
+                "pool_id": request.pool_id,
+                "cover_type": request.cover_type,
+                "limit_amount": request.limit_amount,
+                "premium": request.premium,
+                "starts_at": request.starts_at,
+                "ends_at": request.ends_at,
+                "status": CoverStatus.ACTIVE.value,
+                "quote_id": request.quote_id,
+                "created_at": now,
+            }
+            await conn.execute(sa.insert(COVERS).values(**row))
+        return BindResult(convert.cover(row), created=True)
+
+    async def get_cover(self, partner_id: str, cover_id: str) -> Cover:
+        stmt = sa.select(COVERS).where(
+            COVERS.c.cover_id == cover_id, COVERS.c.partner_id == partner_id
+        )
+        async with self._tx() as conn:
+            r = await self._one(conn, stmt)
+        if r is None:
+            raise NotFound("cover", cover_id)
+        return convert.cover(r)
+
+    async def list_covers(self, partner_id: str) -> list[Cover]:
+        stmt = (
+            sa.select(COVERS)
+            .where(COVERS.c.partner_id == partner_id)
+            .order_by(COVERS.c.created_at, COVERS.c.cover_id)
+        )
+        async with self._tx() as conn:
+            return [convert.cover(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def active_cover_by_pool(self, *, now: datetime | None = None) -> dict[str, int]:
+        """Sum of active, unexpired cover limits per pool (summed in Python: exact)."""
+        at = check_utc(now, "now") if now is not None else utcnow()
+        stmt = sa.select(COVERS.c.pool_id, COVERS.c.limit_amount).where(
+            COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at
+        )
+        out: dict[str, int] = {}
+        async with self._tx() as conn:
+            for pool, amount in await conn.execute(stmt):
+                out[pool] = out.get(pool, 0) + amount
+        return out
+
+    # -- vaults and cessions -------------------------------------------------
+
+    async def upsert_vault(self, vault: Vault) -> Vault:
+        row = {
+            "vault_id": vault.vault_id,
+            "chain": vault.chain,
+            "address": vault.address,
+            "asset": vault.asset,
+            "capacity": vault.capacity,
+            "premium_bps": vault.premium_bps,
+            "updated_at": utcnow(),
+        }
+        async with self._tx() as conn:
+            await self._require(conn, CHAINS, "chain", vault.chain)
+            await self._upsert(conn, VAULTS, ["vault_id"], row)
+        return vault
+
+    async def list_vaults(self) -> list[Vault]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(sa.select(VAULTS).order_by(VAULTS.c.vault_id))).mappings()
+            return [convert.vault(r) for r in rows]
+
+    async def record_cession(self, cession: Cession) -> Cession:
+        """Idempotent by ``cession_id``; the same id with other terms is a mismatch."""
+        fields = ("vault_id", "pool_id", "amount", "premium", "plan_id")
+        async with self._tx() as conn:
+            r = await self._one(
+                conn, sa.select(CESSIONS).where(CESSIONS.c.cession_id == cession.cession_id)
+            )
+            if r is not None:
+                differs = tuple(f for f in fields if r[f] != getattr(cession, f))
+                if differs:
+                    raise IdempotencyMismatch("cession", cession.cession_id, mismatch=differs)
+                return convert.cession(r)
+            await self._require(conn, VAULTS, "vault", cession.vault_id)
+            await self._require(conn, POOLS, "pool", cession.pool_id)
+            row = {f: getattr(cession, f) for f in fields}
+            row |= {
+                "cession_id": cession.cession_id,
+                "status": cession.status.value,
+                "created_at": cession.created_at or utcnow(),
+            }
+            await conn.execute(sa.insert(CESSIONS).values(**row))
+        return convert.cession(row)
+
+    async def list_cessions(self, pool_id: str | None = None) -> list[Cession]:
+        stmt = sa.select(CESSIONS).order_by(CESSIONS.c.created_at, CESSIONS.c.cession_id)
+        if pool_id is not None:
+            stmt = stmt.where(CESSIONS.c.pool_id == pool_id)
+        async with self._tx() as conn:
+            return [convert.cession(r) for r in (await conn.execute(stmt)).mappings()]

@@ -1,0 +1,186 @@
+"""Balance-report ingestion and confirmed balances (rules in :mod:`router.ingest`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from router.ingest import ReportIn, ReportOutcome, StaticView, Vote, decide, screen
+from router.store import convert
+from router.store._base import CHAINS, DISAGREE, HISTORY, LATEST, POOLS, REPORTERS, StoreBase
+from router.store.models import (
+    ConfirmedBalance,
+    Disagreement,
+    check_utc,
+    utcnow,
+)
+
+
+class ReportsPart(StoreBase):
+    # -- balance reports -----------------------------------------------------
+
+    async def _static_view(self) -> StaticView:
+        if self._static is not None and time.monotonic() - self._static_at < self._cache_ttl:
+            return self._static
+        async with self._tx() as conn:
+            pools = (await conn.execute(sa.select(POOLS.c.pool_id, POOLS.c.chain))).all()
+            reps = (
+                await conn.execute(
+                    sa.select(REPORTERS.c.reporter_id, REPORTERS.c.chain, REPORTERS.c.allowed)
+                )
+            ).all()
+            chains = (await conn.execute(sa.select(CHAINS.c.name, CHAINS.c.quorum))).all()
+        view = StaticView(
+            pool_chain={p: c for p, c in pools},
+            reporters={r: (c, bool(a)) for r, c, a in reps},
+            quorum={c: q for c, q in chains},
+        )
+        self._static, self._static_at = view, time.monotonic()
+        return view
+
+    async def record_reports(
+        self, reports: Sequence[ReportIn], *, now: datetime | None = None
+    ) -> list[ReportOutcome]:
+        """Judge and store a batch atomically; one outcome per report, same order.
+
+        Bad reports are rejected one by one (never raise); a database failure
+        raises ``StoreUnavailable`` and writes nothing of the batch.
+        """
+        if not reports:
+            return []
+        received = check_utc(now, "now") if now is not None else utcnow()
+        static = await self._static_view()
+        wanted = {
+            r.pool_id
+            for r in reports
+            if isinstance(r, ReportIn)
+            and isinstance(r.pool_id, str)
+            and r.pool_id in static.pool_chain
+        }
+        async with self._tx() as conn:
+            latest: dict[str, Vote] = {}
+            if wanted:
+                stmt = sa.select(
+                    LATEST.c.pool_id, LATEST.c.block_number, LATEST.c.block_hash, LATEST.c.amount
+                ).where(LATEST.c.pool_id.in_(wanted))
+                for pool, block, bhash, amount in await conn.execute(stmt):
+                    latest[pool] = Vote(block, bhash, amount)
+            screening = screen(reports, static, latest)
+            stored: dict[tuple[str, int], dict[str, Vote]] = {}
+            if screening.vote_keys:
+                stmt = sa.select(
+                    HISTORY.c.pool_id,
+                    HISTORY.c.block_number,
+                    HISTORY.c.reporter_id,
+                    HISTORY.c.block_hash,
+                    HISTORY.c.amount,
+                ).where(
+                    sa.tuple_(HISTORY.c.pool_id, HISTORY.c.block_number).in_(
+                        sorted(screening.vote_keys)
+                    )
+                )
+                rid: str
+                for pool, block, rid, bhash, amount in await conn.execute(stmt):
+                    stored.setdefault((pool, block), {})[rid] = Vote(block, bhash, amount)
+            decision = decide(reports, screening, static, stored)
+            if decision.history:
+                rows = [
+                    {
+                        "pool_id": r.pool_id,
+                        "chain": r.chain,
+                        "reporter_id": r.reporter_id,
+                        "amount": r.amount,
+                        "block_number": r.block_number,
+                        "block_hash": r.block_hash,
+                        "observed_at": r.observed_at,
+                        "received_at": received,
+                    }
+                    for r in (reports[i] for i in decision.history)
+                ]
+                await conn.execute(self._insert(HISTORY).on_conflict_do_nothing(), rows)
+            if decision.confirm:
+                rows = [
+                    {
+                        "pool_id": r.pool_id,
+                        "chain": r.chain,
+                        "amount": r.amount,
+                        "block_number": r.block_number,
+                        "block_hash": r.block_hash,
+                        "observed_at": r.observed_at,
+                        "confirmed_at": received,
+                        "reporters": n,
+                    }
+                    for r, n in ((reports[i], n) for i, n in decision.confirm.values())
+                ]
+                ins = self._insert(LATEST)
+                ins = ins.on_conflict_do_update(
+                    index_elements=["pool_id"],
+                    set_={c: ins.excluded[c] for c in rows[0] if c != "pool_id"},
+                    where=LATEST.c.block_number < ins.excluded.block_number,
+                )
+                await conn.execute(ins, rows)
+            if decision.disagreements:
+                rows = [
+                    {
+                        "pool_id": pool,
+                        "block_number": block,
+                        "chain": static.pool_chain[pool],
+                        "votes": "\n".join(votes),
+                        "detected_at": received,
+                    }
+                    for pool, block, votes in decision.disagreements
+                ]
+                ins = self._insert(DISAGREE)
+                ins = ins.on_conflict_do_update(
+                    index_elements=["pool_id", "block_number"],
+                    set_={"votes": ins.excluded.votes, "detected_at": ins.excluded.detected_at},
+                )
+                await conn.execute(ins, rows)
+        return decision.outcomes
+
+    async def latest_balance(self, pool_id: str) -> ConfirmedBalance | None:
+        async with self._tx() as conn:
+            r = await self._one(conn, sa.select(LATEST).where(LATEST.c.pool_id == pool_id))
+        return None if r is None else convert.balance(r)
+
+    async def latest_balances(self, chain: str | None = None) -> dict[str, ConfirmedBalance]:
+        stmt = sa.select(LATEST)
+        if chain is not None:
+            stmt = stmt.where(LATEST.c.chain == chain)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return {r["pool_id"]: convert.balance(r) for r in rows}
+
+    async def list_disagreements(
+        self, pool_id: str | None = None, *, limit: int = 100
+    ) -> list[Disagreement]:
+        stmt = sa.select(DISAGREE).order_by(DISAGREE.c.detected_at.desc(), DISAGREE.c.pool_id)
+        if pool_id is not None:
+            stmt = stmt.where(DISAGREE.c.pool_id == pool_id)
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt.limit(limit))).mappings().all()
+        return [convert.disagreement(r) for r in rows]
+
+    async def report_history(
+        self, pool_id: str, *, limit: int = 100
+    ) -> list[tuple[str, Vote, datetime]]:
+        """Votes stored for a pool, newest block first: (reporter, vote, observed_at)."""
+        stmt = (
+            sa.select(HISTORY)
+            .where(HISTORY.c.pool_id == pool_id)
+            .order_by(HISTORY.c.block_number.desc(), HISTORY.c.id.desc())
+            .limit(limit)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [
+            (
+                r["reporter_id"],
+                Vote(r["block_number"], r["block_hash"], r["amount"]),
+                r["observed_at"],
+            )
+            for r in rows
+        ]

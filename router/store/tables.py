@@ -1,0 +1,266 @@
+"""sqlmodel table rows: the storage shape, never the API.
+
+``table=True`` models skip validation, so nothing here is built from untrusted
+input: the repository converts validated :mod:`router.store.models` values to
+rows and rows back to values. Column types come from :mod:`router.store.types`
+so amounts stay exact and timestamps stay UTC on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from router.store.types import Amount, UtcDateTime
+
+metadata = SQLModel.metadata
+
+# Naming convention so Alembic names constraints the same on both backends.
+metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _amount() -> sa.Column[int]:
+    return sa.Column(Amount(), nullable=False)
+
+
+def _ts(nullable: bool = False) -> sa.Column[datetime]:
+    return sa.Column(UtcDateTime(), nullable=nullable)
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = False) -> sa.Column[str]:
+    return sa.Column(sa.String(128), sa.ForeignKey(target), nullable=nullable, index=index)
+
+
+class ChainRow(SQLModel, table=True):
+    __tablename__ = "chains"
+    name: str = Field(primary_key=True, max_length=128)
+    family: str = Field(max_length=16)
+    quorum: int
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class PoolRow(SQLModel, table=True):
+    __tablename__ = "pools"
+    pool_id: str = Field(primary_key=True, max_length=128)
+    chain: str = Field(sa_column=_fk("chains.name", index=True))
+    address: str = Field(max_length=128)
+    asset: str = Field(max_length=128)
+    locked_capital: int = Field(sa_column=_amount())
+    active_cover: int = Field(sa_column=_amount())
+    target_ratio_bps: int
+    min_ratio_bps: int
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class ReporterRow(SQLModel, table=True):
+    __tablename__ = "reporters"
+    reporter_id: str = Field(primary_key=True, max_length=128)
+    chain: str = Field(sa_column=_fk("chains.name", index=True))
+    allowed: bool
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class BalanceReportRow(SQLModel, table=True):
+    """Append-only history: every vote a reporter cast, one per (pool, block, reporter)."""
+
+    __tablename__ = "balance_reports"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "pool_id", "block_number", "reporter_id", name="uq_balance_reports_vote"
+        ),
+    )
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    pool_id: str = Field(sa_column=_fk("pools.pool_id"))
+    chain: str = Field(max_length=128)
+    reporter_id: str = Field(max_length=128)
+    amount: int = Field(sa_column=_amount())
+    block_number: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    block_hash: str = Field(max_length=96)
+    observed_at: datetime = Field(sa_column=_ts())
+    received_at: datetime = Field(sa_column=_ts())
+
+
+class BalanceLatestRow(SQLModel, table=True):
+    """The latest confirmed balance per pool; only ever moves to a higher block."""
+
+    __tablename__ = "balance_latest"
+    pool_id: str = Field(
+        sa_column=sa.Column(sa.String(128), sa.ForeignKey("pools.pool_id"), primary_key=True)
+    )
+    chain: str = Field(max_length=128, index=True)
+    amount: int = Field(sa_column=_amount())
+    block_number: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    block_hash: str = Field(max_length=96)
+    observed_at: datetime = Field(sa_column=_ts())
+    confirmed_at: datetime = Field(sa_column=_ts())
+    reporters: int
+
+
+class DisagreementRow(SQLModel, table=True):
+    __tablename__ = "balance_disagreements"
+    pool_id: str = Field(
+        sa_column=sa.Column(sa.String(128), sa.ForeignKey("pools.pool_id"), primary_key=True)
+    )
+    block_number: int = Field(
+        sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False)
+    )
+    chain: str = Field(max_length=128)
+    votes: str  # newline-separated "reporter=hash:amount"
+    detected_at: datetime = Field(sa_column=_ts())
+
+
+class PartnerRow(SQLModel, table=True):
+    __tablename__ = "partners"
+    partner_id: str = Field(primary_key=True, max_length=128)
+    name: str = Field(max_length=128)
+    active: bool
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class QuoteRow(SQLModel, table=True):
+    __tablename__ = "quotes"
+    quote_id: str = Field(primary_key=True, max_length=128)
+    partner_id: str = Field(sa_column=_fk("partners.partner_id", index=True))
+    pool_id: str = Field(sa_column=_fk("pools.pool_id"))
+    cover_type: str = Field(max_length=128)
+    limit_amount: int = Field(sa_column=_amount())
+    premium: int = Field(sa_column=_amount())
+    inputs_hash: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_column=_ts())
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class CoverRow(SQLModel, table=True):
+    __tablename__ = "covers"
+    __table_args__ = (
+        sa.UniqueConstraint("partner_id", "idempotency_key", name="uq_covers_idempotency"),
+    )
+    cover_id: str = Field(primary_key=True, max_length=64)
+    partner_id: str = Field(sa_column=_fk("partners.partner_id", index=True))
+    idempotency_key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    request_json: str  # canonical payload, to name the fields a mismatching replay changes
+    pool_id: str = Field(sa_column=_fk("pools.pool_id", index=True))
+    cover_type: str = Field(max_length=128)
+    limit_amount: int = Field(sa_column=_amount())
+    premium: int = Field(sa_column=_amount())
+    starts_at: datetime = Field(sa_column=_ts())
+    ends_at: datetime = Field(sa_column=_ts())
+    status: str = Field(max_length=16)
+    quote_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class VaultRow(SQLModel, table=True):
+    __tablename__ = "vaults"
+    vault_id: str = Field(primary_key=True, max_length=128)
+    chain: str = Field(sa_column=_fk("chains.name"))
+    address: str = Field(max_length=128)
+    asset: str = Field(max_length=128)
+    capacity: int = Field(sa_column=_amount())
+    premium_bps: int
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class CessionRow(SQLModel, table=True):
+    __tablename__ = "cessions"
+    cession_id: str = Field(primary_key=True, max_length=128)
+    vault_id: str = Field(sa_column=_fk("vaults.vault_id", index=True))
+    pool_id: str = Field(sa_column=_fk("pools.pool_id", index=True))
+    amount: int = Field(sa_column=_amount())
+    premium: int = Field(sa_column=_amount())
+    plan_id: str | None = Field(default=None, max_length=128)
+    status: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "plans"
+    plan_id: str = Field(primary_key=True, max_length=128)
+    status: str = Field(max_length=32, index=True)
+    version: int
+    created_by: str = Field(max_length=128)
+    total_amount: int = Field(sa_column=_amount())
+    cost: int = Field(sa_column=_amount())
+    summary: str
+    approvals_required: int
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class PlanStepRow(SQLModel, table=True):
+    __tablename__ = "plan_steps"
+    plan_id: str = Field(
+        sa_column=sa.Column(sa.String(128), sa.ForeignKey("plans.plan_id"), primary_key=True)
+    )
+    seq: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=16)
+    src_pool: str = Field(max_length=128)
+    dst_chain: str | None = Field(default=None, max_length=128)
+    dst_pool: str | None = Field(default=None, max_length=128)
+    vault_id: str | None = Field(default=None, max_length=128)
+    amount: int = Field(sa_column=_amount())
+    fee: int = Field(sa_column=_amount())
+    transfer_id: str | None = Field(default=None, max_length=66)
+    status: str = Field(max_length=16)
+    version: int
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class ApprovalRow(SQLModel, table=True):
+    __tablename__ = "approvals"
+    plan_id: str = Field(
+        sa_column=sa.Column(sa.String(128), sa.ForeignKey("plans.plan_id"), primary_key=True)
+    )
+    operator_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    approved_at: datetime = Field(sa_column=_ts())
+
+
+class TransferRow(SQLModel, table=True):
+    __tablename__ = "transfers"
+    transfer_id: str = Field(primary_key=True, max_length=66)
+    plan_id: str | None = Field(default=None, max_length=128, index=True)
+    step_seq: int | None = None
+    src_chain: str = Field(max_length=128)
+    src_pool: str = Field(max_length=128)
+    dst_chain: str = Field(max_length=128)
+    recipient: str = Field(max_length=128)
+    amount: int = Field(sa_column=_amount())
+    status: str = Field(max_length=16, index=True)
+    tx_ref: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only: the store has no update or delete for it."""
+
+    __tablename__ = "audit_log"
+    seq: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    at: datetime = Field(sa_column=_ts())
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=128, index=True)
+    detail: str
