@@ -1,0 +1,65 @@
+"""The Solana side of the conformance harness: LiteSVM behind JSON-RPC on 127.0.0.1.
+
+Set-up goes through :class:`EmbeddedSolana`'s back door; every assertion reads
+either through the adapter or straight from the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import pytest
+from solders.keypair import Keypair
+
+from chains.base import PoolRef
+from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
+from chains.solana import SolanaAdapter
+from tests.conftest import selected_backends
+
+BACKEND = "litesvm"
+
+
+def skip_unless_selected(config: pytest.Config) -> None:
+    chosen = selected_backends(config)
+    if chosen is not None and BACKEND not in chosen:
+        pytest.skip(f"backend {BACKEND!r} not selected (--backend)")
+
+
+class SolanaHarness:
+    """:class:`tests.chains.conformance.ChainHarness` over an :class:`EmbeddedSolana`."""
+
+    def __init__(self, env: EmbeddedSolana) -> None:
+        self.env = env
+        self.adapter: SolanaAdapter = env.adapter
+
+    @property
+    def chain(self) -> str:
+        return self.env.chain_name
+
+    async def create_pools(self, amounts: Sequence[int]) -> list[PoolRef]:
+        return self.env.create_pools(amounts)
+
+    async def token_balance(self, address: str) -> int:
+        return self.env.token_balance(address)
+
+    async def new_recipient(self) -> str:
+        return str(self.env.new_token_account())
+
+    async def finalize(self) -> None:
+        self.env.finalize()
+
+    def unknown_pool(self) -> PoolRef:
+        return PoolRef(self.chain, "nowhere", str(Keypair().pubkey()), str(self.env.mint))
+
+    def malformed_pool(self) -> PoolRef:
+        return PoolRef(self.chain, "malformed", "0OIl-not-base58", str(self.env.mint))
+
+    async def wrong_asset_pool(self) -> PoolRef:
+        return self.env.foreign_pool(wrong="mint")
+
+
+@asynccontextmanager
+async def solana_harness(**overrides: object) -> AsyncIterator[SolanaHarness]:
+    async with embedded_solana(**overrides) as env:  # type: ignore[arg-type]
+        yield SolanaHarness(env)
