@@ -27,19 +27,19 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61llast/v1/treasury.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x03\n\x0cPoolPosition\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12#\n\x07\x63\x61pital\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\"\n\x06locked\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12%\n\tin_flight\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x03scr\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x03mcr\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x12solvency_ratio_bps\x18\x08 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\x0f\x63onfirmed_block\x18\t \x01(\x04\x12\x30\n\x0c\x63onfirmed_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\tstaleness\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05stale\x18\x0c \x01(\x08\x42\x15\n\x13_solvency_ratio_bps\"$\n\x12GetPositionRequest\x12\x0e\n\x06\x63hains\x18\x01 \x03(\t\"i\n\x13GetPositionResponse\x12\'\n\x05pools\x18\x01 \x03(\x0b\x32\x18.ballast.v1.PoolPosition\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x02\n\x08PlanStep\x12\r\n\x05index\x18\x01 \x01(\r\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.ballast.v1.StepKind\x12\x14\n\x0csource_chain\x18\x03 \x01(\t\x12\x16\n\x0esource_pool_id\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65stination_chain\x18\x05 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x06 \x01(\t\x12\r\n\x05route\x18\x07 \x01(\t\x12\"\n\x06\x61mount\x18\x08 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04\x63ost\x18\t \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x05state\x18\n \x01(\x0e\x32\x15.ballast.v1.StepState\"\xbc\x02\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.ballast.v1.PlanState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12#\n\x05steps\x18\x05 \x03(\x0b\x32\x14.ballast.v1.PlanStep\x12&\n\ntotal_cost\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\'\n\x0btotal_moved\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0b\x61pproved_by\x18\x08 \x03(\t\x12\x1a\n\x12\x61pprovals_required\x18\t \x01(\r\x12\x12\n\nshortfalls\x18\n \x03(\t\"A\n\x14PlanRebalanceRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x18\n\x10target_ratio_bps\x18\x02 \x01(\r\"7\n\x15PlanRebalanceResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"1\n\x0fGetPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\"_\n\x10ListPlansRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.ballast.v1.PlanState\"M\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.ballast.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x12\x41pprovePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"5\n\x13\x41pprovePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\">\n\x12\x45xecutePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"C\n\x13\x45xecutePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\x12\x0c\n\x04note\x18\x02 \x01(\t\"#\n\x10WatchPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"3\n\x11WatchPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan*\xe2\x01\n\tPlanState\x12\x1a\n\x16PLAN_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13PLAN_STATE_PROPOSED\x10\x01\x12\x17\n\x13PLAN_STATE_APPROVED\x10\x02\x12\"\n\x1ePLAN_STATE_EXECUTION_REQUESTED\x10\x03\x12\x18\n\x14PLAN_STATE_EXECUTING\x10\x04\x12\x18\n\x14PLAN_STATE_COMPLETED\x10\x05\x12\x15\n\x11PLAN_STATE_FAILED\x10\x06\x12\x18\n\x14PLAN_STATE_CANCELLED\x10\x07*T\n\x08StepKind\x12\x19\n\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_KIND_TRANSFER\x10\x01\x12\x15\n\x11STEP_KIND_CESSION\x10\x02*\x85\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x13\n\x0fSTEP_STATE_SENT\x10\x02\x12\x18\n\x14STEP_STATE_CONFIRMED\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x32\xb1\x04\n\x0fTreasuryService\x12N\n\x0bGetPosition\x12\x1e.ballast.v1.GetPositionRequest\x1a\x1f.ballast.v1.GetPositionResponse\x12T\n\rPlanRebalance\x12 .ballast.v1.PlanRebalanceRequest\x1a!.ballast.v1.PlanRebalanceResponse\x12\x42\n\x07GetPlan\x12\x1a.ballast.v1.GetPlanRequest\x1a\x1b.ballast.v1.GetPlanResponse\x12H\n\tListPlans\x12\x1c.ballast.v1.ListPlansRequest\x1a\x1d.ballast.v1.ListPlansResponse\x12N\n\x0b\x41pprovePlan\x12\x1e.ballast.v1.ApprovePlanRequest\x1a\x1f.ballast.v1.ApprovePlanResponse\x12N\n\x0b\x45xecutePlan\x12\x1e.ballast.v1.ExecutePlanRequest\x1a\x1f.ballast.v1.ExecutePlanResponse\x12J\n\tWatchPlan\x12\x1c.ballast.v1.WatchPlanRequest\x1a\x1d.ballast.v1.WatchPlanResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x62\x61llast/v1/treasury.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x03\n\x0cPoolPosition\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12#\n\x07\x63\x61pital\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\"\n\x06locked\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12%\n\tin_flight\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x03scr\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x03mcr\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x1f\n\x12solvency_ratio_bps\x18\x08 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\x0f\x63onfirmed_block\x18\t \x01(\x04\x12\x30\n\x0c\x63onfirmed_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\tstaleness\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05stale\x18\x0c \x01(\x08\x42\x15\n\x13_solvency_ratio_bps\"$\n\x12GetPositionRequest\x12\x0e\n\x06\x63hains\x18\x01 \x03(\t\"i\n\x13GetPositionResponse\x12\'\n\x05pools\x18\x01 \x03(\x0b\x32\x18.ballast.v1.PoolPosition\x12)\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x02\n\x08PlanStep\x12\r\n\x05index\x18\x01 \x01(\r\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.ballast.v1.StepKind\x12\x14\n\x0csource_chain\x18\x03 \x01(\t\x12\x16\n\x0esource_pool_id\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65stination_chain\x18\x05 \x01(\t\x12\x16\n\x0e\x64\x65stination_id\x18\x06 \x01(\t\x12\r\n\x05route\x18\x07 \x01(\t\x12\"\n\x06\x61mount\x18\x08 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04\x63ost\x18\t \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x05state\x18\n \x01(\x0e\x32\x15.ballast.v1.StepState\x12\x13\n\x0btransfer_id\x18\x0b \x01(\t\"\xde\x02\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12$\n\x05state\x18\x02 \x01(\x0e\x32\x15.ballast.v1.PlanState\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12#\n\x05steps\x18\x05 \x03(\x0b\x32\x14.ballast.v1.PlanStep\x12&\n\ntotal_cost\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\'\n\x0btotal_moved\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0b\x61pproved_by\x18\x08 \x03(\t\x12\x1a\n\x12\x61pprovals_required\x18\t \x01(\r\x12\x12\n\nshortfalls\x18\n \x03(\t\x12\x0f\n\x07version\x18\x0b \x01(\r\x12\x0f\n\x07summary\x18\x0c \x01(\t\"A\n\x14PlanRebalanceRequest\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x18\n\x10target_ratio_bps\x18\x02 \x01(\r\"7\n\x15PlanRebalanceResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\"!\n\x0eGetPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"1\n\x0fGetPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\"_\n\x10ListPlansRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.ballast.v1.PlanState\"M\n\x11ListPlansResponse\x12\x1f\n\x05plans\x18\x01 \x03(\x0b\x32\x10.ballast.v1.Plan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x12\x41pprovePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"5\n\x13\x41pprovePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\">\n\x12\x45xecutePlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"C\n\x13\x45xecutePlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan\x12\x0c\n\x04note\x18\x02 \x01(\t\"#\n\x10WatchPlanRequest\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\"3\n\x11WatchPlanResponse\x12\x1e\n\x04plan\x18\x01 \x01(\x0b\x32\x10.ballast.v1.Plan*\xc6\x01\n\tPlanState\x12\x1a\n\x16PLAN_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPLAN_STATE_PENDING_APPROVAL\x10\x01\x12\x17\n\x13PLAN_STATE_APPROVED\x10\x02\x12\x18\n\x14PLAN_STATE_EXECUTING\x10\x03\x12\x18\n\x14PLAN_STATE_COMPLETED\x10\x04\x12\x15\n\x11PLAN_STATE_FAILED\x10\x05\x12\x18\n\x14PLAN_STATE_CANCELLED\x10\x06*T\n\x08StepKind\x12\x19\n\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_KIND_TRANSFER\x10\x01\x12\x15\n\x11STEP_KIND_CESSION\x10\x02*\x98\x01\n\tStepState\x12\x1a\n\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12STEP_STATE_PENDING\x10\x01\x12\x13\n\x0fSTEP_STATE_SENT\x10\x02\x12\x13\n\x0fSTEP_STATE_DONE\x10\x03\x12\x15\n\x11STEP_STATE_FAILED\x10\x04\x12\x16\n\x12STEP_STATE_SKIPPED\x10\x05\x32\xb1\x04\n\x0fTreasuryService\x12N\n\x0bGetPosition\x12\x1e.ballast.v1.GetPositionRequest\x1a\x1f.ballast.v1.GetPositionResponse\x12T\n\rPlanRebalance\x12 .ballast.v1.PlanRebalanceRequest\x1a!.ballast.v1.PlanRebalanceResponse\x12\x42\n\x07GetPlan\x12\x1a.ballast.v1.GetPlanRequest\x1a\x1b.ballast.v1.GetPlanResponse\x12H\n\tListPlans\x12\x1c.ballast.v1.ListPlansRequest\x1a\x1d.ballast.v1.ListPlansResponse\x12N\n\x0b\x41pprovePlan\x12\x1e.ballast.v1.ApprovePlanRequest\x1a\x1f.ballast.v1.ApprovePlanResponse\x12N\n\x0b\x45xecutePlan\x12\x1e.ballast.v1.ExecutePlanRequest\x1a\x1f.ballast.v1.ExecutePlanResponse\x12J\n\tWatchPlan\x12\x1c.ballast.v1.WatchPlanRequest\x1a\x1d.ballast.v1.WatchPlanResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.treasury_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANSTATE']._serialized_start=2002
-  _globals['_PLANSTATE']._serialized_end=2228
-  _globals['_STEPKIND']._serialized_start=2230
-  _globals['_STEPKIND']._serialized_end=2314
-  _globals['_STEPSTATE']._serialized_start=2317
-  _globals['_STEPSTATE']._serialized_end=2450
+  _globals['_PLANSTATE']._serialized_start=2057
+  _globals['_PLANSTATE']._serialized_end=2255
+  _globals['_STEPKIND']._serialized_start=2257
+  _globals['_STEPKIND']._serialized_end=2341
+  _globals['_STEPSTATE']._serialized_start=2344
+  _globals['_STEPSTATE']._serialized_end=2496
   _globals['_POOLPOSITION']._serialized_start=132
   _globals['_POOLPOSITION']._serialized_end=548
   _globals['_GETPOSITIONREQUEST']._serialized_start=550
@@ -47,33 +47,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPOSITIONRESPONSE']._serialized_start=588
   _globals['_GETPOSITIONRESPONSE']._serialized_end=693
   _globals['_PLANSTEP']._serialized_start=696
-  _globals['_PLANSTEP']._serialized_end=977
-  _globals['_PLAN']._serialized_start=980
-  _globals['_PLAN']._serialized_end=1296
-  _globals['_PLANREBALANCEREQUEST']._serialized_start=1298
-  _globals['_PLANREBALANCEREQUEST']._serialized_end=1363
-  _globals['_PLANREBALANCERESPONSE']._serialized_start=1365
-  _globals['_PLANREBALANCERESPONSE']._serialized_end=1420
-  _globals['_GETPLANREQUEST']._serialized_start=1422
-  _globals['_GETPLANREQUEST']._serialized_end=1455
-  _globals['_GETPLANRESPONSE']._serialized_start=1457
-  _globals['_GETPLANRESPONSE']._serialized_end=1506
-  _globals['_LISTPLANSREQUEST']._serialized_start=1508
-  _globals['_LISTPLANSREQUEST']._serialized_end=1603
-  _globals['_LISTPLANSRESPONSE']._serialized_start=1605
-  _globals['_LISTPLANSRESPONSE']._serialized_end=1682
-  _globals['_APPROVEPLANREQUEST']._serialized_start=1684
-  _globals['_APPROVEPLANREQUEST']._serialized_end=1721
-  _globals['_APPROVEPLANRESPONSE']._serialized_start=1723
-  _globals['_APPROVEPLANRESPONSE']._serialized_end=1776
-  _globals['_EXECUTEPLANREQUEST']._serialized_start=1778
-  _globals['_EXECUTEPLANREQUEST']._serialized_end=1840
-  _globals['_EXECUTEPLANRESPONSE']._serialized_start=1842
-  _globals['_EXECUTEPLANRESPONSE']._serialized_end=1909
-  _globals['_WATCHPLANREQUEST']._serialized_start=1911
-  _globals['_WATCHPLANREQUEST']._serialized_end=1946
-  _globals['_WATCHPLANRESPONSE']._serialized_start=1948
-  _globals['_WATCHPLANRESPONSE']._serialized_end=1999
-  _globals['_TREASURYSERVICE']._serialized_start=2453
-  _globals['_TREASURYSERVICE']._serialized_end=3014
+  _globals['_PLANSTEP']._serialized_end=998
+  _globals['_PLAN']._serialized_start=1001
+  _globals['_PLAN']._serialized_end=1351
+  _globals['_PLANREBALANCEREQUEST']._serialized_start=1353
+  _globals['_PLANREBALANCEREQUEST']._serialized_end=1418
+  _globals['_PLANREBALANCERESPONSE']._serialized_start=1420
+  _globals['_PLANREBALANCERESPONSE']._serialized_end=1475
+  _globals['_GETPLANREQUEST']._serialized_start=1477
+  _globals['_GETPLANREQUEST']._serialized_end=1510
+  _globals['_GETPLANRESPONSE']._serialized_start=1512
+  _globals['_GETPLANRESPONSE']._serialized_end=1561
+  _globals['_LISTPLANSREQUEST']._serialized_start=1563
+  _globals['_LISTPLANSREQUEST']._serialized_end=1658
+  _globals['_LISTPLANSRESPONSE']._serialized_start=1660
+  _globals['_LISTPLANSRESPONSE']._serialized_end=1737
+  _globals['_APPROVEPLANREQUEST']._serialized_start=1739
+  _globals['_APPROVEPLANREQUEST']._serialized_end=1776
+  _globals['_APPROVEPLANRESPONSE']._serialized_start=1778
+  _globals['_APPROVEPLANRESPONSE']._serialized_end=1831
+  _globals['_EXECUTEPLANREQUEST']._serialized_start=1833
+  _globals['_EXECUTEPLANREQUEST']._serialized_end=1895
+  _globals['_EXECUTEPLANRESPONSE']._serialized_start=1897
+  _globals['_EXECUTEPLANRESPONSE']._serialized_end=1964
+  _globals['_WATCHPLANREQUEST']._serialized_start=1966
+  _globals['_WATCHPLANREQUEST']._serialized_end=2001
+  _globals['_WATCHPLANRESPONSE']._serialized_start=2003
+  _globals['_WATCHPLANRESPONSE']._serialized_end=2054
+  _globals['_TREASURYSERVICE']._serialized_start=2499
+  _globals['_TREASURYSERVICE']._serialized_end=3060
 # @@protoc_insertion_point(module_scope)

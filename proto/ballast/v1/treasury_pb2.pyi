@@ -15,9 +15,8 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class PlanState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PLAN_STATE_UNSPECIFIED: _ClassVar[PlanState]
-    PLAN_STATE_PROPOSED: _ClassVar[PlanState]
+    PLAN_STATE_PENDING_APPROVAL: _ClassVar[PlanState]
     PLAN_STATE_APPROVED: _ClassVar[PlanState]
-    PLAN_STATE_EXECUTION_REQUESTED: _ClassVar[PlanState]
     PLAN_STATE_EXECUTING: _ClassVar[PlanState]
     PLAN_STATE_COMPLETED: _ClassVar[PlanState]
     PLAN_STATE_FAILED: _ClassVar[PlanState]
@@ -34,12 +33,12 @@ class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_STATE_UNSPECIFIED: _ClassVar[StepState]
     STEP_STATE_PENDING: _ClassVar[StepState]
     STEP_STATE_SENT: _ClassVar[StepState]
-    STEP_STATE_CONFIRMED: _ClassVar[StepState]
+    STEP_STATE_DONE: _ClassVar[StepState]
     STEP_STATE_FAILED: _ClassVar[StepState]
+    STEP_STATE_SKIPPED: _ClassVar[StepState]
 PLAN_STATE_UNSPECIFIED: PlanState
-PLAN_STATE_PROPOSED: PlanState
+PLAN_STATE_PENDING_APPROVAL: PlanState
 PLAN_STATE_APPROVED: PlanState
-PLAN_STATE_EXECUTION_REQUESTED: PlanState
 PLAN_STATE_EXECUTING: PlanState
 PLAN_STATE_COMPLETED: PlanState
 PLAN_STATE_FAILED: PlanState
@@ -50,8 +49,9 @@ STEP_KIND_CESSION: StepKind
 STEP_STATE_UNSPECIFIED: StepState
 STEP_STATE_PENDING: StepState
 STEP_STATE_SENT: StepState
-STEP_STATE_CONFIRMED: StepState
+STEP_STATE_DONE: StepState
 STEP_STATE_FAILED: StepState
+STEP_STATE_SKIPPED: StepState
 
 class PoolPosition(_message.Message):
     __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale")
@@ -96,7 +96,7 @@ class GetPositionResponse(_message.Message):
     def __init__(self, pools: _Optional[_Iterable[_Union[PoolPosition, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PlanStep(_message.Message):
-    __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state")
+    __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state", "transfer_id")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,7 @@ class PlanStep(_message.Message):
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
     index: int
     kind: StepKind
     source_chain: str
@@ -117,10 +118,11 @@ class PlanStep(_message.Message):
     amount: _common_pb2.Amount
     cost: _common_pb2.Amount
     state: StepState
-    def __init__(self, index: _Optional[int] = ..., kind: _Optional[_Union[StepKind, str]] = ..., source_chain: _Optional[str] = ..., source_pool_id: _Optional[str] = ..., destination_chain: _Optional[str] = ..., destination_id: _Optional[str] = ..., route: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ...) -> None: ...
+    transfer_id: str
+    def __init__(self, index: _Optional[int] = ..., kind: _Optional[_Union[StepKind, str]] = ..., source_chain: _Optional[str] = ..., source_pool_id: _Optional[str] = ..., destination_chain: _Optional[str] = ..., destination_id: _Optional[str] = ..., route: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ..., transfer_id: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
-    __slots__ = ("plan_id", "state", "created_at", "created_by", "steps", "total_cost", "total_moved", "approved_by", "approvals_required", "shortfalls")
+    __slots__ = ("plan_id", "state", "created_at", "created_by", "steps", "total_cost", "total_moved", "approved_by", "approvals_required", "shortfalls", "version", "summary")
     PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +133,8 @@ class Plan(_message.Message):
     APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
     APPROVALS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     SHORTFALLS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     plan_id: str
     state: PlanState
     created_at: _timestamp_pb2.Timestamp
@@ -141,7 +145,9 @@ class Plan(_message.Message):
     approved_by: _containers.RepeatedScalarFieldContainer[str]
     approvals_required: int
     shortfalls: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, plan_id: _Optional[str] = ..., state: _Optional[_Union[PlanState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., total_cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., total_moved: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., approved_by: _Optional[_Iterable[str]] = ..., approvals_required: _Optional[int] = ..., shortfalls: _Optional[_Iterable[str]] = ...) -> None: ...
+    version: int
+    summary: str
+    def __init__(self, plan_id: _Optional[str] = ..., state: _Optional[_Union[PlanState, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., total_cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., total_moved: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., approved_by: _Optional[_Iterable[str]] = ..., approvals_required: _Optional[int] = ..., shortfalls: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class PlanRebalanceRequest(_message.Message):
     __slots__ = ("dry_run", "target_ratio_bps")

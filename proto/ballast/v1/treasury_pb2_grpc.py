@@ -120,9 +120,9 @@ class TreasuryServiceServicer:
 
     def ExecutePlan(self, request, context):
         """ExecutePlan records the request to execute an approved plan and moves it
-        to PLAN_STATE_EXECUTION_REQUESTED. Carrying the steps out on chain is the
-        executor's job; until it is enabled the plan stays in that state.
-        Idempotent by idempotency_key.
+        to PLAN_STATE_EXECUTING. Carrying the steps out on chain is the
+        executor's job; until it is enabled the steps stay PENDING (the response
+        note says so). Idempotent by idempotency_key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

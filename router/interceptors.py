@@ -1,0 +1,293 @@
+"""Server interceptors: request ids, error mapping, authentication, rate limits,
+the server-side deadline cap.
+
+Each interceptor wraps the method handler's behaviour in an async context
+manager (``guard``) that runs around the whole call, unary or streaming, in
+the same task as the servicer, so what it sets in context variables (identity,
+request id) is visible to the servicer. Order in the server, outermost first:
+request id → errors → auth → rate limit → deadline cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc.aio import ServicerContext
+
+from router import auth
+from router.config import LimitsConfig, RateConfig
+from router.errors import DeadlineCapped, RateLimited, Unauthenticated, status_for
+
+log = logging.getLogger("ballast.router.rpc")
+
+REQUEST_ID_KEY = "x-request-id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CURRENT_REQUEST_ID: ContextVar[str] = ContextVar("ballast_request_id", default="-")
+
+Guard = Callable[[str, ServicerContext], AbstractAsyncContextManager[None]]
+
+
+def current_request_id() -> str:
+    return _CURRENT_REQUEST_ID.get()
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, guard: Guard) -> Any:
+    """A handler like ``handler`` whose behaviour runs inside ``guard``."""
+    if handler.request_streaming and handler.response_streaming:
+        inner = handler.stream_stream
+        factory = grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        inner = handler.stream_unary
+        factory = grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        inner = handler.unary_stream
+        factory = grpc.unary_stream_rpc_method_handler
+    else:
+        inner = handler.unary_unary
+        factory = grpc.unary_unary_rpc_method_handler
+
+    if handler.response_streaming:
+
+        async def streaming(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            async with guard(method, context):
+                async for item in inner(request, context):
+                    yield item
+
+        behaviour: Callable[..., Any] = streaming
+    else:
+
+        async def unary(request: Any, context: ServicerContext) -> Any:
+            async with guard(method, context):
+                return await inner(request, context)
+
+        behaviour = unary
+    return factory(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class _GuardInterceptor(grpc.aio.ServerInterceptor):
+    def guard(self, method: str, context: ServicerContext) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        return _wrap_handler(handler, handler_call_details.method, self.guard)
+
+
+def _metadata_value(context: ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v.decode() if isinstance(v, bytes) else v
+    return None
+
+
+class RequestIdInterceptor(_GuardInterceptor):
+    """Give every call an id (the client's ``x-request-id`` if well formed),
+    return it in trailing metadata, and log one line per call."""
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        given = _metadata_value(context, REQUEST_ID_KEY)
+        rid = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        _CURRENT_REQUEST_ID.set(rid)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            yield
+        except BaseException:
+            outcome = "ERROR"
+            raise
+        finally:
+            code = context.code()
+            if code is not None and code != grpc.StatusCode.OK:
+                outcome = getattr(code, "name", str(code))
+            log.info(
+                "rpc %s id=%s caller=%s outcome=%s ms=%.1f",
+                method,
+                rid,
+                _caller_key(),
+                outcome,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _caller_key() -> str:
+    try:
+        return auth.current_identity().key
+    except Unauthenticated:
+        return "-"
+
+
+class ErrorInterceptor(_GuardInterceptor):
+    """Map every exception through the one table in :mod:`router.errors`."""
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        try:
+            yield
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            rid = current_request_id()
+            trailing = ((REQUEST_ID_KEY, rid),)
+            mapped = status_for(exc)
+            if mapped is None:
+                log.exception("unexpected error in %s (request id %s)", method, rid)
+                await context.abort(
+                    grpc.StatusCode.INTERNAL,
+                    f"internal error; quote request id {rid} to the operator",
+                    trailing,
+                )
+            else:
+                code, message = mapped
+                await context.abort(code, message, trailing)
+
+
+class AuthInterceptor(_GuardInterceptor):
+    """Establish the caller's identity from its credentials and authorise it."""
+
+    def __init__(self, mode: str, signer: auth.TokenSigner | None = None) -> None:
+        if mode == "token" and signer is None:
+            raise ValueError("token mode needs a TokenSigner")
+        self._mode = mode
+        self._signer = signer
+
+    def identify(self, context: ServicerContext) -> auth.Identity:
+        if self._mode == "mtls":
+            return auth.identity_from_auth_context(context.auth_context())
+        assert self._signer is not None
+        return auth.identity_from_metadata(context.invocation_metadata() or (), self._signer)
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        if auth.required_role(method) is None:
+            auth.set_current_identity(None)
+            yield
+            return
+        identity = self.identify(context)
+        auth.authorize(identity, method)
+        auth.set_current_identity(identity)
+        yield
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    rate: float
+    burst: int
+    tokens: float = field(init=False)
+    stamp: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+        self.stamp = time.monotonic()
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        self.tokens = min(float(self.burst), self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RateLimitInterceptor(_GuardInterceptor):
+    """One token bucket per identity, sized by role: a noisy partner runs dry
+    alone while operators and other partners are still served."""
+
+    def __init__(self, limits: LimitsConfig, max_identities: int = 100_000) -> None:
+        self._by_role: dict[str, RateConfig] = {
+            auth.Role.OPERATOR: limits.operator,
+            auth.Role.PARTNER: limits.partner,
+            auth.Role.REPORTER: limits.reporter,
+        }
+        self._buckets: dict[str, TokenBucket] = {}
+        self._max = max_identities
+
+    def bucket(self, identity: auth.Identity) -> TokenBucket:
+        b = self._buckets.get(identity.key)
+        if b is None:
+            if len(self._buckets) >= self._max:
+                self._buckets.clear()  # bounded memory; buckets refill quickly anyway
+            cfg = self._by_role[identity.role]
+            b = self._buckets[identity.key] = TokenBucket(cfg.rate, cfg.burst)
+        return b
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        try:
+            identity = auth.current_identity()
+        except Unauthenticated:  # open methods (health, reflection)
+            yield
+            return
+        if not self.bucket(identity).take():
+            cfg = self._by_role[identity.role]
+            raise RateLimited(
+                f"rate limit for {identity.uri} exceeded ({cfg.rate:g} calls/s, "
+                f"burst {cfg.burst}): slow down and retry with backoff"
+            )
+        yield
+
+
+class DeadlineInterceptor(_GuardInterceptor):
+    """Cap how long a unary call may run, whatever deadline the client set.
+
+    Streams (report ingestion, plan watching) are long-lived by design and
+    are not capped; they end when the client or the server's shutdown ends them.
+    """
+
+    def __init__(self, cap_seconds: float) -> None:
+        self._cap = cap_seconds
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.response_streaming:
+            return handler
+        return _wrap_handler(handler, handler_call_details.method, self.guard)
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self._cap):
+                yield
+        except TimeoutError as exc:
+            raise DeadlineCapped(
+                f"{method} ran longer than the server's {self._cap:g}s cap; "
+                "narrow the request or retry later"
+            ) from exc
+
+
+def default_interceptors(
+    limits: LimitsConfig, mode: str, signer: auth.TokenSigner | None
+) -> list[grpc.aio.ServerInterceptor]:
+    return [
+        RequestIdInterceptor(),
+        ErrorInterceptor(),
+        AuthInterceptor(mode, signer),
+        RateLimitInterceptor(limits),
+        DeadlineInterceptor(limits.deadline_cap_seconds),
+    ]

@@ -1,0 +1,207 @@
+"""The gRPC server: wiring, credentials, health, reflection, graceful stop.
+
+Start one programmatically (tests, the demo)::
+
+    async with running_router(settings) as router:
+        router.address            # "127.0.0.1:PORT"
+        router.store              # the open store
+
+or for a process: :func:`serve` (SIGTERM/SIGINT stop it gracefully: health
+flips to NOT_SERVING, new calls are refused, in-flight calls get
+``limits.shutdown_grace_seconds`` to finish, open streams are ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from ballast.v1 import (
+    partner_pb2,
+    partner_pb2_grpc,
+    reporting_pb2,
+    reporting_pb2_grpc,
+    treasury_pb2,
+    treasury_pb2_grpc,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from router.auth import TokenSigner
+from router.config import RouterSettings
+from router.engine import Engine, ReinsuranceEngine
+from router.interceptors import default_interceptors
+from router.services.partner import PartnerServicer
+from router.services.reporting import ReportingServicer
+from router.services.treasury import PlanEvents, TreasuryServicer
+from router.store import NotFound, Store, open_store
+from router.store import models as m
+
+log = logging.getLogger("ballast.router.server")
+
+SERVICE_NAMES = (
+    reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name,
+    treasury_pb2.DESCRIPTOR.services_by_name["TreasuryService"].full_name,
+    partner_pb2.DESCRIPTOR.services_by_name["PartnerService"].full_name,
+)
+
+
+@dataclass(slots=True)
+class RunningRouter:
+    address: str
+    port: int
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    store: Store
+    settings: RouterSettings
+    events: PlanEvents
+    owns_store: bool
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: NOT_SERVING first, then let in-flight calls finish."""
+        await self.health.enter_graceful_shutdown()
+        self.events.close()
+        g = self.settings.limits.shutdown_grace_seconds if grace is None else grace
+        await self.server.stop(g)
+        if self.owns_store:
+            await self.store.aclose()
+
+
+async def sync_registry(store: Store, settings: RouterSettings) -> None:
+    """Make the store's chains, pools, reporters, partners and vaults match the config
+    (adds and updates; never deletes, never resets a pool's locked capital)."""
+    for c in settings.chains:
+        await store.upsert_chain(m.Chain(name=c.name, family=c.family, quorum=c.quorum))  # type: ignore[arg-type]
+    for p in settings.pools:
+        try:
+            old = await store.get_pool(p.pool_id)
+            pool = dataclasses.replace(old, address=p.address, asset=p.asset)
+        except NotFound:
+            pool = m.Pool(pool_id=p.pool_id, chain=p.chain, address=p.address, asset=p.asset)
+        await store.upsert_pool(pool)
+    for r in settings.reporters:
+        await store.register_reporter(m.Reporter(reporter_id=r.reporter_id, chain=r.chain))
+    for partner in settings.partners:
+        await store.register_partner(
+            m.Partner(
+                partner_id=partner.partner_id, name=partner.display_name or partner.partner_id
+            )
+        )
+    for v in settings.vaults:
+        await store.upsert_vault(
+            m.Vault(
+                vault_id=v.vault_id,
+                chain=v.chain,
+                address=v.address,
+                asset=v.asset,
+                capacity=v.capacity,
+                premium_bps=v.premium_bps,
+            )
+        )
+
+
+def _credentials(settings: RouterSettings) -> grpc.ServerCredentials | None:
+    tls = settings.tls
+    if tls is None:
+        return None
+    key, cert = tls.server_key.read_bytes(), tls.server_cert.read_bytes()
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=tls.ca_cert.read_bytes(),
+        require_client_auth=settings.auth.mode == "mtls",
+    )
+
+
+async def start_router(
+    settings: RouterSettings, *, store: Store | None = None, engine: Engine | None = None
+) -> RunningRouter:
+    """Open the store (unless given), sync the registry, bind and start serving."""
+    owns = store is None
+    if store is None:
+        store = await open_store(settings.database_url)
+    try:
+        await sync_registry(store, settings)
+        engine = engine or ReinsuranceEngine(settings.policy, settings.routes)
+        signer = (
+            TokenSigner(settings.auth.token_secret)
+            if settings.auth.token_secret is not None
+            else None
+        )
+        size = settings.limits.max_message_bytes
+        server = grpc.aio.server(
+            interceptors=default_interceptors(settings.limits, settings.auth.mode, signer),
+            options=[
+                ("grpc.max_receive_message_length", size),
+                ("grpc.max_send_message_length", size),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        events = PlanEvents()
+        asset = settings.chains[0].asset if settings.chains else "USDC"
+        reporting_pb2_grpc.add_ReportingServiceServicer_to_server(ReportingServicer(store), server)
+        treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
+            TreasuryServicer(store, engine, settings.policy, events, asset), server
+        )
+        partner_pb2_grpc.add_PartnerServiceServicer_to_server(
+            PartnerServicer(store, engine, settings.policy), server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        creds = _credentials(settings)
+        if creds is None:
+            port = server.add_insecure_port(settings.listen)
+        else:
+            port = server.add_secure_port(settings.listen, creds)
+        if port == 0:
+            raise OSError(f"could not bind {settings.listen}")
+        await server.start()
+        for name in ("", *SERVICE_NAMES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    except BaseException:
+        if owns:
+            await store.aclose()
+        raise
+    host = settings.listen.rsplit(":", 1)[0]
+    log.info("router listening on %s:%d (auth %s)", host, port, settings.auth.mode)
+    return RunningRouter(
+        address=f"{host}:{port}",
+        port=port,
+        server=server,
+        health=health_servicer,
+        store=store,
+        settings=settings,
+        events=events,
+        owns_store=owns,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_router(
+    settings: RouterSettings, *, store: Store | None = None, engine: Engine | None = None
+) -> AsyncIterator[RunningRouter]:
+    router = await start_router(settings, store=store, engine=engine)
+    try:
+        yield router
+    finally:
+        await router.stop()
+
+
+async def serve(settings: RouterSettings) -> None:
+    """Run until SIGTERM/SIGINT, then stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_router(settings) as router:
+        log.info("serving on %s; SIGTERM or Ctrl-C stops gracefully", router.address)
+        await stop.wait()
+        log.info("stopping: health NOT_SERVING, draining in-flight calls")

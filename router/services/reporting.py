@@ -1,0 +1,132 @@
+"""ReportingService: chain agents stream balance batches; one ack per batch.
+
+The reporter is the authenticated caller: its id is its identity name and it
+may only report for the chain its identity names. Reports that fail the
+edge's shape checks are rejected here; the rest go to the store in one
+transaction per batch, where :mod:`router.ingest` applies acceptance and
+quorum rules. A batch that is itself malformed (too many reports, bad batch
+id) ends the stream with INVALID_ARGUMENT and stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ballast.v1 import reporting_pb2 as pb
+from ballast.v1 import reporting_pb2_grpc
+from grpc.aio import ServicerContext
+
+from router import auth, convert
+from router.errors import InvalidRequest
+from router.ingest import Outcome, ReportIn
+from router.services.ports import Repository
+
+MAX_BATCH = 10_000
+
+_REASONS = {
+    "malformed": pb.REJECT_REASON_INVALID,
+    "negative_amount": pb.REJECT_REASON_INVALID,
+    "unknown_pool": pb.REJECT_REASON_UNKNOWN_POOL,
+    "wrong_chain": pb.REJECT_REASON_UNKNOWN_POOL,
+    "unknown_reporter": pb.REJECT_REASON_REPORTER_NOT_ALLOWED,
+    "reporter_not_allowed": pb.REJECT_REASON_REPORTER_NOT_ALLOWED,
+    "not_final": pb.REJECT_REASON_NOT_FINAL,
+    "older_block": pb.REJECT_REASON_STALE_BLOCK,
+    "conflicts_confirmed": pb.REJECT_REASON_CONFLICT,
+    "conflicting_resend": pb.REJECT_REASON_CONFLICT,
+}
+
+
+def _screen(index: int, r: pb.BalanceReport, identity: auth.Identity) -> ReportIn | pb.Rejection:
+    """Edge checks of one report: its shape, and the caller's right to report it."""
+
+    def reject(reason: int, detail: str) -> pb.Rejection:
+        return pb.Rejection(
+            index=index, chain=r.chain[:64], pool_id=r.pool_id[:64], reason=reason, detail=detail
+        )
+
+    if r.chain != identity.chain:
+        return reject(
+            pb.REJECT_REASON_REPORTER_NOT_ALLOWED,
+            f"{identity.uri} may only report for chain {identity.chain!r}",
+        )
+    try:
+        convert.parse_name(r.pool_id, "pool_id")
+        amount = convert.parse_amount(
+            r.amount, "amount", positive=False, present=r.HasField("amount")
+        )
+        convert.parse_block_hash(r.block_hash, "block_hash")
+        if r.block_number >= 2**63:
+            raise InvalidRequest("block_number", "must be below 2**63")
+        if not r.HasField("observed_at"):
+            raise InvalidRequest("observed_at", "is missing")
+        observed = convert.parse_timestamp(r.observed_at, "observed_at")
+    except InvalidRequest as exc:
+        return reject(pb.REJECT_REASON_INVALID, str(exc))
+    return ReportIn(
+        chain=r.chain,
+        pool_id=r.pool_id,
+        reporter_id=identity.name,
+        amount=amount,
+        block_number=r.block_number,
+        block_hash=r.block_hash,
+        finalized=r.finalized,
+        observed_at=observed,
+    )
+
+
+class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+
+    async def ingest(
+        self, identity: auth.Identity, batch: pb.StreamReportsRequest
+    ) -> pb.StreamReportsResponse:
+        batch_id = convert.parse_batch_id(batch.batch_id)
+        if len(batch.reports) > MAX_BATCH:
+            raise InvalidRequest(
+                "reports", f"at most {MAX_BATCH} reports per batch, got {len(batch.reports)}"
+            )
+        rejections: list[pb.Rejection] = []
+        valid: list[ReportIn] = []
+        positions: list[int] = []
+        for i, r in enumerate(batch.reports):
+            screened = _screen(i, r, identity)
+            if isinstance(screened, ReportIn):
+                valid.append(screened)
+                positions.append(i)
+            else:
+                rejections.append(screened)
+        confirmed = 0
+        if valid:
+            outcomes = await self._repo.record_reports(valid)
+            for o in outcomes:
+                if o.status is Outcome.REJECTED:
+                    src = valid[o.index]
+                    rejections.append(
+                        pb.Rejection(
+                            index=positions[o.index],
+                            chain=src.chain,
+                            pool_id=src.pool_id,
+                            reason=_REASONS.get(o.code, pb.REJECT_REASON_INVALID),
+                            detail=o.reason,
+                        )
+                    )
+                elif o.status is Outcome.CONFIRMED:
+                    confirmed += 1
+        rejections.sort(key=lambda x: x.index)
+        return pb.StreamReportsResponse(
+            batch_id=batch_id,
+            accepted=len(batch.reports) - len(rejections),
+            rejected=len(rejections),
+            rejections=rejections,
+            reporter_id=identity.name,
+            confirmed=confirmed,
+        )
+
+    async def StreamReports(
+        self, request_iterator: AsyncIterator[pb.StreamReportsRequest], context: ServicerContext
+    ) -> AsyncIterator[pb.StreamReportsResponse]:
+        identity = auth.current_identity()
+        async for batch in request_iterator:
+            yield await self.ingest(identity, batch)

@@ -1,0 +1,278 @@
+"""TreasuryService: positions, plans, approvals, execution requests.
+
+Execution proper (sending the steps through the chain adapters) belongs to
+the executor of a later issue: ``ExecutePlan`` persists the request (audit
+entry keyed by the idempotency key) and moves the plan to EXECUTING, and the
+response says that the steps are not being sent yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from ballast.v1 import treasury_pb2 as pb
+from ballast.v1 import treasury_pb2_grpc
+from grpc.aio import ServicerContext
+
+from router import auth, convert
+from router.config import PolicyConfig
+from router.engine import Engine, PoolView
+from router.errors import IdempotencyConflict, InvalidRequest, PreconditionFailed
+from router.services.ports import Repository
+from router.store import models as m
+
+FINAL_PLAN = {m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED}
+IN_FLIGHT = (m.TransferState.RECORDED, m.TransferState.PENDING, m.TransferState.CONFIRMED)
+EXECUTION_NOTE = (
+    "execution request recorded and the plan is EXECUTING; the executor that sends "
+    "the steps on chain is not enabled in this release, so steps stay PENDING"
+)
+
+
+class PlanEvents:
+    """Wakes plan watchers after this process changed a plan; watchers also
+    poll, so changes made by other replicas are seen within ``poll_seconds``."""
+
+    def __init__(self, poll_seconds: float = 1.0) -> None:
+        self.poll_seconds = poll_seconds
+        self._event = asyncio.Event()
+        self.closed = False
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self.notify()
+
+    async def wait(self) -> None:
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), self.poll_seconds)
+
+
+async def pool_views(
+    repo: Repository,
+    engine: Engine,
+    policy: PolicyConfig,
+    now: datetime,
+    chains: Sequence[str] = (),
+) -> list[PoolView]:
+    """Every pool's capital and requirement, from the store, sorted by (chain, pool)."""
+    pools = await repo.list_pools()
+    if chains:
+        wanted = set(chains)
+        pools = [p for p in pools if p.chain in wanted]
+    balances = await repo.latest_balances()
+    cover = await repo.active_cover_by_pool()
+    out_flight: dict[str, int] = {}
+    for state in IN_FLIGHT:
+        for t in await repo.list_transfers(state):
+            out_flight[t.src_pool] = out_flight.get(t.src_pool, 0) + t.amount
+    limit = timedelta(seconds=policy.staleness_limit_seconds)
+    views = []
+    for p in sorted(pools, key=lambda p: (p.chain, p.pool_id)):
+        bal = balances.get(p.pool_id)
+        active = cover.get(p.pool_id, 0)
+        views.append(
+            PoolView(
+                pool=p,
+                capital=bal.amount if bal else 0,
+                in_flight=out_flight.get(p.pool_id, 0),
+                active_cover=active,
+                requirement=engine.requirement(p, active),
+                stale=bal is None or now - bal.observed_at > limit,
+            )
+        )
+    return views
+
+
+def position_proto(v: PoolView, bal: m.ConfirmedBalance | None, now: datetime) -> pb.PoolPosition:
+    a = v.pool.asset
+    req = max(v.requirement.scr, v.requirement.mcr)
+    pos = pb.PoolPosition(
+        chain=v.pool.chain,
+        pool_id=v.pool.pool_id,
+        capital=convert.amount(a, v.capital),
+        locked=convert.amount(a, v.pool.locked_capital),
+        in_flight=convert.amount(a, v.in_flight),
+        scr=convert.amount(a, v.requirement.scr),
+        mcr=convert.amount(a, v.requirement.mcr),
+        stale=v.stale,
+    )
+    if req > 0:
+        pos.solvency_ratio_bps = v.capital * 10_000 // req
+    if bal is not None:
+        pos.confirmed_block = bal.block_number
+        pos.confirmed_at.CopyFrom(convert.timestamp(bal.observed_at))
+        pos.staleness.CopyFrom(convert.duration(now - bal.observed_at))
+    return pos
+
+
+class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
+    def __init__(
+        self,
+        repo: Repository,
+        engine: Engine,
+        policy: PolicyConfig,
+        events: PlanEvents | None = None,
+        asset: str = "USDC",
+    ) -> None:
+        self._repo = repo
+        self._engine = engine
+        self._policy = policy
+        self.events = events or PlanEvents()
+        self._asset = asset
+
+    async def _pool_chain(self) -> dict[str, str]:
+        return {p.pool_id: p.chain for p in await self._repo.list_pools()}
+
+    async def _plan_proto(self, plan: m.Plan) -> pb.Plan:
+        return convert.plan_to_proto(plan, self._asset, await self._pool_chain())
+
+    async def GetPosition(
+        self, request: pb.GetPositionRequest, context: ServicerContext
+    ) -> pb.GetPositionResponse:
+        auth.current_identity()
+        chains = [convert.parse_name(c, f"chains[{i}]") for i, c in enumerate(request.chains)]
+        known = {c.name for c in await self._repo.list_chains()}
+        for c in chains:
+            if c not in known:
+                raise InvalidRequest("chains", f"unknown chain {c!r}; known: {sorted(known)}")
+        now = datetime.now(UTC)
+        views = await pool_views(self._repo, self._engine, self._policy, now, chains)
+        balances = await self._repo.latest_balances()
+        return pb.GetPositionResponse(
+            pools=[position_proto(v, balances.get(v.pool.pool_id), now) for v in views],
+            as_of=convert.timestamp(now),
+        )
+
+    async def PlanRebalance(
+        self, request: pb.PlanRebalanceRequest, context: ServicerContext
+    ) -> pb.PlanRebalanceResponse:
+        operator = auth.current_identity()
+        target = request.target_ratio_bps or self._policy.target_ratio_bps
+        if not 10_000 <= target <= 100_000:
+            raise InvalidRequest("target_ratio_bps", "must be 0 (default) or 10000-100000")
+        now = datetime.now(UTC)
+        views = await pool_views(self._repo, self._engine, self._policy, now)
+        result = self._engine.plan(views, await self._repo.list_vaults(), target)
+        required = 2 if result.total_amount > self._policy.dual_approval_above else 1
+        draft = m.PlanDraft(
+            plan_id=f"plan-{uuid.uuid4().hex[:20]}",
+            created_by=operator.name,
+            steps=result.steps,
+            total_amount=result.total_amount,
+            cost=result.cost,
+            summary=result.summary,
+            approvals_required=required,
+        )
+        if request.dry_run:
+            preview = m.Plan(
+                plan_id="",
+                status=m.PlanStatus.PENDING_APPROVAL,
+                version=0,
+                created_by=draft.created_by,
+                total_amount=draft.total_amount,
+                cost=draft.cost,
+                summary=draft.summary,
+                approvals_required=required,
+                steps=draft.steps,
+                approvals=(),
+                created_at=now,
+                updated_at=now,
+            )
+            plan_pb = await self._plan_proto(preview)
+        else:
+            plan = await self._repo.create_plan(draft)
+            await self._repo.append_audit(
+                operator.uri, "plan_created", plan.plan_id, {"steps": len(plan.steps)}
+            )
+            plan_pb = await self._plan_proto(plan)
+            self.events.notify()
+        plan_pb.shortfalls.extend(result.shortfalls)
+        return pb.PlanRebalanceResponse(plan=plan_pb)
+
+    async def GetPlan(
+        self, request: pb.GetPlanRequest, context: ServicerContext
+    ) -> pb.GetPlanResponse:
+        auth.current_identity()
+        plan = await self._repo.get_plan(convert.parse_id(request.plan_id, "plan_id"))
+        return pb.GetPlanResponse(plan=await self._plan_proto(plan))
+
+    async def ListPlans(
+        self, request: pb.ListPlansRequest, context: ServicerContext
+    ) -> pb.ListPlansResponse:
+        auth.current_identity()
+        limit, offset = convert.parse_page(request.page_size, request.page_token)
+        status = convert.parse_plan_state(request.state)
+        plans = await self._repo.list_plans(status, limit=offset + limit + 1)
+        page = plans[offset : offset + limit]
+        more = len(plans) > offset + limit
+        chains = await self._pool_chain()
+        return pb.ListPlansResponse(
+            plans=[convert.plan_to_proto(p, self._asset, chains) for p in page],
+            next_page_token=str(offset + limit) if more else "",
+        )
+
+    async def ApprovePlan(
+        self, request: pb.ApprovePlanRequest, context: ServicerContext
+    ) -> pb.ApprovePlanResponse:
+        operator = auth.current_identity()
+        plan_id = convert.parse_id(request.plan_id, "plan_id")
+        plan = await self._repo.approve_plan(plan_id, operator.name)
+        await self._repo.append_audit(operator.uri, "plan_approved", plan_id, {})
+        self.events.notify()
+        return pb.ApprovePlanResponse(plan=await self._plan_proto(plan))
+
+    async def ExecutePlan(
+        self, request: pb.ExecutePlanRequest, context: ServicerContext
+    ) -> pb.ExecutePlanResponse:
+        operator = auth.current_identity()
+        plan_id = convert.parse_id(request.plan_id, "plan_id")
+        key = convert.parse_key(request.idempotency_key)
+        key_subject = f"execution-request:{key}"
+        earlier = await self._repo.list_audit(subject=key_subject, limit=1)
+        if earlier:
+            first_plan = earlier[0].detail
+            if f'"{plan_id}"' not in first_plan:
+                raise IdempotencyConflict(key, ["plan_id"])
+            plan = await self._repo.get_plan(plan_id)
+            return pb.ExecutePlanResponse(plan=await self._plan_proto(plan), note=EXECUTION_NOTE)
+        plan = await self._repo.get_plan(plan_id)
+        if plan.status is not m.PlanStatus.APPROVED:
+            raise PreconditionFailed(
+                f"plan {plan_id} is {plan.status.value}, not approved: it needs "
+                f"{plan.approvals_required} approval(s), has {len(plan.approvals)}"
+            )
+        plan = await self._repo.update_plan_status(
+            plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
+        )
+        await self._repo.append_audit(
+            operator.uri, "execution_requested", key_subject, {"plan_id": plan_id}
+        )
+        await self._repo.append_audit(operator.uri, "execution_requested", plan_id, {"key": key})
+        self.events.notify()
+        return pb.ExecutePlanResponse(plan=await self._plan_proto(plan), note=EXECUTION_NOTE)
+
+    async def WatchPlan(
+        self, request: pb.WatchPlanRequest, context: ServicerContext
+    ) -> AsyncIterator[pb.WatchPlanResponse]:
+        auth.current_identity()
+        plan_id = convert.parse_id(request.plan_id, "plan_id")
+        last: bytes | None = None
+        while True:
+            plan = await self._repo.get_plan(plan_id)
+            msg = await self._plan_proto(plan)
+            wire = msg.SerializeToString(deterministic=True)
+            if wire != last:
+                last = wire
+                yield pb.WatchPlanResponse(plan=msg)
+            if plan.status in FINAL_PLAN or self.events.closed:
+                return
+            await self.events.wait()

@@ -1,0 +1,185 @@
+"""A partner and an operator do their whole job over real gRPC + mTLS on 127.0.0.1."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
+
+from router.server import RunningRouter
+from tests.router.conftest import ClientFactory, report, send_batches
+
+MILLION = 10**6 * 10**6  # one million USDC in base units
+
+OPERATOR = "ballast://operator/alice"
+OPERATOR2 = "ballast://operator/bob"
+ACME = "ballast://partner/acme"
+GLOBEX = "ballast://partner/globex"
+ETH_REPORTER = "ballast://reporter/ethereum"
+SOL_REPORTER = "ballast://reporter/solana"
+
+
+def usdc(n: int) -> common_pb2.Amount:
+    return common_pb2.Amount(asset="USDC", value=str(n))
+
+
+async def fund(connect: ClientFactory, eth_main: int, eth_alt: int, sol: int) -> None:
+    eth = connect(ETH_REPORTER)
+    acks = await send_batches(
+        eth, [report("eth-main", eth_main, 100), report("eth-alt", eth_alt, 100)]
+    )
+    assert acks[0].accepted == 2, acks[0]
+    sol_c = connect(SOL_REPORTER)
+    acks = await send_batches(sol_c, [report("sol-main", sol, 50, chain="solana")])
+    assert acks[0].accepted == 1, acks[0]
+
+
+async def test_reporting_acks_and_rejections(router: RunningRouter, connect: ClientFactory) -> None:
+    eth = connect(ETH_REPORTER)
+    acks = await send_batches(
+        eth,
+        [report("eth-main", 5 * MILLION, 10), report("nope", 1, 10)],
+        [report("eth-main", 4 * MILLION, 9), report("sol-main", 1, 10, chain="solana")],
+    )
+    assert [a.batch_id for a in acks] == ["b0", "b1"]
+    assert (acks[0].accepted, acks[0].rejected, acks[0].confirmed) == (1, 1, 1)
+    assert acks[0].rejections[0].reason == reporting_pb2.REJECT_REASON_UNKNOWN_POOL
+    assert acks[0].reporter_id == "ethereum"
+    reasons = {r.index: r.reason for r in acks[1].rejections}
+    assert reasons == {
+        0: reporting_pb2.REJECT_REASON_STALE_BLOCK,
+        1: reporting_pb2.REJECT_REASON_REPORTER_NOT_ALLOWED,
+    }
+    balance = await router.store.latest_balance("eth-main")
+    assert balance is not None and balance.amount == 5 * MILLION and balance.block_number == 10
+
+
+async def test_partner_quotes_binds_and_lists(
+    router: RunningRouter, connect: ClientFactory
+) -> None:
+    await fund(connect, 10 * MILLION, 2 * MILLION, 3 * MILLION)
+    acme = connect(ACME)
+    cap = await acme.partner.GetCapacity(
+        partner_pb2.GetCapacityRequest(chain="ethereum", cover_type=common_pb2.COVER_TYPE_DEPEG)
+    )
+    assert len(cap.capacities) == 1 and int(cap.capacities[0].available.value) > 0
+    q = (
+        await acme.partner.QuoteCover(
+            partner_pb2.QuoteCoverRequest(
+                chain="ethereum",
+                pool_id="eth-main",
+                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                cover_amount=usdc(MILLION),
+                period_days=30,
+            )
+        )
+    ).quote
+    assert int(q.premium.value) > 0 and q.expires_at.seconds > 0
+    bind = partner_pb2.BindCoverRequest(
+        idempotency_key="bind-0001",
+        quote_id=q.quote_id,
+        chain="ethereum",
+        pool_id="eth-main",
+        cover_type=common_pb2.COVER_TYPE_DEPEG,
+        cover_amount=usdc(MILLION),
+        period_days=30,
+    )
+    first = await acme.partner.BindCover(bind)
+    again = await acme.partner.BindCover(bind)
+    assert first.created and not again.created
+    assert first.cover.cover_id == again.cover.cover_id
+    assert first.cover.premium == q.premium
+
+    other = partner_pb2.BindCoverRequest()
+    other.CopyFrom(bind)
+    other.period_days = 31
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await acme.partner.BindCover(other)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "period_days" in (err.value.details() or "")
+
+    mine = await acme.partner.ListPositions(partner_pb2.ListPositionsRequest())
+    assert [c.cover_id for c in mine.covers] == [first.cover.cover_id]
+    theirs = await connect(GLOBEX).partner.ListPositions(partner_pb2.ListPositionsRequest())
+    assert list(theirs.covers) == []
+
+
+async def test_operator_positions_plan_approve_execute_watch(
+    router: RunningRouter, connect: ClientFactory
+) -> None:
+    await fund(connect, 10 * MILLION, 1, 1)
+    acme = connect(ACME)
+    # cover in force gives eth-alt and sol-main a requirement they cannot meet
+    for pool, chain in (("eth-main", "ethereum"),):
+        q = (
+            await acme.partner.QuoteCover(
+                partner_pb2.QuoteCoverRequest(
+                    chain=chain,
+                    pool_id=pool,
+                    cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                    cover_amount=usdc(MILLION),
+                    period_days=365,
+                )
+            )
+        ).quote
+        await acme.partner.BindCover(
+            partner_pb2.BindCoverRequest(
+                idempotency_key=f"k-{pool}-0001",
+                quote_id=q.quote_id,
+                chain=chain,
+                pool_id=pool,
+                cover_type=q.cover_type,
+                cover_amount=q.cover_amount,
+                period_days=365,
+            )
+        )
+    op = connect(OPERATOR)
+    pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+    by_pool = {p.pool_id: p for p in pos.pools}
+    assert set(by_pool) == {"eth-main", "eth-alt", "sol-main"}
+    main = by_pool["eth-main"]
+    assert int(main.capital.value) == 10 * MILLION
+    assert int(main.scr.value) > 0 and main.HasField("solvency_ratio_bps")
+    assert not main.stale
+
+    dry = await op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest(dry_run=True))
+    assert dry.plan.plan_id == ""
+    assert (await op.treasury.ListPlans(treasury_pb2.ListPlansRequest())).plans == []
+
+    made = (await op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest())).plan
+    assert made.plan_id and made.state == treasury_pb2.PLAN_STATE_PENDING_APPROVAL
+    listed = await op.treasury.ListPlans(treasury_pb2.ListPlansRequest())
+    assert [p.plan_id for p in listed.plans] == [made.plan_id]
+
+    watch = op.treasury.WatchPlan(treasury_pb2.WatchPlanRequest(plan_id=made.plan_id))
+    seen = [(await watch.read()).plan.state]
+
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await op.treasury.ExecutePlan(
+            treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+    approved = (
+        await connect(OPERATOR2).treasury.ApprovePlan(
+            treasury_pb2.ApprovePlanRequest(plan_id=made.plan_id)
+        )
+    ).plan
+    assert approved.state == treasury_pb2.PLAN_STATE_APPROVED
+    seen.append((await watch.read()).plan.state)
+
+    ex = await op.treasury.ExecutePlan(
+        treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
+    )
+    assert ex.plan.state == treasury_pb2.PLAN_STATE_EXECUTING and "not enabled" in ex.note
+    again = await op.treasury.ExecutePlan(
+        treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
+    )
+    assert again.plan.version == ex.plan.version
+    seen.append((await watch.read()).plan.state)
+    watch.cancel()
+    assert seen == [
+        treasury_pb2.PLAN_STATE_PENDING_APPROVAL,
+        treasury_pb2.PLAN_STATE_APPROVED,
+        treasury_pb2.PLAN_STATE_EXECUTING,
+    ]
