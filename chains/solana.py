@@ -37,11 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import httpx2
 from pydantic import SecretBytes
-from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solders.account import Account
 from solders.account_decoder import UiAccountEncoding
@@ -105,7 +102,6 @@ from chains.errors import (
     InvalidAmount,
     MalformedResponse,
     NotFinal,
-    RpcError,
     RpcResponseError,
     RpcTimeout,
     RpcUnavailable,
@@ -115,6 +111,7 @@ from chains.errors import (
     UnknownPool,
 )
 from chains.retry import DEFAULT_RETRY, RetryPolicy, with_retries
+from chains.solana_rpc import SolanaRpc, redact
 
 log = logging.getLogger("ballast.chains.solana")
 
@@ -127,8 +124,6 @@ MAX_KEYS_PER_CALL = 100
 MEMO_PREFIX = "ballast:"
 _TRANSFER_CHECKED = 12
 
-#: JSON-RPC codes a node uses for conditions that pass by themselves.
-TRANSIENT_CODES = frozenset({-32004, -32005, -32007, -32014, -32016, -32429, 429})
 PREFLIGHT_FAILURE = -32002
 
 R = TypeVar("R")
@@ -157,12 +152,6 @@ class SolanaConfig:
     retry: RetryPolicy = DEFAULT_RETRY
 
 
-def redact(url: str) -> str:
-    """Scheme, host and port only: provider URLs often carry an API key."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-
-
 def marker_seed(transfer_id: str) -> str:
     """32 chars (the seed limit): the first 128 bits of the id, as hex."""
     return transfer_id[2:34]
@@ -182,142 +171,6 @@ def parse_pubkey(value: object, *, what: str, chain: str | None = None) -> Pubke
         raise InvalidAddress(
             f"{what} {value!r} is not a base-58 Solana address", chain=chain
         ) from None
-
-
-def _is_panic(exc: BaseException) -> bool:
-    return type(exc).__name__ == "PanicException"
-
-
-def _parse(parser: type[R], text: str, *, method: str, endpoint: str) -> R:
-    """solders parsing with every failure (panics included) as MalformedResponse."""
-    try:
-        return parser.from_json(text)  # type: ignore[attr-defined]
-    except Exception as exc:
-        raise MalformedResponse(
-            f"{method}: unparseable result ({type(exc).__name__})", endpoint=endpoint
-        ) from None
-    except BaseException as exc:
-        if not _is_panic(exc):
-            raise
-        raise MalformedResponse(
-            f"{method}: unparseable result (panic)", endpoint=endpoint
-        ) from None
-
-
-def rpc_error_from_payload(
-    error: object, *, method: str, endpoint: str, chain: str | None = None
-) -> RpcError:
-    """Any JSON value found under ``"error"`` as one of our typed errors."""
-    if not isinstance(error, dict):
-        return MalformedResponse(
-            f"{method}: error payload is not an object", endpoint=endpoint, chain=chain
-        )
-    code = error.get("code")
-    message = error.get("message")
-    if isinstance(code, bool) or not isinstance(code, int) or not isinstance(message, str):
-        return MalformedResponse(
-            f"{method}: error payload without an integer code and a message",
-            endpoint=endpoint,
-            chain=chain,
-        )
-    return RpcResponseError(
-        f"{method}: {message[:300]}",
-        code=code,
-        transient=code in TRANSIENT_CODES,
-        endpoint=endpoint,
-        chain=chain,
-        data=error.get("data"),
-    )
-
-
-class _Raw:
-    """A pre-serialised JSON-RPC body for the provider (batches)."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def to_json(self) -> str:
-        return self._text
-
-
-class SolanaRpc:
-    """solana-py's provider with our error mapping and JSON-RPC batching.
-
-    Errors are read from the raw JSON before solders sees it, so a malformed
-    error payload can never reach solders' parser (which may panic).
-    """
-
-    def __init__(self, client: AsyncClient, *, endpoint: str, chain: str) -> None:
-        self.client = client
-        self.endpoint = endpoint
-        self.chain = chain
-        self.round_trips = 0
-
-    async def _post(self, body: Any, method: str) -> Any:
-        self.round_trips += 1
-        try:
-            raw = await self.client._provider.make_request_unparsed(body)
-        except SolanaRpcException as exc:
-            raise self._transport_error(exc.__cause__ or exc, method) from None
-        except httpx2.HTTPError as exc:
-            raise self._transport_error(exc, method) from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise MalformedResponse(
-                f"{method}: answer is not JSON", endpoint=self.endpoint, chain=self.chain
-            ) from None
-
-    def _transport_error(self, exc: BaseException, method: str) -> RpcError:
-        kw: dict[str, Any] = {"endpoint": self.endpoint, "chain": self.chain}
-        if isinstance(exc, httpx2.TimeoutException):
-            return RpcTimeout(f"{method}: timed out", **kw)
-        if isinstance(exc, httpx2.HTTPStatusError):
-            status = exc.response.status_code
-            if status == 429 or status >= 500:
-                return RpcUnavailable(f"{method}: HTTP {status}", **kw)
-            return RpcResponseError(f"{method}: HTTP {status}", code=status, **kw)
-        return RpcUnavailable(f"{method}: {type(exc).__name__}", **kw)
-
-    def _result(self, answer: object, parser: type[R], method: str) -> R:
-        if not isinstance(answer, dict):
-            raise MalformedResponse(
-                f"{method}: answer is not a JSON-RPC object", endpoint=self.endpoint
-            )
-        if "error" in answer:
-            raise rpc_error_from_payload(
-                answer["error"], method=method, endpoint=self.endpoint, chain=self.chain
-            )
-        if "result" not in answer:
-            raise MalformedResponse(f"{method}: answer has no result", endpoint=self.endpoint)
-        text = json.dumps(answer)
-        return _parse(parser, text, method=method, endpoint=self.endpoint)
-
-    async def call(self, body: Any, parser: type[R]) -> R:
-        method = type(body).__name__
-        return self._result(await self._post(body, method), parser, method)
-
-    async def batch(self, calls: Sequence[tuple[Any, type[Any]]]) -> list[Any]:
-        """Several calls in one HTTP round trip (JSON-RPC batch), answers matched by id."""
-        if len(calls) == 1:
-            return [await self.call(*calls[0])]
-        text = (
-            "[" + ",".join(_with_id(body.to_json(), i) for i, (body, _) in enumerate(calls)) + "]"
-        )
-        answers = await self._post(_Raw(text), "batch")
-        if not isinstance(answers, list):
-            if isinstance(answers, dict) and "error" in answers:
-                raise rpc_error_from_payload(
-                    answers["error"], method="batch", endpoint=self.endpoint, chain=self.chain
-                )
-            raise MalformedResponse("batch: answer is not an array", endpoint=self.endpoint)
-        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-        out = []
-        for i, (body, parser) in enumerate(calls):
-            if i not in by_id:
-                raise MalformedResponse(f"batch: no answer for call {i}", endpoint=self.endpoint)
-            out.append(self._result(by_id[i], parser, type(body).__name__))
-        return out
 
 
 @dataclass(slots=True)
@@ -822,12 +675,6 @@ class SolanaAdapter:
         if memo != MEMO_PREFIX + transfer_id or amount is None:
             return None
         return int(resp.value.slot), amount
-
-
-def _with_id(text: str, n: int) -> str:
-    obj = json.loads(text)
-    obj["id"] = n
-    return json.dumps(obj)
 
 
 async def connect_solana(config: SolanaConfig) -> SolanaAdapter:

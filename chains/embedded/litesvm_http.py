@@ -24,6 +24,8 @@ class FaultKind(StrEnum):
     RAW = "raw"  # answer this body verbatim (malformed JSON, wrong types...)
     HTTP_STATUS = "http_status"  # answer with this HTTP status and an empty body
     DELAY = "delay"  # wait ``delay`` seconds, then answer normally
+    STALE = "stale"  # answer from the finalized bank whatever was asked (a lagging node)
+    ADVANCE = "advance"  # answer normally, then produce ``payload`` slots (finality moves)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,12 @@ class SolanaRpcServer:
             if not request:
                 return _dump(_err(None, RpcFailure(-32600, "Invalid request")))
             answers = [await self._handle_one(r) for r in request]
-            return _dump([a for a in answers if not isinstance(a, _Raw)])
+            for answer in answers:  # an injected transport-level fault spoils the whole batch
+                if isinstance(answer, HttpStatus):
+                    return answer
+                if isinstance(answer, _Raw):
+                    return answer.body
+            return _dump(answers)
         answer = await self._handle_one(request)
         if isinstance(answer, HttpStatus):
             return answer
@@ -163,6 +168,9 @@ class SolanaRpcServer:
             return _err(rid, RpcFailure(-32601, "Method not found"))
         if not isinstance(params, list):
             return _err(rid, invalid_params("Invalid params: expected an array"))
+        stale = fault is not None and fault.kind is FaultKind.STALE
+        if stale and params and isinstance(params[-1], dict):
+            params[-1] = {**params[-1], "commitment": Commitment.FINALIZED}
         try:
             if fault is not None and fault.kind is FaultKind.SWALLOW:
                 result = self._swallow_send(params)
@@ -174,6 +182,8 @@ class SolanaRpcServer:
             return _err(rid, invalid_params(f"Invalid params for {method}"))
         if fault is not None and fault.kind is FaultKind.DROP_RESPONSE:
             raise DropConnection
+        if fault is not None and fault.kind is FaultKind.ADVANCE:
+            self.chain.advance(int(fault.payload or 1))  # type: ignore[call-overload]
         return {"jsonrpc": "2.0", "result": result, "id": rid}
 
     # -- helpers --------------------------------------------------------------
