@@ -93,6 +93,7 @@ class ReinsuranceEngine:
         self, pools: Sequence[PoolView], vaults: Sequence[m.Vault], target_ratio_bps: int
     ) -> PlanResult:
         usable = [p for p in pools if not p.stale]
+        chains = {p.pool.chain for p in usable}
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(
@@ -119,6 +120,7 @@ class ReinsuranceEngine:
                     min_transfer=r.min_transfer,
                 )
                 for r in self._routes
+                if r.src_chain in chains and r.dst_chain in chains
             ),
             vaults=tuple(
                 rt.Vault(vault_id=v.vault_id, capacity=v.capacity, qs_rate=v.premium_bps / 10_000)

@@ -60,8 +60,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, guard: Guard) -> 
 
         async def streaming(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
             async with guard(method, context):
-                async for item in inner(request, context):
-                    yield item
+                result = inner(request, context)
+                if hasattr(result, "__aiter__"):
+                    async for item in result:
+                        yield item
+                else:  # a coroutine that streams with context.write (e.g. health Watch)
+                    await result
 
         behaviour: Callable[..., Any] = streaming
     else:

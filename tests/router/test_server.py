@@ -1,0 +1,150 @@
+"""Interceptors and lifecycle: rate limits, deadline cap, request ids, health,
+reflection, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from ballast.v1 import partner_pb2, treasury_pb2
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from router.client import RouterClient
+from router.pki import TestCA
+from router.server import RunningRouter, running_router, start_router
+from router.store import Store, open_store
+from tests.router.conftest import ClientFactory, make_settings
+
+OPERATOR = "ballast://operator/alice"
+
+
+def client(r: RunningRouter, ca: TestCA, uri: str) -> RouterClient:
+    pair = ca.client(uri)
+    return RouterClient.mtls(
+        r.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+    )
+
+
+async def test_noisy_partner_is_limited_operator_still_served(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    limits = {"partner": {"rate": 0.001, "burst": 3}}
+    settings = make_settings(server_files, tmp_path / "r.db", limits=limits)
+    async with running_router(settings) as r:
+        acme, globex, op = (
+            client(r, ca, "ballast://partner/acme"),
+            client(r, ca, "ballast://partner/globex"),
+            client(r, ca, OPERATOR),
+        )
+        try:
+            for _ in range(3):
+                await acme.partner.ListPositions(partner_pb2.ListPositionsRequest())
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await acme.partner.ListPositions(partner_pb2.ListPositionsRequest())
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "ballast://partner/acme" in (err.value.details() or "")
+            await globex.partner.ListPositions(partner_pb2.ListPositionsRequest())
+            for _ in range(10):
+                await op.treasury.ListPlans(treasury_pb2.ListPlansRequest())
+        finally:
+            for c in (acme, globex, op):
+                await c.close()
+
+
+async def test_unary_calls_are_capped_by_the_server(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "r.db", limits={"deadline_cap_seconds": 1e-9})
+    async with running_router(settings) as r, client(r, ca, OPERATOR) as op:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await op.treasury.GetPosition(treasury_pb2.GetPositionRequest(), timeout=60)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "cap" in (err.value.details() or "")
+
+
+async def test_request_id_is_echoed_even_on_errors(connect: ClientFactory) -> None:
+    op = connect(OPERATOR)
+    call = op.treasury.GetPlan(
+        treasury_pb2.GetPlanRequest(plan_id="plan-missing"), metadata=(("x-request-id", "req-42"),)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert ("x-request-id", "req-42") in tuple(err.value.trailing_metadata() or ())
+    ok = op.treasury.ListPlans(treasury_pb2.ListPlansRequest())
+    await ok
+    rid = dict(await ok.trailing_metadata())["x-request-id"]
+    assert len(rid) == 32 and rid != "req-42"
+
+
+async def test_health_and_reflection(connect: ClientFactory) -> None:
+    op = connect(OPERATOR)
+    h = await op.health.Check(health_pb2.HealthCheckRequest(service="ballast.v1.TreasuryService"))
+    assert h.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(op.channel)
+
+    async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    answers = [a async for a in stub.ServerReflectionInfo(ask())]
+    names = {s.name for s in answers[0].list_services_response.service}
+    assert {
+        "ballast.v1.ReportingService",
+        "ballast.v1.TreasuryService",
+        "ballast.v1.PartnerService",
+        "grpc.health.v1.Health",
+    } <= names
+
+
+class _GatedStore:
+    """Fault injection: ``list_vaults`` blocks until released, so a call is in flight."""
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def list_vaults(self) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await self._inner.list_vaults()
+
+
+async def test_graceful_shutdown_lets_in_flight_calls_finish(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "r.db")
+    inner = await open_store(settings.database_url)
+    gated = _GatedStore(inner)
+    r = await start_router(settings, store=gated)  # type: ignore[arg-type]
+    op = client(r, ca, OPERATOR)
+    watcher = client(r, ca, OPERATOR)
+    try:
+        watch = watcher.health.Watch(health_pb2.HealthCheckRequest(service=""))
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+        in_flight = asyncio.ensure_future(
+            op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest(dry_run=True))
+        )
+        await gated.entered.wait()
+        stopping = asyncio.ensure_future(r.stop(grace=30))
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()  # open streams would otherwise hold the server for the whole grace
+        gated.release.set()
+        answer = await in_flight
+        assert answer.plan.plan_id == ""
+        await stopping
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await op.treasury.ListPlans(treasury_pb2.ListPlansRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await op.close()
+        await watcher.close()
+        await inner.aclose()
