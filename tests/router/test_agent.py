@@ -1,0 +1,46 @@
+"""The reporting agent runs an embedded EVM chain's adapter and streams to a live router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chains.embedded.evm import ChainSpec, embedded_evm_chains
+from router.agent import ReportingAgent
+from router.client import RouterClient
+from router.pki import TestCA
+from router.server import running_router
+from tests.router.conftest import make_settings
+
+
+async def test_agent_reports_final_balances(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    async with embedded_evm_chains([ChainSpec("ethereum", 31337, pools=[7_000_000, 9])]) as env:
+        chain = env["ethereum"]
+        pools = [
+            {"chain": "ethereum", "pool_id": p.pool_id, "address": p.address} for p in chain.pools
+        ]
+        settings = make_settings(
+            server_files,
+            tmp_path / "a.db",
+            chains=[{"name": "ethereum", "family": "evm"}],
+            pools=pools,
+            reporters=[{"reporter_id": "ethereum", "chain": "ethereum"}],
+            routes=[],
+        )
+        async with running_router(settings) as router:
+            pair = ca.client("ballast://reporter/ethereum")
+            client = RouterClient.mtls(
+                router.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+            )
+            agent = ReportingAgent(chain.adapter, chain.pools, client, interval_seconds=0.0)
+            await agent.run_round()
+            await chain.mint(chain.pools[1].address, 1_000)
+            await chain.finalize()
+            stats = await agent.run(rounds=2)
+            await client.close()
+            assert (stats.rounds, stats.sent, stats.failed_reads) == (2, 4, 0)
+            assert stats.accepted == 4 and stats.rejected == 0
+            balances = await router.store.latest_balances("ethereum")
+    assert balances[chain.pools[0].pool_id].amount == 7_000_000
+    assert balances[chain.pools[1].pool_id].amount == 1_009
