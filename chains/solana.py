@@ -24,8 +24,12 @@ It is re-signed only when the *finalized* block height is past its
 still does not know it. Anything in between is a :class:`ConfirmationTimeout`
 and the transfer stays in flight for the next call.
 
+With ``witness_urls``, every snapshot's block hash is checked against the
+other endpoints (``getBlock`` at that slot): a mismatch is
+:class:`EndpointDisagreement`, never averaged or ignored.
+
 Every solana-py / solders / httpx exception is mapped to :mod:`chains.errors`
-here, including solders' ``PanicException`` (a ``BaseException``).
+here and in :mod:`chains.solana_rpc` (solders' ``PanicException`` included).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
+    RpcBlockConfig,
     RpcContextConfig,
     RpcSendTransactionConfig,
     RpcSignaturesForAddressConfig,
@@ -57,6 +62,7 @@ from solders.rpc.config import (
     RpcTransactionConfig,
 )
 from solders.rpc.requests import (
+    GetBlock,
     GetBlockHeight,
     GetLatestBlockhash,
     GetMinimumBalanceForRentExemption,
@@ -68,6 +74,7 @@ from solders.rpc.requests import (
 )
 from solders.rpc.responses import (
     GetBlockHeightResp,
+    GetBlockResp,
     GetLatestBlockhashResp,
     GetMinimumBalanceForRentExemptionResp,
     GetMultipleAccountsResp,
@@ -80,7 +87,11 @@ from solders.signature import Signature
 from solders.system_program import CreateAccountWithSeedParams, create_account_with_seed
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 from solders.transaction import Transaction, VersionedTransaction
-from solders.transaction_status import TransactionConfirmationStatus, UiTransactionEncoding
+from solders.transaction_status import (
+    TransactionConfirmationStatus,
+    TransactionDetails,
+    UiTransactionEncoding,
+)
 
 from chains.base import (
     BalanceReport,
@@ -97,6 +108,7 @@ from chains.errors import (
     ChainError,
     ConfirmationTimeout,
     DuplicateTransfer,
+    EndpointDisagreement,
     InsufficientCapital,
     InvalidAddress,
     InvalidAmount,
@@ -150,6 +162,7 @@ class SolanaConfig:
     calls_per_request: int = 4  # JSON-RPC calls batched into one HTTP round trip
     same_slot_attempts: int = 3
     retry: RetryPolicy = DEFAULT_RETRY
+    witness_urls: tuple[str, ...] = ()  # other endpoints that must agree on block hashes
 
 
 def marker_seed(transfer_id: str) -> str:
@@ -163,13 +176,14 @@ def marker_address(authority: Pubkey, transfer_id: str) -> Pubkey:
 
 def parse_pubkey(value: object, *, what: str, chain: str | None = None) -> Pubkey:
     """A base-58 32-byte key, or :class:`InvalidAddress` naming what is wrong."""
+    shown = repr(value)[:60]
     if not isinstance(value, str) or not 32 <= len(value) <= 44:
-        raise InvalidAddress(f"{what} {value!r} is not a base-58 Solana address", chain=chain)
+        raise InvalidAddress(f"{what} {shown} is not a base-58 Solana address", chain=chain)
     try:
         return Pubkey.from_string(value)
     except ValueError:
         raise InvalidAddress(
-            f"{what} {value!r} is not a base-58 Solana address", chain=chain
+            f"{what} {shown} is not a base-58 Solana address", chain=chain
         ) from None
 
 
@@ -196,9 +210,17 @@ class _Token:
 class SolanaAdapter:
     """:class:`chains.base.ChainAdapter` for SPL-token pools. Build with :func:`connect_solana`."""
 
-    def __init__(self, config: SolanaConfig, rpc: SolanaRpc, signer: Keypair, rent: int) -> None:
+    def __init__(
+        self,
+        config: SolanaConfig,
+        rpc: SolanaRpc,
+        signer: Keypair,
+        rent: int,
+        witnesses: Sequence[SolanaRpc] = (),
+    ) -> None:
         self._config = config
         self._rpc = rpc
+        self._witnesses = tuple(witnesses)
         self._signer = signer
         self._authority = signer.pubkey()
         self._mint = Pubkey.from_string(config.settlement_mint)
@@ -218,10 +240,14 @@ class SolanaAdapter:
 
     @property
     def rpc_round_trips(self) -> int:
-        return self._rpc.round_trips
+        return self._round_trips()
 
     async def aclose(self) -> None:
-        await self._rpc.client.close()
+        for rpc in (self._rpc, *self._witnesses):
+            await rpc.client.close()
+
+    def _round_trips(self) -> int:
+        return sum(rpc.round_trips for rpc in (self._rpc, *self._witnesses))
 
     # -- validation -----------------------------------------------------------
 
@@ -272,10 +298,11 @@ class SolanaAdapter:
 
     async def read_balances(self, pools: Sequence[PoolRef]) -> BalanceSnapshot:
         keys = [self._pool_key(p) for p in pools]  # every check before any call
-        before = self._rpc.round_trips
+        before = self._round_trips()
         slot, blockhash, accounts = await with_retries(
             lambda: self._read_at_one_slot(keys), policy=self._config.retry
         )
+        await asyncio.gather(*(self._witness(w, slot, blockhash) for w in self._witnesses))
         now = datetime.now(UTC)
         reports = []
         for pool, key in zip(pools, keys, strict=True):
@@ -301,7 +328,7 @@ class SolanaAdapter:
             finalized=True,
             observed_at=now,
             reports=tuple(reports),
-            rpc_calls=self._rpc.round_trips - before,
+            rpc_calls=self._round_trips() - before,
         )
 
     async def _read_at_one_slot(
@@ -356,6 +383,30 @@ class SolanaAdapter:
         raise NotFinal(
             f"could not read {len(unique)} accounts at one finalized slot", chain=self.chain
         )
+
+    async def _witness(self, witness: SolanaRpc, slot: int, blockhash: Hash) -> None:
+        """Another endpoint must have the same block at this finalized slot."""
+        body = GetBlock(
+            slot,
+            RpcBlockConfig(
+                encoding=UiTransactionEncoding.Base64,
+                transaction_details=TransactionDetails.None_,
+                rewards=False,
+                commitment=CommitmentLevel.Finalized,
+                max_supported_transaction_version=0,
+            ),
+        )
+        resp = await with_retries(
+            lambda: witness.call(body, GetBlockResp), policy=self._config.retry
+        )
+        theirs = None if resp.value is None else resp.value.blockhash
+        if theirs != blockhash:
+            raise EndpointDisagreement(
+                f"finalized slot {slot}: {self._rpc.endpoint} has block {blockhash}, "
+                f"{witness.endpoint} has {theirs}",
+                chain=self.chain,
+                slot=slot,
+            )
 
     async def _gather(self, calls: Sequence[tuple[Any, type[Any]]]) -> list[Any]:
         """Calls batched ``calls_per_request`` per HTTP request, requests concurrent."""
@@ -732,4 +783,12 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
     except BaseException:
         await client.close()
         raise
-    return SolanaAdapter(config, rpc, signer, int(rent_resp.value))
+    witnesses = [
+        SolanaRpc(
+            AsyncClient(url, timeout=config.request_timeout, max_transport_retries=0, http2=False),
+            endpoint=redact(url),
+            chain=config.chain,
+        )
+        for url in config.witness_urls
+    ]
+    return SolanaAdapter(config, rpc, signer, int(rent_resp.value), witnesses)

@@ -11,8 +11,11 @@ from solders.keypair import Keypair
 
 from chains import errors
 from chains.base import PoolRef, Transfer
+from chains.embedded.litesvm_chain import LiteSvmChain
 from chains.embedded.litesvm_http import Fault, FaultKind
+from chains.embedded.solana_rpc import SolanaRpcServer
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
+from chains.retry import RetryPolicy
 from chains.solana import connect_solana
 from tests.chains.conformance import new_transfer_id
 from tests.chains.solana_harness import skip_unless_selected
@@ -133,3 +136,45 @@ async def test_one_bad_pool_among_good_ones_fails_the_read_before_any_call(
     with pytest.raises(errors.UnknownChain):
         await env.adapter.read_balances([env.pools[0], foreign])
     assert sum(env.server.calls.values()) == before
+
+
+async def test_witness_endpoint_that_agrees_is_asked_once(env: EmbeddedSolana) -> None:
+    witness = await SolanaRpcServer(env.ledger).start()  # same cluster, another node
+    adapter = await connect_solana(replace(env.config, witness_urls=(witness.url,)))
+    try:
+        snap = await adapter.read_balances(env.pools)
+    finally:
+        await adapter.aclose()
+        await witness.close()
+    assert [r.amount for r in snap.reports] == [1_000, 2_000]
+    assert witness.calls["getBlock"] == 1
+    assert snap.rpc_calls == 2
+
+
+async def test_witness_on_another_fork_is_a_disagreement(env: EmbeddedSolana) -> None:
+    other = LiteSvmChain(finality_depth=env.ledger.finality_depth)
+    other.advance(env.ledger.slot + 100)
+    witness = await SolanaRpcServer(other).start()
+    adapter = await connect_solana(replace(env.config, witness_urls=(witness.url,)))
+    try:
+        with pytest.raises(errors.EndpointDisagreement) as caught:
+            await adapter.read_balances(env.pools)
+    finally:
+        await adapter.aclose()
+        await witness.close()
+    assert caught.value.fields["slot"] == env.ledger.slot_at("finalized")
+
+
+async def test_lagging_witness_is_a_transient_error(env: EmbeddedSolana) -> None:
+    witness = await SolanaRpcServer(LiteSvmChain()).start()  # far behind our slot
+    adapter = await connect_solana(
+        replace(env.config, witness_urls=(witness.url,), retry=RetryPolicy(attempts=1))
+    )
+    try:
+        with pytest.raises(errors.RpcResponseError) as caught:
+            await adapter.read_balances(env.pools)
+    finally:
+        await adapter.aclose()
+        await witness.close()
+    assert caught.value.code == -32004
+    assert caught.value.retryable

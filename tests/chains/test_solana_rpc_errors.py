@@ -146,7 +146,9 @@ async def test_slow_answer_is_a_timeout(env: EmbeddedSolana) -> None:
 
 
 async def test_transient_faults_are_retried_through_the_policy(env: EmbeddedSolana) -> None:
-    adapter = await connect_solana(replace(env.config, retry=RetryPolicy(initial_wait=0.001)))
+    adapter = await connect_solana(
+        replace(env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005))
+    )
     try:
         env.server.inject(Fault(FaultKind.HTTP_STATUS, method="getMultipleAccounts", status=503))
         env.server.inject(
@@ -164,7 +166,9 @@ async def test_transient_faults_are_retried_through_the_policy(env: EmbeddedSola
 
 
 async def test_permanent_errors_are_not_retried(env: EmbeddedSolana) -> None:
-    adapter = await connect_solana(replace(env.config, retry=RetryPolicy(initial_wait=0.001)))
+    adapter = await connect_solana(
+        replace(env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005))
+    )
     try:
         before = env.server.calls["getMultipleAccounts"]
         env.server.inject(
