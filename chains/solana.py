@@ -226,6 +226,7 @@ class SolanaAdapter:
         self._mint = Pubkey.from_string(config.settlement_mint)
         self._marker_rent = rent
         self._inflight: dict[str, _Pending] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
         return f"SolanaAdapter(chain={self.chain!r}, endpoint={self._rpc.endpoint!r})"
@@ -433,6 +434,19 @@ class SolanaAdapter:
                 f"amount {transfer.amount} exceeds the SPL token maximum {U64_MAX}",
                 chain=self.chain,
             )
+        if recipient == source:
+            raise InvalidAddress("recipient is the source pool itself", chain=self.chain)
+        lock = self._locks.setdefault(transfer.transfer_id, asyncio.Lock())
+        try:
+            async with lock:  # one send per id at a time in this process
+                return await self._send_locked(transfer, source, recipient)
+        finally:
+            if not lock.locked():
+                self._locks.pop(transfer.transfer_id, None)
+
+    async def _send_locked(
+        self, transfer: Transfer, source: Pubkey, recipient: Pubkey
+    ) -> TransferReceipt:
         pending = self._inflight.get(transfer.transfer_id)
         if pending is not None and pending.transfer != transfer:
             raise DuplicateTransfer(
@@ -449,7 +463,7 @@ class SolanaAdapter:
                 await self._broadcast(pending)
             receipt = await self._await_outcome(pending)
             if receipt is not None:
-                del self._inflight[transfer.transfer_id]
+                self._inflight.pop(transfer.transfer_id, None)
                 return receipt
             log.info(
                 "transfer %s: blockhash expired, signature %s unknown: re-signing",

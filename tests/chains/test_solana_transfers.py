@@ -240,3 +240,22 @@ async def test_unknown_pool_on_send_is_typed(env: EmbeddedSolana) -> None:
         await env.adapter.send_transfer(
             Transfer(new_transfer_id(), ghost, env.chain_name, str(env.new_token_account()), 1)
         )
+
+
+async def test_concurrent_sends_of_one_id_in_one_adapter_move_once(env: EmbeddedSolana) -> None:
+    t = transfer(env, 500)
+    results = await asyncio.gather(
+        env.adapter.send_transfer(t), env.adapter.send_transfer(t), return_exceptions=True
+    )
+    kinds = sorted(type(r).__name__ for r in results)
+    assert kinds == ["DuplicateTransfer", "TransferReceipt"]
+    assert env.server.sends_received == 1
+    assert env.token_balance(t.recipient) == 500
+
+
+async def test_pool_cannot_pay_itself(env: EmbeddedSolana) -> None:
+    pool = env.pools[0]
+    with pytest.raises(errors.InvalidAddress):
+        await env.adapter.send_transfer(
+            Transfer(new_transfer_id(), pool, env.chain_name, pool.address, 1)
+        )
