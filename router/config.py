@@ -40,6 +40,14 @@ class ChainConfig(_Model):
     decimals: int = Field(default=6, ge=0, le=36)
     #: Distinct reporters that must agree before a balance counts as confirmed.
     quorum: int = Field(default=1, ge=1, le=16)
+    # What a reporting agent needs to build this chain's adapter:
+    rpc_urls: tuple[str, ...] = ()
+    chain_id: int | None = None  # EVM only
+    #: Settlement token contract (EVM) or mint (Solana) the pools hold.
+    settlement_asset: str | None = None
+    batch_reader: str | None = None  # EVM Multicall-style reader contract
+    #: Operator key (EVM hex) or treasury keypair (Solana, base58 or hex).
+    signer_key: SecretStr | None = None
 
     @field_validator("name")
     @classmethod
@@ -106,6 +114,16 @@ class TlsConfig(_Model):
     server_key: Path
 
 
+class ClientConfig(_Model):
+    """How the CLI and agents reach a router (their own identity's credentials)."""
+
+    address: str = "127.0.0.1:50051"
+    ca_cert: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    token: SecretStr | None = None
+
+
 class AuthConfig(_Model):
     #: mtls: identity from the client certificate (needs ``tls``).
     #: token: identity from an HMAC-signed bearer token (local use).
@@ -161,12 +179,11 @@ class RouterSettings(BaseSettings):
     partners: tuple[PartnerConfig, ...] = ()
     reporters: tuple[ReporterConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
+    client: ClientConfig = ClientConfig()
     vaults: tuple[VaultConfig, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> RouterSettings:
-        if self.auth.mode == "mtls" and self.tls is None:
-            raise ValueError("auth.mode 'mtls' needs a [tls] section (ca_cert, server_cert, ...)")
         if self.auth.mode == "token" and self.auth.token_secret is None:
             raise ValueError("auth.mode 'token' needs auth.token_secret")
         chains = {c.name for c in self.chains}

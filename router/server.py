@@ -122,6 +122,10 @@ async def start_router(
     settings: RouterSettings, *, store: Store | None = None, engine: Engine | None = None
 ) -> RunningRouter:
     """Open the store (unless given), sync the registry, bind and start serving."""
+    if settings.auth.mode == "mtls" and settings.tls is None:
+        raise ValueError(
+            "auth.mode 'mtls' needs a [tls] section (ca_cert, server_cert, server_key)"
+        )
     owns = store is None
     if store is None:
         store = await open_store(settings.database_url)

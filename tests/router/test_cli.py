@@ -1,0 +1,80 @@
+"""The operator CLI against a live router (mTLS credentials from a config file)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from router import cli as cli_module
+from router.cli import app
+from router.pki import TestCA
+from router.server import RunningRouter
+from tests.router.conftest import ClientFactory, report, send_batches
+
+
+def client_config(tmp: Path, ca: TestCA, router: RunningRouter, uri: str, name: str) -> Path:
+    files = ca.write(tmp / name, {name: ca.client(uri)})
+    cert, key = files[name]
+    path = tmp / f"{name}.toml"
+    path.write_text(
+        "[client]\n"
+        f'address = "{router.address}"\n'
+        f'ca_cert = "{tmp / name / "ca.pem"}"\n'
+        f'cert = "{cert}"\nkey = "{key}"\n\n'
+        '[[chains]]\nname = "ethereum"\nfamily = "evm"\n'
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module.console, "width", 200)
+
+
+async def cli(*args: str) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args))
+    return result.exit_code, result.output
+
+
+async def test_status_plan_approve_execute_rebalance(
+    router: RunningRouter, connect: ClientFactory, ca: TestCA, tmp_path: Path
+) -> None:
+    await send_batches(connect("ballast://reporter/ethereum"), [report("eth-main", 5 * 10**12, 3)])
+    alice = client_config(tmp_path, ca, router, "ballast://operator/alice", "alice")
+    bob = client_config(tmp_path, ca, router, "ballast://operator/bob", "bob")
+
+    code, out = await cli("status", "-c", str(alice))
+    assert code == 0, out
+    assert (
+        "eth-main" in out and "5,000,000.000000" in out and "STALE" in out
+    )  # others never reported
+
+    code, out = await cli("plan", "-c", str(alice))
+    assert code == 0, out
+    plan_id = next(p for p in (await router.store.list_plans())).plan_id
+    assert plan_id in out
+
+    code, out = await cli("execute", plan_id, "-c", str(alice), "--key", "cli-key-0001")
+    assert code == 1 and "FAILED_PRECONDITION" in out
+
+    code, out = await cli("approve", plan_id, "-c", str(bob))
+    assert code == 0 and "APPROVED" in out
+
+    code, out = await cli("execute", plan_id, "-c", str(alice), "--key", "cli-key-0001")
+    assert code == 0 and "not enabled" in out
+
+    code, out = await cli("rebalance", "-c", str(alice))
+    assert code == 0, out
+    assert "automatic execution is not enabled yet" in out
+    assert len(await router.store.list_plans()) == 2
+
+
+async def test_partner_credentials_cannot_run_operator_commands(
+    router: RunningRouter, ca: TestCA, tmp_path: Path
+) -> None:
+    acme = client_config(tmp_path, ca, router, "ballast://partner/acme", "acme")
+    code, out = await cli("status", "-c", str(acme))
+    assert code == 1 and "PERMISSION_DENIED" in out
