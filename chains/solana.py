@@ -96,6 +96,7 @@ from solders.transaction_status import (
 from chains.base import (
     BalanceReport,
     BalanceSnapshot,
+    Commitment,
     PoolRef,
     Transfer,
     TransferReceipt,
@@ -112,6 +113,7 @@ from chains.errors import (
     InsufficientCapital,
     InvalidAddress,
     InvalidAmount,
+    InvalidInput,
     MalformedResponse,
     NotFinal,
     RpcResponseError,
@@ -162,6 +164,8 @@ class SolanaConfig:
     calls_per_request: int = 4  # JSON-RPC calls batched into one HTTP round trip
     same_slot_attempts: int = 3
     retry: RetryPolicy = DEFAULT_RETRY
+    send_commitment: Commitment = Commitment.CONFIRMED  # when send_transfer returns
+    skip_preflight: bool = False  # then chain-side failures surface from the status poll
     witness_urls: tuple[str, ...] = ()  # other endpoints that must agree on block hashes
 
 
@@ -567,7 +571,8 @@ class SolanaAdapter:
         body = SendRawTransaction(
             bytes(pending.tx),
             RpcSendTransactionConfig(
-                skip_preflight=False, preflight_commitment=CommitmentLevel.Confirmed
+                skip_preflight=self._config.skip_preflight,
+                preflight_commitment=CommitmentLevel.Confirmed,
             ),
         )
         tid = pending.transfer.transfer_id
@@ -628,47 +633,54 @@ class SolanaAdapter:
         return int(resp.value)
 
     async def _await_outcome(self, pending: _Pending) -> TransferReceipt | None:
-        """The receipt once landed; None once expired *and* unknown; else keep waiting."""
+        """The receipt once landed at ``send_commitment``; None once expired *and*
+        unknown (the caller re-signs); :class:`ConfirmationTimeout` otherwise."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.confirm_timeout
-        tid = pending.transfer.transfer_id
+        want_final = self._config.send_commitment is Commitment.FINALIZED
         while True:
             receipt = self._receipt_from_status(pending, await self._statuses(pending.signature))
-            if receipt is not None:
+            if receipt is not None and (
+                receipt.status is TransferStatus.FINALIZED or not want_final
+            ):
                 return receipt
-            if await self._finalized_height() > pending.last_valid_height:
+            if receipt is None and await self._finalized_height() > pending.last_valid_height:
                 # Expired at finalized: it can never land now. Ask once more, then re-sign.
-                status = await self._statuses(pending.signature)
-                receipt = self._receipt_from_status(pending, status)
-                return receipt
+                receipt = self._receipt_from_status(
+                    pending, await self._statuses(pending.signature)
+                )
+                if receipt is None:
+                    return None
+                continue  # it did land after all: wait for the commitment asked for
             if loop.time() >= deadline:
+                landed = "landed, not yet final" if receipt else "blockhash still valid"
                 raise ConfirmationTimeout(
-                    f"signature {pending.signature} not confirmed in "
-                    f"{self._config.confirm_timeout}s; blockhash still valid, not re-signed",
+                    f"signature {pending.signature} not {self._config.send_commitment} in "
+                    f"{self._config.confirm_timeout}s ({landed}); not re-signed",
                     chain=self.chain,
-                    transfer_id=tid,
+                    transfer_id=pending.transfer.transfer_id,
                     signature=str(pending.signature),
                 )
             await asyncio.sleep(self._config.poll_interval)
 
     def _receipt_from_status(self, pending: _Pending, status: Any) -> TransferReceipt | None:
+        """A receipt for a landed signature (confirmed or finalized); None if unknown."""
         if status is None:
             return None
-        level = status.confirmation_status
         if status.err is not None:
             self._inflight.pop(pending.transfer.transfer_id, None)
             raise self._tx_error(
                 json.loads(status.to_json()).get("err"), None, pending.transfer.transfer_id
             )
+        level = status.confirmation_status
         if level is None or level == TransactionConfirmationStatus.Processed:
             return None
+        final = level == TransactionConfirmationStatus.Finalized
         return TransferReceipt(
             transfer_id=pending.transfer.transfer_id,
             chain=self.chain,
             tx_ref=str(pending.signature),
-            status=TransferStatus.FINALIZED
-            if level == TransactionConfirmationStatus.Finalized
-            else TransferStatus.CONFIRMED,
+            status=TransferStatus.FINALIZED if final else TransferStatus.CONFIRMED,
             block_number=status.slot,
             amount=pending.transfer.amount,
         )
@@ -749,6 +761,12 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
     lost ``sendTransaction`` answer must reach us, not be silently re-posted.
     """
     endpoint = redact(config.rpc_url)
+    if config.send_commitment is Commitment.LATEST:
+        raise InvalidInput(
+            "send_commitment must be confirmed or finalized: a processed transaction can "
+            "still be dropped",
+            chain=config.chain,
+        )
     mint = parse_pubkey(config.settlement_mint, what="settlement mint", chain=config.chain)
     try:
         signer = Keypair.from_bytes(config.treasury_key.get_secret_value())

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from solders.keypair import Keypair
 
 from chains import errors
-from chains.base import PoolRef, Transfer, TransferStatus
+from chains.base import Commitment, PoolRef, Transfer, TransferStatus
 from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.solana import connect_solana, marker_address
@@ -259,3 +260,44 @@ async def test_pool_cannot_pay_itself(env: EmbeddedSolana) -> None:
         await env.adapter.send_transfer(
             Transfer(new_transfer_id(), pool, env.chain_name, pool.address, 1)
         )
+
+
+async def test_send_waits_for_finalized_when_asked(request: pytest.FixtureRequest) -> None:
+    skip_unless_selected(request.config)
+    async with embedded_solana(
+        pools=[9_000], confirm_timeout=0.1, send_commitment=Commitment.FINALIZED
+    ) as env:
+        t = transfer(env, 4_000)
+        with pytest.raises(errors.ConfirmationTimeout, match="landed, not yet final"):
+            await env.adapter.send_transfer(t)
+        assert env.token_balance(t.recipient) == 4_000
+        env.finalize()
+        receipt = await env.adapter.send_transfer(t)  # resumes the one in flight
+        assert receipt.status is TransferStatus.FINALIZED
+        assert env.server.sends_received == 1
+
+
+async def test_failure_on_chain_without_preflight_is_typed(request: pytest.FixtureRequest) -> None:
+    """Preflight skipped and the pre-check fooled by a lagging node: the transaction
+    lands, fails on the marker, and the status poll reports DuplicateTransfer."""
+    skip_unless_selected(request.config)
+    async with embedded_solana(pools=[9_000], skip_preflight=True) as env:
+        t = transfer(env, 1_000)
+        env.finalize()
+        first = await env.adapter.send_transfer(t)
+        other = await connect_solana(env.config)
+        env.server.inject(Fault(FaultKind.STALE, method="getMultipleAccounts"))
+        try:
+            with pytest.raises(errors.DuplicateTransfer):
+                await other.send_transfer(t)
+        finally:
+            await other.aclose()
+        assert env.ledger.processed_count == 2  # the failed one landed too
+        assert env.token_balance(t.recipient) == 1_000
+        found = await env.adapter.find_transfer(t.transfer_id)
+        assert found is not None and found.tx_ref == first.tx_ref
+
+
+async def test_latest_is_not_a_send_commitment(env: EmbeddedSolana) -> None:
+    with pytest.raises(errors.InvalidInput):
+        await connect_solana(replace(env.config, send_commitment=Commitment.LATEST))
