@@ -39,7 +39,7 @@ from router.engine import Engine, ReinsuranceEngine
 from router.interceptors import default_interceptors
 from router.services.partner import PartnerServicer
 from router.services.reporting import ReportingServicer
-from router.services.treasury import PlanEvents, TreasuryServicer
+from router.services.treasury import PlanEvents, PositionCache, TreasuryServicer
 from router.store import NotFound, Store, open_store
 from router.store import models as m
 
@@ -148,12 +148,15 @@ async def start_router(
         )
         events = PlanEvents()
         asset = settings.chains[0].asset if settings.chains else "USDC"
-        reporting_pb2_grpc.add_ReportingServiceServicer_to_server(ReportingServicer(store), server)
+        positions = PositionCache(store)
+        reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
+            ReportingServicer(store, positions.invalidate), server
+        )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(store, engine, settings.policy, events, asset), server
+            TreasuryServicer(store, engine, settings.policy, events, asset, positions), server
         )
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(
-            PartnerServicer(store, engine, settings.policy), server
+            PartnerServicer(store, engine, settings.policy, positions.invalidate), server
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

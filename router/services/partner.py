@@ -11,6 +11,7 @@ the cover already in force; all cover types share it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ballast.v1 import partner_pb2 as pb
@@ -29,8 +30,15 @@ MAX_PERIOD_DAYS = 1095
 
 
 class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
-    def __init__(self, repo: Repository, engine: Engine, policy: PolicyConfig) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        engine: Engine,
+        policy: PolicyConfig,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self._repo = repo
+        self._on_change = on_change or (lambda: None)
         self._engine = engine
         self._policy = policy
 
@@ -236,6 +244,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             )
         result = await self._repo.bind_cover(cover_req)
         if result.created:
+            self._on_change()
             await self._repo.append_audit(
                 f"ballast://partner/{partner}",
                 "cover_bound",

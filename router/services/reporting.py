@@ -10,7 +10,7 @@ id) ends the stream with INVALID_ARGUMENT and stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ballast.v1 import reporting_pb2 as pb
 from ballast.v1 import reporting_pb2_grpc
@@ -76,8 +76,9 @@ def _screen(index: int, r: pb.BalanceReport, identity: auth.Identity) -> ReportI
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, on_change: Callable[[], None] | None = None) -> None:
         self._repo = repo
+        self._on_change = on_change or (lambda: None)
 
     async def ingest(
         self, identity: auth.Identity, batch: pb.StreamReportsRequest
@@ -114,6 +115,8 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                     )
                 elif o.status is Outcome.CONFIRMED:
                     confirmed += 1
+            if confirmed:
+                self._on_change()
         rejections.sort(key=lambda x: x.index)
         return pb.StreamReportsResponse(
             batch_id=batch_id,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ballast.v1 import treasury_pb2 as pb
@@ -56,34 +58,78 @@ class PlanEvents:
             await asyncio.wait_for(event.wait(), self.poll_seconds)
 
 
-async def pool_views(
-    repo: Repository,
-    engine: Engine,
-    policy: PolicyConfig,
-    now: datetime,
-    chains: Sequence[str] = (),
-) -> list[PoolView]:
-    """Every pool's capital and requirement, from the store, sorted by (chain, pool)."""
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """What positions are computed from, read from the store in one go."""
+
+    pools: tuple[m.Pool, ...]
+    balances: dict[str, m.ConfirmedBalance]
+    cover: dict[str, int]
+    out_flight: dict[str, int]
+    chains: frozenset[str]
+
+
+async def read_state(repo: Repository) -> StateSnapshot:
     pools = await repo.list_pools()
-    if chains:
-        wanted = set(chains)
-        pools = [p for p in pools if p.chain in wanted]
     balances = await repo.latest_balances()
     cover = await repo.active_cover_by_pool()
     out_flight: dict[str, int] = {}
     for state in IN_FLIGHT:
         for t in await repo.list_transfers(state):
             out_flight[t.src_pool] = out_flight.get(t.src_pool, 0) + t.amount
+    chains = frozenset(c.name for c in await repo.list_chains())
+    pools.sort(key=lambda p: (p.chain, p.pool_id))
+    return StateSnapshot(tuple(pools), balances, cover, out_flight, chains)
+
+
+class PositionCache:
+    """The last :class:`StateSnapshot`, reused until this process changes state
+    (ingestion, binds: they call :meth:`invalidate`) or ``ttl_seconds`` pass
+    (changes made by other replicas). Staleness is always computed at answer time."""
+
+    def __init__(self, repo: Repository, ttl_seconds: float = 1.0) -> None:
+        self._repo = repo
+        self._ttl = ttl_seconds
+        self._snapshot: StateSnapshot | None = None
+        self._taken = 0.0
+        self._generation = 0
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._snapshot = None
+
+    async def get(self) -> StateSnapshot:
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._taken < self._ttl:
+            return self._snapshot
+        generation = self._generation
+        snap = await read_state(self._repo)
+        if generation == self._generation:  # nothing changed while we read
+            self._snapshot, self._taken = snap, now
+        return snap
+
+
+def pool_views(
+    snap: StateSnapshot,
+    engine: Engine,
+    policy: PolicyConfig,
+    now: datetime,
+    chains: Sequence[str] = (),
+) -> list[PoolView]:
+    """Every pool's capital and requirement, sorted by (chain, pool)."""
+    wanted = set(chains)
     limit = timedelta(seconds=policy.staleness_limit_seconds)
     views = []
-    for p in sorted(pools, key=lambda p: (p.chain, p.pool_id)):
-        bal = balances.get(p.pool_id)
-        active = cover.get(p.pool_id, 0)
+    for p in snap.pools:
+        if wanted and p.chain not in wanted:
+            continue
+        bal = snap.balances.get(p.pool_id)
+        active = snap.cover.get(p.pool_id, 0)
         views.append(
             PoolView(
                 pool=p,
                 capital=bal.amount if bal else 0,
-                in_flight=out_flight.get(p.pool_id, 0),
+                in_flight=snap.out_flight.get(p.pool_id, 0),
                 active_cover=active,
                 requirement=engine.requirement(p, active),
                 stale=bal is None or now - bal.observed_at > limit,
@@ -122,7 +168,9 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         policy: PolicyConfig,
         events: PlanEvents | None = None,
         asset: str = "USDC",
+        positions: PositionCache | None = None,
     ) -> None:
+        self.positions = positions or PositionCache(repo)
         self._repo = repo
         self._engine = engine
         self._policy = policy
@@ -140,15 +188,14 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
     ) -> pb.GetPositionResponse:
         auth.current_identity()
         chains = [convert.parse_name(c, f"chains[{i}]") for i, c in enumerate(request.chains)]
-        known = {c.name for c in await self._repo.list_chains()}
+        snap = await self.positions.get()
         for c in chains:
-            if c not in known:
-                raise InvalidRequest("chains", f"unknown chain {c!r}; known: {sorted(known)}")
+            if c not in snap.chains:
+                raise InvalidRequest("chains", f"unknown chain {c!r}; known: {sorted(snap.chains)}")
         now = datetime.now(UTC)
-        views = await pool_views(self._repo, self._engine, self._policy, now, chains)
-        balances = await self._repo.latest_balances()
+        views = pool_views(snap, self._engine, self._policy, now, chains)
         return pb.GetPositionResponse(
-            pools=[position_proto(v, balances.get(v.pool.pool_id), now) for v in views],
+            pools=[position_proto(v, snap.balances.get(v.pool.pool_id), now) for v in views],
             as_of=convert.timestamp(now),
         )
 
@@ -160,7 +207,7 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         if not 10_000 <= target <= 100_000:
             raise InvalidRequest("target_ratio_bps", "must be 0 (default) or 10000-100000")
         now = datetime.now(UTC)
-        views = await pool_views(self._repo, self._engine, self._policy, now)
+        views = pool_views(await read_state(self._repo), self._engine, self._policy, now)
         result = self._engine.plan(views, await self._repo.list_vaults(), target)
         required = 2 if result.total_amount > self._policy.dual_approval_above else 1
         draft = m.PlanDraft(
