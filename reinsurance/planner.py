@@ -74,16 +74,58 @@ class _Model:
     vault_row0: int
 
 
+@dataclass(slots=True)
+class _Arrays:
+    """The whole model in CSC form (built in bulk, passed to HiGHS at once)."""
+
+    cost: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    rlo: np.ndarray
+    rhi: np.ndarray
+    starts: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    col_of_nz: np.ndarray
+
+    def columns(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSC ``(starts, index, value)`` of the columns ``sel``."""
+        lengths = self.starts[sel + 1] - self.starts[sel]
+        new_starts = np.zeros(sel.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=new_starts[1:])
+        total = int(new_starts[-1])
+        pos = np.repeat(self.starts[sel] - new_starts[:-1], lengths) + np.arange(total)
+        return new_starts, self.index[pos], self.value[pos]
+
+    def lp(self, sel: np.ndarray, n_rows: int) -> highspy.HighsLp:
+        lp = highspy.HighsLp()
+        lp.num_col_ = int(sel.size)
+        lp.num_row_ = n_rows
+        lp.col_cost_ = self.cost[sel]
+        lp.col_lower_ = self.lo[sel]
+        lp.col_upper_ = self.hi[sel]
+        lp.row_lower_ = self.rlo
+        lp.row_upper_ = self.rhi
+        st, ix, va = self.columns(sel)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = int(sel.size)
+        lp.a_matrix_.num_row_ = n_rows
+        lp.a_matrix_.start_ = st
+        lp.a_matrix_.index_ = ix
+        lp.a_matrix_.value_ = va
+        return lp
+
+
 def plan_rebalance(inp: PlanInput) -> Plan:
     """Cheapest plan bringing every pool to its target; never raises on infeasible targets."""
     inp.validate()
     t0 = time.perf_counter()
     avail, pending = _available(inp)
-    model, lp = _build(inp, avail, pending)
+    model, arrays = _build(inp, avail, pending)
     build_s = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    x, status, gap, obj, bound = _solve(inp, lp, model)
+    x, status, gap, obj, bound = _solve(inp, arrays, model)
     solve_s = time.perf_counter() - t1
 
     binding = _binding(inp, model, x)
@@ -163,7 +205,7 @@ def _layer_kappa(v: Vault) -> float:
     return min(max(1.0 - v.layer_attachment, 0.0), v.layer_limit)
 
 
-def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model, highspy.HighsLp]:
+def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model, _Arrays]:
     pools = inp.pools
     cfg = inp.config
     donors, receivers = _classify(inp, avail, pending)
@@ -339,14 +381,6 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
                 add(vault_row0 + qs_v.index(kv), lc, s_ * lim)
         del ridx
 
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_cols
-    lp.num_row_ = n_rows
-    lp.col_cost_ = cost
-    lp.col_lower_ = lo
-    lp.col_upper_ = hi
-    lp.row_lower_ = rlo
-    lp.row_upper_ = rhi
     if rows:
         r_all = np.concatenate(rows)
         c_all = np.concatenate(cols)
@@ -359,17 +393,17 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
     order = np.lexsort((r_all, c_all))
     starts = np.zeros(n_cols + 1, dtype=np.int64)
     np.cumsum(np.bincount(c_all, minlength=n_cols), out=starts[1:])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = n_cols
-    lp.a_matrix_.num_row_ = n_rows
-    lp.a_matrix_.start_ = starts
-    lp.a_matrix_.index_ = r_all[order].astype(np.int32)
-    lp.a_matrix_.value_ = v_all[order]
-    if nb:
-        integrality = [highspy.HighsVarType.kContinuous] * n_cols
-        for jb in range(nb):
-            integrality[col_u + jb] = highspy.HighsVarType.kInteger
-        lp.integrality_ = integrality
+    arrays = _Arrays(
+        cost=cost,
+        lo=lo,
+        hi=hi,
+        rlo=rlo,
+        rhi=rhi,
+        starts=starts,
+        index=r_all[order].astype(np.int32),
+        value=v_all[order],
+        col_of_nz=c_all[order],
+    )
     model = _Model(
         unit=unit,
         routes=routes,
@@ -390,40 +424,95 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
         n_rows=n_rows,
         vault_row0=vault_row0,
     )
-    return model, lp
+    return model, arrays
+
+
+def _highs(cfg_threads: int, time_left: float) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(time_left, 1e-3))
+    h.setOptionValue("threads", int(cfg_threads))
+    h.setOptionValue("random_seed", 0)
+    return h
 
 
 def _solve(
-    inp: PlanInput, lp: highspy.HighsLp, model: _Model
+    inp: PlanInput, arrays: _Arrays, model: _Model
 ) -> tuple[np.ndarray, str, float, float, float]:
+    """LP relaxation first (fast, and often integral); then fix the used routes'
+    binaries and re-solve (warm) for an incumbent; the full MIP only if that
+    incumbent is not within ``mip_rel_gap`` of the relaxation bound."""
     if model.n_cols == 0:
         return np.zeros(0), "Empty", 0.0, 0.0, 0.0
     cfg = inp.config
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(cfg.time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
-    h.setOptionValue("threads", int(cfg.threads))
-    h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
+    deadline = time.perf_counter() + cfg.time_limit_s
+    allc = np.arange(model.n_cols)
+    h = _highs(cfg.threads, cfg.time_limit_s)
+    h.setOptionValue("presolve", "off")
+    h.passModel(arrays.lp(allc, model.n_rows))
     h.run()
-    ms = h.getModelStatus()
-    status = h.modelStatusToString(ms)
-    info = h.getInfo()
-    sol = h.getSolution()
-    if not sol.value_valid:
-        # no primal solution in time: the empty plan is always feasible
+    status = h.modelStatusToString(h.getModelStatus())
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        # no usable relaxation in time: the empty plan is always feasible
         return np.zeros(model.n_cols), status, math.inf, 0.0, 0.0
-    x = np.asarray(sol.col_value, dtype=float)
-    obj = float(info.objective_function_value)
-    if model.binaried:
-        gap = float(info.mip_gap)
-        bound = float(info.mip_dual_bound)
-    else:
-        gap, bound = 0.0, obj
+
+    x = np.asarray(h.getSolution().col_value, dtype=float)
+    bound = float(h.getInfo().objective_function_value)
+    nb = len(model.binaried)
+    if nb == 0:
+        return _finite(x, status), status, 0.0, bound, bound
+    ucols = np.arange(model.col_u, model.col_u + nb)
+    uval = x[ucols]
+    if np.all((uval < 1e-9) | (uval > 1 - 1e-9)):
+        return _finite(x, status), status, 0.0, bound, bound
+    # incumbent: routes the relaxation uses are opened, the others closed
+    fix = (uval > 1e-9).astype(float)
+    h.changeColsBounds(nb, ucols.astype(np.int32), fix, fix)
+    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
+    h.run()
+    best_x, best_obj = np.zeros(model.n_cols), math.inf
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        best_x = np.asarray(h.getSolution().col_value, dtype=float)
+        best_obj = float(h.getInfo().objective_function_value)
+    gap = _gap(best_obj, bound)
+    if gap <= cfg.mip_rel_gap or time.perf_counter() >= deadline:
+        st = "Optimal" if gap <= cfg.mip_rel_gap else "Time limit reached"
+        return _finite(best_x, st), st, gap, best_obj, bound
+    # the full MIP, warm-started from the incumbent
+    lp = arrays.lp(allc, model.n_rows)
+    integrality = [highspy.HighsVarType.kContinuous] * model.n_cols
+    for c in ucols:
+        integrality[int(c)] = highspy.HighsVarType.kInteger
+    lp.integrality_ = integrality
+    m = _highs(cfg.threads, deadline - time.perf_counter())
+    m.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
+    m.passModel(lp)
+    if math.isfinite(best_obj):
+        start = highspy.HighsSolution()
+        start.col_value = best_x.tolist()
+        m.setSolution(start)
+    m.run()
+    msol = m.getSolution()
+    info = m.getInfo()
+    status = m.modelStatusToString(m.getModelStatus())
+    if msol.value_valid and float(info.objective_function_value) < best_obj:
+        best_x = np.asarray(msol.col_value, dtype=float)
+        best_obj = float(info.objective_function_value)
+    if math.isfinite(info.mip_dual_bound):
+        bound = max(bound, float(info.mip_dual_bound))
+    return _finite(best_x, status), status, _gap(best_obj, bound), best_obj, bound
+
+
+def _gap(obj: float, bound: float) -> float:
+    if not math.isfinite(obj):
+        return math.inf
+    return max(0.0, obj - bound) / max(abs(obj), 1e-9)
+
+
+def _finite(x: np.ndarray, status: str) -> np.ndarray:
     if not np.isfinite(x).all():
         raise SolverError(f"HiGHS returned a non-finite solution ({status})", status=status)
-    return x, status, gap, obj, bound
+    return x
 
 
 def _binding(inp: PlanInput, model: _Model, x: np.ndarray) -> tuple[str, ...]:

@@ -147,7 +147,7 @@ def assemble_plan(
         before = p.capital + final_in[k]
         after = before + dec.moves[k] - prem[k]
         req_after = max(p.scr - scr_rel[k], p.mcr - mcr_rel[k], 0)
-        f = Fraction(p.target_ratio)
+        f = max(Fraction(p.target_ratio) - Fraction(p.band), Fraction(p.min_ratio))
         need = -(-f.numerator * req_after // f.denominator)
         shortfall = max(0, need - after - pending[k])
         outcomes.append(

@@ -261,8 +261,9 @@ class Cession:
 @dataclass(frozen=True, slots=True)
 class PoolOutcome:
     """A pool before and after the plan. ``shortfall``: capital still missing to
-    reach the target ratio after the plan (0 when met; pending in-flight
-    arrivals count towards it). Ratios are ``None`` when nothing is required."""
+    reach the lower edge of its band, ``max(target - band, min_ratio)``, after
+    the plan (0 when met; pending in-flight arrivals count towards it).
+    Ratios are ``None`` when nothing is required."""
 
     pool_id: str
     chain: str
