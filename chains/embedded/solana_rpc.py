@@ -180,6 +180,8 @@ class SolanaRpcServer:
             return _err(rid, exc)
         except TypeError:
             return _err(rid, invalid_params(f"Invalid params for {method}"))
+        except Exception as exc:  # a bug here must still answer like a node: -32603
+            return _err(rid, RpcFailure(-32603, f"Internal error: {type(exc).__name__}"))
         if fault is not None and fault.kind is FaultKind.DROP_RESPONSE:
             raise DropConnection
         if fault is not None and fault.kind is FaultKind.ADVANCE:
@@ -480,7 +482,7 @@ class SolanaRpcServer:
     def rpc_sendTransaction(self, wire: object, config: object = None) -> str:
         self.sends_received += 1
         tx = self._decode_tx(wire, config)
-        if not tx.verify_with_results() or not all(tx.verify_with_results()):
+        if not all(tx.verify_with_results()):
             raise RpcFailure(-32003, "Transaction signature verification failure")
         skip_preflight = bool(config.get("skipPreflight")) if isinstance(config, dict) else False
         if not skip_preflight:
