@@ -113,6 +113,8 @@ class SolanaRpc:
     async def _post(self, body: Any, method: str) -> Any:
         self.round_trips += 1
         try:
+            # solana-py has no public raw call; this is the provider every
+            # AsyncClient method uses (same httpx client, timeouts, headers).
             raw = await self.client._provider.make_request_unparsed(body)
         except SolanaRpcException as exc:
             raise self._transport_error(exc.__cause__ or exc, method) from None
