@@ -43,13 +43,15 @@ Errors never carry key material: messages name addresses, ids and amounts only.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class ChainError(Exception):
     """Root of every error the chain layer raises."""
 
-    retryable: ClassVar[bool] = False
+    #: Whether the same call may succeed if tried again. A class default,
+    #: overridden per instance where it depends on the answer (RpcResponseError).
+    retryable: bool = False
 
     def __init__(self, message: str, *, chain: str | None = None, **fields: Any) -> None:
         super().__init__(message)
@@ -122,10 +124,7 @@ class RpcResponseError(RpcError):
         super().__init__(message, code=code, **kw)
         self.code = code
         self.transient = transient
-
-    @property  # type: ignore[override]
-    def retryable(self) -> bool:  # instance-level: depends on the code
-        return self.transient
+        self.retryable = transient
 
 
 class MalformedResponse(RpcError):

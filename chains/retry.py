@@ -34,7 +34,8 @@ T = TypeVar("T")
 class RetryPolicy:
     attempts: int = 4
     max_seconds: float = 10.0
-    initial_wait: float = 0.05
+    initial_wait: float = 0.05  # first backoff; doubles each attempt
+    jitter: float = 0.05  # uniform extra wait, so replicas do not retry in step
     max_wait: float = 1.0
 
 
@@ -52,7 +53,9 @@ async def with_retries(
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
-        wait=wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait),
+        wait=wait_exponential_jitter(
+            multiplier=policy.initial_wait, jitter=policy.jitter, max=policy.max_wait
+        ),
         before_sleep=before_sleep_log(log, logging.WARNING),
         reraise=True,
     )

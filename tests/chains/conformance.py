@@ -175,9 +175,7 @@ class AdapterConformance:
         assert await harness.token_balance(pool.address) == 1_000
         assert await harness.token_balance(recipient) == 0
 
-    async def test_transfer_to_malformed_recipient_is_rejected(
-        self, harness: ChainHarness
-    ) -> None:
+    async def test_transfer_to_malformed_recipient_is_rejected(self, harness: ChainHarness) -> None:
         (pool,) = await harness.create_pools([1_000])
         with pytest.raises(errors.InvalidAddress):
             await harness.adapter.send_transfer(
