@@ -40,8 +40,14 @@ from numpy.typing import ArrayLike
 
 from reinsurance.errors import SolverError
 from reinsurance.money import BPS, bps_fee
-from reinsurance.planner_check import Decisions, assemble_plan, check_plan
-from reinsurance.planner_types import BridgeRoute, Plan, PlanInput, PoolState, Vault
+from reinsurance.planner_check import (
+    Decisions,
+    assemble_plan,
+    cession_terms,
+    check_plan,
+    pool_violations,
+)
+from reinsurance.planner_types import BridgeRoute, CessionKind, Plan, PlanInput, PoolState, Vault
 
 PPM = 1_000_000
 _EPS_MOVE = 1e-7  # tiny cost per unit moved between a pool and its hub: no gratuitous moves
@@ -566,7 +572,7 @@ def _integerise(
     sent: dict[int, int] = {}
     for j, k in enumerate(model.routes):
         r = inp.routes[k]
-        z = math.floor(scale * float(x[model.col_z + j]) * u) if x.size else 0
+        z = _floor_pos(scale * float(x[model.col_z + j]) * u) if x.size else 0
         z = min(z, r.capacity)
         if not _route_ok(r, z):
             continue
@@ -576,7 +582,7 @@ def _integerise(
     if nq and nrc and x.size:
         q = x[model.col_q : model.col_q + nrc * nq].reshape(nrc, nq)
         for jr, jv in zip(*np.nonzero(q > 0.5 / PPM), strict=True):
-            ppm = math.floor(scale * float(q[jr, jv]) * PPM)
+            ppm = _floor_pos(scale * float(q[jr, jv]) * PPM)
             v = inp.vaults[model.qs_vaults[jv]]
             ppm = min(ppm, math.floor(Fraction(v.max_share) * PPM))
             if ppm > 0:
@@ -586,7 +592,7 @@ def _integerise(
             for jr, jl in zip(*np.nonzero(lay > 0.5 / PPM), strict=True):
                 v = inp.vaults[model.layer_vaults[jl]]
                 assert v.layer_limit is not None
-                ppm = math.floor(scale * float(lay[jr, jl]) * PPM)
+                ppm = _floor_pos(scale * float(lay[jr, jl]) * PPM)
                 cap = math.floor(Fraction(v.max_share) / Fraction(v.layer_limit) * PPM)
                 ppm = min(ppm, cap, PPM)
                 if ppm > 0:
@@ -596,9 +602,9 @@ def _integerise(
     for jd, k in enumerate(model.donors):
         mo = donor_max_out(pools[k], avail[k])
         max_out[k] = mo
-        moves[k] = -min(mo, math.floor(scale * float(x[model.col_o + jd]) * u)) if x.size else 0
+        moves[k] = -min(mo, _floor_pos(scale * float(x[model.col_o + jd]) * u)) if x.size else 0
     for jr, k in enumerate(model.receivers):
-        moves[k] = math.floor(scale * float(x[model.col_i + jr]) * u) if x.size else 0
+        moves[k] = _floor_pos(scale * float(x[model.col_i + jr]) * u) if x.size else 0
     by_chain: dict[str, list[int]] = {}
     for k, p in enumerate(pools):
         by_chain.setdefault(p.chain, []).append(k)
@@ -646,5 +652,43 @@ def _integerise(
                     return None
                 changed = True
         if not changed:
+            _repair_cessions(inp, model, avail, moves, shares)
             return Decisions(sent=sent, moves=moves, shares=shares)
     return None
+
+
+def _repair_cessions(
+    inp: PlanInput,
+    model: _Model,
+    avail: list[int],
+    moves: list[int],
+    shares: dict[tuple[int, int, str], int],
+) -> None:
+    """Premiums round up and reliefs down: a receiver whose constraint was
+    binding in the LP can end a unit short. Shrink that pool's cessions until
+    it is safe again (with none it is: it only received capital)."""
+    by_pool: dict[int, list[tuple[int, int, str]]] = {}
+    for key in shares:
+        by_pool.setdefault(key[0], []).append(key)
+    for k, keys in sorted(by_pool.items()):
+        p = inp.pools[k]
+        for _ in range(60):
+            prem = srel = mrel = 0
+            for key in keys:
+                ck = CessionKind.QUOTA_SHARE if key[2] == "qs" else CessionKind.LAYER
+                c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], ck, shares[key])
+                prem += c.premium
+                srel += c.scr_relief
+                mrel += c.mcr_relief
+            if not pool_violations(p, avail[k], moves[k], prem, srel, mrel):
+                break
+            for key in keys:
+                shares[key] = shares[key] * 15 // 16
+        for key in keys:
+            if shares[key] <= 0:
+                del shares[key]
+
+
+def _floor_pos(v: float) -> int:
+    """Floor of a solver value that may be a hair below zero."""
+    return max(0, math.floor(v))

@@ -25,6 +25,7 @@ from reinsurance.planner_types import (
     PlanInput,
     PoolMove,
     PoolOutcome,
+    PoolState,
     Vault,
 )
 
@@ -192,6 +193,28 @@ def assemble_plan(
     )
 
 
+def pool_violations(
+    p: PoolState, before: int, move: int, premium: int, scr_relief: int, mcr_relief: int
+) -> list[str]:
+    """The pool-level safety properties, exactly: locked capital untouched and
+    ratio after >= min(ratio before, target)."""
+    out: list[str] = []
+    after = before + move - premium
+    # moves are net per pool: premiums may be paid from capital received, so
+    # locked capital is untouched iff the pool ends with at least ``locked``
+    if after < p.locked:
+        out.append("locked_capital")
+    req_a = max(p.scr - scr_relief, p.mcr - mcr_relief, 0)
+    if req_a > 0:
+        f = Fraction(p.target_ratio)
+        req_b = p.required
+        ok_target = after * f.denominator >= f.numerator * req_a
+        ok_before = req_b > 0 and after * req_b >= before * req_a
+        if not (ok_target or ok_before):
+            out.append("ratio_below_floor")
+    return out
+
+
 def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
     """Every safety property violated by ``plan``, recomputed in integers (empty = safe)."""
     bad: list[str] = []
@@ -277,16 +300,11 @@ def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
         after_total += after
         if total_ppm[k] > PPM:
             bad.append(f"pool:{p.pool_id}:ceded_over_100pct")
-        if after < p.locked or min(moves[k], 0) - prem[k] < -(before - p.locked):
-            bad.append(f"pool:{p.pool_id}:locked_capital")
-        req_b = p.required
+        bad.extend(
+            f"pool:{p.pool_id}:{what}"
+            for what in pool_violations(p, before, moves[k], prem[k], scr_rel[k], mcr_rel[k])
+        )
         req_a = max(p.scr - scr_rel[k], p.mcr - mcr_rel[k], 0)
-        if req_a > 0:
-            f = Fraction(p.target_ratio)
-            ok_target = after * f.denominator >= f.numerator * req_a
-            ok_before = req_b > 0 and after * req_b >= before * req_a
-            if not (ok_target or ok_before):
-                bad.append(f"pool:{p.pool_id}:ratio_below_floor")
         if k < len(plan.pools):
             o = plan.pools[k]
             if o.pool_id != p.pool_id or o.capital_after != after or o.required_after != req_a:

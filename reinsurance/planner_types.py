@@ -136,10 +136,11 @@ class PlanInput:
     vaults: tuple[Vault, ...] = ()
     in_flight: tuple[InFlightTransfer, ...] = ()
     config: PlannerConfig = field(default_factory=PlannerConfig)
+    chains: tuple[str, ...] = ()  # known chains besides the pools' (routes may use them)
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` naming the first bad field."""
-        chains: set[str] = set()
+        chains: set[str] = set(self.chains)
         ids: set[str] = set()
         for i, p in enumerate(self.pools):
             f = f"pools[{i}]"
