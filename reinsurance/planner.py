@@ -339,7 +339,8 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
         add(np.concatenate([r_ms, r_mm]), np.concatenate([m_cols, m_cols]), 1.0)
         # a few base units of margin so that flooring transfers and reliefs
         # does not leave a met target short by a unit
-        margin = (_ROUNDING_MARGIN + 1e-9 * t * req * unit) / unit
+        # (and cession shares are floored to whole ppm: up to 1 ppm of SCR each)
+        margin = (_ROUNDING_MARGIN + (1e-9 + 1.01e-6 * (nq + nl)) * t * req * unit) / unit
         rlo[r_ts] = t * s_ - a - pend + margin
         rlo[r_tm] = t * m_ - a - pend + margin
         rlo[r_ms] = mn * s_ - a - pend
