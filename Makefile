@@ -24,12 +24,16 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Node tools (anvil, buf, solc-js) pinned by lockfiles; without npm the tests
-# that need them skip with a reason.
+# that need them skip with a reason. `npm install` rather than `npm ci`: the
+# lockfiles list only the platform binaries the registry here serves (Linux),
+# and `npm ci` refuses a lock without every optional platform package; with a
+# lock present, `npm install` installs exactly the locked versions.
+NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error
 node: node_modules/.installed contracts/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
 ifdef NPM
-	npm ci --no-audit --no-fund --loglevel=error
+	$(NPM_INSTALL)
 	touch $@
 else
 	@echo "npm not found: tests needing anvil/buf will be skipped"
@@ -37,7 +41,7 @@ endif
 
 contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
 ifdef NPM
-	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	cd contracts && $(NPM_INSTALL)
 	touch $@
 else
 	@echo "npm not found: the contract artifact check will be skipped"
