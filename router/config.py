@@ -156,6 +156,8 @@ class PolicyConfig(_Model):
     target_ratio_bps: int = Field(default=15000, ge=10000)
     #: Plans moving more than this (base units) need two operators' approval.
     dual_approval_above: int = Field(default=1_000_000 * 10**6, ge=0)
+    #: Longest another replica's change takes to show in GetPosition.
+    position_cache_seconds: float = Field(default=5.0, ge=0)
     #: Share of a pool's free capital that may back new covers, in bps.
     capacity_bps: int = Field(default=8000, ge=0, le=10000)
 

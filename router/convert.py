@@ -18,12 +18,12 @@ from router.errors import InvalidRequest
 from router.store import models as m
 
 MAX_AMOUNT = 2**256 - 1
-_DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _BATCH_ID = re.compile(r"^[\x21-\x7e]{0,64}$")
-_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})$")
+HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})$")
 
 #: Wire enum <-> the cover-type names the store and the engine use.
 COVER_TYPES: dict[int, str] = {
@@ -69,7 +69,7 @@ DEFAULT_PAGE = 100
 
 def parse_value(value: str, field: str) -> int:
     """A base-unit decimal string -> int (no sign, no leading zeros, <= uint256)."""
-    if not isinstance(value, str) or not _DIGITS.match(value):
+    if not isinstance(value, str) or not DIGITS.match(value):
         shown = value[:40] if isinstance(value, str) else value
         raise InvalidRequest(
             field,
@@ -106,7 +106,7 @@ def parse_amount(
 
 def parse_name(value: str, field: str) -> str:
     """Chain and pool names: 1-63 of [a-z0-9._-], starting alphanumeric."""
-    if not _NAME.match(value):
+    if not NAME.match(value):
         raise InvalidRequest(
             field,
             f"must be 1-63 of [a-z0-9._-] starting with a letter or digit, got {value[:70]!r}",
@@ -134,7 +134,7 @@ def parse_batch_id(value: str) -> str:
 
 
 def parse_block_hash(value: str, field: str) -> str:
-    if not _HASH.match(value):
+    if not HASH.match(value):
         raise InvalidRequest(field, "must be 0x + 64 lowercase hex (EVM) or base58 (Solana)")
     return value
 

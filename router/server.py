@@ -148,7 +148,9 @@ async def start_router(
         )
         events = PlanEvents()
         asset = settings.chains[0].asset if settings.chains else "USDC"
-        positions = PositionCache(store)
+        positions = PositionCache(
+            store, engine, settings.policy, settings.policy.position_cache_seconds
+        )
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
             ReportingServicer(store, positions.invalidate), server
         )

@@ -82,31 +82,89 @@ async def read_state(repo: Repository) -> StateSnapshot:
     return StateSnapshot(tuple(pools), balances, cover, out_flight, chains)
 
 
-class PositionCache:
-    """The last :class:`StateSnapshot`, reused until this process changes state
-    (ingestion, binds: they call :meth:`invalidate`) or ``ttl_seconds`` pass
-    (changes made by other replicas). Staleness is always computed at answer time."""
+@dataclass(frozen=True, slots=True)
+class Materialized:
+    """A snapshot turned into the GetPosition answer, minus what depends on the clock."""
 
-    def __init__(self, repo: Repository, ttl_seconds: float = 1.0) -> None:
+    snap: StateSnapshot
+    base: pb.GetPositionResponse  # staleness/stale unset
+    observed: tuple[datetime | None, ...]  # per pool of ``base``: last confirmed read
+
+
+class PositionCache:
+    """The materialised position of every pool.
+
+    Rebuilt (callers wait) after this process changed state — ingestion and
+    binds call :meth:`invalidate`. Changes by other replicas appear within
+    ``ttl_seconds``: past it, callers get the current view while one
+    background task rebuilds it (stale-while-revalidate), so no call pays for
+    a 1,000-pool reload. Staleness is computed per answer from the clock.
+    """
+
+    def __init__(
+        self, repo: Repository, engine: Engine, policy: PolicyConfig, ttl_seconds: float = 5.0
+    ) -> None:
         self._repo = repo
+        self._engine = engine
+        self._policy = policy
         self._ttl = ttl_seconds
-        self._snapshot: StateSnapshot | None = None
+        self._current: Materialized | None = None
         self._taken = 0.0
         self._generation = 0
+        self._refresh: asyncio.Task[Materialized] | None = None
 
     def invalidate(self) -> None:
         self._generation += 1
-        self._snapshot = None
+        self._current = None
 
-    async def get(self) -> StateSnapshot:
-        now = time.monotonic()
-        if self._snapshot is not None and now - self._taken < self._ttl:
-            return self._snapshot
-        generation = self._generation
+    async def _materialize(self) -> Materialized:
+        generation, taken = self._generation, time.monotonic()
         snap = await read_state(self._repo)
-        if generation == self._generation:  # nothing changed while we read
-            self._snapshot, self._taken = snap, now
-        return snap
+        views = pool_views(snap, self._engine, self._policy, datetime.now(UTC))
+        base = pb.GetPositionResponse(pools=[position_proto(v, None, None) for v in views])
+        observed = []
+        for v, pos in zip(views, base.pools, strict=True):
+            bal = snap.balances.get(v.pool.pool_id)
+            observed.append(bal.observed_at if bal else None)
+            if bal is not None:
+                pos.confirmed_block = bal.block_number
+                pos.confirmed_at.CopyFrom(convert.timestamp(bal.observed_at))
+        view = Materialized(snap, base, tuple(observed))
+        if generation == self._generation:  # nothing changed while we read: keep it
+            self._current, self._taken = view, taken
+        return view
+
+    async def get(self) -> Materialized:
+        current = self._current
+        if current is None:
+            return await self._materialize()
+        if time.monotonic() - self._taken >= self._ttl and (
+            self._refresh is None or self._refresh.done()
+        ):
+            self._refresh = asyncio.create_task(self._materialize())
+        return current
+
+    def answer(
+        self, view: Materialized, chains: Sequence[str], now: datetime
+    ) -> pb.GetPositionResponse:
+        limit = timedelta(seconds=self._policy.staleness_limit_seconds)
+        resp = pb.GetPositionResponse(as_of=convert.timestamp(now))
+        if chains:
+            wanted = set(chains)
+            picked = [i for i, p in enumerate(view.base.pools) if p.chain in wanted]
+            resp.pools.extend(view.base.pools[i] for i in picked)
+            observed = [view.observed[i] for i in picked]
+        else:
+            resp.pools.MergeFrom(view.base.pools)
+            observed = list(view.observed)
+        for pos, seen in zip(resp.pools, observed, strict=True):
+            if seen is None:
+                pos.stale = True
+            else:
+                age = now - seen
+                pos.staleness.CopyFrom(convert.duration(age))
+                pos.stale = age > limit
+        return resp
 
 
 def pool_views(
@@ -138,7 +196,9 @@ def pool_views(
     return views
 
 
-def position_proto(v: PoolView, bal: m.ConfirmedBalance | None, now: datetime) -> pb.PoolPosition:
+def position_proto(
+    v: PoolView, bal: m.ConfirmedBalance | None, now: datetime | None
+) -> pb.PoolPosition:
     a = v.pool.asset
     req = max(v.requirement.scr, v.requirement.mcr)
     pos = pb.PoolPosition(
@@ -153,7 +213,7 @@ def position_proto(v: PoolView, bal: m.ConfirmedBalance | None, now: datetime) -
     )
     if req > 0:
         pos.solvency_ratio_bps = v.capital * 10_000 // req
-    if bal is not None:
+    if bal is not None and now is not None:
         pos.confirmed_block = bal.block_number
         pos.confirmed_at.CopyFrom(convert.timestamp(bal.observed_at))
         pos.staleness.CopyFrom(convert.duration(now - bal.observed_at))
@@ -170,7 +230,7 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         asset: str = "USDC",
         positions: PositionCache | None = None,
     ) -> None:
-        self.positions = positions or PositionCache(repo)
+        self.positions = positions or PositionCache(repo, engine, policy)
         self._repo = repo
         self._engine = engine
         self._policy = policy
@@ -188,16 +248,12 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
     ) -> pb.GetPositionResponse:
         auth.current_identity()
         chains = [convert.parse_name(c, f"chains[{i}]") for i, c in enumerate(request.chains)]
-        snap = await self.positions.get()
+        view = await self.positions.get()
         for c in chains:
-            if c not in snap.chains:
-                raise InvalidRequest("chains", f"unknown chain {c!r}; known: {sorted(snap.chains)}")
-        now = datetime.now(UTC)
-        views = pool_views(snap, self._engine, self._policy, now, chains)
-        return pb.GetPositionResponse(
-            pools=[position_proto(v, snap.balances.get(v.pool.pool_id), now) for v in views],
-            as_of=convert.timestamp(now),
-        )
+            if c not in view.snap.chains:
+                known = sorted(view.snap.chains)
+                raise InvalidRequest("chains", f"unknown chain {c!r}; known: {known}")
+        return self.positions.answer(view, chains, datetime.now(UTC))
 
     async def PlanRebalance(
         self, request: pb.PlanRebalanceRequest, context: ServicerContext
