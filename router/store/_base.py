@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from router.ingest import StaticView
+from router.store.bulk import BulkSQL
 from router.store.errors import (
     Conflict,
     NotFound,
@@ -55,6 +56,7 @@ class StoreBase:
         self._cache_ttl = cache_ttl
         self._static: StaticView | None = None
         self._static_at = 0.0
+        self._bulk: BulkSQL | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -72,6 +74,11 @@ class StoreBase:
         self._static = None
 
     # -- plumbing -------------------------------------------------------------
+
+    def _bulk_sql(self) -> BulkSQL:
+        if self._bulk is None:
+            self._bulk = BulkSQL(self._engine.dialect)
+        return self._bulk
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._pg else sqlite.insert)(table)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.ingest import ReportIn, ReportOutcome, StaticView, Vote, decide, screen
+from router.ingest import Decision, ReportIn, ReportOutcome, StaticView, Vote, decide, screen
 from router.store import convert
 from router.store._base import CHAINS, DISAGREE, HISTORY, LATEST, POOLS, REPORTERS, StoreBase
 from router.store.models import (
@@ -61,13 +63,7 @@ class ReportsPart(StoreBase):
             and r.pool_id in static.pool_chain
         }
         async with self._tx() as conn:
-            latest: dict[str, Vote] = {}
-            if wanted:
-                stmt = sa.select(
-                    LATEST.c.pool_id, LATEST.c.block_number, LATEST.c.block_hash, LATEST.c.amount
-                ).where(LATEST.c.pool_id.in_(wanted))
-                for pool, block, bhash, amount in await conn.execute(stmt):
-                    latest[pool] = Vote(block, bhash, amount)
+            latest = await self._bulk_sql().latest_votes(conn, wanted) if wanted else {}
             screening = screen(reports, static, latest)
             stored: dict[tuple[str, int], dict[str, Vote]] = {}
             if screening.vote_keys:
@@ -86,60 +82,65 @@ class ReportsPart(StoreBase):
                 for pool, block, rid, bhash, amount in await conn.execute(stmt):
                     stored.setdefault((pool, block), {})[rid] = Vote(block, bhash, amount)
             decision = decide(reports, screening, static, stored)
-            if decision.history:
-                rows = [
-                    {
-                        "pool_id": r.pool_id,
-                        "chain": r.chain,
-                        "reporter_id": r.reporter_id,
-                        "amount": r.amount,
-                        "block_number": r.block_number,
-                        "block_hash": r.block_hash,
-                        "observed_at": r.observed_at,
-                        "received_at": received,
-                    }
-                    for r in (reports[i] for i in decision.history)
-                ]
-                await conn.execute(self._insert(HISTORY).on_conflict_do_nothing(), rows)
-            if decision.confirm:
-                rows = [
-                    {
-                        "pool_id": r.pool_id,
-                        "chain": r.chain,
-                        "amount": r.amount,
-                        "block_number": r.block_number,
-                        "block_hash": r.block_hash,
-                        "observed_at": r.observed_at,
-                        "confirmed_at": received,
-                        "reporters": n,
-                    }
-                    for r, n in ((reports[i], n) for i, n in decision.confirm.values())
-                ]
-                ins = self._insert(LATEST)
-                ins = ins.on_conflict_do_update(
-                    index_elements=["pool_id"],
-                    set_={c: ins.excluded[c] for c in rows[0] if c != "pool_id"},
-                    where=LATEST.c.block_number < ins.excluded.block_number,
-                )
-                await conn.execute(ins, rows)
-            if decision.disagreements:
-                rows = [
-                    {
-                        "pool_id": pool,
-                        "block_number": block,
-                        "chain": static.pool_chain[pool],
-                        "votes": "\n".join(votes),
-                        "detected_at": received,
-                    }
-                    for pool, block, votes in decision.disagreements
-                ]
-                ins = self._insert(DISAGREE)
-                ins = ins.on_conflict_do_update(
-                    index_elements=["pool_id", "block_number"],
-                    set_={"votes": ins.excluded.votes, "detected_at": ins.excluded.detected_at},
-                )
-                await conn.execute(ins, rows)
+            await self._write_decision(conn, reports, decision, static, received)
         return decision.outcomes
+
+    async def _write_decision(
+        self,
+        conn: AsyncConnection,
+        reports: Sequence[ReportIn],
+        decision: Decision,
+        static: StaticView,
+        received: datetime,
+    ) -> None:
+        """Bulk writes of one batch: history, confirmed balances, disagreements."""
+        sql = self._bulk_sql()
+        amount, stamp = sql.bind_amount, sql.bind_ts
+        at = stamp(received)
+        stamps: dict[datetime, Any] = {}  # a batch usually shares one observed_at
+
+        def ts(value: datetime) -> Any:
+            out = stamps.get(value)
+            if out is None:
+                out = stamps[value] = stamp(value)
+            return out
+
+        if decision.history:
+            rows: list[tuple[Any, ...]] = [
+                (
+                    r.pool_id,
+                    r.chain,
+                    r.reporter_id,
+                    amount(r.amount),
+                    r.block_number,
+                    r.block_hash,
+                    ts(r.observed_at),
+                    at,
+                )
+                for r in (reports[i] for i in decision.history)
+            ]
+            await sql.run(conn, sql.history, rows)
+        if decision.confirm:
+            rows = [
+                (
+                    r.pool_id,
+                    r.chain,
+                    amount(r.amount),
+                    r.block_number,
+                    r.block_hash,
+                    ts(r.observed_at),
+                    at,
+                    n,
+                )
+                for r, n in ((reports[i], n) for i, n in decision.confirm.values())
+            ]
+            await sql.run(conn, sql.latest, rows)
+        if decision.disagreements:
+            rows = [
+                (pool, block, static.pool_chain[pool], "\n".join(votes), at)
+                for pool, block, votes in decision.disagreements
+            ]
+            await sql.run(conn, sql.disagree, rows)
 
     async def latest_balance(self, pool_id: str) -> ConfirmedBalance | None:
         async with self._tx() as conn:
@@ -171,7 +172,7 @@ class ReportsPart(StoreBase):
         stmt = (
             sa.select(HISTORY)
             .where(HISTORY.c.pool_id == pool_id)
-            .order_by(HISTORY.c.block_number.desc(), HISTORY.c.id.desc())
+            .order_by(HISTORY.c.block_number.desc(), HISTORY.c.reporter_id)
             .limit(limit)
         )
         async with self._tx() as conn:

@@ -69,27 +69,21 @@ class ReporterRow(SQLModel, table=True):
 
 
 class BalanceReportRow(SQLModel, table=True):
-    """Append-only history: every vote a reporter cast, one per (pool, block, reporter)."""
+    """Append-only history: every vote a reporter cast, one per (pool, block, reporter).
+
+    The hot ingestion tables carry no foreign keys: a per-row FK check costs
+    more than the insert, ingestion only accepts pools and reporters it found
+    in the pools/reporters tables, and pools are never deleted.
+    """
 
     __tablename__ = "balance_reports"
-    __table_args__ = (
-        sa.UniqueConstraint(
-            "pool_id", "block_number", "reporter_id", name="uq_balance_reports_vote"
-        ),
+    pool_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    block_number: int = Field(
+        sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False)
     )
-    id: int | None = Field(
-        default=None,
-        sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-    )
-    pool_id: str = Field(sa_column=_fk("pools.pool_id"))
+    reporter_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
     chain: str = Field(max_length=128)
-    reporter_id: str = Field(max_length=128)
     amount: int = Field(sa_column=_amount())
-    block_number: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     block_hash: str = Field(max_length=96)
     observed_at: datetime = Field(sa_column=_ts())
     received_at: datetime = Field(sa_column=_ts())
@@ -99,10 +93,11 @@ class BalanceLatestRow(SQLModel, table=True):
     """The latest confirmed balance per pool; only ever moves to a higher block."""
 
     __tablename__ = "balance_latest"
-    pool_id: str = Field(
-        sa_column=sa.Column(sa.String(128), sa.ForeignKey("pools.pool_id"), primary_key=True)
-    )
-    chain: str = Field(max_length=128, index=True)
+    # Rewritten row by row on every confirmation: free space per page lets
+    # PostgreSQL update in place (HOT) without touching the index.
+    __table_args__ = {"postgresql_with": {"fillfactor": 50}}
+    pool_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    chain: str = Field(max_length=128)
     amount: int = Field(sa_column=_amount())
     block_number: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     block_hash: str = Field(max_length=96)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:21:42.767028
+Create Date: 2026-11-23 20:32:30.715831
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,29 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_subject'), ['subject'], unique=False)
 
+    op.create_table('balance_latest',
+    sa.Column('pool_id', sa.String(length=128), nullable=False),
+    sa.Column('chain', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('amount', router.store.types.Amount(precision=78, scale=0), nullable=False),
+    sa.Column('block_number', sa.BigInteger(), nullable=False),
+    sa.Column('block_hash', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
+    sa.Column('observed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reporters', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('pool_id', name=op.f('pk_balance_latest')),
+    postgresql_with={'fillfactor': 50}
+    )
+    op.create_table('balance_reports',
+    sa.Column('pool_id', sa.String(length=128), nullable=False),
+    sa.Column('block_number', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('reporter_id', sa.String(length=128), nullable=False),
+    sa.Column('chain', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('amount', router.store.types.Amount(precision=78, scale=0), nullable=False),
+    sa.Column('block_hash', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
+    sa.Column('observed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('pool_id', 'block_number', 'reporter_id', name=op.f('pk_balance_reports'))
+    )
     op.create_table('chains',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('family', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
@@ -157,35 +180,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pool_id'], ['pools.pool_id'], name=op.f('fk_balance_disagreements_pool_id_pools')),
     sa.PrimaryKeyConstraint('pool_id', 'block_number', name=op.f('pk_balance_disagreements'))
     )
-    op.create_table('balance_latest',
-    sa.Column('pool_id', sa.String(length=128), nullable=False),
-    sa.Column('chain', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('amount', router.store.types.Amount(precision=78, scale=0), nullable=False),
-    sa.Column('block_number', sa.BigInteger(), nullable=False),
-    sa.Column('block_hash', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
-    sa.Column('observed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('reporters', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['pool_id'], ['pools.pool_id'], name=op.f('fk_balance_latest_pool_id_pools')),
-    sa.PrimaryKeyConstraint('pool_id', name=op.f('pk_balance_latest'))
-    )
-    with op.batch_alter_table('balance_latest', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_balance_latest_chain'), ['chain'], unique=False)
-
-    op.create_table('balance_reports',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('pool_id', sa.String(length=128), nullable=False),
-    sa.Column('chain', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('reporter_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-    sa.Column('amount', router.store.types.Amount(precision=78, scale=0), nullable=False),
-    sa.Column('block_number', sa.BigInteger(), nullable=False),
-    sa.Column('block_hash', sqlmodel.sql.sqltypes.AutoString(length=96), nullable=False),
-    sa.Column('observed_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('received_at', router.store.types.UtcDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['pool_id'], ['pools.pool_id'], name=op.f('fk_balance_reports_pool_id_pools')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_balance_reports')),
-    sa.UniqueConstraint('pool_id', 'block_number', 'reporter_id', name='uq_balance_reports_vote')
-    )
     op.create_table('cessions',
     sa.Column('cession_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('vault_id', sa.String(length=128), nullable=False),
@@ -263,11 +257,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cessions_pool_id'))
 
     op.drop_table('cessions')
-    op.drop_table('balance_reports')
-    with op.batch_alter_table('balance_latest', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_balance_latest_chain'))
-
-    op.drop_table('balance_latest')
     op.drop_table('balance_disagreements')
     op.drop_table('vaults')
     with op.batch_alter_table('reporters', schema=None) as batch_op:
@@ -291,6 +280,8 @@ def downgrade() -> None:
     op.drop_table('plans')
     op.drop_table('partners')
     op.drop_table('chains')
+    op.drop_table('balance_reports')
+    op.drop_table('balance_latest')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_subject'))
 

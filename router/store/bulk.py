@@ -1,0 +1,196 @@
+"""Pre-compiled bulk statements for the ingestion hot path.
+
+SQLAlchemy's per-parameter processing costs more than the database on a
+1,000-row batch, so the three ingestion writes are compiled once per dialect
+and executed as plain ``executemany`` with values converted here by the same
+type processors the columns use (exact amounts, UTC timestamps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
+
+from router.ingest import Vote
+from router.store.tables import metadata
+from router.store.types import Amount, UtcDateTime
+
+HISTORY_COLUMNS = (
+    "pool_id",
+    "chain",
+    "reporter_id",
+    "amount",
+    "block_number",
+    "block_hash",
+    "observed_at",
+    "received_at",
+)
+LATEST_COLUMNS = (
+    "pool_id",
+    "chain",
+    "amount",
+    "block_number",
+    "block_hash",
+    "observed_at",
+    "confirmed_at",
+    "reporters",
+)
+DISAGREE_COLUMNS = ("pool_id", "block_number", "chain", "votes", "detected_at")
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    sql: str
+    columns: tuple[str, ...]
+    #: positional paramstyle: the column index for each placeholder, in order
+    order: tuple[int, ...] | None
+    #: one execution with a list per column (PostgreSQL unnest) instead of executemany
+    by_column: bool = False
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    proc = type_.dialect_impl(dialect).bind_processor(dialect)
+    return proc if proc is not None else (lambda v: v)
+
+
+#: PostgreSQL array types of the unnest() parameters, per column.
+_PG_ARRAY = {
+    "pool_id": "text[]",
+    "chain": "text[]",
+    "reporter_id": "text[]",
+    "amount": "text[]",  # decimal text, cast to numeric below: exact at any width
+    "block_number": "bigint[]",
+    "block_hash": "text[]",
+    "observed_at": "timestamptz[]",
+    "received_at": "timestamptz[]",
+    "confirmed_at": "timestamptz[]",
+    "reporters": "int[]",
+}
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return text
+
+
+def _array_literal(column: Sequence[object]) -> str:
+    """A PostgreSQL array literal; every element double-quoted (and escaped)."""
+    return '{"' + '","'.join(map(_quote, column)) + '"}'
+
+
+class BulkSQL:
+    """SQLite: compiled ``executemany``. PostgreSQL: one ``INSERT … SELECT unnest(…)``
+    per table and batch (one round trip, no per-row protocol work)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.unnest = dialect.name == "postgresql"
+        self.bind_amount: Callable[[Any], Any] = (
+            str if self.unnest else _processor(Amount(), dialect)
+        )
+        self.bind_ts: Callable[[Any], Any] = (
+            _iso_utc if self.unnest else _processor(UtcDateTime(), dialect)
+        )
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        tables = metadata.tables
+
+        def values(cols: Sequence[str]) -> dict[str, Any]:
+            return {c: sa.bindparam(c) for c in cols}
+
+        history = insert(tables["balance_reports"]).values(values(HISTORY_COLUMNS))
+        self.history = self._compile(history.on_conflict_do_nothing(), HISTORY_COLUMNS)
+        if self.unnest:
+            self.history = self._unnest("balance_reports", HISTORY_COLUMNS, "DO NOTHING")
+        latest_t = tables["balance_latest"]
+        latest = insert(latest_t).values(values(LATEST_COLUMNS))
+        latest = latest.on_conflict_do_update(
+            index_elements=["pool_id"],
+            set_={c: latest.excluded[c] for c in LATEST_COLUMNS if c != "pool_id"},
+            where=latest_t.c.block_number < latest.excluded.block_number,
+        )
+        self.latest = self._compile(latest, LATEST_COLUMNS)
+        if self.unnest:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in LATEST_COLUMNS if c != "pool_id")
+            self.latest = self._unnest(
+                "balance_latest",
+                LATEST_COLUMNS,
+                f"(pool_id) DO UPDATE SET {sets} "
+                "WHERE balance_latest.block_number < excluded.block_number",
+            )
+        dis = insert(tables["balance_disagreements"]).values(values(DISAGREE_COLUMNS))
+        dis = dis.on_conflict_do_update(
+            index_elements=["pool_id", "block_number"],
+            set_={"votes": dis.excluded.votes, "detected_at": dis.excluded.detected_at},
+        )
+        self.disagree = self._compile(dis, DISAGREE_COLUMNS)
+
+    def _compile(self, stmt: Any, columns: tuple[str, ...]) -> Compiled:
+        compiled = stmt.compile(dialect=self.dialect)
+        if compiled.positional:
+            names = tuple(compiled.positiontup)
+            order = tuple(columns.index(n) for n in names)
+            return Compiled(
+                str(compiled), columns, None if order == tuple(range(len(columns))) else order
+            )
+        return Compiled(str(compiled), columns, None)
+
+    async def latest_votes(self, conn: AsyncConnection, pools: Iterable[str]) -> dict[str, Vote]:
+        """Confirmed (block, hash, amount) of these pools, in one round trip."""
+        latest = metadata.tables["balance_latest"]
+        cols = (latest.c.pool_id, latest.c.block_number, latest.c.block_hash, latest.c.amount)
+        out: dict[str, Vote] = {}
+        result: Any
+        if self.unnest:
+            dollar = self.dialect.paramstyle == "numeric_dollar"
+            sql = (
+                "SELECT pool_id, block_number, block_hash, amount FROM balance_latest "
+                f"WHERE pool_id IN (SELECT unnest(({'$1' if dollar else '%s'}::text)::text[]))"
+            )
+            result = await conn.exec_driver_sql(sql, (_array_literal(list(pools)),))
+        else:
+            result = await conn.execute(sa.select(*cols).where(latest.c.pool_id.in_(list(pools))))
+        for row in result:
+            out[row[0]] = Vote(row[1], row[2], int(row[3]))
+        return out
+
+    def _unnest(self, table: str, columns: tuple[str, ...], on_conflict: str) -> Compiled:
+        dollar = self.dialect.paramstyle == "numeric_dollar"
+        args = ", ".join(
+            f"({f'${i + 1}' if dollar else '%s'}::text)::{_PG_ARRAY[c]}"
+            for i, c in enumerate(columns)
+        )
+        select = ", ".join(f"{c}::numeric(78, 0)" if c == "amount" else c for c in columns)
+        cols = ", ".join(columns)
+        sql = (
+            f"INSERT INTO {table} ({cols}) SELECT {select} FROM unnest({args}) "
+            f"AS t({cols}) ON CONFLICT {on_conflict}"
+        )
+        return Compiled(sql, columns, None, by_column=True)
+
+    async def run(self, conn: AsyncConnection, stmt: Compiled, rows: list[tuple[Any, ...]]) -> None:
+        params: list[Any]
+        if stmt.by_column:
+            # Each column travels as one array literal: string joins run in C,
+            # where the drivers' per-element array dumpers run in Python.
+            literals = tuple(_array_literal(col) for col in zip(*rows, strict=True))
+            await conn.exec_driver_sql(stmt.sql, literals)
+            return
+        if self.dialect.positional:
+            params = rows if stmt.order is None else [tuple(r[i] for i in stmt.order) for r in rows]
+        else:
+            params = [dict(zip(stmt.columns, r, strict=True)) for r in rows]
+        await conn.exec_driver_sql(stmt.sql, params)
