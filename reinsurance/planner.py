@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 
 import highspy
 import numpy as np
@@ -45,6 +44,7 @@ from reinsurance.planner_check import (
     assemble_plan,
     cession_terms,
     check_plan,
+    exact,
     pool_violations,
 )
 from reinsurance.planner_types import BridgeRoute, CessionKind, Plan, PlanInput, PoolState, Vault
@@ -94,32 +94,28 @@ class _Arrays:
     value: np.ndarray
     col_of_nz: np.ndarray
 
-    def columns(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """CSC ``(starts, index, value)`` of the columns ``sel``."""
-        lengths = self.starts[sel + 1] - self.starts[sel]
-        new_starts = np.zeros(sel.size + 1, dtype=np.int64)
-        np.cumsum(lengths, out=new_starts[1:])
-        total = int(new_starts[-1])
-        pos = np.repeat(self.starts[sel] - new_starts[:-1], lengths) + np.arange(total)
-        return new_starts, self.index[pos], self.value[pos]
-
-    def lp(self, sel: np.ndarray, n_rows: int) -> highspy.HighsLp:
-        lp = highspy.HighsLp()
-        lp.num_col_ = int(sel.size)
-        lp.num_row_ = n_rows
-        lp.col_cost_ = self.cost[sel]
-        lp.col_lower_ = self.lo[sel]
-        lp.col_upper_ = self.hi[sel]
-        lp.row_lower_ = self.rlo
-        lp.row_upper_ = self.rhi
-        st, ix, va = self.columns(sel)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = int(sel.size)
-        lp.a_matrix_.num_row_ = n_rows
-        lp.a_matrix_.start_ = st
-        lp.a_matrix_.index_ = ix
-        lp.a_matrix_.value_ = va
-        return lp
+    def pass_to(self, h: highspy.Highs, n_rows: int, integer_cols: np.ndarray) -> None:
+        """Hand the whole model to HiGHS in one call, straight from the arrays."""
+        n = int(self.cost.size)
+        integrality = np.zeros(n, dtype=np.int32)
+        integrality[integer_cols] = 1
+        h.passModel(
+            n,
+            n_rows,
+            int(self.index.size),
+            int(highspy.MatrixFormat.kColwise.value),
+            int(highspy.ObjSense.kMinimize.value),
+            0.0,
+            self.cost,
+            self.lo,
+            self.hi,
+            self.rlo,
+            self.rhi,
+            self.starts[:-1].astype(np.int32),
+            self.index,
+            self.value,
+            integrality,
+        )
 
 
 def plan_rebalance(inp: PlanInput) -> Plan:
@@ -178,7 +174,7 @@ def _route_ok(r: BridgeRoute, z: int) -> bool:
 
 
 def _ratio_pair(r: float) -> tuple[int, int]:
-    f = Fraction(r)
+    f = exact(r)
     return f.numerator, f.denominator
 
 
@@ -453,10 +449,9 @@ def _solve(
         return np.zeros(0), "Empty", 0.0, 0.0, 0.0
     cfg = inp.config
     deadline = time.perf_counter() + cfg.time_limit_s
-    allc = np.arange(model.n_cols)
     h = _highs(cfg.threads, cfg.time_limit_s)
     h.setOptionValue("presolve", "off")
-    h.passModel(arrays.lp(allc, model.n_rows))
+    arrays.pass_to(h, model.n_rows, np.zeros(0, dtype=np.int64))
     h.run()
     status = h.modelStatusToString(h.getModelStatus())
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -486,14 +481,9 @@ def _solve(
         st = "Optimal" if gap <= cfg.mip_rel_gap else "Time limit reached"
         return _finite(best_x, st), st, gap, best_obj, bound
     # the full MIP, warm-started from the incumbent
-    lp = arrays.lp(allc, model.n_rows)
-    integrality = [highspy.HighsVarType.kContinuous] * model.n_cols
-    for c in ucols:
-        integrality[int(c)] = highspy.HighsVarType.kInteger
-    lp.integrality_ = integrality
     m = _highs(cfg.threads, deadline - time.perf_counter())
     m.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
-    m.passModel(lp)
+    arrays.pass_to(m, model.n_rows, ucols)
     if math.isfinite(best_obj):
         start = highspy.HighsSolution()
         start.col_value = best_x.tolist()
@@ -585,7 +575,7 @@ def _integerise(
         for jr, jv in zip(*np.nonzero(q > 0.5 / PPM), strict=True):
             ppm = _floor_pos(scale * float(q[jr, jv]) * PPM)
             v = inp.vaults[model.qs_vaults[jv]]
-            ppm = min(ppm, math.floor(Fraction(v.max_share) * PPM))
+            ppm = min(ppm, math.floor(exact(v.max_share) * PPM))
             if ppm > 0:
                 shares[(model.receivers[jr], model.qs_vaults[jv], "qs")] = ppm
         if nl:
@@ -594,7 +584,7 @@ def _integerise(
                 v = inp.vaults[model.layer_vaults[jl]]
                 assert v.layer_limit is not None
                 ppm = _floor_pos(scale * float(lay[jr, jl]) * PPM)
-                cap = math.floor(Fraction(v.max_share) / Fraction(v.layer_limit) * PPM)
+                cap = math.floor(exact(v.max_share) / exact(v.layer_limit) * PPM)
                 ppm = min(ppm, cap, PPM)
                 if ppm > 0:
                     shares[(model.receivers[jr], model.layer_vaults[jl], "layer")] = ppm

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from reinsurance.money import bps_fee
 from reinsurance.planner_types import (
@@ -43,42 +44,64 @@ class Decisions:
     shares: dict[tuple[int, int, str], int]
 
 
-def _muldiv_up(a: int, f: Fraction, d: int) -> int:
-    return -(-a * f.numerator // (f.denominator * d))
+@lru_cache(maxsize=4096)
+def exact(x: float) -> Fraction:
+    """A float's exact binary value (cached: the same few rates recur everywhere)."""
+    return Fraction(x)
 
 
-def _muldiv_down(a: int, f: Fraction, d: int) -> int:
-    return a * f.numerator // (f.denominator * d)
+@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
+def band_floor(target: float, band: float, min_ratio: float) -> Fraction:
+    """The ratio a plan must reach for a pool not to count as short."""
+    return max(exact(target) - exact(band), exact(min_ratio))
+
+
+@lru_cache(maxsize=1024)
+def _vault_terms(v: Vault) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """(qs net rate, layer limit, layer relief per unit of SCR, layer rate on line)."""
+    rate = exact(v.qs_rate) * (1 - exact(v.qs_commission))
+    if not v.has_layer:
+        return rate, Fraction(0), Fraction(0), Fraction(0)
+    assert v.layer_attachment is not None and v.layer_limit is not None
+    assert v.layer_rate_on_line is not None
+    lim = exact(v.layer_limit)
+    kappa = min(max(1 - exact(v.layer_attachment), Fraction(0)), lim)
+    return rate, lim, kappa, exact(v.layer_rate_on_line)
+
+
+def _up(a: int, f: Fraction) -> int:
+    return -(-a * f.numerator // (f.denominator * PPM))
+
+
+def _down(a: int, f: Fraction) -> int:
+    return a * f.numerator // (f.denominator * PPM)
 
 
 def cession_terms(scr: int, mcr: int, v: Vault, kind: CessionKind, ppm: int) -> Cession:
     """Integer terms of ceding ``ppm`` (relief floored, premium/capacity ceiled)."""
-    share = Fraction(ppm, 1)
+    rate, lim, kappa, rol = _vault_terms(v)
     if kind is CessionKind.QUOTA_SHARE:
-        rate = Fraction(v.qs_rate) * (1 - Fraction(v.qs_commission))
+        prem = -(-scr * ppm * rate.numerator // (rate.denominator * PPM))
         return Cession(
             pool_id="",
             vault_id=v.vault_id,
             kind=kind,
             share_ppm=ppm,
-            scr_relief=_muldiv_down(scr, share, PPM),
-            mcr_relief=_muldiv_down(mcr, share, PPM),
-            capacity_used=_muldiv_up(scr, share, PPM),
-            premium=_muldiv_up(scr, share * rate, PPM),
+            scr_relief=scr * ppm // PPM,
+            mcr_relief=mcr * ppm // PPM,
+            capacity_used=-(-scr * ppm // PPM),
+            premium=prem,
         )
-    assert v.layer_attachment is not None and v.layer_limit is not None
-    assert v.layer_rate_on_line is not None
-    lim = Fraction(v.layer_limit)
-    kappa = min(max(1 - Fraction(v.layer_attachment), Fraction(0)), lim)
     return Cession(
         pool_id="",
         vault_id=v.vault_id,
         kind=kind,
         share_ppm=ppm,
-        scr_relief=_muldiv_down(scr, share * kappa, PPM),
+        scr_relief=_down(scr * ppm, kappa),
         mcr_relief=0,
-        capacity_used=_muldiv_up(scr, share * lim, PPM),
-        premium=_muldiv_up(scr, share * lim * Fraction(v.layer_rate_on_line), PPM),
+        capacity_used=_up(scr * ppm, lim),
+        premium=_up(scr * ppm, lim * rol),
     )
 
 
@@ -148,7 +171,7 @@ def assemble_plan(
         before = p.capital + final_in[k]
         after = before + dec.moves[k] - prem[k]
         req_after = max(p.scr - scr_rel[k], p.mcr - mcr_rel[k], 0)
-        f = max(Fraction(p.target_ratio) - Fraction(p.band), Fraction(p.min_ratio))
+        f = band_floor(p.target_ratio, p.band, p.min_ratio)
         need = -(-f.numerator * req_after // f.denominator)
         shortfall = max(0, need - after - pending[k])
         outcomes.append(
@@ -206,7 +229,7 @@ def pool_violations(
         out.append("locked_capital")
     req_a = max(p.scr - scr_relief, p.mcr - mcr_relief, 0)
     if req_a > 0:
-        f = Fraction(p.target_ratio)
+        f = exact(p.target_ratio)
         req_b = p.required
         ok_target = after * f.denominator >= f.numerator * req_a
         ok_before = req_b > 0 and after * req_b >= before * req_a
@@ -275,8 +298,9 @@ def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
             ref.premium,
         ):
             bad.append(f"cession:{c.pool_id}:{c.vault_id}:terms")
-        lim = Fraction(1) if c.kind is CessionKind.QUOTA_SHARE else Fraction(v.layer_limit or 0)
-        if Fraction(c.share_ppm, PPM) * lim > Fraction(v.max_share):
+        lim = Fraction(1) if c.kind is CessionKind.QUOTA_SHARE else exact(v.layer_limit or 0.0)
+        cap = exact(v.max_share)
+        if c.share_ppm * lim.numerator * cap.denominator > cap.numerator * lim.denominator * PPM:
             bad.append(f"pool:{c.pool_id}:counterparty:{c.vault_id}")
         used[c.vault_id] = used.get(c.vault_id, 0) + ref.capacity_used
         prem[k] += ref.premium

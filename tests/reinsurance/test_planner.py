@@ -282,3 +282,24 @@ def test_time_limit_is_always_set_and_tiny_limits_still_give_a_safe_plan() -> No
     inp = PlanInput(pools=pools, routes=routes, config=PlannerConfig(time_limit_s=0.001))
     plan = plan_rebalance(inp)
     assert check_plan(inp, plan) == []
+
+
+def test_fixed_fees_solved_to_proven_optimality_when_asked() -> None:
+    from reinsurance import PlannerConfig
+
+    # two lanes into sol: cheap per unit with a big fixed fee, dear per unit with none;
+    # the LP relaxation spreads the fixed fee and is fractional, the MIP closes the gap
+    pools = (pool("rich", "eth", 9_000), pool("rich2", "arb", 9_000), pool("poor", "sol", 1_000))
+    routes = (
+        route("eth", "sol", fee_bps=1.0, fixed_fee=300 * U, capacity=2_000 * U),
+        route("arb", "sol", fee_bps=2_000.0, fixed_fee=0, min_transfer=100 * U),
+    )
+    inp = PlanInput(pools=pools, routes=routes, config=PlannerConfig(mip_rel_gap=0.0))
+    plan = plan_rebalance(inp)
+    assert check_plan(inp, plan) == []
+    assert plan.explanation.status == "Optimal"
+    assert plan.explanation.mip_gap <= 1e-6
+    # 500 needed: the relaxation prices eth's 300 fixed fee at 300 * 504/2000 ~ 75 and
+    # picks it; in integers 20 % of ~625 (~125) beats 300
+    assert [b.route_id for b in plan.bridges] == ["arb->sol"]
+    assert plan.shortfalls == {}
