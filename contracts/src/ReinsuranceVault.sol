@@ -13,8 +13,10 @@ import {TokenIO} from "./lib/TokenIO.sol";
 ///  - A cession id is accepted once, ever; recoveries on it never exceed its
 ///    ceded amount.
 ///  - Share maths rounds in the vault's favour (down on deposit and redeem) and
-///    uses one virtual share and one virtual asset, so a first depositor cannot
-///    inflate the share price against later ones.
+///    counts `VIRTUAL_SHARES` shares and one asset unit that nobody owns. Shares
+///    therefore start at 10^6 per asset unit, and a first depositor who donates
+///    assets to inflate the share price loses about a million times what any
+///    later depositor loses to rounding: the attack never pays.
 ///  - Shares are not transferable: a reinsurer's position is its own, and
 ///    `redeem` requires `owner == msg.sender`.
 contract ReinsuranceVault {
@@ -27,6 +29,9 @@ contract ReinsuranceVault {
         uint256 premium;
         bool open;
     }
+
+    /// @notice Shares minted per asset unit while the vault is empty; the inflation-attack guard.
+    uint256 public constant VIRTUAL_SHARES = 1e6;
 
     address private immutable _asset;
     address public immutable admin;
@@ -88,11 +93,11 @@ contract ReinsuranceVault {
     }
 
     function convertToShares(uint256 assets) public view returns (uint256) {
-        return assets * (totalSupply + 1) / (totalAssets() + 1);
+        return assets * (totalSupply + VIRTUAL_SHARES) / (totalAssets() + 1);
     }
 
     function convertToAssets(uint256 shares) public view returns (uint256) {
-        return shares * (totalAssets() + 1) / (totalSupply + 1);
+        return shares * (totalAssets() + 1) / (totalSupply + VIRTUAL_SHARES);
     }
 
     function previewDeposit(uint256 assets) external view returns (uint256) {
