@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import grpc
+import psycopg
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
+from router.config import RouterSettings
 from router.server import RunningRouter
-from tests.router.conftest import ClientFactory, report, send_batches
+from tests.conftest import postgres_available
+from tests.router.conftest import ClientFactory, make_settings, report, send_batches
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def settings(
+    request: pytest.FixtureRequest, server_files: dict[str, Path], tmp_path: Path
+) -> Iterator[RouterSettings]:
+    """The flows run on both stores: SQLite (embedded) and PostgreSQL (production)."""
+    if request.param == "sqlite":
+        yield make_settings(server_files, tmp_path / "router.db")
+        return
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
+    name = f"ballast_router_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_settings(
+            server_files,
+            tmp_path / "unused.db",
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+        )
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 MILLION = 10**6 * 10**6  # one million USDC in base units
 
