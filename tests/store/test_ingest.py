@@ -45,7 +45,7 @@ async def test_accepted_report_confirms_and_is_latest(world: Store) -> None:
         (evm(finalized=False), Reject.NOT_FINAL, "block 10 is not final"),
         (evm(amount=-1), Reject.NEGATIVE_AMOUNT, "must not be negative, got -1"),
         (evm(amount=2**256), Reject.MALFORMED, "amount exceeds uint256"),
-        (evm(amount=1.5), Reject.MALFORMED, "amount must be an integer"),
+        (evm(amount=1.5), Reject.MALFORMED, "amount must be an integer"),  # type: ignore[arg-type]
         (evm(block_hash="0xABC"), Reject.MALFORMED, "block_hash must be"),
         (evm(block=-3), Reject.MALFORMED, "block_number must be"),
         (evm(observed_at=T0.replace(tzinfo=None)), Reject.MALFORMED, "timezone-aware"),
