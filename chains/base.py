@@ -58,7 +58,9 @@ def check_amount(amount: int, *, what: str = "amount", max_amount: int = MAX_AMO
 def check_transfer_id(transfer_id: str) -> str:
     """A transfer id is 32 bytes as lowercase 0x-hex: the same id on every chain."""
     if not isinstance(transfer_id, str) or not _TRANSFER_ID.match(transfer_id):
-        raise InvalidTransferId(f"transfer id must be 0x + 64 lowercase hex digits, got {transfer_id!r}")
+        raise InvalidTransferId(
+            f"transfer id must be 0x + 64 lowercase hex digits, got {transfer_id!r}"
+        )
     return transfer_id
 
 
@@ -166,3 +168,34 @@ class ChainAdapter(BalanceReader, TransferSender, Protocol):
     """What the router needs of a chain: read balances, move capital."""
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundTransfer:
+    """A cross-chain transfer to complete on its destination chain.
+
+    ``attestation`` is the bridge attester's signature over the destination
+    endpoint's digest of (transfer id, source chain, recipient, amount); the
+    destination refuses a transfer id it has delivered before.
+    """
+
+    transfer_id: str
+    src_chain: str
+    dst_chain: str
+    recipient: str
+    amount: int
+    attestation: bytes
+
+    def __post_init__(self) -> None:
+        check_transfer_id(self.transfer_id)
+        check_amount(self.amount)
+
+
+@runtime_checkable
+class BridgeInbound(Protocol):
+    """Completes attested inbound transfers on one chain (the bridge's far side)."""
+
+    @property
+    def chain(self) -> str: ...
+
+    async def complete_inbound(self, inbound: InboundTransfer) -> TransferReceipt: ...

@@ -1,0 +1,95 @@
+"""Just enough ABI handling for our own contracts, from their committed artifacts.
+
+The adapter encodes calldata and decodes results with ``eth_abi`` directly:
+no web3 contract objects, so one ``eth_call`` for 500 pools costs one encode,
+and custom errors are mapped by selector without a node's help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode, encode
+from eth_utils import keccak
+
+
+def _canonical(param: Mapping[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical(c) for c in param.get("components", ()))
+        return f"({inner}){kind[len('tuple') :]}"
+    return kind
+
+
+@dataclass(frozen=True, slots=True)
+class AbiFunction:
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def encode(self, *args: Any) -> str:
+        return "0x" + (self.selector + encode(list(self.inputs), list(args))).hex()
+
+    def decode(self, data: bytes) -> tuple[Any, ...]:
+        return tuple(decode(list(self.outputs), data))
+
+
+@dataclass(frozen=True, slots=True)
+class AbiError:
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    names: tuple[str, ...]
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        values = decode(list(self.inputs), data[4:]) if self.inputs else ()
+        return dict(zip(self.names, values, strict=True))
+
+
+class ContractAbi:
+    """Functions, errors and event topics of one contract ABI."""
+
+    def __init__(self, abi: Sequence[Mapping[str, Any]]) -> None:
+        self.functions: dict[str, AbiFunction] = {}
+        self.errors: dict[bytes, AbiError] = {}
+        self.events: dict[str, str] = {}
+        for item in abi:
+            kind = item.get("type")
+            name = str(item.get("name", ""))
+            inputs = tuple(_canonical(p) for p in item.get("inputs", ()))
+            signature = f"{name}({','.join(inputs)})"
+            if kind == "function":
+                outputs = tuple(_canonical(p) for p in item.get("outputs", ()))
+                self.functions[name] = AbiFunction(
+                    name, keccak(text=signature)[:4], inputs, outputs
+                )
+            elif kind == "error":
+                selector = keccak(text=signature)[:4]
+                names = tuple(str(p.get("name", "")) for p in item.get("inputs", ()))
+                self.errors[selector] = AbiError(name, selector, inputs, names)
+            elif kind == "event":
+                self.events[name] = "0x" + keccak(text=signature).hex()
+
+    def fn(self, name: str) -> AbiFunction:
+        return self.functions[name]
+
+
+#: Solidity's built-in ``Error(string)`` and ``Panic(uint256)``.
+ERROR_STRING = AbiError("Error", bytes.fromhex("08c379a0"), ("string",), ("reason",))
+PANIC = AbiError("Panic", bytes.fromhex("4e487b71"), ("uint256",), ("code",))
+
+
+def decode_revert(data: bytes, known: Mapping[bytes, AbiError]) -> tuple[str, dict[str, Any]]:
+    """Name and arguments of a revert, or ``("unknown", {"data": hex})``."""
+    selector = data[:4]
+    for table in (known, {ERROR_STRING.selector: ERROR_STRING, PANIC.selector: PANIC}):
+        err = table.get(selector)
+        if err is not None:
+            try:
+                return err.name, err.decode(data)
+            except Exception:  # malformed arguments: still name the error
+                return err.name, {}
+    return "unknown", {"data": "0x" + data.hex()}
