@@ -179,3 +179,23 @@ def fund_vault(d: Deployment, amount: int) -> int:
     before = d.vault.functions.balanceOf(d.reinsurer).call()
     send(d.vault.functions.deposit(amount, d.reinsurer), d.reinsurer)
     return int(d.vault.functions.balanceOf(d.reinsurer).call() - before)
+
+
+def deploy_runtime(w3: Web3, runtime: bytes, sender: str) -> str:
+    """Deploy raw runtime code (for targets that misbehave on purpose)."""
+    assert len(runtime) < 256
+    init = bytes([0x60, len(runtime), 0x60, 12, 0x60, 0, 0x39, 0x60, len(runtime), 0x60, 0, 0xF3])
+    tx = w3.eth.send_transaction({"from": sender, "data": init + runtime})
+    address = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
+    assert address is not None and w3.eth.get_code(address) == runtime
+    return str(address)
+
+
+#: Answers every call with a 32-byte word of all ones (not a valid address).
+ALL_ONES = bytes([0x7F]) + b"\xff" * 32 + bytes([0x60, 0, 0x52, 0x60, 32, 0x60, 0, 0xF3])
+#: Answers every call with a single byte.
+SHORT_ANSWER = bytes([0x60, 1, 0x60, 0, 0xF3])
+#: Loops until its gas runs out.
+GAS_SINK = bytes([0x5B, 0x60, 0, 0x56])
+#: Answers every call with 32 zero bytes: an ERC-20 that returns `false`.
+RETURNS_FALSE = bytes([0x60, 32, 0x60, 0, 0xF3])

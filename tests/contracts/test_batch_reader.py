@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 from eth_utils import keccak
-from web3 import Web3
 
 from tests.contracts.support import (
+    ALL_ONES,
+    GAS_SINK,
+    SHORT_ANSWER,
     START_BALANCE,
     USDC,
     Deployment,
     assert_reverts,
     deploy,
+    deploy_runtime,
     fund_pool,
     send,
     tid,
 )
 
 ZERO = "0x" + "00" * 20
-
-
-def deploy_runtime(w3: Web3, runtime: bytes, sender: str) -> str:
-    """Deploy raw runtime code (for targets that misbehave on purpose)."""
-    assert len(runtime) < 256
-    init = bytes([0x60, len(runtime), 0x60, 12, 0x60, 0, 0x39, 0x60, len(runtime), 0x60, 0, 0xF3])
-    tx = w3.eth.send_transaction({"from": sender, "data": init + runtime})
-    address = w3.eth.wait_for_transaction_receipt(tx)["contractAddress"]
-    assert address is not None and w3.eth.get_code(address) == runtime
-    return str(address)
-
-
-#: Answers every call with a 32-byte word of all ones (not a valid address).
-ALL_ONES = bytes([0x7F]) + b"\xff" * 32 + bytes([0x60, 0, 0x52, 0x60, 32, 0x60, 0, 0xF3])
-#: Answers every call with a single byte.
-SHORT_ANSWER = bytes([0x60, 1, 0x60, 0, 0xF3])
-#: Loops until its gas runs out.
-GAS_SINK = bytes([0x5B, 0x60, 0, 0x56])
 
 
 def test_block_and_chain(chain: Deployment) -> None:

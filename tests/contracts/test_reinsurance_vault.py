@@ -117,6 +117,12 @@ def test_deposit_refusals(chain: Deployment) -> None:
     assert_reverts(v.deposit(0, r), r, "ZeroAmount")
     assert_reverts(v.deposit(1, ZERO), r, "ZeroAddress")
     assert_reverts(v.deposit(5, r), r, "InsufficientAllowance", r, chain.vault.address, 0, 5)
+    # After a donation to an empty vault, one unit buys less than one share: refused.
+    send(chain.token.functions.transfer(chain.vault.address, 2 * USDC), r)
+    send(chain.token.functions.approve(chain.vault.address, 1), r)
+    assert v.convertToShares(1).call() == 0
+    assert_reverts(v.deposit(1, r), r, "ZeroShares")
+    assert v.totalSupply().call() == 0
 
 
 def test_inflation_donation_does_not_pay(chain: Deployment) -> None:

@@ -6,10 +6,14 @@ import pytest
 from eth_tester.exceptions import TransactionFailed
 
 from tests.contracts.support import (
+    ALL_ONES,
+    RETURNS_FALSE,
     START_BALANCE,
     USDC,
     Deployment,
     assert_reverts,
+    deploy,
+    deploy_runtime,
     events,
     fund_pool,
     fund_vault,
@@ -301,6 +305,28 @@ def test_send_to_a_non_bridge_reverts(chain: Deployment) -> None:
     with pytest.raises(TransactionFailed):
         fn.call({"from": op})
     assert _state(chain) == (100 * USDC, 0, 100 * USDC)
+
+
+def test_a_bridge_that_does_not_take_the_funds_is_caught(chain: Deployment) -> None:
+    """A "bridge" that accepts the call but pulls nothing must not leave the
+    transfer looking done while the capital is still here."""
+    fund_pool(chain, 100 * USDC)
+    fake = deploy_runtime(chain.w3, ALL_ONES, chain.admin)  # answers anything, does nothing
+    fn = chain.pool.functions.sendToBridge(tid("b"), fake, 1, b"\x01" * 32, 10 * USDC)
+    assert_reverts(fn, chain.operator, "CounterpartyShortfall", 10 * USDC, 0)
+    assert chain.pool.functions.transferUsed(tid("b")).call() is False
+    assert chain.token.functions.allowance(chain.pool.address, fake).call() == 0
+
+
+def test_token_failures_without_a_reason_are_named(chain: Deployment) -> None:
+    """Tokens that return false, or an asset address with no code, give TokenCallFailed."""
+    for asset in (
+        deploy_runtime(chain.w3, RETURNS_FALSE, chain.admin),
+        chain.stranger,  # no code at all: a call "succeeds" with no data
+    ):
+        pool = deploy(chain.w3, "RiskPool", asset, chain.admin, chain.operator, sender=chain.admin)
+        assert_reverts(pool.functions.deposit(5), chain.provider, "TokenCallFailed", asset)
+        assert pool.functions.deposits(chain.provider).call() == 0
 
 
 def test_cede_pays_premium_and_reserves_vault_capacity(chain: Deployment) -> None:
