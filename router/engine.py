@@ -16,8 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from reinsurance import (
+    CoverRequest,
+    PoolCapital,
+    PricingConfig,
+    Risk,
+    SolvencyConfig,
+    assess,
+    plan_rebalance,
+    price_cover,
+    simulate,
+)
 from reinsurance import planner_types as rt
-from reinsurance.planner import plan_rebalance
 from router.config import PolicyConfig, RouteConfig
 from router.store import models as m
 
@@ -50,10 +60,19 @@ class PlanResult:
 
 
 class Engine(Protocol):
-    def requirement(self, pool: m.Pool, active_cover: int) -> Requirement: ...
+    def requirements(self, pools: Sequence[tuple[m.Pool, int, int]]) -> dict[str, Requirement]:
+        """SCR and MCR of every (pool, capital, active cover)."""
+        ...
 
     def premium(
-        self, pool: m.Pool, cover_type: str, cover_amount: int, period_days: int
+        self,
+        pool: m.Pool,
+        cover_type: str,
+        cover_amount: int,
+        period_days: int,
+        *,
+        capital: int,
+        free: int,
     ) -> int: ...
 
     def plan(
@@ -61,15 +80,28 @@ class Engine(Protocol):
     ) -> PlanResult: ...
 
 
-#: Annual premium rate per cover type, basis points of the sum insured.
-ANNUAL_RATE_BPS = {"smart_contract": 250, "depeg": 150, "custody": 200, "slashing": 100}
-#: Share of cover in force held as SCR, and MCR as a share of SCR (bps).
-SCR_OF_COVER_BPS = 2_000
-MCR_OF_SCR_BPS = 4_500
+@dataclass(frozen=True, slots=True)
+class RiskProfile:
+    """Annual incident probability and Beta(alpha, beta) severity of a cover type."""
+
+    probability: float
+    alpha: float
+    beta: float
+
+    @property
+    def severity_mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+COVER_RISK = {
+    "smart_contract": RiskProfile(0.04, 2.0, 5.0),
+    "depeg": RiskProfile(0.02, 1.5, 8.0),
+    "custody": RiskProfile(0.01, 2.0, 3.0),
+    "slashing": RiskProfile(0.03, 1.0, 20.0),
+}
+#: The store keeps active cover per pool, not per type: a pool's cover in force
+#: is simulated as one risk with this blended profile.
+BLENDED_RISK = RiskProfile(0.03, 2.0, 5.0)
 
 
 def hub(chain: str) -> str:
@@ -77,17 +109,75 @@ def hub(chain: str) -> str:
 
 
 class ReinsuranceEngine:
-    def __init__(self, policy: PolicyConfig, routes: Sequence[RouteConfig] = ()) -> None:
+    """SCR/MCR by simulation (``reinsurance.simulate`` + ``assess``), premiums by
+    ``price_cover``, plans by ``plan_rebalance``; seeded, so repeatable."""
+
+    def __init__(
+        self,
+        policy: PolicyConfig,
+        routes: Sequence[RouteConfig] = (),
+        *,
+        scenarios: int = 10_000,
+        seed: int = 2026,
+        solvency: SolvencyConfig | None = None,
+        pricing: PricingConfig | None = None,
+    ) -> None:
         self._policy = policy
         self._routes = tuple(routes)
+        self._scenarios = scenarios
+        self._seed = seed
+        self._solvency = solvency or SolvencyConfig()
+        self._pricing = pricing or PricingConfig()
 
-    def requirement(self, pool: m.Pool, active_cover: int) -> Requirement:
-        scr = _ceil_div(active_cover * SCR_OF_COVER_BPS, 10_000)
-        return Requirement(scr=scr, mcr=_ceil_div(scr * MCR_OF_SCR_BPS, 10_000))
+    def requirements(self, pools: Sequence[tuple[m.Pool, int, int]]) -> dict[str, Requirement]:
+        risks = [
+            Risk(
+                risk_id=f"cover:{p.pool_id}",
+                protocol=p.pool_id,
+                chain=p.chain,
+                pool_id=p.pool_id,
+                exposure=cover,
+                probability=BLENDED_RISK.probability,
+                severity_alpha=BLENDED_RISK.alpha,
+                severity_beta=BLENDED_RISK.beta,
+            )
+            for p, _capital, cover in pools
+            if cover > 0
+        ]
+        if not risks:
+            return {p.pool_id: Requirement(0, 0) for p, _, _ in pools}
+        sample = simulate(risks, self._scenarios, seed=self._seed)
+        report = assess(
+            sample,
+            [PoolCapital(p.pool_id, capital, cover) for p, capital, cover in pools],
+            self._solvency,
+        )
+        return {ps.pool_id: Requirement(scr=ps.scr, mcr=ps.mcr) for ps in report.pools}
 
-    def premium(self, pool: m.Pool, cover_type: str, cover_amount: int, period_days: int) -> int:
-        rate = ANNUAL_RATE_BPS[cover_type]
-        return max(1, _ceil_div(cover_amount * rate * period_days, 10_000 * 365))
+    def premium(
+        self,
+        pool: m.Pool,
+        cover_type: str,
+        cover_amount: int,
+        period_days: int,
+        *,
+        capital: int,
+        free: int,
+    ) -> int:
+        risk = COVER_RISK[cover_type]
+        quote = price_cover(
+            CoverRequest(
+                amount=cover_amount,
+                horizon_days=period_days,
+                incident_probability=risk.probability,
+                severity_mean=risk.severity_mean,
+                tvl=self._pricing.tvl_reference,
+                pool_capital=capital,
+                pool_free=free,
+            ),
+            self._pricing,
+        )
+        return quote.premium
 
     def plan(
         self, pools: Sequence[PoolView], vaults: Sequence[m.Vault], target_ratio_bps: int

@@ -121,8 +121,8 @@ def _reinsurance_rows() -> list[tuple[type[BaseException], grpc.StatusCode]]:
         return []
     rows = [
         ("InvalidInput", Code.INVALID_ARGUMENT),
-        ("Infeasible", Code.FAILED_PRECONDITION),
-        ("SolverError", Code.UNAVAILABLE),
+        ("InsufficientCapacity", Code.FAILED_PRECONDITION),
+        ("SolverError", Code.FAILED_PRECONDITION),
         ("ReinsuranceError", Code.FAILED_PRECONDITION),
     ]
     return [(getattr(mod, n), c) for n, c in rows if hasattr(mod, n)]

@@ -145,7 +145,17 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
                 f"cover_amount {amount} exceeds pool {pool.pool_id}'s capacity {available}; "
                 "quote a smaller amount or another pool"
             )
-        premium = self._engine.premium(pool, ctype, amount, request.period_days)
+        balance = (await self._repo.latest_balances()).get(pool.pool_id)
+        capital = balance.amount if balance else 0
+        cover_in_force = (await self._repo.active_cover_by_pool()).get(pool.pool_id, 0)
+        premium = self._engine.premium(
+            pool,
+            ctype,
+            amount,
+            request.period_days,
+            capital=capital,
+            free=max(0, capital - pool.locked_capital - cover_in_force),
+        )
         now = datetime.now(UTC).replace(microsecond=0)
         expires = now + timedelta(seconds=self._policy.quote_ttl_seconds)
         quote = await self._repo.save_quote(

@@ -22,13 +22,14 @@ from grpc.aio import ServicerContext
 
 from router import auth, convert
 from router.config import PolicyConfig
-from router.engine import Engine, PoolView
+from router.engine import Engine, PoolView, Requirement
 from router.errors import IdempotencyConflict, InvalidRequest, PreconditionFailed
 from router.services.ports import Repository
 from router.store import models as m
 
 FINAL_PLAN = {m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED}
 IN_FLIGHT = (m.TransferState.RECORDED, m.TransferState.PENDING, m.TransferState.CONFIRMED)
+NO_REQUIREMENT = Requirement(0, 0)
 EXECUTION_NOTE = (
     "execution request recorded and the plan is EXECUTING; the executor that sends "
     "the steps on chain is not enabled in this release, so steps stay PENDING"
@@ -120,7 +121,8 @@ class PositionCache:
     async def _materialize(self) -> Materialized:
         generation, taken = self._generation, time.monotonic()
         snap = await read_state(self._repo)
-        views = pool_views(snap, self._engine, self._policy, datetime.now(UTC))
+        reqs = await requirements(self._engine, snap)
+        views = pool_views(snap, reqs, self._policy, datetime.now(UTC))
         base = pb.GetPositionResponse(pools=[position_proto(v, None, None) for v in views])
         observed = []
         for v, pos in zip(views, base.pools, strict=True):
@@ -167,9 +169,22 @@ class PositionCache:
         return resp
 
 
+async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, Requirement]:
+    """Every pool's SCR/MCR; the simulation runs in a worker thread (numpy), off the loop."""
+    rows = [
+        (
+            p,
+            b.amount if (b := snap.balances.get(p.pool_id)) else 0,
+            snap.cover.get(p.pool_id, 0),
+        )
+        for p in snap.pools
+    ]
+    return await asyncio.to_thread(engine.requirements, rows)
+
+
 def pool_views(
     snap: StateSnapshot,
-    engine: Engine,
+    reqs: dict[str, Requirement],
     policy: PolicyConfig,
     now: datetime,
     chains: Sequence[str] = (),
@@ -189,7 +204,7 @@ def pool_views(
                 capital=bal.amount if bal else 0,
                 in_flight=snap.out_flight.get(p.pool_id, 0),
                 active_cover=active,
-                requirement=engine.requirement(p, active),
+                requirement=reqs.get(p.pool_id, NO_REQUIREMENT),
                 stale=bal is None or now - bal.observed_at > limit,
             )
         )
@@ -263,7 +278,8 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         if not 10_000 <= target <= 100_000:
             raise InvalidRequest("target_ratio_bps", "must be 0 (default) or 10000-100000")
         now = datetime.now(UTC)
-        views = pool_views(await read_state(self._repo), self._engine, self._policy, now)
+        snap = await read_state(self._repo)
+        views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
         result = self._engine.plan(views, await self._repo.list_vaults(), target)
         required = 2 if result.total_amount > self._policy.dual_approval_above else 1
         draft = m.PlanDraft(
