@@ -36,8 +36,7 @@ def _hash(n: int) -> str:
 async def _setup(store: Store, pools: int, quorum: int) -> list[str]:
     await store.upsert_chain(Chain("bench", ChainFamily.EVM, quorum=quorum))
     ids = [f"pool-{i:05d}" for i in range(pools)]
-    for pid in ids:
-        await store.upsert_pool(Pool(pid, "bench", "0x" + "11" * 20, "0x" + "aa" * 20))
+    await store.upsert_pools([Pool(p, "bench", "0x" + "11" * 20, "0x" + "aa" * 20) for p in ids])
     for r in range(quorum):
         await store.register_reporter(Reporter(f"rep-{r}", "bench"))
     return ids

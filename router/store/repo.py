@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from router.store.engine import make_engine, migrate
 from router.store.errors import (
     Conflict,
     IdempotencyMismatch,
+    InvalidRecord,
     NotFound,
     StoreUnavailable,
 )
@@ -102,30 +104,62 @@ class Store(ReportsPart, PlansPart):
             return [convert.chain(r) for r in rows]
 
     async def upsert_pool(self, pool: Pool) -> Pool:
-        async with self._tx() as conn:
-            await self._require(conn, CHAINS, "chain", pool.chain)
-            existing = await self._one(
-                conn, sa.select(POOLS.c.chain).where(POOLS.c.pool_id == pool.pool_id)
-            )
-            if existing is not None and existing["chain"] != pool.chain:
-                raise Conflict(
-                    f"pool {pool.pool_id!r} is on chain {existing['chain']!r}; "
-                    f"it cannot move to {pool.chain!r}"
-                )
-            row = {
-                "pool_id": pool.pool_id,
-                "chain": pool.chain,
-                "address": pool.address,
-                "asset": pool.asset,
-                "locked_capital": pool.locked_capital,
-                "active_cover": pool.active_cover,
-                "target_ratio_bps": pool.target_ratio_bps,
-                "min_ratio_bps": pool.min_ratio_bps,
-                "updated_at": utcnow(),
-            }
-            await self._upsert(conn, POOLS, ["pool_id"], row)
-        self.invalidate_cache()
+        await self.upsert_pools([pool])
         return pool
+
+    async def upsert_pools(self, pools: Sequence[Pool]) -> list[Pool]:
+        """Create or update many pools in one transaction (all or none).
+
+        A pool keeps its chain for life (``Conflict`` otherwise): balances and
+        reporters are tied to it.
+        """
+        pools = list(pools)
+        for p in pools:
+            if not isinstance(p, Pool):
+                raise InvalidRecord("pools must be Pool values", field="pools")
+        if len({p.pool_id for p in pools}) != len(pools):
+            raise InvalidRecord("pool ids in one call must be distinct", field="pool_id")
+        if not pools:
+            return []
+        now = utcnow()
+        async with self._tx() as conn:
+            chains = set((await conn.execute(sa.select(CHAINS.c.name))).scalars())
+            for p in pools:
+                if p.chain not in chains:
+                    raise NotFound("chain", p.chain)
+            ids = [p.pool_id for p in pools]
+            query = sa.select(POOLS.c.pool_id, POOLS.c.chain)
+            if len(ids) <= 2_000:  # else read them all: cheaper than a huge IN list
+                query = query.where(POOLS.c.pool_id.in_(ids))
+            stored: dict[str, str] = {r[0]: r[1] for r in await conn.execute(query)}
+            for p in pools:
+                was = stored.get(p.pool_id)
+                if was is not None and was != p.chain:
+                    raise Conflict(
+                        f"pool {p.pool_id!r} is on chain {was!r}; it cannot move to {p.chain!r}"
+                    )
+            rows = [
+                {
+                    "pool_id": p.pool_id,
+                    "chain": p.chain,
+                    "address": p.address,
+                    "asset": p.asset,
+                    "locked_capital": p.locked_capital,
+                    "active_cover": p.active_cover,
+                    "target_ratio_bps": p.target_ratio_bps,
+                    "min_ratio_bps": p.min_ratio_bps,
+                    "updated_at": now,
+                }
+                for p in pools
+            ]
+            stmt = self._insert(POOLS)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["pool_id"],
+                set_={k: stmt.excluded[k] for k in rows[0] if k != "pool_id"},
+            )
+            await conn.execute(stmt, rows)
+        self.invalidate_cache()
+        return pools
 
     async def get_pool(self, pool_id: str) -> Pool:
         async with self._tx() as conn:

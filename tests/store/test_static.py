@@ -110,3 +110,18 @@ async def test_timestamps_come_back_utc(world: Store) -> None:
     [entry] = await world.list_audit()
     assert isinstance(entry.at, datetime) and entry.at.utcoffset() is not None
     assert entry.at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+async def test_upsert_pools_in_bulk_is_all_or_nothing(world: Store) -> None:
+    many = [Pool(f"bulk-{i}", "evm", f"0x{i:040x}", "0xa", locked_capital=i) for i in range(300)]
+    await world.upsert_pools(many)
+    assert len(await world.list_pools("evm")) == 302
+    moved = replace(await world.get_pool("s1"), chain="evm")
+    with pytest.raises(Conflict, match="'s1' is on chain 'sol'"):
+        await world.upsert_pools([Pool("fresh", "evm", "0x1", "0xa"), moved])
+    with pytest.raises(NotFound, match="chain 'btc'"):
+        await world.upsert_pools([Pool("fresh", "evm", "0x1", "0xa"), Pool("b", "btc", "x", "y")])
+    with pytest.raises(InvalidRecord, match="distinct"):
+        await world.upsert_pools([many[0], many[0]])
+    with pytest.raises(NotFound):
+        await world.get_pool("fresh")
