@@ -811,6 +811,7 @@ class EvmAdapter:
             "chain": self.chain,
             "transfer_id": transfer_id,
             "revert": name,
+            "tx_hash": tx_hash,
             **args,
         }
         if name == "TransferIdUsed":

@@ -258,6 +258,11 @@ class EmbeddedEvmChain:
             if got != amount:
                 raise RuntimeError(f"embedded set-up: pool {address} funded {got}, wanted {amount}")
 
+    async def fund_gas(self, address: str, wei: int = 10**20) -> None:
+        """Give an account native currency for gas (e.g. a second, unauthorised key)."""
+        funder = self.tester.get_accounts()[0]
+        self.tester.send_transaction({"from": funder, "to": address, "value": wei, "gas": 21_000})
+
     async def mine(self, blocks: int = 1) -> None:
         self.tester.mine_blocks(blocks)
 

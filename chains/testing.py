@@ -1,0 +1,148 @@
+"""Fault injection for chain adapters: only for faults a test injects on purpose.
+
+:class:`FaultyEndpoint` wraps a real :class:`~chains.evm_rpc.EvmEndpoint`
+(embedded or HTTP) and, on request, times out, answers with an error payload,
+or serves an older view of the chain than the node really has. Everything it
+does not fault goes to the real node unchanged, so the adapter under test
+still runs against a real chain. It counts round trips so tests can assert
+that retries are bounded and that permanent errors are not retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chains.errors import ChainError, RpcTimeout, RpcUnavailable
+from chains.evm_rpc import Call, EvmEndpoint, error_from_payload
+
+
+@dataclass(slots=True)
+class _Fault:
+    remaining: int
+    methods: frozenset[str] | None
+    make: Callable[[str], ChainError]
+    whole_round_trip: bool  # transport faults fail the whole batch
+
+    def applies(self, method: str) -> bool:
+        return self.remaining > 0 and (self.methods is None or method in self.methods)
+
+
+@dataclass
+class FaultyEndpoint:
+    """A real endpoint with scripted faults in front of it."""
+
+    inner: EvmEndpoint
+    label: str | None = None
+    lag: int = 0  # serve the chain as it was this many blocks ago
+    round_trips: int = 0
+    methods_seen: list[str] = field(default_factory=list)
+    _faults: list[_Fault] = field(default_factory=list)
+    _answers: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.inner.name}+faults"
+
+    # -- scripting -----------------------------------------------------------
+
+    def time_out(self, times: int, methods: Sequence[str] | None = None) -> None:
+        """The next ``times`` round trips touching ``methods`` time out."""
+        self._add(times, methods, lambda n: RpcTimeout(f"endpoint {n} timed out (injected)"), True)
+
+    def refuse(self, times: int, methods: Sequence[str] | None = None) -> None:
+        """The next ``times`` round trips fail as if the connection was refused / HTTP 503."""
+        self._add(
+            times, methods, lambda n: RpcUnavailable(f"endpoint {n} unavailable (injected)"), True
+        )
+
+    def error_payload(
+        self, times: int, code: int, message: str, methods: Sequence[str] | None = None
+    ) -> None:
+        """The next ``times`` matching calls answer with this JSON-RPC error object."""
+        payload = {"code": code, "message": message}
+        self._add(times, methods, lambda n: error_from_payload(payload, endpoint=n), False)
+
+    def answer(self, times: int, method: str, result: Any) -> None:
+        """The next ``times`` calls of ``method`` get ``result`` without reaching the node
+        (a node that lies: e.g. a wrong chain id or a bogus gas estimate)."""
+        self._answers.append([times, method, result])
+
+    def _answered(self, method: str) -> tuple[bool, Any]:
+        for entry in self._answers:
+            if entry[0] > 0 and entry[1] == method:
+                entry[0] -= 1
+                return True, entry[2]
+        return False, None
+
+    def _add(
+        self,
+        times: int,
+        methods: Sequence[str] | None,
+        make: Callable[[str], ChainError],
+        whole: bool,
+    ) -> None:
+        self._faults.append(_Fault(times, frozenset(methods) if methods else None, make, whole))
+
+    def _take(self, method: str, *, whole: bool) -> ChainError | None:
+        for fault in self._faults:
+            if fault.whole_round_trip == whole and fault.applies(method):
+                fault.remaining -= 1
+                return fault.make(self.name)
+        return None
+
+    # -- EvmEndpoint ----------------------------------------------------------
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        self.round_trips += 1
+        self.methods_seen.append(method)
+        for exc in (self._take(method, whole=True), self._take(method, whole=False)):
+            if exc is not None:
+                raise exc
+        return await self._lagged(method, params)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        self.round_trips += 1
+        self.methods_seen.extend(m for m, _ in calls)
+        for method, _ in calls:
+            exc = self._take(method, whole=True)
+            if exc is not None:
+                raise exc
+        out: list[Any] = []
+        for method, params in calls:
+            exc = self._take(method, whole=False)
+            if exc is not None:
+                out.append(exc)
+                continue
+            try:
+                out.append(await self._lagged(method, params))
+            except ChainError as err:
+                out.append(err)
+        return out
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def _lagged(self, method: str, params: list[Any]) -> Any:
+        hit, result = self._answered(method)
+        if hit:
+            return result
+        if not self.lag:
+            return await self.inner.request(method, params)
+        if method == "eth_blockNumber":
+            head = await self.inner.request(method, params)
+            return hex(max(_as_int(head) - self.lag, 0))
+        if (
+            method == "eth_getBlockByNumber"
+            and params
+            and params[0] in ("latest", "finalized", "safe")
+        ):
+            block = await self.inner.request(method, params)
+            older = max(_as_int(block["number"]) - self.lag, 0)
+            return await self.inner.request(method, [hex(older), *params[1:]])
+        return await self.inner.request(method, params)
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) else int(str(value), 16)

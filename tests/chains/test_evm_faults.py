@@ -1,0 +1,226 @@
+"""EVM adapter under injected faults and disagreeing endpoints (embedded py-evm).
+
+Faults come from :class:`chains.testing.FaultyEndpoint` in front of a real
+embedded chain: timeouts, error payloads, a lagging view, a lying node. A
+second chain with the same chain id and the same contract addresses poses as
+another endpoint of the first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from eth_account import Account
+
+from chains import errors
+from chains.base import PoolRef, Transfer
+from chains.embedded.evm import (
+    EMBEDDED_RETRY,
+    ChainSpec,
+    EmbeddedEvmChain,
+    embedded_evm_chains,
+    start_chain,
+)
+from chains.testing import FaultyEndpoint
+from tests.chains.evm_harness import skip_unless_selected
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CHAIN_ID = 31_400_001
+
+
+def tid() -> str:
+    return "0x" + os.urandom(32).hex()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chain(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmChain]:
+    skip_unless_selected(request.config, "embedded")
+    async with embedded_evm_chains([ChainSpec("main", CHAIN_ID, pools=(5_000_000, 7))]) as env:
+        yield env["main"]
+
+
+@pytest.fixture
+def faulty(chain: EmbeddedEvmChain) -> FaultyEndpoint:
+    return FaultyEndpoint(chain.endpoint, label="flaky")
+
+
+async def test_timeouts_then_success_are_retried(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    clean = await chain.adapter.read_balances(chain.pools)
+    faulty.time_out(2)
+    snap = await chain.new_adapter([faulty]).read_balances(chain.pools)
+    assert [r.amount for r in snap.reports] == [5_000_000, 7]
+    assert (snap.block_number, snap.block_hash) == (clean.block_number, clean.block_hash)
+    assert faulty.round_trips == clean.rpc_calls + 2
+    assert snap.rpc_calls == clean.rpc_calls + 2
+
+
+async def test_endless_timeouts_give_up_after_the_policy(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    faulty.time_out(1_000)
+    with pytest.raises(errors.RpcTimeout) as caught:
+        await chain.new_adapter([faulty]).read_balances(chain.pools)
+    assert faulty.round_trips == EMBEDDED_RETRY.attempts
+    assert caught.value.chain == "main"
+
+
+async def test_transient_error_payload_is_retried(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    faulty.error_payload(1, -32000, "header not found", methods=["eth_call"])
+    snap = await chain.new_adapter([faulty]).read_balances(chain.pools)
+    assert [r.amount for r in snap.reports] == [5_000_000, 7]
+
+
+async def test_permanent_error_payload_is_typed_and_not_retried(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    faulty.error_payload(10, -32602, "invalid argument 0: hex string without 0x prefix")
+    with pytest.raises(errors.RpcResponseError) as caught:
+        await chain.new_adapter([faulty]).read_balances(chain.pools)
+    assert caught.value.code == -32602
+    assert not caught.value.retryable
+    assert faulty.round_trips == 1
+    assert "flaky" in str(caught.value)
+
+
+async def test_endpoint_serving_an_older_block_is_named(chain: EmbeddedEvmChain) -> None:
+    lagging = FaultyEndpoint(chain.endpoint, label="lagging-node", lag=3)
+    honest = FaultyEndpoint(chain.endpoint, label="honest-node")
+    adapter = chain.new_adapter([honest, lagging])
+    with pytest.raises(errors.EndpointDisagreement) as caught:
+        await adapter.read_balances(chain.pools)
+    message = str(caught.value)
+    assert "lagging-node is behind" in message
+    assert caught.value.fields["what"] == "block"
+    assert set(caught.value.fields["endpoints"]) == {"honest-node", "lagging-node"}
+
+
+async def test_agreeing_endpoints_each_answer_and_costs_add_up(chain: EmbeddedEvmChain) -> None:
+    one = await chain.adapter.read_balances(chain.pools)
+    a, b = FaultyEndpoint(chain.endpoint, label="a"), FaultyEndpoint(chain.endpoint, label="b")
+    snap = await chain.new_adapter([a, b]).read_balances(chain.pools)
+    assert [r.amount for r in snap.reports] == [r.amount for r in one.reports]
+    assert a.round_trips == b.round_trips == one.rpc_calls
+    assert snap.rpc_calls == 2 * one.rpc_calls
+
+
+async def test_another_chain_posing_as_this_one_is_a_disagreement(
+    chain: EmbeddedEvmChain,
+) -> None:
+    # Same chain id, same deployer key: same contract and pool addresses, other state.
+    impostor = await start_chain(
+        ChainSpec("main", CHAIN_ID, pools=(5_000_000, 7)), admin_key=bytes(chain.admin.key)
+    )
+    assert [p.address for p in impostor.pools] == [p.address for p in chain.pools[:2]]
+    await impostor.finalize()
+    adapter = chain.new_adapter([chain.endpoint, impostor.endpoint])
+    with pytest.raises(errors.EndpointDisagreement) as caught:
+        await adapter.read_balances(chain.pools)
+    assert impostor.endpoint.name in str(caught.value)
+
+
+async def test_endpoint_of_another_chain_id_is_refused(chain: EmbeddedEvmChain) -> None:
+    other = await start_chain(ChainSpec("other", CHAIN_ID + 1))
+    adapter = chain.new_adapter([chain.endpoint, other.endpoint])
+    with pytest.raises(errors.EndpointDisagreement) as caught:
+        await adapter.read_balances(chain.pools)
+    assert caught.value.fields["what"] == "chain_id"
+    assert str(CHAIN_ID + 1) in str(caught.value)
+
+
+async def test_send_survives_a_timeout_and_moves_capital_once(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    (pool,) = await chain.create_pools([1_000_000])
+    recipient = Account.create().address
+    faulty.time_out(1, methods=["eth_sendRawTransaction"])
+    faulty.time_out(1, methods=["eth_getTransactionReceipt"])
+    adapter = chain.new_adapter([faulty])
+    await adapter.send_transfer(Transfer(tid(), pool, "main", recipient, 250_000))
+    assert await chain.token_balance(recipient) == 250_000
+    assert await chain.token_balance(pool.address) == 750_000
+    assert faulty.methods_seen.count("eth_sendRawTransaction") == 2
+
+
+async def test_nonce_cache_resyncs_after_someone_else_used_the_key(
+    chain: EmbeddedEvmChain,
+) -> None:
+    (pool,) = await chain.create_pools([1_000_000])
+    first, second = chain.new_adapter(), chain.new_adapter()
+    await first.send_transfer(Transfer(tid(), pool, "main", Account.create().address, 1))
+    await second.send_transfer(Transfer(tid(), pool, "main", Account.create().address, 1))
+    # ``first`` still caches the nonce ``second`` consumed: the node refuses, it resyncs.
+    await first.send_transfer(Transfer(tid(), pool, "main", Account.create().address, 1))
+    assert await chain.token_balance(pool.address) == 1_000_000 - 3
+
+
+async def test_revert_from_estimation_is_mapped_by_selector(chain: EmbeddedEvmChain) -> None:
+    (pool,) = await chain.create_pools([1_000_000])
+    stranger = Account.create()
+    await chain.fund_gas(stranger.address)
+    adapter = chain.new_adapter(operator_key="0x" + bytes(stranger.key).hex())
+    with pytest.raises(errors.Unauthorized) as caught:
+        await adapter.send_transfer(Transfer(tid(), pool, "main", stranger.address, 10))
+    assert caught.value.fields["revert"] == "Unauthorized"
+    assert await chain.token_balance(pool.address) == 1_000_000
+
+
+async def test_mined_but_failed_transaction_is_mapped_by_selector(
+    chain: EmbeddedEvmChain,
+) -> None:
+    (pool,) = await chain.create_pools([1_000_000])
+    stranger = Account.create()
+    await chain.fund_gas(stranger.address)
+    lying = FaultyEndpoint(chain.endpoint, label="lying")
+    lying.answer(1, "eth_estimateGas", hex(200_000))  # hides the revert from the pre-check
+    adapter = chain.new_adapter([lying], operator_key="0x" + bytes(stranger.key).hex())
+    with pytest.raises(errors.Unauthorized) as caught:
+        await adapter.send_transfer(Transfer(tid(), pool, "main", stranger.address, 10))
+    assert caught.value.fields["revert"] == "Unauthorized"
+    assert caught.value.fields["tx_hash"] in str(caught.value)  # names the mined transaction
+    assert await chain.token_balance(pool.address) == 1_000_000
+
+
+async def test_pool_ref_claiming_a_foreign_asset_is_refused_before_any_call(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    pool = chain.pools[0]
+    foreign = PoolRef("main", pool.pool_id, pool.address, Account.create().address)
+    with pytest.raises(errors.AccountMismatch):
+        await chain.new_adapter([faulty]).read_balances([foreign])
+    assert faulty.round_trips == 0
+
+
+async def test_mixed_case_address_with_bad_checksum_is_invalid(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    pool = chain.pools[0]
+    body = pool.address[2:]
+    flipped = next(i for i, ch in enumerate(body) if ch.isalpha())
+    bad = "0x" + body[:flipped] + body[flipped].swapcase() + body[flipped + 1 :]
+    with pytest.raises(errors.InvalidAddress):
+        await chain.new_adapter([faulty]).read_balances(
+            [PoolRef("main", pool.pool_id, bad, pool.asset)]
+        )
+    assert faulty.round_trips == 0
+
+
+async def test_reads_without_a_batch_reader_use_json_rpc_batches(chain: EmbeddedEvmChain) -> None:
+    pools = await chain.create_pools([11, 0, 13])
+    await chain.finalize()
+    counted = FaultyEndpoint(chain.endpoint, label="counted")
+    adapter = chain.new_adapter([counted], batch_reader=None)
+    snap = await adapter.read_balances(pools)
+    assert [r.amount for r in snap.reports] == [11, 0, 13]
+    assert snap.rpc_calls == counted.round_trips == 3  # head, final block, one batch
+    with pytest.raises(errors.UnknownPool):
+        await adapter.read_balances(
+            [PoolRef("main", "x", Account.create().address, pools[0].asset)]
+        )
