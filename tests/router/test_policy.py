@@ -1,0 +1,119 @@
+"""Policy over the wire: quorum of reporters, dual approval of large plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
+
+from router.client import RouterClient
+from router.pki import TestCA
+from router.server import RunningRouter, running_router
+from tests.router.conftest import make_settings, report, send_batches
+
+
+def client(r: RunningRouter, ca: TestCA, uri: str) -> RouterClient:
+    pair = ca.client(uri)
+    return RouterClient.mtls(
+        r.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+    )
+
+
+async def test_balance_confirms_only_when_the_quorum_agrees(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(
+        server_files,
+        tmp_path / "q.db",
+        chains=[{"name": "ethereum", "family": "evm", "quorum": 2}],
+        pools=[{"chain": "ethereum", "pool_id": "eth-main", "address": "0x" + "11" * 20}],
+        reporters=[
+            {"reporter_id": "ethereum/node-a", "chain": "ethereum"},
+            {"reporter_id": "ethereum/node-b", "chain": "ethereum"},
+        ],
+        routes=[],
+    )
+    async with running_router(settings) as r:
+        a = client(r, ca, "ballast://reporter/ethereum/node-a")
+        b = client(r, ca, "ballast://reporter/ethereum/node-b")
+        stranger = client(r, ca, "ballast://reporter/ethereum/node-x")
+        try:
+            first = (await send_batches(a, [report("eth-main", 500, 10)]))[0]
+            assert (first.accepted, first.confirmed) == (1, 0)
+            assert await r.store.latest_balance("eth-main") is None
+            odd = (await send_batches(stranger, [report("eth-main", 500, 10)]))[0]
+            assert odd.rejected == 1
+            assert odd.rejections[0].reason == reporting_pb2.REJECT_REASON_REPORTER_NOT_ALLOWED
+            second = (await send_batches(b, [report("eth-main", 500, 10)]))[0]
+            assert (second.accepted, second.confirmed) == (1, 1)
+            bal = await r.store.latest_balance("eth-main")
+            assert bal is not None and (bal.amount, bal.block_number) == (500, 10)
+        finally:
+            for c in (a, b, stranger):
+                await c.close()
+
+
+async def test_large_plans_need_two_other_operators(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "d.db", policy={"dual_approval_above": 0})
+    async with running_router(settings) as r:
+        rep = client(r, ca, "ballast://reporter/ethereum")
+        alice, bob, carol = (
+            client(r, ca, f"ballast://operator/{n}") for n in ("alice", "bob", "carol")
+        )
+        acme = client(r, ca, "ballast://partner/acme")
+        try:
+            await send_batches(
+                rep, [report("eth-main", 9 * 10**12, 3), report("eth-alt", 10**12, 3)]
+            )
+            q = (
+                await acme.partner.QuoteCover(
+                    partner_pb2.QuoteCoverRequest(
+                        chain="ethereum",
+                        pool_id="eth-alt",
+                        cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                        cover_amount=common_pb2.Amount(asset="USDC", value=str(5 * 10**11)),
+                        period_days=365,
+                    )
+                )
+            ).quote
+            await acme.partner.BindCover(
+                partner_pb2.BindCoverRequest(
+                    idempotency_key="dual-0001",
+                    quote_id=q.quote_id,
+                    chain="ethereum",
+                    pool_id="eth-alt",
+                    cover_type=q.cover_type,
+                    cover_amount=q.cover_amount,
+                    period_days=365,
+                )
+            )
+            # the pool paid out: it now needs capital from eth-main
+            await send_batches(rep, [report("eth-alt", 1, 4)])
+            plan = (await alice.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest())).plan
+            assert plan.steps and plan.approvals_required == 2
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await alice.treasury.ApprovePlan(
+                    treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
+                )
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            once = await bob.treasury.ApprovePlan(
+                treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
+            )
+            assert once.plan.state == treasury_pb2.PLAN_STATE_PENDING_APPROVAL
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await bob.treasury.ApprovePlan(
+                    treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
+                )
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            twice = await carol.treasury.ApprovePlan(
+                treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
+            )
+            assert twice.plan.state == treasury_pb2.PLAN_STATE_APPROVED
+            assert list(twice.plan.approved_by) == ["bob", "carol"]
+        finally:
+            for c in (rep, alice, bob, carol, acme):
+                await c.close()
