@@ -277,6 +277,7 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
     rlo[:nch] = 0.0
     rhi[:nch] = 0.0
     rhi[row_transit : row_transit + nch] = 0.0
+    row_keep = np.ones(n_rows, dtype=bool)
 
     # routes
     for j, k in enumerate(routes):
@@ -348,6 +349,11 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
             rlo[r_fm] = fl * m_ - a
             rlo[r_lk] = locked - a
             rhi[r_c] = 1.0
+            # worst drop of each hard row over {cessions >= 0, sum <= 1}: the row
+            # is redundant (dropped) when its slack at zero covers it
+            worst_fs = np.zeros(nrc)
+            worst_fm = np.zeros(nrc)
+            worst_lk = np.zeros(nrc)
             for jv, kv in enumerate(qs_v):
                 v = vaults[kv]
                 rho = v.qs_rate * (1.0 - v.qs_commission)
@@ -362,6 +368,9 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
                 add(r_fs, qc, fl * s_ - p_coef)
                 add(r_fm, qc, fl * m_ - p_coef)
                 add(r_lk, qc, -p_coef)
+                worst_fs = np.maximum(worst_fs, p_coef - fl * s_)
+                worst_fm = np.maximum(worst_fm, p_coef - fl * m_)
+                worst_lk = np.maximum(worst_lk, p_coef)
                 add(r_c, qc, 1.0)
                 add(vault_row0 + jv, qc, s_)
                 rhi[vault_row0 + jv] = v.capacity / unit
@@ -380,10 +389,20 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
                 add(r_fs, lc, fl * s_ * kap - p_coef)
                 add(r_fm, lc, -p_coef)
                 add(r_lk, lc, -p_coef)
+                worst_fs = np.maximum(worst_fs, p_coef - fl * s_ * kap)
+                worst_fm = np.maximum(worst_fm, p_coef)
+                worst_lk = np.maximum(worst_lk, p_coef)
                 add(r_c, lc, 1.0)
                 add(vault_row0 + qs_v.index(kv), lc, s_ * lim)
+            for rr, worst in ((r_fs, worst_fs), (r_fm, worst_fm), (r_lk, worst_lk)):
+                row_keep[rr] = -rlo[rr] < worst * (1 + 1e-9) + 1e-9
         del ridx
 
+    # drop the redundant hard rows and renumber the rest
+    new_index = np.cumsum(row_keep) - 1
+    n_rows = int(row_keep.sum())
+    vault_row0 = int(new_index[vault_row0]) if nq else n_rows
+    rlo, rhi = rlo[row_keep], rhi[row_keep]
     if rows:
         r_all = np.concatenate(rows)
         c_all = np.concatenate(cols)
@@ -391,8 +410,8 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
     else:
         r_all = c_all = np.zeros(0, dtype=np.int64)
         v_all = np.zeros(0)
-    keep = v_all != 0.0
-    r_all, c_all, v_all = r_all[keep], c_all[keep], v_all[keep]
+    keep = (v_all != 0.0) & row_keep[r_all]
+    r_all, c_all, v_all = new_index[r_all[keep]], c_all[keep], v_all[keep]
     order = np.lexsort((r_all, c_all))
     starts = np.zeros(n_cols + 1, dtype=np.int64)
     np.cumsum(np.bincount(c_all, minlength=n_cols), out=starts[1:])
