@@ -21,10 +21,10 @@ from reinsurance import (
 FAST = settings(
     derandomize=True,
     deadline=None,
-    max_examples=40,
+    max_examples=80,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-PLANNER = settings(FAST, max_examples=60)
+PLANNER = settings(FAST, max_examples=150)
 
 UNIT = 1_000_000  # one USDC
 

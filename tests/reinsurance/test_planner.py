@@ -303,3 +303,13 @@ def test_fixed_fees_solved_to_proven_optimality_when_asked() -> None:
     # picks it; in integers 20 % of ~625 (~125) beats 300
     assert [b.route_id for b in plan.bridges] == ["arb->sol"]
     assert plan.shortfalls == {}
+
+
+def test_empty_and_idle_inputs_give_empty_plans() -> None:
+    plan = plan_rebalance(PlanInput(pools=()))
+    assert plan.pools == () and plan.costs.total == 0
+    calm = PlanInput(
+        pools=(pool("a", "eth", 1_500), pool("b", "sol", 1_500)), routes=(route("eth", "sol"),)
+    )
+    plan = plan_rebalance(calm)
+    assert plan.bridges == () and plan.moves == () and plan.explanation.status == "Empty"
