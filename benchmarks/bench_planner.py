@@ -32,6 +32,7 @@ from reinsurance import (
     check_plan,
     plan_rebalance,
 )
+from reinsurance.planner_check import band_floor
 
 USDC = 1_000_000
 
@@ -138,7 +139,7 @@ def score(inp: PlanInput, cap_after: dict[str, int], req_after: dict[str, int], 
     for p in inp.pools:
         req = p.required
         before = p.capital + final[p.pool_id] + pending[p.pool_id]
-        if req == 0 or before >= (Fraction(p.target_ratio) - Fraction(p.band)) * req:
+        if req == 0 or before >= band_floor(p.target_ratio, p.band, p.min_ratio) * req:
             continue
         a = cap_after[p.pool_id] + pending[p.pool_id]
         r = req_after[p.pool_id]
@@ -180,13 +181,12 @@ def cost_section(seeds: int, n_pools: int) -> None:
         int_gap = max(0.0, (lp - bound) / lp) if lp else 0.0
         gaps.append(int_gap)
         short_p = sum(1 for o in plan.pools if o.shortfall > 0)
-        short_h = sum(
-            1
-            for p in inp.pools
-            if p.required
-            and h.capital_after[p.pool_id] < (p.target_ratio - p.band) * h.required_after[p.pool_id]
-            and p.capital < (p.target_ratio - p.band) * p.required
-        )
+        short_h = 0
+        for p in inp.pools:
+            floor = max(p.target_ratio - p.band, p.min_ratio)
+            after, req = h.capital_after[p.pool_id], h.required_after[p.pool_id]
+            if p.required and after < floor * req and p.capital < floor * p.required:
+                short_h += 1
         print(
             f"{seed:>4} {lp / USDC:>14,.0f} {hs / USDC:>14,.0f} {ratio:>6.3f} "
             f"{short_p:>4}/{short_h:<4} {plan.explanation.mip_gap:>10.2e} {int_gap:>8.2e} "

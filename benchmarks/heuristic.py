@@ -61,7 +61,7 @@ def heuristic_plan(inp: PlanInput) -> HeuristicResult:
     for p in pools:
         req = p.required
         a = avail[p.pool_id] + pending[p.pool_id]
-        if req > 0 and a * 1.0 < (p.target_ratio - p.band) * req:
+        if req > 0 and a < max(p.target_ratio - p.band, p.min_ratio) * req:
             deficit[p.pool_id] = max(0, _need(req, p.target_ratio) - a)
         elif req == 0 or avail[p.pool_id] > (p.target_ratio + p.band) * req:
             spare[p.pool_id] = donor_max_out(p, avail[p.pool_id])

@@ -195,7 +195,7 @@ def _classify(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[lis
                 donors.append(k)
             continue
         ratio = (avail[k] + pending[k]) / req
-        if ratio < p.target_ratio - p.band:
+        if ratio < max(p.target_ratio - p.band, p.min_ratio):  # never idle below the minimum
             receivers.append(k)
         elif avail[k] / req > p.target_ratio + p.band and donor_max_out(p, avail[k]) > 0:
             donors.append(k)

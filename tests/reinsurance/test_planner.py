@@ -313,3 +313,13 @@ def test_empty_and_idle_inputs_give_empty_plans() -> None:
     )
     plan = plan_rebalance(calm)
     assert plan.bridges == () and plan.moves == () and plan.explanation.status == "Empty"
+
+
+def test_band_never_leaves_a_pool_below_its_minimum_ratio() -> None:
+    # ratio 1.1 is inside target 1.5 +- 0.5 but below the minimum 1.2: it is served
+    pools = (pool("rich", "eth", 5_000), pool("low", "sol", 1_100, band=0.5))
+    inp = PlanInput(pools=pools, routes=(route("eth", "sol"),))
+    plan = plan_rebalance(inp)
+    assert check_plan(inp, plan) == []
+    assert plan.bridges
+    assert plan.pools[1].capital_after * 10 >= plan.pools[1].required_after * 15
