@@ -706,10 +706,20 @@ class EvmAdapter:
                 ("eth_estimateGas", [{"from": sender, "to": to, "data": data}]),
                 ("eth_gasPrice", []),
                 ("eth_getTransactionCount", [sender, "pending"]),
+                ("eth_chainId", []),
             ]
             results = await self._batch(ep, calls, meter, strict=False)
+            estimate, gas_price, pending, chain_id = results[len(prechecks) :]
+            if isinstance(chain_id, ChainError):
+                raise chain_id
+            if _int(chain_id, "eth_chainId") != self._config.chain_id:
+                raise WrongChain(
+                    f"endpoint {ep.name} serves chain id {_int(chain_id, 'eth_chainId')}, "
+                    f"this adapter signs for {self._config.chain_id}: nothing sent",
+                    chain=self.chain,
+                    transfer_id=transfer_id,
+                )
             judge(results[: len(prechecks)])
-            estimate, gas_price, pending = results[len(prechecks) :]
             if isinstance(estimate, RevertedCall):
                 raise self._revert_error(estimate.data, transfer_id)
             for r in (estimate, gas_price, pending):

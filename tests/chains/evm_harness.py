@@ -276,6 +276,9 @@ class AnvilChain:
         values.update(overrides)
         return EvmChainConfig(**values)
 
+    def new_adapter(self, endpoints: Sequence[Any] | None = None, **overrides: Any) -> EvmAdapter:
+        return EvmAdapter(self.config(**overrides), endpoints or [self.endpoint])
+
     async def create_pools(
         self, amounts: Sequence[int], *, asset: str | None = None
     ) -> list[PoolRef]:
