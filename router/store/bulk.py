@@ -167,6 +167,41 @@ class BulkSQL:
             out[row[0]] = Vote(row[1], row[2], int(row[3]))
         return out
 
+    async def stored_votes(
+        self, conn: AsyncConnection, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], dict[str, Vote]]:
+        """Votes already stored at these (pool, block) keys, by reporter."""
+        keys = sorted(keys)
+        history = metadata.tables["balance_reports"]
+        result: Any
+        if self.unnest:
+            dollar = self.dialect.paramstyle == "numeric_dollar"
+            p1, p2 = ("$1", "$2") if dollar else ("%s", "%s")
+            sql = (
+                "SELECT h.pool_id, h.block_number, h.reporter_id, h.block_hash, h.amount "
+                "FROM balance_reports h JOIN unnest("
+                f"({p1}::text)::text[], ({p2}::text)::bigint[]) AS k(pool_id, block_number) "
+                "ON h.pool_id = k.pool_id AND h.block_number = k.block_number"
+            )
+            pools, blocks = zip(*keys, strict=True)
+            result = await conn.exec_driver_sql(
+                sql, (_array_literal(pools), _array_literal(blocks))
+            )
+        else:
+            cols = (
+                history.c.pool_id,
+                history.c.block_number,
+                history.c.reporter_id,
+                history.c.block_hash,
+                history.c.amount,
+            )
+            target = sa.tuple_(history.c.pool_id, history.c.block_number)
+            result = await conn.execute(sa.select(*cols).where(target.in_(keys)))
+        out: dict[tuple[str, int], dict[str, Vote]] = {}
+        for pool, block, rid, bhash, amount in result:
+            out.setdefault((pool, block), {})[rid] = Vote(block, bhash, int(amount))
+        return out
+
     def _unnest(self, table: str, columns: tuple[str, ...], on_conflict: str) -> Compiled:
         dollar = self.dialect.paramstyle == "numeric_dollar"
         args = ", ".join(

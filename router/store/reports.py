@@ -20,6 +20,9 @@ from router.store.models import (
     utcnow,
 )
 
+#: Namespace of the per-chain advisory locks (first key of the two-key form).
+_CHAIN_LOCK = sa.text("SELECT pg_advisory_xact_lock(20461, hashtext(:chain))")
+
 
 class ReportsPart(StoreBase):
     # -- balance reports -----------------------------------------------------
@@ -50,6 +53,10 @@ class ReportsPart(StoreBase):
 
         Bad reports are rejected one by one (never raise); a database failure
         raises ``StoreUnavailable`` and writes nothing of the batch.
+
+        On PostgreSQL, batches touching a quorum chain serialise on a per-chain
+        advisory lock: two reporters' votes committed side by side must see
+        each other, or neither would complete the quorum.
         """
         if not reports:
             return []
@@ -62,25 +69,26 @@ class ReportsPart(StoreBase):
             and isinstance(r.pool_id, str)
             and r.pool_id in static.pool_chain
         }
+        voting = sorted(
+            {
+                c
+                for r in reports
+                if isinstance(r, ReportIn)
+                and isinstance(c := r.chain, str)
+                and static.quorum.get(c, 1) > 1
+            }
+        )
         async with self._tx() as conn:
+            if voting and self._pg:
+                for chain in voting:  # sorted: a fixed lock order cannot deadlock
+                    await conn.execute(_CHAIN_LOCK, {"chain": chain})
             latest = await self._bulk_sql().latest_votes(conn, wanted) if wanted else {}
             screening = screen(reports, static, latest)
-            stored: dict[tuple[str, int], dict[str, Vote]] = {}
-            if screening.vote_keys:
-                stmt = sa.select(
-                    HISTORY.c.pool_id,
-                    HISTORY.c.block_number,
-                    HISTORY.c.reporter_id,
-                    HISTORY.c.block_hash,
-                    HISTORY.c.amount,
-                ).where(
-                    sa.tuple_(HISTORY.c.pool_id, HISTORY.c.block_number).in_(
-                        sorted(screening.vote_keys)
-                    )
-                )
-                rid: str
-                for pool, block, rid, bhash, amount in await conn.execute(stmt):
-                    stored.setdefault((pool, block), {})[rid] = Vote(block, bhash, amount)
+            stored = (
+                await self._bulk_sql().stored_votes(conn, screening.vote_keys)
+                if screening.vote_keys
+                else {}
+            )
             decision = decide(reports, screening, static, stored)
             await self._write_decision(conn, reports, decision, static, received)
         return decision.outcomes
@@ -119,6 +127,7 @@ class ReportsPart(StoreBase):
                 )
                 for r in (reports[i] for i in decision.history)
             ]
+            rows.sort()  # one lock order for every writer: concurrent batches cannot deadlock
             await sql.run(conn, sql.history, rows)
         if decision.confirm:
             rows = [
@@ -134,6 +143,7 @@ class ReportsPart(StoreBase):
                 )
                 for r, n in ((reports[i], n) for i, n in decision.confirm.values())
             ]
+            rows.sort()
             await sql.run(conn, sql.latest, rows)
         if decision.disagreements:
             rows = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
@@ -212,3 +213,26 @@ async def test_large_batch_of_many_pools(world: Store) -> None:
     assert all(o.status is Outcome.CONFIRMED for o in outs)
     latest = await world.latest_balances("evm")
     assert {latest[f"bulk-{i}"].amount for i in range(200)} == set(range(200))
+
+
+async def test_concurrent_votes_from_two_reporters_reach_quorum(world: Store) -> None:
+    """Each vote in its own transaction at the same time: they must still see each other."""
+    for block in range(300, 310):
+        await asyncio.gather(
+            world.record_reports([sol("r-sol-a", block=block)]),
+            world.record_reports([sol("r-sol-b", block=block)]),
+        )
+        bal = await world.latest_balance("s1")
+        assert bal is not None and bal.block_number == block, block
+
+
+async def test_concurrent_overlapping_batches_do_not_deadlock(world: Store) -> None:
+    pool = await world.get_pool("p1")
+    await world.upsert_pools([replace(pool, pool_id=f"c-{i}") for i in range(50)])
+    ids = [f"c-{i}" for i in range(50)]
+    batches = [
+        [evm(p, block=b) for p in (ids if b % 2 else list(reversed(ids)))] for b in range(1, 9)
+    ]
+    results = await asyncio.gather(*(world.record_reports(b) for b in batches))
+    assert all(o.accepted or o.code == Reject.OLDER_BLOCK.value for r in results for o in r)
+    assert {b.block_number for b in (await world.latest_balances("evm")).values()} == {8}
