@@ -396,6 +396,20 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
                 add(vault_row0 + qs_v.index(kv), lc, s_ * lim)
             for rr, worst in ((r_fs, worst_fs), (r_fm, worst_fm), (r_lk, worst_lk)):
                 row_keep[rr] = -rlo[rr] < worst * (1 + 1e-9) + 1e-9
+        # one requirement component implies the other when it is larger whatever
+        # is ceded: with Q = sum qs, K = layer relief <= kappa_max * (1 - Q),
+        # M <= S * (1 - kappa_max) gives M(1-Q) <= S(1-Q-K), and S <= M gives
+        # S(1-Q-K) <= M(1-Q); the same holds for the target, min and floor rows
+        kappa_max = max((_layer_kappa(vaults[kv]) for kv in ly_v), default=0.0)
+        mcr_implied = m_ <= s_ * (1.0 - kappa_max) * (1 - 1e-12)
+        scr_implied = ~mcr_implied & (s_ <= m_ * (1 - 1e-12))
+        row_keep[r_tm[mcr_implied]] = False
+        row_keep[r_mm[mcr_implied]] = False
+        row_keep[r_ts[scr_implied]] = False
+        row_keep[r_ms[scr_implied]] = False
+        if nq:
+            row_keep[r_fm[mcr_implied]] = False
+            row_keep[r_fs[scr_implied]] = False
         del ridx
 
     # drop the redundant hard rows and renumber the rest
