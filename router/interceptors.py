@@ -41,8 +41,17 @@ def current_request_id() -> str:
     return _CURRENT_REQUEST_ID.get()
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, guard: Guard) -> Any:
-    """A handler like ``handler`` whose behaviour runs inside ``guard``."""
+RequestWrap = Callable[[AsyncIterator[Any]], AsyncIterator[Any]]
+
+
+def _wrap_handler(
+    handler: grpc.RpcMethodHandler,
+    method: str,
+    guard: Guard,
+    wrap_requests: RequestWrap | None = None,
+) -> Any:
+    """A handler like ``handler`` whose behaviour runs inside ``guard`` (and, for
+    request streams, reads its messages through ``wrap_requests``)."""
     if handler.request_streaming and handler.response_streaming:
         inner = handler.stream_stream
         factory = grpc.stream_stream_rpc_method_handler
@@ -55,6 +64,12 @@ def _wrap_handler(handler: grpc.RpcMethodHandler, method: str, guard: Guard) -> 
     else:
         inner = handler.unary_unary
         factory = grpc.unary_unary_rpc_method_handler
+
+    if wrap_requests is not None and handler.request_streaming:
+        plain = inner
+
+        def inner(requests: Any, context: ServicerContext) -> Any:
+            return plain(wrap_requests(requests), context)
 
     if handler.response_streaming:
 
@@ -237,19 +252,45 @@ class RateLimitInterceptor(_GuardInterceptor):
             b = self._buckets[identity.key] = TokenBucket(cfg.rate, cfg.burst)
         return b
 
-    @asynccontextmanager
-    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+    def _charge(self) -> None:
         try:
             identity = auth.current_identity()
         except Unauthenticated:  # open methods (health, reflection)
-            yield
             return
         if not self.bucket(identity).take():
             cfg = self._by_role[identity.role]
             raise RateLimited(
-                f"rate limit for {identity.uri} exceeded ({cfg.rate:g} calls/s, "
-                f"burst {cfg.burst}): slow down and retry with backoff"
+                f"rate limit for {identity.uri} exceeded ({cfg.rate:g} calls or stream "
+                f"messages/s, burst {cfg.burst}): slow down and retry with backoff"
             )
+
+    async def _limited(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Each message of a request stream costs a token too, after the first."""
+        first = True
+        async for message in requests:
+            if not first:
+                self._charge()
+            first = False
+            yield message
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        return _wrap_handler(
+            handler,
+            handler_call_details.method,
+            self.guard,
+            self._limited,
+        )
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        self._charge()
         yield
 
 

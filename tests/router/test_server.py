@@ -18,7 +18,7 @@ from router.client import RouterClient
 from router.pki import TestCA
 from router.server import RunningRouter, running_router, start_router
 from router.store import Store, open_store
-from tests.router.conftest import ClientFactory, make_settings
+from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 OPERATOR = "ballast://operator/alice"
 
@@ -148,3 +148,18 @@ async def test_graceful_shutdown_lets_in_flight_calls_finish(
         await op.close()
         await watcher.close()
         await inner.aclose()
+
+
+async def test_a_reporter_flooding_one_stream_is_limited(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(
+        server_files, tmp_path / "r.db", limits={"reporter": {"rate": 0.001, "burst": 2}}
+    )
+    async with running_router(settings) as r:
+        async with client(r, ca, "ballast://reporter/ethereum") as rep:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await send_batches(rep, *[[report("eth-main", 100 + i, 10 + i)] for i in range(4)])
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        balance = await r.store.latest_balance("eth-main")
+    assert balance is not None and balance.block_number == 11  # two batches got through
