@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
+from chains.errors import RpcUnavailable
 from router.agent import ReportingAgent
 from router.client import RouterClient
 from router.pki import TestCA
@@ -44,3 +45,49 @@ async def test_agent_reports_final_balances(
             balances = await router.store.latest_balances("ethereum")
     assert balances[chain.pools[0].pool_id].amount == 7_000_000
     assert balances[chain.pools[1].pool_id].amount == 1_009
+
+
+class _FailsFirst:
+    """Fault injection: the first read fails as an exhausted RPC would."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.calls = 0
+
+    @property
+    def chain(self) -> str:
+        return "ethereum"
+
+    async def read_balances(self, pools: object) -> object:
+        self.calls += 1
+        if self.calls == 1:
+            raise RpcUnavailable("endpoint down", chain="ethereum")
+        return await self._inner.read_balances(pools)  # type: ignore[attr-defined]
+
+
+async def test_agent_skips_a_failed_read_and_carries_on(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    async with embedded_evm_chains([ChainSpec("ethereum", 31337, pools=[5])]) as env:
+        chain = env["ethereum"]
+        settings = make_settings(
+            server_files,
+            tmp_path / "f.db",
+            chains=[{"name": "ethereum", "family": "evm"}],
+            pools=[
+                {"chain": "ethereum", "pool_id": p.pool_id, "address": p.address}
+                for p in chain.pools
+            ],
+            reporters=[{"reporter_id": "ethereum", "chain": "ethereum"}],
+            routes=[],
+        )
+        async with running_router(settings) as router:
+            pair = ca.client("ballast://reporter/ethereum")
+            async with RouterClient.mtls(
+                router.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+            ) as client:
+                reader = _FailsFirst(chain.adapter)
+                agent = ReportingAgent(reader, chain.pools, client, interval_seconds=0.0)  # type: ignore[arg-type]
+                stats = await agent.run(rounds=2)
+            assert (stats.rounds, stats.failed_reads, stats.accepted) == (2, 1, 1)
+            assert (await router.store.latest_balance(chain.pools[0].pool_id)) is not None
