@@ -59,7 +59,7 @@ def band_floor(target: float, band: float, min_ratio: float) -> Fraction:
 
 @lru_cache(maxsize=1024)
 def _vault_terms(v: Vault) -> tuple[Fraction, Fraction, Fraction, Fraction]:
-    """(qs net rate, layer limit, layer relief per unit of SCR, layer rate on line)."""
+    """(qs net rate, layer limit, layer relief per unit of SCR, layer premium per unit of SCR)."""
     rate = exact(v.qs_rate) * (1 - exact(v.qs_commission))
     if not v.has_layer:
         return rate, Fraction(0), Fraction(0), Fraction(0)
@@ -67,7 +67,7 @@ def _vault_terms(v: Vault) -> tuple[Fraction, Fraction, Fraction, Fraction]:
     assert v.layer_rate_on_line is not None
     lim = exact(v.layer_limit)
     kappa = min(max(1 - exact(v.layer_attachment), Fraction(0)), lim)
-    return rate, lim, kappa, exact(v.layer_rate_on_line)
+    return rate, lim, kappa, lim * exact(v.layer_rate_on_line)
 
 
 def _up(a: int, f: Fraction) -> int:
@@ -78,9 +78,10 @@ def _down(a: int, f: Fraction) -> int:
     return a * f.numerator // (f.denominator * PPM)
 
 
+@lru_cache(maxsize=1 << 16)
 def cession_terms(scr: int, mcr: int, v: Vault, kind: CessionKind, ppm: int) -> Cession:
     """Integer terms of ceding ``ppm`` (relief floored, premium/capacity ceiled)."""
-    rate, lim, kappa, rol = _vault_terms(v)
+    rate, lim, kappa, lim_rol = _vault_terms(v)
     if kind is CessionKind.QUOTA_SHARE:
         prem = -(-scr * ppm * rate.numerator // (rate.denominator * PPM))
         return Cession(
@@ -101,7 +102,7 @@ def cession_terms(scr: int, mcr: int, v: Vault, kind: CessionKind, ppm: int) -> 
         scr_relief=_down(scr * ppm, kappa),
         mcr_relief=0,
         capacity_used=_up(scr * ppm, lim),
-        premium=_up(scr * ppm, lim * rol),
+        premium=_up(scr * ppm, lim_rol),
     )
 
 
