@@ -8,6 +8,7 @@ empty tables. PostgreSQL cases skip, saying why, when nothing listens there.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,11 +38,18 @@ async def _migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    path: Path = tmp_path_factory.mktemp("store") / "ballast.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    asyncio.run(_migrate(url))
-    yield url
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (append-only tables forbid DELETE)."""
+    path: Path = tmp_path_factory.mktemp("store") / "template.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "ballast.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(scope="session")
@@ -67,13 +75,11 @@ BACKENDS = [
 
 
 async def _empty(store: Store) -> None:
-    names = [t.name for t in reversed(metadata.sorted_tables)]
+    if store.backend != "postgresql":
+        return  # a fresh copy of the template per test
+    names = ", ".join(t.name for t in metadata.sorted_tables)
     async with store.engine.begin() as conn:
-        if store.backend == "postgresql":
-            await conn.execute(sa.text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in names:
-                await conn.execute(sa.text(f"DELETE FROM {name}"))
+        await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=BACKENDS)

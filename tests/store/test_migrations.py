@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from router.ingest import ReportIn
 from router.store import InvalidRecord, Store, open_store
 from router.store.engine import normalise_url, schema_diff
+
+from .conftest import T0, block_hash
 
 
 async def test_migrated_schema_matches_models(store: Store) -> None:
     async with store.engine.connect() as conn:
         assert await schema_diff(conn) == []
         head = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one()
-    assert head == "0001"
+    assert head == "0002"
 
 
 async def test_open_store_migrates_a_fresh_database_and_is_idempotent(tmp_path) -> None:
@@ -33,3 +36,22 @@ def test_url_normalisation_picks_async_drivers() -> None:
     assert normalise_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     with pytest.raises(InvalidRecord, match="unsupported database 'mysql'"):
         normalise_url("mysql://u@h/db")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_log SET actor = 'forger'",
+        "DELETE FROM audit_log",
+        "UPDATE balance_reports SET amount = '1'",
+        "DELETE FROM balance_reports",
+    ],
+)
+async def test_history_and_audit_refuse_update_and_delete(world: Store, sql: str) -> None:
+    await world.append_audit("op-a", "x", "s")
+    await world.record_reports([ReportIn("evm", "p1", "r-evm", 5, 1, block_hash(1), True, T0)])
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        async with world.engine.begin() as conn:
+            await conn.execute(sa.text(sql))
+    assert len(await world.list_audit()) == 1
+    assert len(await world.report_history("p1")) == 1
