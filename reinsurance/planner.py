@@ -130,7 +130,7 @@ def plan_rebalance(inp: PlanInput) -> Plan:
     x, status, gap, obj, bound = _solve(inp, arrays, model)
     solve_s = time.perf_counter() - t1
 
-    binding = _binding(inp, model, x)
+    binding = _binding(inp, model, x, avail)
     for scale in _SCALES:
         dec = _integerise(inp, model, x, scale, avail)
         if dec is None:
@@ -545,7 +545,7 @@ def _finite(x: np.ndarray, status: str) -> np.ndarray:
     return x
 
 
-def _binding(inp: PlanInput, model: _Model, x: np.ndarray) -> tuple[str, ...]:
+def _binding(inp: PlanInput, model: _Model, x: np.ndarray, avail: list[int]) -> tuple[str, ...]:
     if x.size == 0:
         return ()
     out: list[str] = []
@@ -558,7 +558,7 @@ def _binding(inp: PlanInput, model: _Model, x: np.ndarray) -> tuple[str, ...]:
     for jd, k in enumerate(model.donors):
         p = inp.pools[k]
         xo = x[model.col_o + jd]
-        if xo > tol and xo >= donor_max_out(p, p.capital) / u * (1 - tol):
+        if xo > tol and xo >= donor_max_out(p, avail[k]) / u * (1 - tol):
             out.append(f"pool:{p.pool_id}:donor_limit")
     nrc = len(model.receivers)
     nq, nl = len(model.qs_vaults), len(model.layer_vaults)
