@@ -280,7 +280,9 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         now = datetime.now(UTC)
         snap = await read_state(self._repo)
         views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
-        result = self._engine.plan(views, await self._repo.list_vaults(), target)
+        vaults = await self._repo.list_vaults()
+        # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
+        result = await asyncio.to_thread(self._engine.plan, views, vaults, target)
         required = 2 if result.total_amount > self._policy.dual_approval_above else 1
         draft = m.PlanDraft(
             plan_id=f"plan-{uuid.uuid4().hex[:20]}",
