@@ -52,11 +52,13 @@ class ExcessOfLoss:
 
 @dataclass(frozen=True, slots=True)
 class StopLoss:
-    """Annual aggregate cover ``limit xs attachment`` on the retained loss."""
+    """Annual aggregate cover ``limit xs attachment`` on the retained loss, of
+    which ``share`` is placed."""
 
     attachment: int
     limit: int
     premium: int = 0
+    share: float = 1.0
 
 
 Treaty = QuotaShare | ExcessOfLoss | StopLoss
@@ -93,6 +95,7 @@ def validate_treaties(treaties: Sequence[Treaty], field: str = "treaties") -> No
             check_amount(t.attachment, f"{f}.attachment")
             check_amount(t.limit, f"{f}.limit")
             check_amount(t.premium, f"{f}.premium")
+            check_probability(t.share, f"{f}.share")
         else:
             raise InvalidInput(f, f"unknown treaty type {type(t).__name__}")
     if total_share > 1.0:
@@ -128,7 +131,7 @@ def apply_treaties(sample: LossSample, pool_id: str, treaties: Sequence[Treaty])
                 reinst += reinstated / t.limit * t.rate_on_line * t.limit * t.reinstatement_rate
     retained = gross - recov
     for sl in stops:
-        paid = np.clip(retained - sl.attachment, 0.0, float(sl.limit))
+        paid = sl.share * np.clip(retained - sl.attachment, 0.0, float(sl.limit))
         recov = recov + paid
         retained = retained - paid
     return NetLoss(

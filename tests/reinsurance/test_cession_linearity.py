@@ -55,3 +55,26 @@ def test_linearity_fails_without_the_share_row() -> None:
     net = LOSS * (1.0 - s) - f * layer
     predicted = SCR * (1.0 - s) - f * min(max(SCR - a * SCR, 0.0), m * SCR)
     assert var(net, 0.995) != predicted
+
+
+@FAST
+@given(st.floats(0.0, 0.9), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.01, 1.0))
+def test_planned_cessions_map_exactly_onto_treaties(
+    s: float, f_raw: float, a: float, m: float
+) -> None:
+    from reinsurance import QuotaShare, StopLoss, apply_treaties
+
+    f = f_raw * (1.0 - s)
+    scr = int(SCR)
+    program = (
+        QuotaShare(s),
+        StopLoss(
+            attachment=int(a * scr * (1 - s)),
+            limit=int(m * scr * (1 - s)),
+            share=f / (1 - s),
+        ),
+    )
+    net = apply_treaties(SAMPLE, "pool", program).net
+    direct = LOSS * (1 - s) - f * np.clip(LOSS - a * scr, 0.0, m * scr)
+    # the int() of attachment/limit moves each by < 1 unit
+    assert np.allclose(net, direct, rtol=0, atol=4.0)
