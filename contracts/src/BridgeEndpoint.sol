@@ -22,6 +22,10 @@ interface IMintable {
 ///    endpoint cannot be replayed on another.
 ///  - Deliveries pay out of locked liquidity first; only the shortfall is
 ///    minted, and only if the token lets this endpoint mint.
+///  - `send` is open to anyone, so anyone can take an unused transfer id.
+///    `senderOf` records who did; the attester must only attest sends whose
+///    sender is one of our pools, and a pool refuses an id already taken here
+///    (`RiskPool.BridgeIdTaken`) rather than mistake it for its own.
 contract BridgeEndpoint {
     using TokenIO for address;
 
@@ -32,7 +36,7 @@ contract BridgeEndpoint {
     address public immutable admin;
     address public attester;
 
-    mapping(bytes32 transferId => bool) public sent;
+    mapping(bytes32 transferId => address) public senderOf;
     mapping(bytes32 transferId => bool) public delivered;
 
     event BridgeSent(
@@ -67,6 +71,11 @@ contract BridgeEndpoint {
         attester = newAttester;
     }
 
+    /// @notice Whether `transferId` has been sent from this endpoint (by anyone).
+    function sent(bytes32 transferId) external view returns (bool) {
+        return senderOf[transferId] != address(0);
+    }
+
     /// @notice Tokens held here, available to pay deliveries.
     function lockedLiquidity() public view returns (uint256) {
         return token.balanceOf(address(this));
@@ -78,8 +87,8 @@ contract BridgeEndpoint {
         if (transferId == bytes32(0)) revert ZeroId();
         if (amount == 0) revert ZeroAmount();
         if (recipient == bytes32(0)) revert ZeroAddress();
-        if (sent[transferId]) revert TransferIdUsed(transferId);
-        sent[transferId] = true;
+        if (senderOf[transferId] != address(0)) revert TransferIdUsed(transferId);
+        senderOf[transferId] = msg.sender;
         emit BridgeSent(transferId, msg.sender, dstChainId, recipient, amount);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }

@@ -19,6 +19,9 @@ import {TokenIO} from "./lib/TokenIO.sol";
 ///    later depositor loses to rounding: the attack never pays.
 ///  - Shares are not transferable: a reinsurer's position is its own, and
 ///    `redeem` requires `owner == msg.sender`.
+///  - Only cedents the admin approved (risk pools under a treaty) may cede:
+///    otherwise anyone could reserve all capacity for a one-unit premium and
+///    lock every reinsurer's capital in.
 contract ReinsuranceVault {
     using TokenIO for address;
 
@@ -40,6 +43,7 @@ contract ReinsuranceVault {
     uint256 public totalSupply;
     uint256 public reservedCapacity;
     mapping(address owner => uint256) public balanceOf;
+    mapping(address cedent => bool) public isCedent;
     mapping(bytes32 cessionId => Cession) private _cessions;
 
     /// @dev ERC-20 style share mint/burn events.
@@ -49,11 +53,13 @@ contract ReinsuranceVault {
         address indexed sender, address indexed receiver, address indexed owner, uint256 assets, uint256 shares
     );
     event OperatorChanged(address indexed previousOperator, address indexed newOperator);
+    event CedentSet(address indexed cedent, bool allowed);
     event CessionAccepted(bytes32 indexed cessionId, address indexed cedent, uint256 cededAmount, uint256 premium);
     event RecoveryPaid(bytes32 indexed cessionId, address indexed cedent, uint256 amount);
     event CessionReleased(bytes32 indexed cessionId, uint256 released);
 
     error Unauthorized(address caller);
+    error NotCedent(address caller);
     error ZeroAmount();
     error ZeroAddress();
     error ZeroId();
@@ -135,6 +141,14 @@ contract ReinsuranceVault {
         operator = newOperator;
     }
 
+    /// @notice Allow or stop `cedent` (a risk pool) ceding exposure to this vault.
+    function setCedent(address cedent, bool allowed) external {
+        if (msg.sender != admin) revert Unauthorized(msg.sender);
+        if (cedent == address(0)) revert ZeroAddress();
+        isCedent[cedent] = allowed;
+        emit CedentSet(cedent, allowed);
+    }
+
     // ------------------------------------------------------------ ERC-4626
 
     function deposit(uint256 assets, address receiver) external returns (uint256 shares) {
@@ -172,6 +186,7 @@ contract ReinsuranceVault {
     /// @dev Capacity is judged before the premium arrives, so a cedent can rely on
     /// `freeCapacity()` as it read it.
     function acceptCession(bytes32 cessionId, uint256 cededAmount, uint256 premium) external {
+        if (!isCedent[msg.sender]) revert NotCedent(msg.sender);
         if (cessionId == bytes32(0)) revert ZeroId();
         if (cededAmount == 0 || premium == 0) revert ZeroAmount();
         Cession storage c = _cessions[cessionId];

@@ -6,6 +6,7 @@ import {TokenIO} from "./lib/TokenIO.sol";
 /// @notice What the pool needs from a bridge endpoint.
 interface IBridgeSend {
     function send(bytes32 transferId, uint256 dstChainId, bytes32 recipient, uint256 amount) external;
+    function sent(bytes32 transferId) external view returns (bool);
 }
 
 /// @notice What the pool needs from a reinsurance vault.
@@ -77,6 +78,9 @@ contract RiskPool {
     error CoverNotOpen(bytes32 coverId);
     error LockExceedsLimit(uint256 lockedAmount, uint256 limit);
     error PayoutOverCap(bytes32 coverId, uint256 requested, uint256 remaining);
+    /// @notice Someone else already sent this id through the bridge: pick a new id
+    /// (this is not our transfer having happened; `transferUsed` says that).
+    error BridgeIdTaken(bytes32 transferId);
     /// @notice The bridge or vault did not take exactly the approved amount.
     error CounterpartyShortfall(uint256 expected, uint256 taken);
 
@@ -197,6 +201,7 @@ contract RiskPool {
     {
         if (bridge == address(0)) revert ZeroAddress();
         _spendFree(transferId, amount);
+        if (IBridgeSend(bridge).sent(transferId)) revert BridgeIdTaken(transferId);
         emit CapitalBridged(transferId, bridge, dstChainId, recipient, amount);
         uint256 before = _asset.balanceOf(address(this));
         _asset.safeApprove(bridge, amount);

@@ -62,6 +62,8 @@ def test_send_locks_tokens_once(chain: Deployment) -> None:
         }
     ]
     assert b.sent(tid("s")).call() is True
+    assert b.senderOf(tid("s")).call() == p
+    assert b.sent(tid("other")).call() is False
     assert b.delivered(tid("s")).call() is False
     assert b.lockedLiquidity().call() == 60 * USDC
     assert_reverts(b.send(tid("s"), 42, RECIPIENT_32, 1), p, "TransferIdUsed", tid("s"))

@@ -30,7 +30,9 @@ def to_assets(shares: int, supply: int, total: int) -> int:
 
 
 def _cede_directly(d: Deployment, cession: str, ceded: int, premium: int) -> None:
-    """The provider acts as a cedent (any caller may cede; it pays the premium)."""
+    """The provider acts as an approved cedent and pays the premium."""
+    if not d.vault.functions.isCedent(d.provider).call():
+        send(d.vault.functions.setCedent(d.provider, True), d.admin)
     send(d.token.functions.approve(d.vault.address, premium), d.provider)
     send(d.vault.functions.acceptCession(tid(cession), ceded, premium), d.provider)
 
@@ -164,10 +166,29 @@ def test_cession_reserves_capacity_and_blocks_redemption(chain: Deployment) -> N
     assert v.totalAssets().call() >= v.reservedCapacity().call() == 700 * USDC
 
 
+def test_only_approved_cedents_may_cede(chain: Deployment) -> None:
+    v = chain.vault.functions
+    fund_vault(chain, 100 * USDC)
+    p = chain.provider
+    send(chain.token.functions.approve(chain.vault.address, 10 * USDC), p)
+    # Otherwise anyone could reserve all capacity for a one-unit premium.
+    assert_reverts(v.acceptCession(tid("c"), 100 * USDC, 1), p, "NotCedent", p)
+    for caller in (chain.operator, p):
+        assert_reverts(v.setCedent(p, True), caller, "Unauthorized", caller)
+    assert_reverts(v.setCedent(ZERO, True), chain.admin, "ZeroAddress")
+    receipt = send(v.setCedent(p, True), chain.admin)
+    assert events(chain.vault, receipt, "CedentSet") == [{"cedent": p, "allowed": True}]
+    send(v.acceptCession(tid("c"), 10 * USDC, 1), p)
+    send(v.setCedent(p, False), chain.admin)
+    assert_reverts(v.acceptCession(tid("d"), 10 * USDC, 1), p, "NotCedent", p)
+    assert v.reservedCapacity().call() == 10 * USDC
+
+
 def test_accept_cession_refusals(chain: Deployment) -> None:
     v = chain.vault.functions
     fund_vault(chain, 100 * USDC)
     p = chain.provider
+    send(v.setCedent(p, True), chain.admin)
     send(chain.token.functions.approve(chain.vault.address, 10 * USDC), p)
     assert_reverts(v.acceptCession(b"\x00" * 32, 1, 1), p, "ZeroId")
     assert_reverts(v.acceptCession(tid("c"), 0, 1), p, "ZeroAmount")

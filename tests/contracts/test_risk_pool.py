@@ -6,7 +6,6 @@ import pytest
 from eth_tester.exceptions import TransactionFailed
 
 from tests.contracts.support import (
-    ALL_ONES,
     RETURNS_FALSE,
     START_BALANCE,
     USDC,
@@ -288,12 +287,12 @@ def test_send_to_bridge_refusals(chain: Deployment) -> None:
     # The endpoint's own refusal (zero recipient) undoes the whole step, id included.
     assert_reverts(p.sendToBridge(tid("b"), bridge, 1, b"\x00" * 32, 1), op, "ZeroAddress")
     assert p.transferUsed(tid("b")).call() is False
-    # An id the bridge has already seen from someone else is refused by the bridge.
+    # An id someone else already sent through the bridge is "taken", which is not
+    # the same as this pool having used it: the caller must pick a new id.
     send(chain.token.functions.approve(bridge, 5), chain.provider)
     send(chain.bridge.functions.send(tid("taken"), 1, r, 5), chain.provider)
-    assert_reverts(
-        p.sendToBridge(tid("taken"), bridge, 1, r, 1), op, "TransferIdUsed", tid("taken")
-    )
+    assert_reverts(p.sendToBridge(tid("taken"), bridge, 1, r, 1), op, "BridgeIdTaken", tid("taken"))
+    assert p.transferUsed(tid("taken")).call() is False
     assert _state(chain) == (100 * USDC, 0, 100 * USDC)
 
 
@@ -311,7 +310,8 @@ def test_a_bridge_that_does_not_take_the_funds_is_caught(chain: Deployment) -> N
     """A "bridge" that accepts the call but pulls nothing must not leave the
     transfer looking done while the capital is still here."""
     fund_pool(chain, 100 * USDC)
-    fake = deploy_runtime(chain.w3, ALL_ONES, chain.admin)  # answers anything, does nothing
+    # Answers every call with a zero word: `sent` is false, `send` "succeeds" doing nothing.
+    fake = deploy_runtime(chain.w3, RETURNS_FALSE, chain.admin)
     fn = chain.pool.functions.sendToBridge(tid("b"), fake, 1, b"\x01" * 32, 10 * USDC)
     assert_reverts(fn, chain.operator, "CounterpartyShortfall", 10 * USDC, 0)
     assert chain.pool.functions.transferUsed(tid("b")).call() is False
@@ -331,6 +331,7 @@ def test_token_failures_without_a_reason_are_named(chain: Deployment) -> None:
 
 def test_cede_pays_premium_and_reserves_vault_capacity(chain: Deployment) -> None:
     fund_pool(chain, 1_000 * USDC)
+    send(chain.vault.functions.setCedent(chain.pool.address, True), chain.admin)
     fund_vault(chain, 5_000 * USDC)
     p = chain.pool.functions
     op = chain.operator
@@ -365,6 +366,9 @@ def test_cede_refusals(chain: Deployment) -> None:
     p = chain.pool.functions
     op = chain.operator
     vault = chain.vault.address
+    # A vault accepts cessions only from pools its admin approved.
+    assert_reverts(p.cede(tid("x"), vault, 10, 1), op, "NotCedent", chain.pool.address)
+    send(chain.vault.functions.setCedent(chain.pool.address, True), chain.admin)
     assert_reverts(p.cede(tid("x"), vault, 10, 1), chain.stranger, "Unauthorized", chain.stranger)
     assert_reverts(p.cede(tid("x"), vault, 0, 1), op, "ZeroAmount")
     assert_reverts(p.cede(tid("x"), vault, 10, 0), op, "ZeroAmount")
