@@ -22,6 +22,7 @@ with status 0.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -66,7 +67,7 @@ from chains.errors import (
     UnknownPool,
     WrongChain,
 )
-from chains.evm_abi import ContractAbi, decode_revert
+from chains.evm_abi import ContractAbi, decode_pool_states, decode_revert, encode_address_array
 from chains.evm_rpc import Call, EvmEndpoint, HttpEndpoint, RevertedCall
 from chains.retry import DEFAULT_RETRY, RetryPolicy, with_retries
 
@@ -158,14 +159,25 @@ def checked_address(value: object, *, what: str = "address", chain: str | None =
     All-lowercase/uppercase hex is accepted; mixed case must be a valid EIP-55
     checksum (a typo in a mixed-case address is caught, not "fixed").
     """
-    if not isinstance(value, str) or not _ADDRESS.match(value):
+    checked = _checksummed(value) if isinstance(value, str) else None
+    if checked is None:
         raise InvalidAddress(
-            f"{what} is not a 0x-prefixed 20-byte hex address: {value!r:.80}", chain=chain
+            f"{what} is not a valid 0x-prefixed 20-byte address (EIP-55 if mixed case): "
+            f"{value!r:.80}",
+            chain=chain,
         )
+    return checked
+
+
+@functools.lru_cache(maxsize=65_536)
+def _checksummed(value: str) -> str | None:
+    """Cached: the same pools are validated on every read, keccak per address adds up."""
+    if not _ADDRESS.match(value):
+        return None
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
-        raise InvalidAddress(f"{what} {value} fails its EIP-55 checksum", chain=chain)
-    return to_checksum_address(value)
+        return None
+    return str(to_checksum_address(value))
 
 
 def _b58decode(text: str) -> bytes:
@@ -391,9 +403,10 @@ class EvmAdapter:
                     pool_id=pool.pool_id,
                     address=address,
                 )
-            if seen_asset != asset:
+            if seen_asset != asset.lower():
                 raise AccountMismatch(
-                    f"pool {pool.pool_id} at {address} holds {seen_asset}, expected {asset}",
+                    f"pool {pool.pool_id} at {address} holds "
+                    f"{to_checksum_address(seen_asset)}, expected {asset}",
                     chain=self.chain,
                     pool_id=pool.pool_id,
                     address=address,
@@ -471,21 +484,23 @@ class EvmAdapter:
     async def _states_via_reader(
         self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: _Meter
     ) -> list[tuple[str, int]]:
-        fn = self._reader_abi.fn("poolStates")
+        selector = self._reader_abi.fn("poolStates").selector
         size = self._config.chunk_size
         chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
+        reader = self._config.batch_reader
         calls: list[Call] = [
-            ("eth_call", [{"to": self._config.batch_reader, "data": fn.encode(chunk)}, hex(number)])
+            (
+                "eth_call",
+                [{"to": reader, "data": encode_address_array(selector, chunk)}, hex(number)],
+            )
             for chunk in chunks
         ]
         results = await self._batch(ep, calls, meter)
         states: list[tuple[str, int]] = []
         for chunk, raw in zip(chunks, results, strict=True):
             try:
-                assets, balances, _locked = fn.decode(_hexbytes(raw, "poolStates result"))
-            except ChainError:
-                raise
-            except Exception as exc:
+                assets, balances = decode_pool_states(_hexbytes(raw, "poolStates result"))
+            except ValueError as exc:
                 raise MalformedResponse(
                     f"endpoint {ep.name}: poolStates answer does not decode ({len(chunk)} pools)",
                     endpoint=ep.name,
@@ -495,9 +510,7 @@ class EvmAdapter:
                 raise MalformedResponse(
                     f"endpoint {ep.name}: poolStates length mismatch", endpoint=ep.name
                 )
-            states.extend(
-                (to_checksum_address(a), int(b)) for a, b in zip(assets, balances, strict=True)
-            )
+            states.extend(zip(assets, balances, strict=True))
         return states
 
     async def _states_via_batch(
@@ -525,7 +538,7 @@ class EvmAdapter:
             if len(a) != 32 or len(b) != 32 or a[:12] != bytes(12):
                 states.append((_ZERO, 0))
                 continue
-            states.append((to_checksum_address(a[12:]), int.from_bytes(b, "big")))
+            states.append(("0x" + a[12:].hex(), int.from_bytes(b, "big")))
         return states
 
     def _require_agreement(self, pools: Sequence[PoolRef], reads: Sequence[_EndpointRead]) -> None:

@@ -93,3 +93,43 @@ def decode_revert(data: bytes, known: Mapping[bytes, AbiError]) -> tuple[str, di
             except Exception:  # malformed arguments: still name the error
                 return err.name, {}
     return "unknown", {"data": "0x" + data.hex()}
+
+
+def encode_address_array(selector: bytes, addresses: Sequence[str]) -> str:
+    """Calldata for ``f(address[])`` without eth_abi: the hot path of every read."""
+    head = (32).to_bytes(32, "big") + len(addresses).to_bytes(32, "big")
+    words = "".join("0" * 24 + a[2:].lower() for a in addresses)
+    return "0x" + selector.hex() + head.hex() + words
+
+
+def decode_pool_states(data: bytes) -> tuple[list[str], list[int]]:
+    """``(address[] assets, uint256[] balances, uint256[] locked)`` → lowercase assets, balances.
+
+    Hand-rolled (eth_abi checksums every address it decodes, which costs more
+    than the whole RPC round trip for 1,000 pools); strict about the layout.
+    """
+    view = memoryview(data)
+
+    def word(at: int) -> int:
+        if at + 32 > len(view):
+            raise ValueError("short poolStates answer")
+        return int.from_bytes(view[at : at + 32], "big")
+
+    def array(offset: int) -> tuple[int, int]:
+        n = word(offset)
+        if offset + 32 + 32 * n > len(view):
+            raise ValueError("poolStates array runs past the answer")
+        return n, offset + 32
+
+    n_assets, at_assets = array(word(0))
+    n_bal, at_bal = array(word(32))
+    if n_assets != n_bal:
+        raise ValueError("poolStates arrays differ in length")
+    assets = []
+    for i in range(n_assets):
+        raw = bytes(view[at_assets + 32 * i : at_assets + 32 * i + 32])
+        if raw[:12] != bytes(12):
+            raise ValueError("poolStates asset is not an address")
+        assets.append("0x" + raw[12:].hex())
+    balances = [word(at_bal + 32 * i) for i in range(n_bal)]
+    return assets, balances

@@ -155,6 +155,8 @@ async def anvil_node(chain_id: int) -> AsyncIterator[str]:
         await probe.aclose()
         proc.kill()
         proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 @dataclass
@@ -200,28 +202,38 @@ class AnvilChain:
         return "0x" + bytes(self.admin.sign_transaction(tx).raw_transaction).hex()
 
     async def bulk(self, txs: Sequence[tuple[str | None, str, int]]) -> None:
-        """Send pre-signed transactions in JSON-RPC batches; check every receipt."""
+        """Send pre-signed transactions in JSON-RPC batches, mine, check every receipt.
+
+        Automine is off meanwhile: anvil handles a batch's items concurrently,
+        so nonces can arrive out of order; the pool orders them for ``evm_mine``.
+        """
         hashes: list[str] = []
-        for i in range(0, len(txs), 200):
-            raws = [self._sign(to, data, gas) for to, data, gas in txs[i : i + 200]]
-            results = await self.endpoint.batch([("eth_sendRawTransaction", [r]) for r in raws])
-            for r in results:
-                if isinstance(r, Exception):
-                    raise r
-                hashes.append(str(r))
-        pending = hashes
-        for _ in range(500):  # automine answers before the receipt is queryable: poll
-            receipts = await self.endpoint.batch(
-                [("eth_getTransactionReceipt", [h]) for h in pending]
-            )
-            for receipt in receipts:
-                if isinstance(receipt, dict) and int(receipt["status"], 16) != 1:
-                    raise RuntimeError(f"anvil set-up transaction failed: {receipt!r:.300}")
-            pending = [h for h, r in zip(pending, receipts, strict=True) if not isinstance(r, dict)]
-            if not pending:
-                return
-            await asyncio.sleep(0.01)
-        raise RuntimeError(f"{len(pending)} anvil set-up transactions never mined")
+        await self.rpc("evm_setAutomine", [False])
+        try:
+            for i in range(0, len(txs), 50):  # anvil refuses very large batch bodies
+                raws = [self._sign(to, data, gas) for to, data, gas in txs[i : i + 50]]
+                results = await self.endpoint.batch([("eth_sendRawTransaction", [r]) for r in raws])
+                for r in results:
+                    if isinstance(r, Exception):
+                        raise r
+                    hashes.append(str(r))
+            pending = hashes
+            for _ in range(len(txs) + 5):  # every mine includes at least one transaction
+                await self.rpc("evm_mine", [])
+                receipts = await self.endpoint.batch(
+                    [("eth_getTransactionReceipt", [h]) for h in pending]
+                )
+                for receipt in receipts:
+                    if isinstance(receipt, dict) and int(receipt["status"], 16) != 1:
+                        raise RuntimeError(f"anvil set-up transaction failed: {receipt!r:.300}")
+                pending = [
+                    h for h, r in zip(pending, receipts, strict=True) if not isinstance(r, dict)
+                ]
+                if not pending:
+                    return
+            raise RuntimeError(f"{len(pending)} anvil set-up transactions never mined")
+        finally:
+            await self.rpc("evm_setAutomine", [True])
 
     async def deploy(self, name: str, types: Sequence[str], args: Sequence[Any]) -> str:
         from contracts import load_artifact
