@@ -104,7 +104,8 @@ def _revert_data(data: Any, message: str) -> bytes | None:
     if "revert" in message.lower():
         found = _HEX_DATA.search(message)
         if found:
-            return bytes.fromhex(found.group(0)[2:].ljust(len(found.group(0)) - 2, "0"))
+            digits = found.group(0)[2:]
+            return bytes.fromhex(digits[: len(digits) - len(digits) % 2])
     return None
 
 

@@ -188,3 +188,13 @@ async def test_endpoint_url_secrets_never_appear_in_errors() -> None:
         await endpoint.request("eth_chainId", [])
     assert "s3cret" not in str(caught.value) and "apikey123" not in str(caught.value)
     await endpoint.aclose()
+
+
+async def test_connect_checks_every_configured_endpoint(anvil: AnvilChain) -> None:
+    from chains.evm import connect_evm
+
+    adapter = await connect_evm(anvil.config())
+    assert adapter.endpoint_names == ("http://127.0.0.1:" + anvil.url.rsplit(":", 1)[1],)
+    await adapter.aclose()
+    with pytest.raises(errors.EndpointDisagreement):
+        await connect_evm(anvil.config(chain_id=ANVIL_ID + 3))

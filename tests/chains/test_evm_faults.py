@@ -224,3 +224,50 @@ async def test_reads_without_a_batch_reader_use_json_rpc_batches(chain: Embedded
         await adapter.read_balances(
             [PoolRef("main", "x", Account.create().address, pools[0].asset)]
         )
+
+
+async def test_endpoints_agreeing_on_the_block_but_not_on_balances_name_the_pools(
+    chain: EmbeddedEvmChain,
+) -> None:
+    from eth_abi import encode
+
+    pools = chain.pools[:2]
+    await chain.finalize()
+    honest = await chain.adapter.read_balances(pools)
+    forged = encode(
+        ["address[]", "uint256[]", "uint256[]"],
+        [[p.asset for p in pools], [honest.reports[0].amount, 999], [0, 0]],
+    )
+    liar = FaultyEndpoint(chain.endpoint, label="liar")
+    liar.answer(1, "eth_call", "0x" + forged.hex())
+    with pytest.raises(errors.EndpointDisagreement) as caught:
+        await chain.new_adapter([chain.endpoint, liar]).read_balances(pools)
+    assert caught.value.fields["what"] == "balances"
+    assert caught.value.fields["pools"] == (pools[1].pool_id,)
+    assert "liar" in str(caught.value)
+
+
+async def test_malformed_reader_answer_is_typed(chain: EmbeddedEvmChain) -> None:
+    liar = FaultyEndpoint(chain.endpoint, label="garbled")
+    liar.answer(1, "eth_call", "0x1234")
+    with pytest.raises(errors.MalformedResponse):
+        await chain.new_adapter([liar]).read_balances(chain.pools[:2])
+
+
+async def test_revert_data_is_recovered_from_every_payload_shape() -> None:
+    from chains.evm_rpc import RevertedCall, error_from_payload
+
+    data = "0x8e4a23d6" + "00" * 12 + "11" * 20
+    shapes = [
+        {"code": 3, "message": "execution reverted", "data": data},
+        {"code": -32000, "message": "execution reverted", "data": {"data": data}},
+        {"code": -32015, "message": f"VM Exception: reverted with custom error {data}"},
+    ]
+    for shape in shapes:
+        err = error_from_payload(shape, endpoint="node")
+        assert isinstance(err, RevertedCall)
+        assert err.data == bytes.fromhex(data[2:])
+    plain = error_from_payload({"code": -32602, "message": "invalid params"}, endpoint="node")
+    assert not isinstance(plain, RevertedCall) and not plain.retryable
+    limited = error_from_payload({"code": 429, "message": "rate limited"}, endpoint="node")
+    assert limited.retryable
