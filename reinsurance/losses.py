@@ -19,8 +19,9 @@ scenarios):
 
 ``protocol_weight = market_weight = 0`` is the independent case, for which
 :func:`exact_aggregate` computes the aggregate distribution by FFT on a grid.
-Simulation is seeded (``numpy`` PCG64) and reproducible; per-pool losses are
-accumulated in scenario chunks to bound memory.
+Simulation is seeded (``numpy`` PCG64) and reproducible. Incidents are kept
+sparse (memory ~ number of incidents); per-pool loss vectors are built one at a
+time on demand, and the dense market-shock draw is done in chunks.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -68,17 +70,19 @@ class Correlation:
 
 @dataclass(frozen=True, slots=True)
 class LossSample:
-    """Simulated one-year losses.
+    """Simulated one-year incidents, stored sparsely (memory ~ incidents, not
+    scenarios x pools).
 
-    ``losses[s, j]``: aggregate loss of ``pool_ids[j]`` in scenario ``s``.
-    ``event_*``: every incident (scenario, pool index, loss), for per-event
-    treaties (excess-of-loss layers)."""
+    ``event_*``: every incident (scenario, pool index, loss), sorted by pool
+    then scenario; ``pool_start[j]:pool_start[j+1]`` are pool ``j``'s. Per-pool
+    annual losses are built on demand (:meth:`pool_losses`, one ``n_scenarios``
+    vector at a time); :attr:`losses` materialises them all (small cases)."""
 
     pool_ids: tuple[str, ...]
-    losses: np.ndarray
     event_scenario: np.ndarray
     event_pool: np.ndarray
     event_loss: np.ndarray
+    pool_start: np.ndarray
     n_scenarios: int
     seed: int
 
@@ -87,6 +91,24 @@ class LossSample:
             return self.pool_ids.index(pool_id)
         except ValueError:
             raise InvalidInput("pool_id", f"unknown pool {pool_id!r}") from None
+
+    def pool_events(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scenario, loss) of every incident of pool ``j``."""
+        a, b = int(self.pool_start[j]), int(self.pool_start[j + 1])
+        return self.event_scenario[a:b], self.event_loss[a:b]
+
+    def pool_losses(self, j: int) -> np.ndarray:
+        """Annual aggregate loss of pool ``j`` in every scenario."""
+        scen, loss = self.pool_events(j)
+        return np.bincount(scen, weights=loss, minlength=self.n_scenarios)
+
+    @property
+    def losses(self) -> np.ndarray:
+        """``losses[s, j]``: pool ``j``'s annual loss in scenario ``s`` (dense)."""
+        flat = self.event_scenario * len(self.pool_ids) + self.event_pool
+        size = self.n_scenarios * len(self.pool_ids)
+        out = np.bincount(flat, weights=self.event_loss, minlength=size)
+        return out.reshape(self.n_scenarios, len(self.pool_ids))
 
 
 def validate_risks(risks: Sequence[Risk], corr: Correlation) -> None:
@@ -138,6 +160,18 @@ def _bernoulli_indices(rng: np.random.Generator, p: float, n: int) -> np.ndarray
     return np.concatenate(out)
 
 
+_FINE = np.linspace(0.0, 1.0, (1 << 16) + 1)  # grid of the Beta CDF tables
+_FINE.setflags(write=False)
+
+
+@lru_cache(maxsize=64)
+def _beta_table(a: float, b: float) -> np.ndarray:
+    """CDF of Beta(a, b) on ``_FINE`` (read-only, cached: a few shapes recur)."""
+    table = beta_cdf(_FINE, a, b)
+    table.setflags(write=False)
+    return table
+
+
 def simulate(
     risks: Sequence[Risk],
     n_scenarios: int,
@@ -180,10 +214,11 @@ def simulate(
             keys.append((shocks[:, None] * n_r + members[None, :]).ravel())
     if q_mkt > 0:
         shocks = _bernoulli_indices(rng, q_mkt, n_scenarios)
-        if shocks.size:
-            hit = rng.random((shocks.size, n_r)) < h_mkt[None, :]
+        for c0 in range(0, shocks.size, chunk):  # bounded dense draw per chunk of shocks
+            rows = shocks[c0 : c0 + chunk]
+            hit = rng.random((rows.size, n_r)) < h_mkt[None, :]
             s_i, r_i = np.nonzero(hit)
-            keys.append(shocks[s_i] * n_r + r_i)
+            keys.append(rows[s_i] * n_r + r_i)
     key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
     if key.size:
         key = key[np.concatenate(([True], key[1:] != key[:-1]))]  # one incident per risk-year
@@ -197,22 +232,18 @@ def simulate(
     pool_of_risk = np.array([pix[r.pool_id] for r in risks], dtype=np.int64)
     ev_pool = pool_of_risk[risk] if key.size else np.zeros(0, dtype=np.int64)
     n_p = len(pool_ids)
-    losses = np.zeros((n_scenarios, n_p))
-    # events are sorted by scenario: accumulate chunk by chunk (bounded temporaries)
-    bounds = np.searchsorted(scen, np.arange(0, n_scenarios + chunk, chunk))
-    for c, s0 in enumerate(range(0, n_scenarios, chunk)):
-        a, b = bounds[c], bounds[c + 1]
-        s1 = min(s0 + chunk, n_scenarios)
-        flat = (scen[a:b] - s0) * n_p + ev_pool[a:b]
-        losses[s0:s1] = np.bincount(flat, weights=loss[a:b], minlength=(s1 - s0) * n_p).reshape(
-            s1 - s0, n_p
-        )
+    # events were by scenario: now by pool, then scenario (a stable sort on
+    # 16-bit keys is a linear-time radix sort in numpy)
+    keys16 = ev_pool.astype(np.uint16) if n_p <= 0xFFFF else ev_pool
+    order = np.argsort(keys16, kind="stable")
+    ev_pool, scen, loss = ev_pool[order], scen[order], loss[order]
+    pool_start = np.searchsorted(ev_pool, np.arange(n_p + 1))
     return LossSample(
         pool_ids=pool_ids,
-        losses=losses,
         event_scenario=scen,
         event_pool=ev_pool,
         event_loss=loss,
+        pool_start=pool_start,
         n_scenarios=n_scenarios,
         seed=seed,
     )
@@ -309,16 +340,12 @@ def exact_aggregate(risks: Sequence[Risk], *, grid: int = 1 << 15) -> AggregateD
     step = max(span / grid, 1e-12)
     n = 1 << math.ceil(math.log2(grid + 2))
     # one fine CDF table per distinct Beta, interpolated per risk
-    fine = np.linspace(0.0, 1.0, (1 << 16) + 1)
-    tables: dict[tuple[float, float], np.ndarray] = {}
     prod = np.ones(n // 2 + 1, dtype=complex)
     for r in risks:
-        ab = (r.severity_alpha, r.severity_beta)
-        if ab not in tables:
-            tables[ab] = beta_cdf(fine, *ab)
         cells = min(math.floor(r.exposure / step + 0.5), n - 1)
         edges = (np.arange(cells + 1) + 0.5) * step / max(r.exposure, 1)
-        cdf = np.interp(np.minimum(edges, 1.0), fine, tables[ab])
+        table = _beta_table(r.severity_alpha, r.severity_beta)
+        cdf = np.interp(np.minimum(edges, 1.0), _FINE, table)
         sev = np.diff(np.concatenate(([0.0], cdf)))
         sev[-1] += 1.0 - cdf[-1]
         pmf = np.zeros(n)

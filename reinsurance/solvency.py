@@ -109,7 +109,7 @@ def assess(
     A pool with no simulated risk has zero SCR (only its MCR)."""
     cfg = config or SolvencyConfig()
     _check(pools, cfg)
-    nets: list[np.ndarray] = []
+    total = np.zeros(sample.n_scenarios)  # group net loss, accumulated pool by pool
     out: list[PoolSolvency] = []
     for p in pools:
         if p.pool_id in sample.pool_ids:
@@ -117,7 +117,7 @@ def assess(
             net, gross = nl.net, nl.gross
         else:
             net = gross = np.zeros(sample.n_scenarios)
-        nets.append(net)
+        total += net
         scr = round_up(max(var(net, cfg.quantile), 0.0), f"pools[{p.pool_id}].scr")
         mcr = math.ceil(p.active_cover * cfg.mcr_share * retained_share(p.treaties) - 1e-9)
         mcr = max(mcr, 0)
@@ -136,7 +136,6 @@ def assess(
                 expected_net_loss=round_up(max(float(net.mean()), 0.0)),
             )
         )
-    total = np.sum(nets, axis=0) if nets else np.zeros(sample.n_scenarios)
     group_scr = round_up(max(var(total, cfg.quantile), 0.0))
     sum_scr = sum(p.scr for p in out)
     available = sum(p.available for p in out)

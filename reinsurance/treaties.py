@@ -110,16 +110,15 @@ def apply_treaties(sample: LossSample, pool_id: str, treaties: Sequence[Treaty])
     """Net loss of one pool per scenario after its treaties (order in module doc)."""
     validate_treaties(treaties)
     j = sample.pool_index(pool_id)
-    gross = sample.losses[:, j]
+    gross = sample.pool_losses(j)
     keep = retained_share(treaties)
     layers = [t for t in treaties if isinstance(t, ExcessOfLoss)]
     stops = [t for t in treaties if isinstance(t, StopLoss)]
     recov = gross * (1.0 - keep)
     reinst = np.zeros_like(gross)
     if layers:
-        sel = sample.event_pool == j
-        scen = sample.event_scenario[sel]
-        ev = sample.event_loss[sel] * keep
+        scen, ev_loss = sample.pool_events(j)
+        ev = ev_loss * keep
         for t in layers:
             per_event = np.clip(ev - t.attachment, 0.0, float(t.limit))
             annual = np.bincount(scen, weights=per_event, minlength=sample.n_scenarios)

@@ -41,9 +41,18 @@ def test_same_seed_same_losses_other_seed_other_losses() -> None:
 
 def test_chunking_does_not_change_the_result() -> None:
     rs = risks()
-    a = simulate(rs, 4_000, seed=3, chunk=100_000)
-    b = simulate(rs, 4_000, seed=3, chunk=333)
+    corr = Correlation(0.2, 0.5, 0.1)  # ~400 market shocks, drawn in chunks of 7 vs all at once
+    a = simulate(rs, 4_000, seed=3, correlation=corr, chunk=100_000)
+    b = simulate(rs, 4_000, seed=3, correlation=corr, chunk=7)
     assert np.array_equal(a.losses, b.losses)
+
+
+def test_sparse_pool_losses_match_the_dense_matrix() -> None:
+    s = simulate(risks(), 3_000, seed=4, correlation=Correlation(0.3, 0.2))
+    dense = s.losses
+    for j in range(len(s.pool_ids)):
+        assert np.allclose(s.pool_losses(j), dense[:, j])
+    assert np.isclose(dense.sum(), s.event_loss.sum())
 
 
 @pytest.mark.parametrize("corr", [Correlation(), Correlation(0.5, 0.0), Correlation(0.2, 0.5, 0.1)])
