@@ -172,6 +172,34 @@ def _beta_table(a: float, b: float) -> np.ndarray:
     return table
 
 
+def _many_bernoulli(
+    rng: np.random.Generator, p: np.ndarray, n: int, stride: int, budget: int
+) -> list[np.ndarray]:
+    """``_bernoulli_indices`` for every row ``i`` of ``p`` at once, as keys
+    ``index * stride + i``: geometric gaps for a block of rows in one matrix
+    (at most ``budget * 64`` cells per block), rows whose gaps fell short of
+    ``n`` completed one by one (rare), frequent rows by a dense draw."""
+    out: list[np.ndarray] = []
+    rows = np.flatnonzero((p > 0) & (p <= 0.2))
+    for i in np.flatnonzero(p > 0.2):
+        out.append(np.flatnonzero(rng.random(n) < p[i]).astype(np.int64) * stride + i)
+    if rows.size == 0:
+        return out
+    width = int(n * p[rows].max() + 6 * math.sqrt(n * p[rows].max()) + 16)
+    per_block = max(1, (budget * 64) // width)
+    for b0 in range(0, rows.size, per_block):
+        blk = rows[b0 : b0 + per_block]
+        gaps = rng.geometric(p[blk][:, None], size=(blk.size, width))
+        pos = np.cumsum(gaps, axis=1, dtype=np.int64) - 1
+        r_i, c_i = np.nonzero(pos < n)
+        out.append(pos[r_i, c_i] * stride + blk[r_i])
+        for j in np.flatnonzero(pos[:, -1] < n):  # ran out of gaps: continue that row
+            start = int(pos[j, -1])
+            more = _bernoulli_indices(rng, float(p[blk[j]]), n - start - 1) + start + 1
+            out.append(more * stride + blk[j])
+    return out
+
+
 def simulate(
     risks: Sequence[Risk],
     n_scenarios: int,
@@ -204,9 +232,7 @@ def simulate(
         p_idio = np.where(denom > 0, 1.0 - (1.0 - p) / np.where(denom > 0, denom, 1.0), 0.0)
     p_idio = np.clip(p_idio, 0.0, 1.0)
 
-    keys: list[np.ndarray] = []
-    for i in range(n_r):
-        keys.append(_bernoulli_indices(rng, float(p_idio[i]), n_scenarios) * n_r + i)
+    keys: list[np.ndarray] = _many_bernoulli(rng, p_idio, n_scenarios, n_r, chunk)
     for k in range(len(protocols)):
         shocks = _bernoulli_indices(rng, float(q_prot[k]), n_scenarios)
         if shocks.size:

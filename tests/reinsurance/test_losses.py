@@ -117,3 +117,16 @@ def test_bad_correlation_is_rejected() -> None:
     with pytest.raises(InvalidInput) as e:
         simulate(rs, 10, seed=0, correlation=Correlation(0.0, 1.0, 0.001))
     assert e.value.field == "correlation.market_probability"
+
+
+def test_certain_and_impossible_and_frequent_risks() -> None:
+    rs = [
+        Risk("sure", "p", "c", "pool", 10**6, 1.0, 2.0, 2.0),
+        Risk("never", "p", "c", "pool2", 10**6, 0.0, 2.0, 2.0),
+        Risk("often", "q", "c", "pool3", 10**6, 0.5, 2.0, 2.0),
+    ]
+    s = simulate(rs, 20_000, seed=1)
+    assert np.all(s.pool_losses(s.pool_index("pool")) > 0)
+    assert not np.any(s.pool_losses(s.pool_index("pool2")))
+    hit = np.count_nonzero(s.pool_losses(s.pool_index("pool3")))
+    assert abs(hit / 20_000 - 0.5) < 4 * math.sqrt(0.25 / 20_000)
