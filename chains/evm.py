@@ -764,6 +764,10 @@ class EvmAdapter:
                     if any(t in text for t in _KNOWN_TEXT):
                         break  # an earlier attempt of ours got through
                     if any(t in text for t in _NONCE_TEXT):
+                        # A retried send whose first attempt did land looks like this too.
+                        mine = await self._rpc(ep, "eth_getTransactionByHash", [tx_hash], meter)
+                        if isinstance(mine, Mapping):
+                            break
                         self._nonce = _int(
                             await self._rpc(
                                 ep, "eth_getTransactionCount", [sender, "pending"], meter

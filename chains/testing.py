@@ -24,6 +24,7 @@ class _Fault:
     methods: frozenset[str] | None
     make: Callable[[str], ChainError]
     whole_round_trip: bool  # transport faults fail the whole batch
+    after: bool = False  # the node did the work; only the answer is lost
 
     def applies(self, method: str) -> bool:
         return self.remaining > 0 and (self.methods is None or method in self.methods)
@@ -57,6 +58,19 @@ class FaultyEndpoint:
             times, methods, lambda n: RpcUnavailable(f"endpoint {n} unavailable (injected)"), True
         )
 
+    def lose_response(self, times: int, methods: Sequence[str]) -> None:
+        """The next ``times`` calls of ``methods`` reach the node, then time out
+        (the request was executed, the answer never arrived)."""
+        self._faults.append(
+            _Fault(
+                times,
+                frozenset(methods),
+                lambda n: RpcTimeout(f"endpoint {n}: answer lost (injected)"),
+                True,
+                after=True,
+            )
+        )
+
     def error_payload(
         self, times: int, code: int, message: str, methods: Sequence[str] | None = None
     ) -> None:
@@ -85,9 +99,9 @@ class FaultyEndpoint:
     ) -> None:
         self._faults.append(_Fault(times, frozenset(methods) if methods else None, make, whole))
 
-    def _take(self, method: str, *, whole: bool) -> ChainError | None:
+    def _take(self, method: str, *, whole: bool, after: bool = False) -> ChainError | None:
         for fault in self._faults:
-            if fault.whole_round_trip == whole and fault.applies(method):
+            if fault.whole_round_trip == whole and fault.after == after and fault.applies(method):
                 fault.remaining -= 1
                 return fault.make(self.name)
         return None
@@ -100,7 +114,11 @@ class FaultyEndpoint:
         for exc in (self._take(method, whole=True), self._take(method, whole=False)):
             if exc is not None:
                 raise exc
-        return await self._lagged(method, params)
+        result = await self._lagged(method, params)
+        lost = self._take(method, whole=True, after=True)
+        if lost is not None:
+            raise lost
+        return result
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         self.round_trips += 1

@@ -149,6 +149,23 @@ async def test_send_survives_a_timeout_and_moves_capital_once(
     assert faulty.methods_seen.count("eth_sendRawTransaction") == 2
 
 
+async def test_send_whose_answer_was_lost_is_not_sent_twice(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    (pool,) = await chain.create_pools([1_000_000])
+    recipient = Account.create().address
+    faulty.lose_response(1, methods=["eth_sendRawTransaction"])
+    adapter = chain.new_adapter([faulty])
+    transfer = Transfer(tid(), pool, "main", recipient, 300_000)
+    receipt = await adapter.send_transfer(transfer)
+    assert await chain.token_balance(recipient) == 300_000
+    assert await chain.token_balance(pool.address) == 700_000
+    # The resend was refused as a used nonce, recognised as our own landed transaction.
+    assert "eth_getTransactionByHash" in faulty.methods_seen
+    found = await adapter.find_transfer(transfer.transfer_id)
+    assert found is not None and found.tx_ref == receipt.tx_ref
+
+
 async def test_nonce_cache_resyncs_after_someone_else_used_the_key(
     chain: EmbeddedEvmChain,
 ) -> None:
