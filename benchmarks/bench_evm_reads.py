@@ -83,7 +83,8 @@ async def measure(label: str, back: Any, pools: list[Any], repeat: int) -> list[
     out = [f"-- {label}: {len(pools)} pools, final block #{number}"]
     for name, seconds, trips in rows:
         out.append(
-            f"   {name:<26} {seconds * 1000:10.1f} ms  {trips:5d} round trips  {base / seconds:7.1f}x"
+            f"   {name:<26} {seconds * 1000:10.1f} ms  {trips:5d} round trips"
+            f"  {base / seconds:7.1f}x"
         )
     return out
 
@@ -119,9 +120,8 @@ async def main(n_pools: int, repeat: int, skip_embedded: bool = False) -> int:
         t0 = time.perf_counter()
         async with anvil_chain("anvil", 31_900_002) as anvil:
             pools = await anvil.create_pools(amounts)
-            print(
-                f"anvil set-up: {n_pools} pools deployed and funded in {time.perf_counter() - t0:.1f} s"
-            )
+            took = time.perf_counter() - t0
+            print(f"anvil set-up: {n_pools} pools deployed and funded in {took:.1f} s")
             lines += await measure("anvil 1.7 over HTTP (127.0.0.1)", anvil, pools, repeat)
 
     print("\n".join(lines))
