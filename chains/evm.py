@@ -141,8 +141,14 @@ class EvmChainConfig:
     def __post_init__(self) -> None:
         if not self.chain or not isinstance(self.chain_id, int) or self.chain_id <= 0:
             raise ValueError("an EVM chain needs a name and a positive chain id")
-        if not isinstance(self.operator_key, SecretStr):
-            object.__setattr__(self, "operator_key", SecretStr(str(self.operator_key)))
+        key: object = self.operator_key
+        if isinstance(key, bytes | bytearray):
+            key = SecretStr("0x" + bytes(key).hex())
+        elif isinstance(key, str):
+            key = SecretStr(key)
+        if not isinstance(key, SecretStr):
+            raise TypeError("operator_key must be a SecretStr, hex str or 32 bytes")
+        object.__setattr__(self, "operator_key", key)
         object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
         object.__setattr__(self, "endpoints", tuple(self.endpoints))
         for what in ("settlement_asset", "batch_reader", "bridge_endpoint"):

@@ -288,3 +288,22 @@ async def test_revert_data_is_recovered_from_every_payload_shape() -> None:
     assert not isinstance(plain, RevertedCall) and not plain.retryable
     limited = error_from_payload({"code": 429, "message": "rate limited"}, endpoint="node")
     assert limited.retryable
+
+
+async def test_operator_key_never_shows_in_config_errors_or_logs(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_hex = bytes(chain.operator.key).hex()
+    config = chain.config(operator_key=bytes(chain.operator.key))
+    assert config.operator_key.get_secret_value() == "0x" + key_hex
+    assert key_hex not in repr(config) and key_hex not in str(config)
+    (pool,) = await chain.create_pools([100])
+    faulty.time_out(1_000)
+    caplog.set_level("DEBUG")
+    with pytest.raises(errors.RpcTimeout) as caught:
+        await chain.new_adapter([faulty]).send_transfer(
+            Transfer(tid(), pool, "main", Account.create().address, 1)
+        )
+    assert key_hex not in str(caught.value) and key_hex not in repr(caught.value.fields)
+    assert key_hex not in caplog.text
+    assert any(r.name == "ballast.chains.retry" for r in caplog.records)  # retries logged
