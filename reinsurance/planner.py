@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+from highspy._core import _Highs
 from numpy.typing import ArrayLike
 
 from reinsurance.errors import SolverError
@@ -94,7 +95,7 @@ class _Arrays:
     value: np.ndarray
     col_of_nz: np.ndarray
 
-    def pass_to(self, h: highspy.Highs, n_rows: int, integer_cols: np.ndarray) -> None:
+    def pass_to(self, h: _Highs, n_rows: int, integer_cols: np.ndarray) -> None:
         """Hand the whole model to HiGHS in one call, straight from the arrays."""
         n = int(self.cost.size)
         integrality = np.zeros(n, dtype=np.int32)
@@ -463,8 +464,11 @@ def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model
     return model, arrays
 
 
-def _highs(cfg_threads: int, time_left: float) -> highspy.Highs:
-    h = highspy.Highs()
+def _highs(cfg_threads: int, time_left: float) -> _Highs:
+    """A silent solver. The bare binding, not ``highspy.Highs``: the wrapper
+    enables callbacks in its constructor, which prints HiGHS's banner before
+    ``output_flag`` can be turned off (the engine does no I/O)."""
+    h = _Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(time_left, 1e-3))
     h.setOptionValue("threads", int(cfg_threads))
