@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from reinsurance.errors import InvalidInput
 from reinsurance.money import check_amount, check_probability, check_ratio, check_real
 
@@ -140,7 +142,13 @@ class PlanInput:
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` naming the first bad field."""
-        chains: set[str] = set(self.chains)
+        chains: set[str] = set(self.chains) | {p.chain for p in self.pools}
+        if not _pools_plainly_valid(self.pools):
+            self._validate_pools()
+        self._validate_rest(chains)
+
+    def _validate_pools(self) -> None:
+        """The slow path: find and name the first bad pool field."""
         ids: set[str] = set()
         for i, p in enumerate(self.pools):
             f = f"pools[{i}]"
@@ -151,7 +159,6 @@ class PlanInput:
             ids.add(p.pool_id)
             if not p.chain:
                 raise InvalidInput(f"{f}.chain", "must be non-empty")
-            chains.add(p.chain)
             check_amount(p.capital, f"{f}.capital")
             check_amount(p.locked, f"{f}.locked")
             if p.locked > p.capital:
@@ -163,6 +170,9 @@ class PlanInput:
             if p.min_ratio > p.target_ratio:
                 raise InvalidInput(f"{f}.min_ratio", "must not exceed target_ratio")
             check_real(p.band, f"{f}.band", lo=0.0, hi=p.target_ratio)
+
+    def _validate_rest(self, chains: set[str]) -> None:
+        ids = {p.pool_id for p in self.pools}
         rids: set[str] = set()
         for i, r in enumerate(self.routes):
             f = f"routes[{i}]"
@@ -214,6 +224,37 @@ class PlanInput:
         check_real(c.min_shortfall_penalty, "config.min_shortfall_penalty", lo=1.0)
         if not isinstance(c.threads, int) or c.threads < 1:
             raise InvalidInput("config.threads", "must be an int >= 1")
+
+
+def _pools_plainly_valid(pools: tuple[PoolState, ...]) -> bool:
+    """Fast path of the pool checks (bulk, no per-field calls): True only if
+    every pool passes; otherwise the slow path finds and names the culprit."""
+    if not pools:
+        return True
+    ids = [p.pool_id for p in pools]
+    if len(set(ids)) != len(ids) or not all(ids) or not all(p.chain for p in pools):
+        return False
+    cap = [p.capital for p in pools]
+    locked = [p.locked for p in pools]
+    amounts = cap + locked + [p.scr for p in pools] + [p.mcr for p in pools]
+    if not all(type(a) is int for a in amounts) or min(amounts) < 0:
+        return False
+    if any(lk > c for lk, c in zip(locked, cap, strict=True)):
+        return False
+    reals = [(p.target_ratio, p.min_ratio, p.band) for p in pools]
+    if not all(type(x) in (float, int) for r in reals for x in r):
+        return False
+    arr = np.array(reals, dtype=float)
+    t, mn, band = arr[:, 0], arr[:, 1], arr[:, 2]
+    return bool(
+        np.isfinite(arr).all()
+        and (t >= 1.0).all()
+        and (t <= 1e6).all()
+        and (mn >= 1.0).all()
+        and (mn <= t).all()
+        and (band >= 0.0).all()
+        and (band <= t).all()
+    )
 
 
 class CessionKind(StrEnum):

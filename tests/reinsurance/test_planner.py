@@ -323,3 +323,15 @@ def test_band_never_leaves_a_pool_below_its_minimum_ratio() -> None:
     assert check_plan(inp, plan) == []
     assert plan.bridges
     assert plan.pools[1].capital_after * 10 >= plan.pools[1].required_after * 15
+
+
+def test_bad_pool_among_many_is_named() -> None:
+    pools = [pool(f"p{k}", "eth", 1_000 + k) for k in range(50)]
+    pools[37] = dataclasses.replace(pools[37], band=-0.1)
+    with pytest.raises(InvalidInput) as e:
+        plan_rebalance(PlanInput(pools=tuple(pools)))
+    assert e.value.field == "pools[37].band"
+    pools[37] = dataclasses.replace(pools[37], band=0.0, scr=True)  # a bool is not an amount
+    with pytest.raises(InvalidInput) as e:
+        plan_rebalance(PlanInput(pools=tuple(pools)))
+    assert e.value.field == "pools[37].scr"
