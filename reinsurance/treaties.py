@@ -23,7 +23,7 @@ import numpy as np
 
 from reinsurance.errors import InvalidInput
 from reinsurance.losses import LossSample
-from reinsurance.money import check_amount, check_probability, check_real, mul_up
+from reinsurance.money import check_amount, check_probability, check_real, mul_down, mul_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,18 @@ class QuotaShare:
 
     share: float
     ceding_commission: float = 0.0
+
+    def ceded_premium(self, gross_premium: int) -> int:
+        """Premium passed to the reinsurer for ``gross_premium`` written (ceil: we pay it)."""
+        return mul_up(gross_premium, self.share)
+
+    def commission(self, gross_premium: int) -> int:
+        """Ceding commission received back on it (floor: we receive it)."""
+        return mul_down(self.ceded_premium(gross_premium), self.ceding_commission)
+
+    def net_cost(self, gross_premium: int) -> int:
+        """What the quota share costs in premium: ceded minus commission."""
+        return self.ceded_premium(gross_premium) - self.commission(gross_premium)
 
 
 @dataclass(frozen=True, slots=True)

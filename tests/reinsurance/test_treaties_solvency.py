@@ -147,3 +147,12 @@ def test_bad_solvency_input() -> None:
     with pytest.raises(InvalidInput) as e:
         assess(sample(), [], SolvencyConfig(quantile=1.5))
     assert e.value.field == "config.quantile"
+
+
+def test_quota_share_premium_and_commission_round_our_way() -> None:
+    qs = QuotaShare(0.3, ceding_commission=0.25)
+    assert qs.ceded_premium(1_000_001) == 300_001  # 300,000.3 ceded: we pay, ceil
+    assert qs.commission(1_000_001) == 75_000  # 75,000.25 back: we receive, floor
+    assert qs.net_cost(1_000_001) == 225_001
+    layer = ExcessOfLoss(attachment=5 * G, limit=10 * G, rate_on_line=0.0625)
+    assert layer.premium == 625_000_000  # rates are taken as their exact binary value
