@@ -1,0 +1,115 @@
+"""The one error table, the bug path (INTERNAL hides details), and config loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from ballast.v1 import treasury_pb2
+
+from chains import errors as chain_errors
+from reinsurance import errors as re_errors
+from router import errors
+from router.client import RouterClient
+from router.config import load_settings
+from router.pki import TestCA
+from router.server import start_router
+from router.store import errors as store_errors
+from router.store import open_store
+from tests.router.conftest import make_settings
+
+C = grpc.StatusCode
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (errors.InvalidRequest("amount", "bad"), C.INVALID_ARGUMENT),
+        (errors.IdempotencyConflict("k", ["premium"]), C.FAILED_PRECONDITION),
+        (errors.RateLimited("slow down"), C.RESOURCE_EXHAUSTED),
+        (
+            store_errors.IdempotencyMismatch("cover", "k1", mismatch=("premium",)),
+            C.FAILED_PRECONDITION,
+        ),
+        (store_errors.NotFound("plan", "p1"), C.NOT_FOUND),
+        (store_errors.StaleVersion("plan", "p1", expected=1, actual=2), C.ABORTED),
+        (store_errors.InvalidRecord("bad", field="x"), C.INVALID_ARGUMENT),
+        (store_errors.StoreUnavailable("db down"), C.UNAVAILABLE),
+        (re_errors.InvalidInput("pools[0].capital", "negative"), C.INVALID_ARGUMENT),
+        (re_errors.InsufficientCapacity("full"), C.FAILED_PRECONDITION),
+        (chain_errors.RpcTimeout("slow", chain="ethereum"), C.UNAVAILABLE),
+        (chain_errors.InvalidAmount("neg"), C.INVALID_ARGUMENT),
+        (chain_errors.DuplicateTransfer("again"), C.ALREADY_EXISTS),
+    ],
+)
+def test_status_table(exc: BaseException, code: grpc.StatusCode) -> None:
+    mapped = errors.status_for(exc)
+    assert mapped is not None and mapped[0] == code and mapped[1]
+
+
+def test_unknown_errors_are_bugs() -> None:
+    assert errors.status_for(RuntimeError("boom")) is None
+    assert errors.status_for(store_errors.StoreError("raw")) is None
+
+
+class _Broken:
+    """Fault injection: the store raises something no table row covers."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def list_plans(self, *a: Any, **kw: Any) -> Any:
+        raise RuntimeError("connection string postgres://user:hunter2@db")
+
+
+async def test_a_bug_is_internal_with_a_request_id_and_no_details(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "b.db")
+    inner = await open_store(settings.database_url)
+    r = await start_router(settings, store=_Broken(inner))  # type: ignore[arg-type]
+    pair = ca.client("ballast://operator/alice")
+    try:
+        async with RouterClient.mtls(
+            r.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+        ) as c:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await c.treasury.ListPlans(
+                    treasury_pb2.ListPlansRequest(), metadata=(("x-request-id", "bug-1"),)
+                )
+    finally:
+        await r.stop(grace=1)
+        await inner.aclose()
+    assert err.value.code() == C.INTERNAL
+    details = err.value.details() or ""
+    assert "bug-1" in details and "hunter2" not in details
+
+
+def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(
+        'listen = "127.0.0.1:7000"\n'
+        '[auth]\nmode = "token"\ntoken_secret = "from-the-file-0000000000"\n'
+        '[[chains]]\nname = "ethereum"\nfamily = "evm"\nquorum = 2\n'
+    )
+    monkeypatch.setenv("BALLAST_LISTEN", "127.0.0.1:7001")
+    s = load_settings(cfg)
+    assert s.listen == "127.0.0.1:7001"
+    assert s.chains[0].quorum == 2
+    assert s.auth.token_secret is not None
+    assert "from-the-file" not in repr(s)
+
+
+def test_config_refuses_inconsistent_registries() -> None:
+    with pytest.raises(ValueError, match="unknown chain"):
+        load_settings(
+            chains=[{"name": "ethereum", "family": "evm"}],
+            pools=[{"chain": "base", "pool_id": "p1", "address": "0x1"}],
+        )
+    with pytest.raises(ValueError, match="token_secret"):
+        load_settings(auth={"mode": "token"})
