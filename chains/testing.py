@@ -127,16 +127,31 @@ class FaultyEndpoint:
             exc = self._take(method, whole=True)
             if exc is not None:
                 raise exc
-        out: list[Any] = []
-        for method, params in calls:
+        out: list[Any] = [None] * len(calls)
+        forward: list[int] = []
+        for i, (method, _) in enumerate(calls):
             exc = self._take(method, whole=False)
+            hit, result = (False, None) if exc is not None else self._answered(method)
             if exc is not None:
-                out.append(exc)
-                continue
-            try:
-                out.append(await self._lagged(method, params))
-            except ChainError as err:
-                out.append(err)
+                out[i] = exc
+            elif hit:
+                out[i] = result
+            else:
+                forward.append(i)
+        if not self.lag:  # untouched calls still go to the node as one batch
+            answers = await self.inner.batch([calls[i] for i in forward]) if forward else []
+            for i, answer in zip(forward, answers, strict=True):
+                out[i] = answer
+        else:
+            for i in forward:
+                try:
+                    out[i] = await self._lagged(*calls[i])
+                except ChainError as err:
+                    out[i] = err
+        for method, _ in calls:
+            lost = self._take(method, whole=True, after=True)
+            if lost is not None:
+                raise lost
         return out
 
     async def aclose(self) -> None:
