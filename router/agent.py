@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -147,3 +147,43 @@ class ReportingAgent:
                 while await self._call.read() is not grpc.aio.EOF:
                     pass
             self._call = None
+
+
+Credentials = Callable[[str], RouterClient]
+
+
+@contextlib.asynccontextmanager
+async def embedded_agents(
+    sources: Sequence[tuple[BalanceReader, Sequence[PoolRef]]],
+    connect: Credentials,
+    *,
+    interval_seconds: float = 1.0,
+    asset: str = "USDC",
+) -> AsyncIterator[list[ReportingAgent]]:
+    """Run one agent per chain in this process (embedded mode) until the block exits.
+
+    ``connect(identity_uri)`` returns a client authenticated as that reporter,
+    e.g. ``lambda uri: RouterClient.mtls(addr, ca_pem=..., **ca.client(uri))``.
+    Each agent has already completed one round when the block is entered.
+    """
+    stop = asyncio.Event()
+    agents = [
+        ReportingAgent(
+            reader,
+            pools,
+            connect(f"ballast://reporter/{reader.chain}"),
+            asset=asset,
+            interval_seconds=interval_seconds,
+        )
+        for reader, pools in sources
+    ]
+    for agent in agents:
+        await agent.run_round()
+    tasks = [asyncio.create_task(agent.run(stop=stop)) for agent in agents]
+    try:
+        yield agents
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for agent in agents:
+            await agent._client.close()

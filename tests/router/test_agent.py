@@ -6,7 +6,7 @@ from pathlib import Path
 
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from chains.errors import RpcUnavailable
-from router.agent import ReportingAgent
+from router.agent import ReportingAgent, embedded_agents
 from router.client import RouterClient
 from router.pki import TestCA
 from router.server import running_router
@@ -91,3 +91,33 @@ async def test_agent_skips_a_failed_read_and_carries_on(
                 stats = await agent.run(rounds=2)
             assert (stats.rounds, stats.failed_reads, stats.accepted) == (2, 1, 1)
             assert (await router.store.latest_balance(chain.pools[0].pool_id)) is not None
+
+
+async def test_embedded_agents_report_in_process(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    async with embedded_evm_chains([ChainSpec("ethereum", 31337, pools=[3, 4])]) as env:
+        chain = env["ethereum"]
+        pools = [
+            {"chain": "ethereum", "pool_id": p.pool_id, "address": p.address} for p in chain.pools
+        ]
+        settings = make_settings(
+            server_files,
+            tmp_path / "e.db",
+            chains=[{"name": "ethereum", "family": "evm"}],
+            pools=pools,
+            reporters=[{"reporter_id": "ethereum", "chain": "ethereum"}],
+            routes=[],
+        )
+        async with running_router(settings) as router:
+
+            def connect(uri: str) -> RouterClient:
+                pair = ca.client(uri)
+                return RouterClient.mtls(
+                    router.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+                )
+
+            async with embedded_agents([(chain.adapter, chain.pools)], connect) as agents:
+                balances = await router.store.latest_balances("ethereum")
+                assert agents[0].stats.accepted == 2
+            assert {b.amount for b in balances.values()} == {3, 4}
