@@ -24,7 +24,7 @@ FAST = settings(
     max_examples=80,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-PLANNER = settings(FAST, max_examples=150)
+PLANNER = settings(FAST, max_examples=300)
 
 UNIT = 1_000_000  # one USDC
 
