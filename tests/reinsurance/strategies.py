@@ -30,11 +30,13 @@ UNIT = 1_000_000  # one USDC
 
 
 @st.composite
-def plan_inputs(draw: st.DrawFn, max_pools: int = 10) -> PlanInput:
+def plan_inputs(
+    draw: st.DrawFn, max_pools: int = 10, max_chains: int = 3, max_vaults: int = 3
+) -> PlanInput:
     """Random but plausible planner states: a few chains, pools of all kinds
     (rich, poor, heavily locked, zero requirement), sparse routes with fixed
     fees and minimum sizes, vaults with and without layers, in-flight transfers."""
-    n_chains = draw(st.integers(1, 3))
+    n_chains = draw(st.integers(1, max_chains))
     chains = [f"c{k}" for k in range(n_chains)]
     n_pools = draw(st.integers(1, max_pools))
     pools = []
@@ -74,7 +76,7 @@ def plan_inputs(draw: st.DrawFn, max_pools: int = 10) -> PlanInput:
                     )
                 )
     vaults = []
-    for v in range(draw(st.integers(0, 3))):
+    for v in range(draw(st.integers(0, max_vaults))):
         layer = draw(st.booleans())
         vaults.append(
             Vault(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import given, settings
 
 from reinsurance import Plan, PlanInput, check_plan, plan_rebalance
 from reinsurance.money import bps_fee
@@ -98,3 +98,9 @@ def test_same_input_same_plan(inp: PlanInput) -> None:
         b.pools,
         b.costs,
     )
+
+
+@settings(PLANNER, max_examples=25)
+@given(plan_inputs(max_pools=80, max_chains=6, max_vaults=6))
+def test_bigger_states_are_safe_too(inp: PlanInput) -> None:
+    _assert_safe(inp, plan_rebalance(inp))
