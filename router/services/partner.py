@@ -5,7 +5,8 @@ active. A quote's ``inputs_hash`` covers the partner, pool, chain, cover
 type, amount, period, premium and expiry, so a bind that changes any of them
 is refused (FAILED_PRECONDITION naming the fields). Capacity per pool is
 ``capacity_bps`` of its free capital (confirmed balance minus locked) minus
-the cover already in force; all cover types share it.
+the cover already in force; all cover types share it; a pool whose last
+confirmed report is stale has none.
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         return partner.partner_id
 
     async def _capacity(self) -> dict[str, int]:
-        """Free capacity per pool id."""
+        """Free capacity per pool id; none on a pool whose last confirmed report is
+        stale: we never underwrite against a balance we cannot vouch for."""
         balances = await self._repo.latest_balances()
         cover = await self._repo.active_cover_by_pool()
+        oldest = datetime.now(UTC) - timedelta(seconds=self._policy.staleness_limit_seconds)
         out = {}
         for p in await self._repo.list_pools():
             bal = balances.get(p.pool_id)
-            free = max(0, (bal.amount if bal else 0) - p.locked_capital)
+            fresh = bal is not None and bal.observed_at >= oldest
+            free = max(0, (bal.amount if bal and fresh else 0) - p.locked_capital)
             limit = free * self._policy.capacity_bps // 10_000
             out[p.pool_id] = max(0, limit - cover.get(p.pool_id, 0))
         return out

@@ -117,3 +117,44 @@ async def test_large_plans_need_two_other_operators(
         finally:
             for c in (rep, alice, bob, carol, acme):
                 await c.close()
+
+
+async def test_no_capacity_on_a_stale_balance(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(
+        server_files, tmp_path / "s.db", policy={"staleness_limit_seconds": 60}
+    )
+    async with running_router(settings) as r:
+        rep, acme = (
+            client(r, ca, "ballast://reporter/ethereum"),
+            client(r, ca, "ballast://partner/acme"),
+        )
+        try:
+            old = report("eth-main", 10**12, 5)
+            old.observed_at.FromSeconds(old.observed_at.seconds - 3600)
+            fresh = report("eth-alt", 10**12, 5)
+            await send_batches(rep, [old, fresh])
+            cap = await acme.partner.GetCapacity(
+                partner_pb2.GetCapacityRequest(cover_type=common_pb2.COVER_TYPE_DEPEG)
+            )
+            eth = next(c for c in cap.capacities if c.chain == "ethereum")
+            assert int(eth.available.value) == 10**12 * 8_000 // 10_000  # eth-alt only
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await acme.partner.QuoteCover(
+                    partner_pb2.QuoteCoverRequest(
+                        chain="ethereum",
+                        pool_id="eth-main",
+                        cover_type=common_pb2.COVER_TYPE_DEPEG,
+                        cover_amount=common_pb2.Amount(asset="USDC", value="1000000"),
+                        period_days=30,
+                    )
+                )
+            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            pos = await op.treasury.GetPosition(
+                treasury_pb2.GetPositionRequest(chains=["ethereum"])
+            )
+            assert {p.pool_id: p.stale for p in pos.pools} == {"eth-alt": False, "eth-main": True}
+        finally:
+            for c in (rep, acme, op):
+                await c.close()
