@@ -509,7 +509,7 @@ def _solve(
     h.changeColsBounds(nb, ucols.astype(np.int32), fix, fix)
     h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
     h.run()
-    best_x, best_obj = np.zeros(model.n_cols), math.inf
+    best_x, best_obj = x, math.inf  # no incumbent: the relaxation, rounded and checked
     if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
         best_x = np.asarray(h.getSolution().col_value, dtype=float)
         best_obj = float(h.getInfo().objective_function_value)
