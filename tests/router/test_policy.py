@@ -130,6 +130,7 @@ async def test_no_capacity_on_a_stale_balance(
             client(r, ca, "ballast://reporter/ethereum"),
             client(r, ca, "ballast://partner/acme"),
         )
+        op = client(r, ca, "ballast://operator/alice")
         try:
             old = report("eth-main", 10**12, 5)
             old.observed_at.FromSeconds(old.observed_at.seconds - 3600)
