@@ -14,7 +14,9 @@ a printed reason if Node/anvil is absent). Rows:
 
 Targets: batched >= 20x faster than the baseline, <= 10 round trips.
 
-Run: .venv/bin/python benchmarks/bench_evm_reads.py [--pools N] [--repeat R]
+Each adapter row is the median of R reads after one warm-up read.
+
+Run: .venv/bin/python benchmarks/bench_evm_reads.py [--pools N] [--repeat R] [--skip-embedded]
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ async def measure(label: str, back: Any, pools: list[Any], repeat: int) -> list[
         ("adapter (BatchReader)", adapter),
         ("adapter (JSON-RPC batch)", fallback),
     ):
+        await reader.read_balances(pools)  # warm-up: connection, caches
         times = []
         for _ in range(repeat):
             before = counted.round_trips
@@ -132,7 +135,7 @@ async def main(n_pools: int, repeat: int, skip_embedded: bool = False) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-embedded", action="store_true", help="only the anvil rows")
     args = parser.parse_args()
     raise SystemExit(asyncio.run(main(args.pools, args.repeat, args.skip_embedded)))
