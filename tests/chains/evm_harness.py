@@ -115,48 +115,59 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def anvil_node(chain_id: int) -> AsyncIterator[str]:
-    """Start anvil on 127.0.0.1 (finalized = head - 2), yield its URL, kill it after."""
+    """Start anvil on 127.0.0.1 (finalized = head - 2), yield its URL, kill it after.
+
+    The free port is picked before anvil binds it; if another process wins that
+    race anvil exits at once and we try another port.
+    """
     binary = node_tool("anvil")
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-        [
-            str(binary),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--chain-id",
-            str(chain_id),
-            "--slots-in-an-epoch",
-            "1",
-            "--gas-limit",
-            "1000000000",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    probe = HttpEndpoint(url, timeout=1.0)
-    try:
-        for _ in range(400):  # poll readiness; bounded (~20 s worst case)
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"anvil exited with {proc.returncode}: {err[:500]}")
-            try:
-                await probe.request("eth_chainId", [])
-                break
-            except Exception:
-                await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError("anvil did not answer within 20 s")
-        yield url
-    finally:
-        await probe.aclose()
-        proc.kill()
-        proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    for _attempt in range(3):
+        port = free_port()
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
+            [
+                str(binary),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--chain-id",
+                str(chain_id),
+                "--slots-in-an-epoch",
+                "1",
+                "--gas-limit",
+                "1000000000",
+                "--silent",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        probe = HttpEndpoint(url, timeout=1.0)
+        try:
+            ready = await _wait_ready(proc, probe)
+            if ready:
+                yield url
+                return
+        finally:
+            await probe.aclose()
+            proc.kill()
+            proc.wait(timeout=10)
+            if proc.stderr is not None:
+                proc.stderr.close()
+    raise RuntimeError("anvil could not start on a free port in 3 attempts")
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], probe: HttpEndpoint) -> bool:
+    """Poll the RPC until anvil answers (bounded); False if it exited first."""
+    for _ in range(400):
+        if proc.poll() is not None:
+            return False
+        try:
+            await probe.request("eth_chainId", [])
+            return True
+        except Exception:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("anvil did not answer within 20 s")
 
 
 @dataclass

@@ -166,6 +166,26 @@ async def test_send_whose_answer_was_lost_is_not_sent_twice(
     assert found is not None and found.tx_ref == receipt.tx_ref
 
 
+async def test_concurrent_sends_from_one_adapter_take_distinct_nonces(
+    chain: EmbeddedEvmChain,
+) -> None:
+    import asyncio
+
+    pools = await chain.create_pools([1_000] * 5)
+    adapter = chain.new_adapter()
+    recipients = [Account.create().address for _ in pools]
+    receipts = await asyncio.gather(
+        *(
+            adapter.send_transfer(Transfer(tid(), p, "main", r, 100 + i))
+            for i, (p, r) in enumerate(zip(pools, recipients, strict=True))
+        )
+    )
+    assert len({r.tx_ref for r in receipts}) == 5
+    for i, (p, r) in enumerate(zip(pools, recipients, strict=True)):
+        assert await chain.token_balance(r) == 100 + i
+        assert await chain.token_balance(p.address) == 1_000 - 100 - i
+
+
 async def test_nonce_cache_resyncs_after_someone_else_used_the_key(
     chain: EmbeddedEvmChain,
 ) -> None:
