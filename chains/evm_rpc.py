@@ -304,3 +304,37 @@ def _tester_revert_data(exc: Exception) -> bytes:
     from eth_abi import encode
 
     return bytes.fromhex("08c379a0") + encode(["string"], [text])
+
+
+# -- parsing answers (nodes differ: hex strings on the wire, ints from eth-tester)
+
+
+def as_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise MalformedResponse(f"{what} is not a number: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 16) if value.startswith("0x") else int(value)
+        except ValueError:
+            pass
+    raise MalformedResponse(f"{what} is not a number: {value!r:.80}")
+
+
+def hex_bytes(value: Any, what: str) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str) and value.startswith("0x"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+    raise MalformedResponse(f"{what} is not hex data: {value!r:.80}")
+
+
+def as_hash(value: Any, what: str) -> str:
+    raw = hex_bytes(value, what)
+    if len(raw) != 32:
+        raise MalformedResponse(f"{what} is not a 32-byte hash")
+    return "0x" + raw.hex()
