@@ -18,8 +18,7 @@ import grpc
 from ballast.v1 import partner_pb2_grpc, reporting_pb2_grpc, treasury_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
-#: The name our server certificates carry (see router.pki).
-SERVER_NAME = "localhost"
+#: Our test certificates name ``localhost`` and ``127.0.0.1`` (see router.pki).
 
 
 class _Metadata(
@@ -50,12 +49,14 @@ class _Metadata(
         return await continuation(self._details(d), requests)
 
 
-def _options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    return [
+def _options(max_message_bytes: int, server_name: str | None = None) -> list[tuple[str, Any]]:
+    opts: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.ssl_target_name_override", SERVER_NAME),
     ]
+    if server_name is not None:  # verify the certificate against this name, not the address
+        opts.append(("grpc.ssl_target_name_override", server_name))
+    return opts
 
 
 def mtls_channel(
@@ -65,11 +66,12 @@ def mtls_channel(
     cert_pem: bytes | None,
     key_pem: bytes | None,
     max_message_bytes: int = 16 * 1024 * 1024,
+    server_name: str | None = None,
 ) -> grpc.aio.Channel:
     creds = grpc.ssl_channel_credentials(
         root_certificates=ca_pem, private_key=key_pem, certificate_chain=cert_pem
     )
-    return grpc.aio.secure_channel(address, creds, options=_options(max_message_bytes))
+    return grpc.aio.secure_channel(address, creds, options=_options(max_message_bytes, server_name))
 
 
 def token_channel(
