@@ -79,6 +79,7 @@ class EvmChainConfig:
     retry: RetryPolicy = DEFAULT_RETRY
     chunk_size: int = 500
     log_from_block: int = 0
+    log_block_range: int | None = None  # split eth_getLogs ranges for nodes that cap them
     gas_headroom: float = 1.25
 
     def __post_init__(self) -> None:

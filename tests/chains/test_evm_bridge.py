@@ -75,9 +75,23 @@ async def test_capital_crosses_chains_once_with_an_attestation(env: EmbeddedEvmE
     assert found.amount == 750_000 and found.tx_ref == sent.tx_ref
 
     inbound = env.inbound("ethereum", "base", transfer_id, recipient, 750_000)
+    assert await dst.adapter.find_inbound(transfer_id) is None
     delivered = await dst.adapter.complete_inbound(inbound)
     assert delivered.transfer_id == transfer_id and delivered.chain == "base"
     assert await dst.token_balance(recipient) == 750_000
+    await dst.finalize()
+    again = await dst.adapter.find_inbound(transfer_id)
+    assert again is not None and again.tx_ref == delivered.tx_ref
+    assert again.status is TransferStatus.FINALIZED and again.amount == 750_000
+    # Nodes that cap log ranges: the same answer, asked in small ranges.
+    chunked = await dst.new_adapter(log_block_range=7).find_inbound(transfer_id)
+    assert chunked is not None
+    assert (chunked.tx_ref, chunked.status, chunked.block_number, chunked.amount) == (
+        again.tx_ref,
+        again.status,
+        again.block_number,
+        again.amount,
+    )
 
     with pytest.raises(errors.DuplicateTransfer):
         await dst.adapter.complete_inbound(inbound)
