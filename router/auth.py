@@ -41,7 +41,7 @@ class Role(StrEnum):
 
 
 _SEGMENT = r"[a-z0-9][a-z0-9._-]{0,62}"
-_URI = re.compile(rf"^ballast://(operator|partner|reporter)/({_SEGMENT}(?:/{_SEGMENT})?)$")
+_URI = re.compile(rf"^ballast://(operator|partner|reporter)/({_SEGMENT}(?:/{_SEGMENT})?)\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,13 @@ from router.errors import InvalidRequest
 from router.store import models as m
 
 MAX_AMOUNT = 2**256 - 1
-DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-_BATCH_ID = re.compile(r"^[\x21-\x7e]{0,64}$")
-HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})$")
+DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})\Z")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
+_PAGE_TOKEN = re.compile(r"^[0-9]{1,9}\Z")
+_BATCH_ID = re.compile(r"^[\x21-\x7e]{0,64}\Z")
+HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})\Z")
 
 #: Wire enum <-> the cover-type names the store and the engine use.
 COVER_TYPES: dict[int, str] = {
@@ -167,7 +168,7 @@ def parse_page(page_size: int, page_token: str) -> tuple[int, int]:
     limit = min(page_size or DEFAULT_PAGE, MAX_PAGE)
     if not page_token:
         return limit, 0
-    if not page_token.isdigit() or len(page_token) > 9:
+    if not _PAGE_TOKEN.match(page_token):  # ASCII only: str.isdigit() accepts '¹'
         raise InvalidRequest("page_token", "is not a token this server issued")
     return limit, int(page_token)
 

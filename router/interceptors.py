@@ -31,7 +31,7 @@ from router.errors import DeadlineCapped, RateLimited, Unauthenticated, status_f
 log = logging.getLogger("ballast.router.rpc")
 
 REQUEST_ID_KEY = "x-request-id"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
 _CURRENT_REQUEST_ID: ContextVar[str] = ContextVar("ballast_request_id", default="-")
 
 Guard = Callable[[str, ServicerContext], AbstractAsyncContextManager[None]]

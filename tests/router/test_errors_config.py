@@ -11,7 +11,7 @@ from ballast.v1 import treasury_pb2
 
 from chains import errors as chain_errors
 from reinsurance import errors as re_errors
-from router import errors
+from router import convert, errors
 from router.client import RouterClient
 from router.config import load_settings
 from router.pki import TestCA
@@ -113,3 +113,25 @@ def test_config_refuses_inconsistent_registries() -> None:
         )
     with pytest.raises(ValueError, match="token_secret"):
         load_settings(auth={"mode": "token"})
+
+
+@pytest.mark.parametrize(
+    ("parse", "value"),
+    [
+        (convert.parse_value, "12\n"),  # '$' would match before a trailing newline
+        (convert.parse_value, "١٢"),  # non-ASCII digits
+        (convert.parse_name, "eth-main\n"),
+        (convert.parse_id, "plan-1\n"),
+        (convert.parse_key, "abcdefgh\n"),
+        (convert.parse_block_hash, "0x" + "ab" * 32 + "\n"),
+    ],
+)
+def test_shapes_are_matched_exactly(parse: Any, value: str) -> None:
+    with pytest.raises(errors.InvalidRequest):
+        parse(value, "field")
+
+
+def test_page_tokens_are_ascii_digits() -> None:
+    with pytest.raises(errors.InvalidRequest):
+        convert.parse_page(0, "¹")
+    assert convert.parse_page(0, "200") == (convert.DEFAULT_PAGE, 200)

@@ -248,6 +248,8 @@ def test_malformed_requests_are_refused_and_change_nothing(fuzz: Fuzz) -> None:
     )
     @given(REQUESTS)
     @example(("partner.QuoteCover", VALID_SHAPED_QUOTE))  # well formed, no capacity
+    @example(("partner.ListPositions", partner_pb2.ListPositionsRequest(page_token="¹")))
+    @example(("treasury.GetPlan", treasury_pb2.GetPlanRequest(plan_id="plan-1\n")))
     def one(call: tuple[str, Any]) -> None:
         method, request = call
         code = fuzz.lt.run(_call(fuzz, method, request))
