@@ -50,18 +50,24 @@ from chains.errors import (
     DuplicateTransfer,
     EndpointDisagreement,
     InsufficientCapital,
-    InvalidAmount,
     MalformedResponse,
     NotFinal,
     RpcResponseError,
     TransactionError,
     TransactionReverted,
-    Unauthorized,
     UnknownChain,
     UnknownPool,
     WrongChain,
 )
-from chains.evm_abi import ContractAbi, decode_pool_states, decode_revert, encode_address_array
+from chains.evm_abi import (
+    ContractAbi,
+    decode_pool_states,
+    decode_revert,
+    decode_uint_array,
+    encode_address_array,
+    encode_balances_of,
+    error_for_revert,
+)
 from chains.evm_config import (
     FINALIZED,
     BridgeRoute,
@@ -161,6 +167,10 @@ class EvmAdapter:
         }
         self._send_lock = asyncio.Lock()
         self._nonce: int | None = None
+        # (pool, asset) pairs whose asset a read has verified. A RiskPool's asset is
+        # immutable and code cannot change at an address, so later reads only need
+        # balances: one sub-call per pool instead of three.
+        self._verified: set[tuple[str, str]] = set()
 
     # -- identity ----------------------------------------------------------
 
@@ -280,6 +290,7 @@ class EvmAdapter:
                     pool_id=pool.pool_id,
                     address=address,
                 )
+            self._verified.add((address, asset))
             reports.append(
                 BalanceReport(
                     chain=self.chain,
@@ -344,8 +355,12 @@ class EvmAdapter:
         block = await self._final_block(ep, meter)
         if not pools:
             return _EndpointRead(ep.name, block, (), meter.calls)
+        assets = {asset for _, asset in pools}
         if self._config.batch_reader is not None:
-            states = await self._states_via_reader(ep, pools, block.number, meter)
+            if len(assets) == 1 and all(p in self._verified for p in pools):
+                states = await self._balances_via_reader(ep, pools, block.number, meter)
+            else:
+                states = await self._states_via_reader(ep, pools, block.number, meter)
         else:
             states = await self._states_via_batch(ep, pools, block.number, meter)
         return _EndpointRead(ep.name, block, tuple(states), meter.calls)
@@ -380,6 +395,38 @@ class EvmAdapter:
                     f"endpoint {ep.name}: poolStates length mismatch", endpoint=ep.name
                 )
             states.extend(zip(assets, balances, strict=True))
+        return states
+
+    async def _balances_via_reader(
+        self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: _Meter
+    ) -> list[tuple[str, int]]:
+        """Pools verified before, all of one asset: ``balancesOf`` in chunks, one batch."""
+        selector = self._reader_abi.fn("balancesOf").selector
+        asset = pools[0][1]
+        size = self._config.chunk_size
+        chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
+        reader = self._config.batch_reader
+        calls: list[Call] = [
+            (
+                "eth_call",
+                [{"to": reader, "data": encode_balances_of(selector, asset, c)}, hex(number)],
+            )
+            for c in chunks
+        ]
+        lowered = asset.lower()
+        states: list[tuple[str, int]] = []
+        for chunk, raw in zip(chunks, await self._batch(ep, calls, meter), strict=True):
+            try:
+                balances = decode_uint_array(_hexbytes(raw, "balancesOf result"))
+            except ValueError as exc:
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: balancesOf answer does not decode", endpoint=ep.name
+                ) from exc
+            if len(balances) != len(chunk):
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: balancesOf length mismatch", endpoint=ep.name
+                )
+            states.extend((lowered, b) for b in balances)
         return states
 
     async def _states_via_batch(
@@ -701,29 +748,12 @@ class EvmAdapter:
     def _revert_error(
         self, data: bytes, transfer_id: str, *, tx_hash: str | None = None
     ) -> ChainError:
-        name, args = decode_revert(data, self._errors)
-        where = f" ({tx_hash})" if tx_hash else ""
-        kw: dict[str, Any] = {
-            "chain": self.chain,
-            "transfer_id": transfer_id,
-            "revert": name,
-            "tx_hash": tx_hash,
-            **args,
-        }
-        if name == "TransferIdUsed":
-            return DuplicateTransfer(
-                f"transfer id {transfer_id} already used on chain{where}", **kw
-            )
-        if name == "InsufficientFreeCapital":
-            return InsufficientCapital(
-                f"pool has {args.get('free')} free, needs {args.get('requested')}{where}", **kw
-            )
-        if name in ("Unauthorized", "NotMinter", "NotAdmin"):
-            return Unauthorized(f"the operator key lacks the role: {name}{where}", **kw)
-        if name == "ZeroAmount":
-            return InvalidAmount(f"the chain refused a zero amount{where}", chain=self.chain)
-        detail = ", ".join(f"{k}={v!r}" for k, v in args.items())
-        return TransactionReverted(f"reverted with {name}({detail}){where}", **kw)
+        return error_for_revert(
+            decode_revert(data, self._errors),
+            chain=self.chain,
+            transfer_id=transfer_id,
+            tx_hash=tx_hash,
+        )
 
     # -- reconciliation --------------------------------------------------------
 

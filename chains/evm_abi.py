@@ -14,6 +14,15 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import keccak
 
+from chains.errors import (
+    ChainError,
+    DuplicateTransfer,
+    InsufficientCapital,
+    InvalidAmount,
+    TransactionReverted,
+    Unauthorized,
+)
+
 
 def _canonical(param: Mapping[str, Any]) -> str:
     kind = str(param["type"])
@@ -133,3 +142,56 @@ def decode_pool_states(data: bytes) -> tuple[list[str], list[int]]:
         assets.append("0x" + raw[12:].hex())
     balances = [word(at_bal + 32 * i) for i in range(n_bal)]
     return assets, balances
+
+
+def encode_balances_of(selector: bytes, token: str, holders: Sequence[str]) -> str:
+    """Calldata for ``balancesOf(address token, address[] holders)``."""
+    head = bytes(12) + bytes.fromhex(token[2:]) + (64).to_bytes(32, "big")
+    count = len(holders).to_bytes(32, "big")
+    words = "".join("0" * 24 + a[2:].lower() for a in holders)
+    return "0x" + selector.hex() + head.hex() + count.hex() + words
+
+
+def decode_uint_array(data: bytes) -> list[int]:
+    """A single ``uint256[]`` return value, strictly."""
+    if len(data) < 64:
+        raise ValueError("short uint256[] answer")
+    offset = int.from_bytes(data[:32], "big")
+    if offset + 32 > len(data):
+        raise ValueError("uint256[] offset runs past the answer")
+    n = int.from_bytes(data[offset : offset + 32], "big")
+    start = offset + 32
+    if start + 32 * n > len(data):
+        raise ValueError("uint256[] runs past the answer")
+    return [int.from_bytes(data[start + 32 * i : start + 32 * i + 32], "big") for i in range(n)]
+
+
+def error_for_revert(
+    revert: tuple[str, dict[str, Any]],
+    *,
+    chain: str,
+    transfer_id: str,
+    tx_hash: str | None = None,
+) -> ChainError:
+    """Our error for a decoded revert of our contracts (see their custom errors)."""
+    name, args = revert
+    where = f" ({tx_hash})" if tx_hash else ""
+    kw: dict[str, Any] = {
+        "chain": chain,
+        "transfer_id": transfer_id,
+        "revert": name,
+        "tx_hash": tx_hash,
+        **args,
+    }
+    if name == "TransferIdUsed":
+        return DuplicateTransfer(f"transfer id {transfer_id} already used on chain{where}", **kw)
+    if name == "InsufficientFreeCapital":
+        return InsufficientCapital(
+            f"pool has {args.get('free')} free, needs {args.get('requested')}{where}", **kw
+        )
+    if name in ("Unauthorized", "NotMinter", "NotAdmin"):
+        return Unauthorized(f"the operator key lacks the role: {name}{where}", **kw)
+    if name == "ZeroAmount":
+        return InvalidAmount(f"the chain refused a zero amount{where}", chain=chain)
+    detail = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return TransactionReverted(f"reverted with {name}({detail}){where}", **kw)

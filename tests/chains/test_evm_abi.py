@@ -11,7 +11,12 @@ from solders.pubkey import Pubkey
 from chains import errors
 from chains.base import ChainFamily
 from chains.evm import checked_address, recipient_bytes32
-from chains.evm_abi import decode_pool_states, encode_address_array
+from chains.evm_abi import (
+    decode_pool_states,
+    decode_uint_array,
+    encode_address_array,
+    encode_balances_of,
+)
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 uint256 = st.integers(min_value=0, max_value=2**256 - 1)
@@ -64,3 +69,15 @@ def test_checksum_is_accepted_in_every_valid_spelling(address: str) -> None:
 def test_malformed_addresses_are_invalid(bad: object) -> None:
     with pytest.raises(errors.InvalidAddress):
         checked_address(bad)
+
+
+@given(addresses, st.lists(addresses, max_size=40), st.lists(uint256, max_size=40))
+def test_balances_of_codecs_match_eth_abi(
+    token: str, holders: list[str], values: list[int]
+) -> None:
+    selector = bytes.fromhex("cafebabe")
+    assert (
+        encode_balances_of(selector, token, holders)
+        == "0x" + (selector + encode(["address", "address[]"], [token, holders])).hex()
+    )
+    assert decode_uint_array(encode(["uint256[]"], [values])) == values
