@@ -7,6 +7,9 @@ evmVersion choice and the attestation digest are proven outside py-evm too.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -42,6 +45,9 @@ def anvil(tmp_path: Path) -> Iterator[Web3]:
             [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # node_modules/.bin/anvil is a Node wrapper that spawns the real node:
+            # a session of its own lets us kill both, not orphan the node.
+            start_new_session=True,
         )
     try:
         # anvil logs "Listening on 127.0.0.1:<port>" once it accepts requests.
@@ -57,7 +63,8 @@ def anvil(tmp_path: Path) -> Iterator[Web3]:
             pytest.fail("anvil did not start listening within 20 s")
         yield Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 10}))
     finally:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
 
