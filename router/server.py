@@ -40,7 +40,7 @@ from router.interceptors import default_interceptors
 from router.services.partner import PartnerServicer
 from router.services.reporting import ReportingServicer
 from router.services.treasury import PlanEvents, PositionCache, TreasuryServicer
-from router.store import NotFound, Store, open_store
+from router.store import Store, open_store
 from router.store import models as m
 
 log = logging.getLogger("ballast.router.server")
@@ -78,13 +78,15 @@ async def sync_registry(store: Store, settings: RouterSettings) -> None:
     (adds and updates; never deletes, never resets a pool's locked capital)."""
     for c in settings.chains:
         await store.upsert_chain(m.Chain(name=c.name, family=c.family, quorum=c.quorum))  # type: ignore[arg-type]
-    for p in settings.pools:
-        try:
-            old = await store.get_pool(p.pool_id)
-            pool = dataclasses.replace(old, address=p.address, asset=p.asset)
-        except NotFound:
-            pool = m.Pool(pool_id=p.pool_id, chain=p.chain, address=p.address, asset=p.asset)
-        await store.upsert_pool(pool)
+    existing = {p.pool_id: p for p in await store.list_pools()}
+    await store.upsert_pools(
+        [
+            dataclasses.replace(existing[p.pool_id], address=p.address, asset=p.asset)
+            if p.pool_id in existing
+            else m.Pool(pool_id=p.pool_id, chain=p.chain, address=p.address, asset=p.asset)
+            for p in settings.pools
+        ]
+    )
     for r in settings.reporters:
         await store.register_reporter(m.Reporter(reporter_id=r.reporter_id, chain=r.chain))
     for partner in settings.partners:
