@@ -3,9 +3,10 @@
 Reads: for every endpoint of the chain, fetch the final block header (number
 and hash, by the chain's finality rule) together with ``eth_chainId``, then
 every pool's asset and balance at that block number through
-``BatchReader.poolStates`` (chunked; chunks go out as one JSON-RPC batch). With
-no reader deployed, JSON-RPC batches of ``asset()``/``balanceOf`` calls do the
-same. Several endpoints must agree on chain id, final block number and hash,
+``BatchReader.poolStates`` (chunked; chunks go out as one JSON-RPC batch).
+Pools whose immutable asset a read has verified are later read with
+``BatchReader.balancesOf`` (a third of the EVM work). With no reader
+deployed, JSON-RPC batches of ``asset()``/``balanceOf`` calls do the same. Several endpoints must agree on chain id, final block number and hash,
 and every balance; otherwise :class:`~chains.errors.EndpointDisagreement`
 names who differs and how. Nothing is averaged or picked.
 
