@@ -6,15 +6,17 @@ every pool's asset and balance at that block number through
 ``BatchReader.poolStates`` (chunked; chunks go out as one JSON-RPC batch).
 Pools whose immutable asset a read has verified are later read with
 ``BatchReader.balancesOf`` (a third of the EVM work). With no reader
-deployed, JSON-RPC batches of ``asset()``/``balanceOf`` calls do the same. Several endpoints must agree on chain id, final block number and hash,
-and every balance; otherwise :class:`~chains.errors.EndpointDisagreement`
+deployed, JSON-RPC batches of ``asset()``/``balanceOf`` calls do the same.
+Several endpoints must agree on chain id, final block number and hash, and
+every balance; otherwise :class:`~chains.errors.EndpointDisagreement`
 names who differs and how. Nothing is averaged or picked.
 
 Sends: ``transferOut`` (same chain) or ``sendToBridge`` (other chain) from the
 pool, signed locally for the configured chain id, nonce from a local cache
 under a lock (resynced from the node's pending count when the node says it is
-wrong). Before signing, one batch pre-checks ``transferUsed``, ``freeCapital``
-and the pool's asset and estimates gas, so bad requests cost nothing. The chain
+wrong). Before signing, one batch checks the node's chain id, pre-checks
+``transferUsed``, ``freeCapital`` and the pool's asset, and estimates gas, so
+bad requests cost nothing and nothing is signed for a node of another chain. The chain
 still enforces all of it; reverts are mapped by custom-error selector whether
 they come back from estimation, as an error payload, or as a mined receipt
 with status 0.

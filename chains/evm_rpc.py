@@ -177,6 +177,7 @@ class HttpEndpoint:
         return out
 
     async def aclose(self) -> None:
+        self._session_ready = False  # a later request opens a new session
         with _mapped(self._name):
             await self._provider.disconnect()
 
