@@ -153,13 +153,23 @@ def serve(config: ConfigOpt = None, verbose: bool = False) -> None:
     asyncio.run(serve_router(settings))
 
 
+def _check_adapter_config(chain: ChainConfig) -> None:
+    if chain.family == "evm":
+        if chain.chain_id is None or chain.signer_key is None or not chain.rpc_urls:
+            raise typer.BadParameter(f"chain {chain.name}: set chain_id, rpc_urls and signer_key")
+    elif chain.signer_key is None or not chain.rpc_urls or chain.settlement_asset is None:
+        raise typer.BadParameter(
+            f"chain {chain.name}: set rpc_urls, settlement_asset and signer_key"
+        )
+
+
 async def _adapter(chain: ChainConfig) -> Any:
     """Build the chain adapter an agent reads with, from the chain's config."""
+    assert chain.signer_key is not None
     if chain.family == "evm":
         from chains.evm import EvmChainConfig, connect_evm
 
-        if chain.chain_id is None or chain.signer_key is None or not chain.rpc_urls:
-            raise typer.BadParameter(f"chain {chain.name}: set chain_id, rpc_urls and signer_key")
+        assert chain.chain_id is not None
         return await connect_evm(
             EvmChainConfig(
                 chain=chain.name,
@@ -175,10 +185,7 @@ async def _adapter(chain: ChainConfig) -> Any:
 
     from chains.solana import SolanaConfig, connect_solana
 
-    if chain.signer_key is None or not chain.rpc_urls or chain.settlement_asset is None:
-        raise typer.BadParameter(
-            f"chain {chain.name}: set rpc_urls, settlement_asset and signer_key"
-        )
+    assert chain.settlement_asset is not None
     key = bytes(Keypair.from_base58_string(chain.signer_key.get_secret_value()))
     return await connect_solana(
         SolanaConfig(
@@ -212,6 +219,7 @@ def agent(
         raise typer.BadParameter(
             f"unknown chain {chain!r}; configured: {[c.name for c in settings.chains]}"
         )
+    _check_adapter_config(spec)
     pools = [
         PoolRef(p.chain, p.pool_id, p.address, spec.settlement_asset or p.asset)
         for p in settings.pools

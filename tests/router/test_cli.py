@@ -78,3 +78,12 @@ async def test_partner_credentials_cannot_run_operator_commands(
     acme = client_config(tmp_path, ca, router, "ballast://partner/acme", "acme")
     code, out = await cli("status", "-c", str(acme))
     assert code == 1 and "PERMISSION_DENIED" in out
+
+
+async def test_agent_command_explains_bad_configuration(tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text('[[chains]]\nname = "ethereum"\nfamily = "evm"\n')
+    code, out = await cli("agent", "--chain", "nope", "-c", str(cfg), "--rounds", "1")
+    assert code == 2 and "unknown chain" in out
+    code, out = await cli("agent", "--chain", "ethereum", "-c", str(cfg), "--rounds", "1")
+    assert code != 0 and "chain_id" in out
