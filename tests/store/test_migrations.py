@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -9,7 +13,7 @@ from router.ingest import ReportIn
 from router.store import InvalidRecord, Store, open_store
 from router.store.engine import normalise_url, schema_diff
 
-from .conftest import T0, block_hash
+from .conftest import ADMIN_DSN, T0, block_hash
 
 
 async def test_migrated_schema_matches_models(store: Store) -> None:
@@ -55,3 +59,20 @@ async def test_history_and_audit_refuse_update_and_delete(world: Store, sql: str
             await conn.execute(sa.text(sql))
     assert len(await world.list_audit()) == 1
     assert len(await world.report_history("p1")) == 1
+
+
+@pytest.mark.postgres
+async def test_replicas_starting_together_migrate_once(postgresql_url: str) -> None:
+    """Two routers opening one fresh database at once: the advisory lock serialises them."""
+    name = f"ballast_fresh_{uuid.uuid4().hex[:10]}"
+    async with await psycopg.AsyncConnection.connect(ADMIN_DSN, autocommit=True) as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        stores = await asyncio.gather(open_store(url), open_store(url))
+        for store in stores:
+            assert await store.list_chains() == []
+            await store.aclose()
+    finally:
+        async with await psycopg.AsyncConnection.connect(ADMIN_DSN, autocommit=True) as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
