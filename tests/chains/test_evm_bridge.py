@@ -155,6 +155,34 @@ async def test_unknown_destination_or_source_is_refused_before_sending(
     assert await src.token_balance(pool.address) == 1_000
 
 
+async def test_capital_can_leave_for_a_solana_recipient(env: EmbeddedEvmEnv) -> None:
+    from solders.pubkey import Pubkey
+
+    from chains.evm import BridgeRoute
+
+    src = env["ethereum"]
+    (pool,) = await src.create_pools([10_000])
+    owner = Pubkey.from_bytes(os.urandom(32))
+    routes = {**src.routes, "solana": BridgeRoute(900_001, ChainFamily.SOLANA)}
+    adapter = src.new_adapter(routes=routes)
+    transfer_id = tid()
+    await adapter.send_transfer(Transfer(transfer_id, pool, "solana", str(owner), 4_000))
+    logs = await src.endpoint.request(
+        "eth_getLogs",
+        [{"fromBlock": "0x0", "toBlock": "latest", "topics": [None, transfer_id]}],
+    )
+    bridged = [entry for entry in logs if entry["address"] == pool.address]
+    assert len(bridged) == 1
+    data = bytes.fromhex(bridged[0]["data"][2:])
+    # CapitalBridged data: dstChainId, recipient (bytes32), amount
+    assert int.from_bytes(data[:32], "big") == 900_001
+    assert data[32:64] == bytes(owner)
+    assert int.from_bytes(data[64:96], "big") == 4_000
+    with pytest.raises(errors.InvalidAddress):
+        await adapter.send_transfer(Transfer(tid(), pool, "solana", "0xnot-base58", 1))
+    assert await src.token_balance(pool.address) == 6_000
+
+
 async def test_bridge_recipients_are_32_bytes_per_family() -> None:
     evm = recipient_bytes32("0x000000000000000000000000000000000000dEaD", ChainFamily.EVM)
     assert evm == bytes(12) + bytes.fromhex("000000000000000000000000000000000000dead")
