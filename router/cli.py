@@ -328,6 +328,57 @@ def rebalance(config: ConfigOpt = None) -> None:
     )
 
 
+@app.command("dev-certs")
+def dev_certs(
+    directory: Annotated[Path, typer.Argument(help="where to write the PEM files")],
+    identity: Annotated[
+        list[str], typer.Option("--identity", "-i", help="client identity URI, repeatable")
+    ],
+) -> None:
+    """Write a throwaway CA, a server certificate and client certificates (local use only).
+
+    The CA key is not kept: run it again to issue more. Never use these in production.
+    """
+    from router.auth import parse_identity
+    from router.pki import TestCA
+
+    for uri in identity:
+        try:
+            parse_identity(uri)
+        except Exception as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    ca = TestCA("Ballast dev CA")
+    pairs = {"server": ca.server()}
+    for uri in identity:
+        pairs[uri.removeprefix("ballast://").replace("/", "-")] = ca.client(uri)
+    written = ca.write(directory, pairs)
+    for name, (cert, key) in written.items():
+        console.print(f"{name}: {cert} {key}")
+    console.print(f"CA: {directory / 'ca.pem'}")
+
+
+@app.command()
+def token(
+    identity: Annotated[
+        str, typer.Option("--identity", "-i", help="e.g. ballast://operator/alice")
+    ],
+    config: ConfigOpt = None,
+    ttl: Annotated[int, typer.Option(help="seconds the token is valid")] = 3600,
+) -> None:
+    """Issue a bearer token for token auth mode (signed with auth.token_secret)."""
+    from router.auth import TokenSigner, parse_identity
+
+    settings = _settings(config)
+    if settings.auth.token_secret is None:
+        console.print("[red]auth.token_secret is not set[/red]")
+        raise typer.Exit(2)
+    try:
+        who = parse_identity(identity)
+    except Exception as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    print(TokenSigner(settings.auth.token_secret).issue(who, ttl_seconds=ttl))
+
+
 def main() -> None:
     app()
 

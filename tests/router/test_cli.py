@@ -6,13 +6,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from ballast.v1 import treasury_pb2
 from typer.testing import CliRunner
 
 from router import cli as cli_module
 from router.cli import app
+from router.client import RouterClient
 from router.pki import TestCA
-from router.server import RunningRouter
-from tests.router.conftest import ClientFactory, report, send_batches
+from router.server import RunningRouter, running_router
+from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 
 def client_config(tmp: Path, ca: TestCA, router: RunningRouter, uri: str, name: str) -> Path:
@@ -87,3 +89,30 @@ async def test_agent_command_explains_bad_configuration(tmp_path: Path) -> None:
     assert code == 2 and "unknown chain" in out
     code, out = await cli("agent", "--chain", "ethereum", "-c", str(cfg), "--rounds", "1")
     assert code != 0 and "chain_id" in out
+
+
+async def test_dev_certs_and_tokens_reach_a_router(
+    server_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certs = tmp_path / "certs"
+    code, out = await cli("dev-certs", str(certs), "-i", "ballast://operator/alice")
+    assert code == 0, out
+    assert (certs / "operator-alice.pem").exists() and (certs / "server.key").exists()
+    code, out = await cli("dev-certs", str(certs), "-i", "ballast://root/x")
+    assert code == 2
+
+    monkeypatch.setenv("BALLAST_AUTH__MODE", "token")
+    monkeypatch.setenv("BALLAST_AUTH__TOKEN_SECRET", "a-local-secret-of-32-bytes-000000")
+    code, out = await cli("token", "-i", "ballast://operator/alice")
+    assert code == 0, out
+    settings = make_settings(
+        {"ca": certs / "ca.pem", "cert": certs / "server.pem", "key": certs / "server.key"},
+        tmp_path / "t.db",
+    )
+    assert settings.auth.mode == "token"
+    async with (
+        running_router(settings) as r,
+        RouterClient.token(r.address, out.strip(), ca_pem=(certs / "ca.pem").read_bytes()) as c,
+    ):
+        plans = await c.treasury.ListPlans(treasury_pb2.ListPlansRequest())
+    assert list(plans.plans) == []
