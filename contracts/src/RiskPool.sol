@@ -62,6 +62,7 @@ contract RiskPool {
     event CoverOpened(bytes32 indexed coverId, uint256 limit, uint256 lockedAmount);
     event CoverClosed(bytes32 indexed coverId, uint256 released);
     event ClaimPaid(bytes32 indexed coverId, address indexed to, uint256 amount, uint256 fromLocked);
+    event ClaimSettled(bytes32 indexed claimId, bytes32 indexed coverId);
     event CapitalSent(bytes32 indexed transferId, address indexed to, uint256 amount);
     event CapitalBridged(
         bytes32 indexed transferId, address indexed bridge, uint256 dstChainId, bytes32 recipient, uint256 amount
@@ -165,6 +166,21 @@ contract RiskPool {
 
     /// @notice Pay a claim on an open cover: from its locked capital first, then from free capital.
     function payClaim(bytes32 coverId, address to, uint256 amount) external onlyOperator {
+        _payClaim(coverId, to, amount);
+    }
+
+    /// @notice `payClaim` under a claim id that can never be paid twice, so a
+    /// retried instruction cannot pay a claim again (still within the cap).
+    /// Claim ids share the transfer-id namespace: `transferUsed(claimId)` says it was paid.
+    function settleClaim(bytes32 claimId, bytes32 coverId, address to, uint256 amount) external onlyOperator {
+        if (claimId == bytes32(0)) revert ZeroId();
+        if (transferUsed[claimId]) revert TransferIdUsed(claimId);
+        transferUsed[claimId] = true;
+        emit ClaimSettled(claimId, coverId);
+        _payClaim(coverId, to, amount);
+    }
+
+    function _payClaim(bytes32 coverId, address to, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         Cover storage c = _covers[coverId];

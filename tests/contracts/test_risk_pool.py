@@ -412,3 +412,41 @@ def test_only_admin_changes_operator(chain: Deployment) -> None:
     )
     send(p.transferOut(tid("t"), chain.claimant, 1), chain.stranger)
     assert chain.balance(chain.provider) == START_BALANCE - 10 * USDC
+
+
+def test_settle_claim_pays_once_per_claim_id(chain: Deployment) -> None:
+    fund_pool(chain, 1_000 * USDC)
+    p = chain.pool.functions
+    op = chain.operator
+    send(p.openCover(tid("c"), 500 * USDC, 100 * USDC), op)
+    claim = tid("claim-1")
+    assert_reverts(
+        p.settleClaim(claim, tid("c"), chain.claimant, 1),
+        chain.stranger,
+        "Unauthorized",
+        chain.stranger,
+    )
+    assert_reverts(p.settleClaim(ZERO_ID, tid("c"), chain.claimant, 1), op, "ZeroId")
+    # A refused settlement (over the cap) does not burn the claim id.
+    assert_reverts(
+        p.settleClaim(claim, tid("c"), chain.claimant, 501 * USDC),
+        op,
+        "PayoutOverCap",
+        tid("c"),
+        501 * USDC,
+        500 * USDC,
+    )
+    assert p.transferUsed(claim).call() is False
+    receipt = send(p.settleClaim(claim, tid("c"), chain.claimant, 150 * USDC), op)
+    assert events(chain.pool, receipt, "ClaimSettled") == [{"claimId": claim, "coverId": tid("c")}]
+    assert events(chain.pool, receipt, "ClaimPaid") == [
+        {"coverId": tid("c"), "to": chain.claimant, "amount": 150 * USDC, "fromLocked": 100 * USDC}
+    ]
+    assert p.transferUsed(claim).call() is True
+    # The retry of the same claim is refused, even with a different amount.
+    assert_reverts(
+        p.settleClaim(claim, tid("c"), chain.claimant, 150 * USDC), op, "TransferIdUsed", claim
+    )
+    assert_reverts(p.settleClaim(claim, tid("c"), chain.claimant, 1), op, "TransferIdUsed", claim)
+    assert chain.balance(chain.claimant) == 150 * USDC
+    assert _state(chain) == (850 * USDC, 0, 850 * USDC)
