@@ -327,3 +327,17 @@ async def test_operator_key_never_shows_in_config_errors_or_logs(
     assert key_hex not in str(caught.value) and key_hex not in repr(caught.value.fields)
     assert key_hex not in caplog.text
     assert any(r.name == "ballast.chains.retry" for r in caplog.records)  # retries logged
+
+
+async def test_a_chain_shorter_than_its_confirmations_is_not_final(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    from chains.evm import Confirmations
+
+    adapter = chain.new_adapter([faulty], finality=Confirmations(1_000_000))
+    with pytest.raises(errors.NotFinal) as caught:
+        await adapter.read_balances(chain.pools[:1])
+    # Finality will come: retryable for the caller, but the adapter does not
+    # spin waiting for it (one round trip, then the typed error).
+    assert caught.value.retryable
+    assert faulty.round_trips == 1
