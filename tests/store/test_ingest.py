@@ -206,8 +206,7 @@ async def test_failing_batch_writes_nothing(world: Store) -> None:
 
 async def test_large_batch_of_many_pools(world: Store) -> None:
     pool = await world.get_pool("p1")
-    for i in range(200):
-        await world.upsert_pool(replace(pool, pool_id=f"bulk-{i}"))
+    await world.upsert_pools([replace(pool, pool_id=f"bulk-{i}") for i in range(200)])
     batch = [evm(f"bulk-{i}", amount=i) for i in range(200)]
     outs = await world.record_reports(batch)
     assert all(o.status is Outcome.CONFIRMED for o in outs)
