@@ -154,7 +154,7 @@ async def main(opts: argparse.Namespace) -> None:
     ]
     settings = load_settings(
         listen="127.0.0.1:0",
-        database_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        database_url=opts.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
         tls={
             "ca_cert": tmp / "ca.pem",
             "server_cert": files["server"][0],
@@ -194,6 +194,8 @@ async def main(opts: argparse.Namespace) -> None:
     finally:
         await srv.stop(None)
 
+    store = "PostgreSQL" if opts.database_url else "SQLite"
+    print(f"store: {store}; {opts.pools} pools; mTLS on 127.0.0.1; clients in a separate process")
     n = opts.batches * opts.batch_size
     rate = n / ing["seconds"]
     echo_rate = echo["messages"] / echo["seconds"]
@@ -223,4 +225,27 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--echo-messages", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=500)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use a throwaway database on the PostgreSQL at 127.0.0.1:5432 instead of SQLite",
+    )
+    args = parser.parse_args()
+    args.database_url = None
+    if not args.postgres:
+        asyncio.run(main(args))
+    else:
+        import uuid
+
+        import psycopg
+
+        admin = "postgresql://postgres@127.0.0.1:5432/test"
+        name = f"ballast_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            args.database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+            asyncio.run(main(args))
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
