@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -360,8 +361,7 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         key_subject = f"execution-request:{key}"
         earlier = await self._repo.list_audit(subject=key_subject, limit=1)
         if earlier:
-            first_plan = earlier[0].detail
-            if f'"{plan_id}"' not in first_plan:
+            if json.loads(earlier[0].detail).get("plan_id") != plan_id:
                 raise IdempotencyConflict(key, ["plan_id"])
             plan = await self._repo.get_plan(plan_id)
             return pb.ExecutePlanResponse(plan=await self._plan_proto(plan), note=EXECUTION_NOTE)

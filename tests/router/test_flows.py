@@ -210,6 +210,12 @@ async def test_operator_positions_plan_approve_execute_watch(
         treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
     )
     assert again.plan.version == ex.plan.version
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await op.treasury.ExecutePlan(
+            treasury_pb2.ExecutePlanRequest(plan_id="plan-other", idempotency_key="exec-0001")
+        )
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "plan_id" in (err.value.details() or "")
     seen.append((await watch.read()).plan.state)
     watch.cancel()
     assert seen == [
