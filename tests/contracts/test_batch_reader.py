@@ -59,7 +59,9 @@ def test_aggregate3_reports_each_call(chain: Deployment) -> None:
     assert tuple(results[2]) == (True, (0).to_bytes(32, "big"))
     # A failure that is not allowed aborts the whole batch and names the call.
     strict = [calls[0], (calls[1][0], False, calls[1][2])]
-    assert_reverts(chain.reader.functions.aggregate3(strict), chain.stranger, "CallFailed", 1)
+    assert_reverts(
+        chain.reader.functions.aggregate3(strict), chain.stranger, "CallFailed", 1, mined=True
+    )
 
 
 def test_pool_states_reads_pools_and_tells_strangers_apart(chain: Deployment) -> None:

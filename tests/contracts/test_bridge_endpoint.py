@@ -120,6 +120,7 @@ def test_replayed_delivery_is_refused(chain: Deployment) -> None:
         chain.stranger,
         "TransferIdUsed",
         tid("d"),
+        mined=True,
     )
     # Even a fresh, valid attestation for the same id (other amount) is refused.
     other = attest(chain, "d", chain.claimant, 5 * USDC)
@@ -204,6 +205,7 @@ def test_high_s_twin_of_a_valid_signature_is_refused(chain: Deployment) -> None:
         b.deliver(tid("d"), SRC_CHAIN, chain.claimant, 10 * USDC, twin),
         chain.stranger,
         "InvalidAttestation",
+        mined=True,
     )
     # The same signature with v as 0/1 (some signers emit that) is the canonical one: accepted.
     zero_one = sig[:64] + bytes([v - 27])

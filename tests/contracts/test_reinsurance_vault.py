@@ -158,7 +158,9 @@ def test_cession_reserves_capacity_and_blocks_redemption(chain: Deployment) -> N
     assert v.cessionOf(tid("c")).call() == [chain.provider, 700 * USDC, 700 * USDC, 20 * USDC, True]
     # Capital reserved for the cession cannot be redeemed.
     worth = v.convertToAssets(shares).call()
-    assert_reverts(v.redeem(shares, r, r), r, "InsufficientFreeCapacity", worth, 320 * USDC)
+    assert_reverts(
+        v.redeem(shares, r, r), r, "InsufficientFreeCapacity", worth, 320 * USDC, mined=True
+    )
     most = v.maxRedeem(r).call()
     assert 0 < most < shares
     assert v.convertToAssets(most).call() <= 320 * USDC
@@ -199,6 +201,7 @@ def test_accept_cession_refusals(chain: Deployment) -> None:
         "CessionOverCapacity",
         100 * USDC + 1,
         100 * USDC,
+        mined=True,
     )
     send(v.acceptCession(tid("c"), 60 * USDC, 1 * USDC), p)
     assert_reverts(v.acceptCession(tid("c"), 1, 1), p, "CessionExists", tid("c"))
@@ -235,6 +238,7 @@ def test_recoveries_are_capped_and_paid_to_the_cedent(chain: Deployment) -> None
         tid("c"),
         100 * USDC + 1,
         100 * USDC,
+        mined=True,
     )
     assert v.totalAssets().call() == 810 * USDC
 

@@ -154,6 +154,7 @@ def test_claims_spend_locked_first_and_stop_at_the_limit(chain: Deployment) -> N
         tid("c"),
         50 * USDC + 1,
         50 * USDC,
+        mined=True,
     )
     send(p.payClaim(tid("c"), chain.claimant, 50 * USDC), op)
     assert_reverts(p.payClaim(tid("c"), chain.claimant, 1), op, "PayoutOverCap", tid("c"), 1, 0)
@@ -199,7 +200,11 @@ def test_transfer_out_sends_free_capital_once(chain: Deployment) -> None:
     assert chain.balance(chain.claimant) == 250 * USDC
     # Replaying the same id never pays twice, even with a different recipient or amount.
     assert_reverts(
-        p.transferOut(tid("t1"), chain.claimant, 250 * USDC), op, "TransferIdUsed", tid("t1")
+        p.transferOut(tid("t1"), chain.claimant, 250 * USDC),
+        op,
+        "TransferIdUsed",
+        tid("t1"),
+        mined=True,
     )
     assert_reverts(p.transferOut(tid("t1"), chain.stranger, 1), op, "TransferIdUsed", tid("t1"))
     assert chain.balance(chain.claimant) == 250 * USDC
@@ -211,7 +216,9 @@ def test_transfer_out_refusals(chain: Deployment) -> None:
     op = chain.operator
     send(p.openCover(tid("c"), 800 * USDC, 700 * USDC), op)
     for caller in (chain.stranger, chain.admin, chain.provider):
-        assert_reverts(p.transferOut(tid("t"), caller, 1), caller, "Unauthorized", caller)
+        assert_reverts(
+            p.transferOut(tid("t"), caller, 1), caller, "Unauthorized", caller, mined=True
+        )
     assert_reverts(p.transferOut(tid("t"), chain.claimant, 0), op, "ZeroAmount")
     assert_reverts(p.transferOut(ZERO_ID, chain.claimant, 1), op, "ZeroId")
     assert_reverts(p.transferOut(tid("t"), "0x" + "00" * 20, 1), op, "ZeroAddress")
@@ -222,6 +229,7 @@ def test_transfer_out_refusals(chain: Deployment) -> None:
         "InsufficientFreeCapital",
         300 * USDC + 1,
         300 * USDC,
+        mined=True,
     )
     # A refused transfer does not burn its id.
     assert p.transferUsed(tid("t")).call() is False
