@@ -150,6 +150,40 @@ def _malformed(r: object) -> str | None:
     return None
 
 
+def _looks_right(r: object, hashes: set[str], times: set[datetime]) -> bool:
+    """Fast path of :func:`_malformed` for the common case (exact types, shared
+    block hash and read time per batch, each checked once); False means "ask
+    _malformed", which is the authority."""
+    if type(r) is not ReportIn:
+        return False
+    a, b, h, t = r.amount, r.block_number, r.block_hash, r.observed_at
+    if not (
+        type(a) is int
+        and a <= _MAX_AMOUNT
+        and type(b) is int
+        and 0 <= b <= _MAX_BLOCK
+        and type(r.finalized) is bool
+        and type(r.chain) is str
+        and 0 < len(r.chain) <= 128
+        and type(r.pool_id) is str
+        and 0 < len(r.pool_id) <= 128
+        and type(r.reporter_id) is str
+        and 0 < len(r.reporter_id) <= 128
+        and type(h) is str
+        and type(t) is datetime
+    ):
+        return False
+    if h not in hashes:
+        if not _HASH.match(h):
+            return False
+        hashes.add(h)
+    if t not in times:
+        if t.tzinfo is None:
+            return False
+        times.add(t)
+    return True
+
+
 def screen(
     reports: Sequence[ReportIn], static: StaticView, latest: Mapping[str, Vote]
 ) -> Screening:
@@ -162,11 +196,14 @@ def screen(
     out = Screening(outcomes=[None] * len(reports))
     current: dict[str, Vote] = {}
     seen_votes: dict[tuple[str, int, str], Vote] = {}
+    hashes: set[str] = set()
+    times: set[datetime] = set()
     for i, r in enumerate(reports):
-        bad = _malformed(r)
-        if bad is not None:
-            out.outcomes[i] = _reject(i, getattr(r, "pool_id", ""), Reject.MALFORMED, bad)
-            continue
+        if not _looks_right(r, hashes, times):
+            bad = _malformed(r)
+            if bad is not None:
+                out.outcomes[i] = _reject(i, getattr(r, "pool_id", ""), Reject.MALFORMED, bad)
+                continue
         pool = r.pool_id
         pool_chain = static.pool_chain.get(pool)
         if pool_chain is None:
@@ -249,7 +286,11 @@ def screen(
                         )
                     )
                 continue
-        quorum = static.quorum.get(r.chain, 1)
+        if static.quorum.get(r.chain, 1) <= 1:
+            # Confirms by itself: later reports of this pool compare with it.
+            current[pool] = vote
+            out.candidates.append(i)
+            continue
         key = (pool, vote.block_number, r.reporter_id)
         earlier = seen_votes.get(key)
         if earlier is not None:
@@ -268,10 +309,7 @@ def screen(
             continue
         seen_votes[key] = vote
         out.candidates.append(i)
-        if quorum <= 1:
-            current[pool] = vote
-        else:
-            out.vote_keys.add((pool, vote.block_number))
+        out.vote_keys.add((pool, vote.block_number))
     return out
 
 
@@ -294,14 +332,17 @@ def decide(
         k: dict(stored_votes.get(k, {})) for k in screening.vote_keys
     }
     votes_of: list[tuple[int, Vote]] = []
+    quorums = static.quorum
     for i in screening.candidates:
         r = reports[i]
-        vote = Vote(r.block_number, r.block_hash, r.amount)
-        if static.quorum.get(r.chain, 1) <= 1:
+        if quorums.get(r.chain, 1) <= 1:
             history.append(i)
-            _confirm(confirm, reports, r.pool_id, i, 1)
+            prev = confirm.get(r.pool_id)  # keep the highest block per pool
+            if prev is None or reports[prev[0]].block_number < r.block_number:
+                confirm[r.pool_id] = (i, 1)
             outcomes[i] = ReportOutcome(i, r.pool_id, Outcome.CONFIRMED, "", "confirmed")
             continue
+        vote = Vote(r.block_number, r.block_hash, r.amount)
         votes = tallies[(r.pool_id, r.block_number)]
         earlier = votes.get(r.reporter_id)
         if earlier is not None:

@@ -49,6 +49,9 @@ async def test_accepted_report_confirms_and_is_latest(world: Store) -> None:
         (evm(amount=1.5), Reject.MALFORMED, "amount must be an integer"),  # type: ignore[arg-type]
         (evm(block_hash="0xABC"), Reject.MALFORMED, "block_hash must be"),
         (evm(block=-3), Reject.MALFORMED, "block_number must be"),
+        (evm(amount=True), Reject.MALFORMED, "amount must be an integer"),
+        (evm(finalized=1), Reject.MALFORMED, "finalized must be a bool"),
+        (evm(pool="p" * 129), Reject.MALFORMED, "pool_id must be a non-empty string"),
         (evm(observed_at=T0.replace(tzinfo=None)), Reject.MALFORMED, "timezone-aware"),
     ],
     ids=lambda v: v.value if isinstance(v, Reject) else None,
