@@ -56,14 +56,18 @@ async def bench_store(url: str, pools: int, quorum: int, rounds: int) -> float:
         ids = await _setup(store, pools, quorum)
         now = datetime.now(UTC)
         await store.record_reports(_batch(ids, "rep-0", 1, now))  # warm caches
+        batches = [
+            _batch(ids, f"rep-{r}", block, now)
+            for block in range(2, rounds + 2)
+            for r in range(quorum)
+        ]
         total = 0
         start = time.perf_counter()
-        for block in range(2, rounds + 2):
-            for r in range(quorum):
-                outs = await store.record_reports(_batch(ids, f"rep-{r}", block, now))
-                total += len(outs)
-                if not all(o.accepted for o in outs):
-                    raise SystemExit(f"unexpected rejection: {outs[0]}")
+        for batch in batches:
+            outs = await store.record_reports(batch)
+            total += len(outs)
+            if not all(o.accepted for o in outs):
+                raise SystemExit(f"unexpected rejection: {outs[0]}")
         elapsed = time.perf_counter() - start
         latest = await store.latest_balance(ids[-1])
         assert latest is not None and latest.block_number == rounds + 1, latest
@@ -76,9 +80,9 @@ def bench_rules(pools: int, rounds: int) -> float:
     ids = [f"pool-{i:05d}" for i in range(pools)]
     static = StaticView({p: "bench" for p in ids}, {"rep-0": ("bench", True)}, {"bench": 1})
     now = datetime.now(UTC)
+    batches = [_batch(ids, "rep-0", block, now) for block in range(rounds)]
     start = time.perf_counter()
-    for block in range(rounds):
-        batch = _batch(ids, "rep-0", block, now)
+    for batch in batches:
         decide(batch, screen(batch, static, {}), static, {})
     return pools * rounds / (time.perf_counter() - start)
 

@@ -181,7 +181,6 @@ class BulkSQL:
     ) -> dict[tuple[str, int], dict[str, Vote]]:
         """Votes already stored at these (pool, block) keys, by reporter."""
         keys = sorted(keys)
-        history = metadata.tables["balance_reports"]
         result: Any
         if self.unnest:
             dollar = self.dialect.paramstyle == "numeric_dollar"
@@ -197,15 +196,15 @@ class BulkSQL:
                 sql, (_array_literal(pools), _array_literal(blocks))
             )
         else:
-            cols = (
-                history.c.pool_id,
-                history.c.block_number,
-                history.c.reporter_id,
-                history.c.block_hash,
-                history.c.amount,
+            raw = await conn.get_raw_connection()
+            values = ",".join("(?,?)" for _ in keys)
+            cursor = await raw.driver_connection.execute(  # type: ignore[union-attr]
+                "SELECT pool_id, block_number, reporter_id, block_hash, amount "
+                f"FROM balance_reports WHERE (pool_id, block_number) IN (VALUES {values})",
+                [x for key in keys for x in key],
             )
-            target = sa.tuple_(history.c.pool_id, history.c.block_number)
-            result = await conn.execute(sa.select(*cols).where(target.in_(keys)))
+            result = await cursor.fetchall()
+            await cursor.close()
         out: dict[tuple[str, int], dict[str, Vote]] = {}
         for pool, block, rid, bhash, amount in result:
             out.setdefault((pool, block), {})[rid] = Vote(block, bhash, int(amount))
