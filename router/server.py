@@ -154,7 +154,7 @@ async def start_router(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ReportingServicer(store, positions.invalidate), server
+            ReportingServicer(store, positions.confirmed), server
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
             TreasuryServicer(store, engine, settings.policy, events, asset, positions), server

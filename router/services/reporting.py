@@ -22,6 +22,7 @@ from router.convert import DIGITS, HASH, NAME
 from router.errors import InvalidRequest
 from router.ingest import Outcome, ReportIn
 from router.services.ports import Repository
+from router.services.treasury import Confirmed
 
 MAX_BATCH = 10_000
 
@@ -106,9 +107,13 @@ def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> Repor
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    def __init__(self, repo: Repository, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        on_confirmed: Callable[[list[Confirmed]], None] | None = None,
+    ) -> None:
         self._repo = repo
-        self._on_change = on_change or (lambda: None)
+        self._on_confirmed = on_confirmed or (lambda _: None)
 
     async def ingest(
         self, identity: auth.Identity, batch: pb.StreamReportsRequest
@@ -129,7 +134,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 positions.append(i)
             else:
                 rejections.append(screened)
-        confirmed = 0
+        confirmed: list[Confirmed] = []
         if valid:
             outcomes = await self._repo.record_reports(valid)
             for o in outcomes:
@@ -145,9 +150,10 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                         )
                     )
                 elif o.status is Outcome.CONFIRMED:
-                    confirmed += 1
+                    r = valid[o.index]
+                    confirmed.append(Confirmed(r.pool_id, r.amount, r.block_number, r.observed_at))
             if confirmed:
-                self._on_change()
+                self._on_confirmed(confirmed)
         rejections.sort(key=lambda x: x.index)
         return pb.StreamReportsResponse(
             batch_id=batch_id,
@@ -155,7 +161,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             rejected=len(rejections),
             rejections=rejections,
             reporter_id=identity.name,
-            confirmed=confirmed,
+            confirmed=len(confirmed),
         )
 
     async def StreamReports(

@@ -85,22 +85,40 @@ async def read_state(repo: Repository) -> StateSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A balance this process just confirmed (from ingestion)."""
+
+    pool_id: str
+    amount: int
+    block_number: int
+    observed_at: datetime
+
+
+@dataclass(slots=True)
 class Materialized:
-    """A snapshot turned into the GetPosition answer, minus what depends on the clock."""
+    """A snapshot turned into the GetPosition answer, minus what depends on the clock.
+
+    Patched in place when this process confirms balances (:meth:`PositionCache.confirmed`);
+    ``serial`` changes with every build or patch and keys the per-second answers.
+    """
 
     snap: StateSnapshot
     base: pb.GetPositionResponse  # staleness/stale unset
-    observed: tuple[datetime | None, ...]  # per pool of ``base``: last confirmed read
+    observed: list[datetime | None]  # per pool of ``base``: last confirmed read
+    required: list[int]  # per pool: max(SCR, MCR)
+    index: dict[str, int]  # pool id -> position in ``base.pools``
+    serial: int
 
 
 class PositionCache:
     """The materialised position of every pool.
 
-    Rebuilt (callers wait) after this process changed state — ingestion and
-    binds call :meth:`invalidate`. Changes by other replicas appear within
+    Balances this process confirms are patched in (:meth:`confirmed`); a bound
+    cover forces a rebuild (:meth:`invalidate`, callers wait). Changes by other
+    replicas appear within
     ``ttl_seconds``: past it, callers get the current view while one
     background task rebuilds it (stale-while-revalidate), so no call pays for
-    a 1,000-pool reload. Staleness is computed per answer from the clock.
+    a 1,000-pool reload. Staleness is computed from the clock, to the second.
     """
 
     def __init__(
@@ -112,28 +130,78 @@ class PositionCache:
         self._ttl = ttl_seconds
         self._current: Materialized | None = None
         self._taken = 0.0
-        self._generation = 0
+        self._invalidations = 0
+        self._building = 0
+        self._log: list[Confirmed] = []
         self._refresh: asyncio.Task[Materialized] | None = None
+        self._serial = 0
+        self._answers: dict[tuple[int, datetime, tuple[str, ...]], pb.GetPositionResponse] = {}
 
     def invalidate(self) -> None:
-        self._generation += 1
+        """State changed in a way only a rebuild captures (cover bound: requirements move)."""
+        self._invalidations += 1
         self._current = None
 
+    def confirmed(self, balances: Sequence[Confirmed]) -> None:
+        """Balances confirmed by this process: patch the view in place (capital,
+        ratio, confirmed block and time) instead of reloading 1,000 pools.
+        Requirements do not depend on capital, so they stay valid. Builds in
+        flight replay these patches when they finish."""
+        if self._building:
+            self._log.extend(balances)
+        if self._current is not None and not self._patch(self._current, balances):
+            self._current = None
+
+    def _patch(self, view: Materialized, balances: Sequence[Confirmed]) -> bool:
+        """False if a balance names a pool the view does not know (rebuild)."""
+        for b in balances:
+            i = view.index.get(b.pool_id)
+            if i is None:
+                return False
+            pos = view.base.pools[i]
+            if view.observed[i] is not None and pos.confirmed_block > b.block_number:
+                continue
+            pos.capital.value = str(b.amount)
+            if view.required[i] > 0:
+                pos.solvency_ratio_bps = b.amount * 10_000 // view.required[i]
+            pos.confirmed_block = b.block_number
+            pos.confirmed_at.CopyFrom(convert.timestamp(b.observed_at))
+            view.observed[i] = b.observed_at
+        self._serial += 1
+        view.serial = self._serial
+        return True
+
     async def _materialize(self) -> Materialized:
-        generation, taken = self._generation, time.monotonic()
-        snap = await read_state(self._repo)
-        reqs = await requirements(self._engine, snap)
+        invalidations, start, taken = self._invalidations, len(self._log), time.monotonic()
+        self._building += 1
+        try:
+            snap = await read_state(self._repo)
+            reqs = await requirements(self._engine, snap)
+        finally:
+            self._building -= 1
         views = pool_views(snap, reqs, self._policy, datetime.now(UTC))
         base = pb.GetPositionResponse(pools=[position_proto(v, None, None) for v in views])
-        observed = []
+        observed: list[datetime | None] = []
         for v, pos in zip(views, base.pools, strict=True):
             bal = snap.balances.get(v.pool.pool_id)
             observed.append(bal.observed_at if bal else None)
             if bal is not None:
                 pos.confirmed_block = bal.block_number
                 pos.confirmed_at.CopyFrom(convert.timestamp(bal.observed_at))
-        view = Materialized(snap, base, tuple(observed))
-        if generation == self._generation:  # nothing changed while we read: keep it
+        self._serial += 1
+        view = Materialized(
+            snap=snap,
+            base=base,
+            observed=observed,
+            required=[max(v.requirement.scr, v.requirement.mcr) for v in views],
+            index={v.pool.pool_id: i for i, v in enumerate(views)},
+            serial=self._serial,
+        )
+        missed = self._log[start:]
+        if not self._building:
+            self._log.clear()
+        # Keep it unless a rebuild-worthy change happened while we read.
+        if invalidations == self._invalidations and self._patch(view, missed):
             self._current, self._taken = view, taken
         return view
 
@@ -148,6 +216,23 @@ class PositionCache:
         return current
 
     def answer(
+        self, view: Materialized, chains: Sequence[str], now: datetime
+    ) -> pb.GetPositionResponse:
+        """The answer at ``now``, to the second: within one second the same
+        (never mutated) message is returned again, so a burst of calls costs
+        one build per second, not one per call."""
+        now = now.replace(microsecond=0)
+        key = (view.serial, now, tuple(chains))
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
+        resp = self._build_answer(view, chains, now)
+        if len(self._answers) >= 64:
+            self._answers.clear()
+        self._answers[key] = resp
+        return resp
+
+    def _build_answer(
         self, view: Materialized, chains: Sequence[str], now: datetime
     ) -> pb.GetPositionResponse:
         limit = timedelta(seconds=self._policy.staleness_limit_seconds)

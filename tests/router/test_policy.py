@@ -159,3 +159,56 @@ async def test_no_capacity_on_a_stale_balance(
         finally:
             for c in (rep, acme, op):
                 await c.close()
+
+
+async def test_positions_follow_ingestion_without_a_reload(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "p.db")
+    async with running_router(settings) as r:
+        rep = client(r, ca, "ballast://reporter/ethereum")
+        acme, op = (
+            client(r, ca, "ballast://partner/acme"),
+            client(r, ca, "ballast://operator/alice"),
+        )
+        try:
+            await send_batches(rep, [report("eth-main", 4 * 10**12, 1)])
+            q = (
+                await acme.partner.QuoteCover(
+                    partner_pb2.QuoteCoverRequest(
+                        chain="ethereum",
+                        pool_id="eth-main",
+                        cover_type=common_pb2.COVER_TYPE_CUSTODY,
+                        cover_amount=common_pb2.Amount(asset="USDC", value=str(10**12)),
+                        period_days=90,
+                    )
+                )
+            ).quote
+            await acme.partner.BindCover(
+                partner_pb2.BindCoverRequest(
+                    idempotency_key="follow-0001",
+                    quote_id=q.quote_id,
+                    chain="ethereum",
+                    pool_id="eth-main",
+                    cover_type=q.cover_type,
+                    cover_amount=q.cover_amount,
+                    period_days=90,
+                )
+            )
+
+            async def eth_main() -> treasury_pb2.PoolPosition:
+                pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+                return next(p for p in pos.pools if p.pool_id == "eth-main")
+
+            before = await eth_main()
+            required = max(int(before.scr.value), int(before.mcr.value))
+            assert required > 0
+            for block, amount in ((2, 3 * 10**12), (3, 5 * 10**12 + 7)):
+                await send_batches(rep, [report("eth-main", amount, block)])
+                now = await eth_main()
+                assert (int(now.capital.value), now.confirmed_block) == (amount, block)
+                assert now.solvency_ratio_bps == amount * 10_000 // required
+                assert now.scr == before.scr and now.mcr == before.mcr
+        finally:
+            for c in (rep, acme, op):
+                await c.close()
