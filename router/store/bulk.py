@@ -23,12 +23,14 @@ from router.ingest import Vote
 from router.store.tables import metadata
 from router.store.types import Amount, UtcDateTime
 
+# Row tuples are built in the tables' column order (checked at compile time),
+# so executemany takes them as they are.
 HISTORY_COLUMNS = (
     "pool_id",
-    "chain",
-    "reporter_id",
-    "amount",
     "block_number",
+    "reporter_id",
+    "chain",
+    "amount",
     "block_hash",
     "observed_at",
     "received_at",

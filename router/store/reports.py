@@ -117,17 +117,17 @@ class ReportsPart(StoreBase):
             rows: list[tuple[Any, ...]] = [
                 (
                     r.pool_id,
-                    r.chain,
-                    r.reporter_id,
-                    amount(r.amount),
                     r.block_number,
+                    r.reporter_id,
+                    r.chain,
+                    amount(r.amount),
                     r.block_hash,
                     ts(r.observed_at),
                     at,
                 )
                 for r in (reports[i] for i in decision.history)
             ]
-            rows.sort()  # one lock order for every writer: concurrent batches cannot deadlock
+            rows.sort()  # key order for every writer: concurrent batches cannot deadlock
             await sql.run(conn, sql.history, rows)
         if decision.confirm:
             rows = [
