@@ -9,7 +9,9 @@ on 127.0.0.1 with a free port, is polled until it answers, and is killed after.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Sequence
@@ -140,6 +142,9 @@ async def anvil_node(chain_id: int) -> AsyncIterator[str]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # .bin/anvil is a Node wrapper that spawns the real node: give them
+            # a process group of their own and end the whole group after.
+            start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}"
         probe = HttpEndpoint(url, timeout=1.0)
@@ -150,7 +155,8 @@ async def anvil_node(chain_id: int) -> AsyncIterator[str]:
                 return
         finally:
             await probe.aclose()
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
             if proc.stderr is not None:
                 proc.stderr.close()
