@@ -10,7 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from router.ingest import StaticView
@@ -93,8 +100,13 @@ class StoreBase:
             raise
         except IntegrityError as exc:
             raise Conflict(f"write conflicts with stored data ({_constraint(exc)})") from exc
-        except (DBAPIError, SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"database error: {type(exc).__name__}") from exc
+        except (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError) as exc:
+            # Connection lost, deadlock victim, serialization failure, pool
+            # exhausted: the same call can succeed later.
+            raise StoreUnavailable(f"database unavailable: {_cause(exc)}") from exc
+        except (DBAPIError, SQLAlchemyError) as exc:
+            # The database refused the statement itself: a defect, not a blip.
+            raise StoreError(f"database error: {_cause(exc)}") from exc
 
     async def _one(self, conn: AsyncConnection, stmt: Any) -> Mapping[Any, Any] | None:
         row = (await conn.execute(stmt)).mappings().first()
@@ -122,6 +134,12 @@ def _canonical(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 def _mismatch(stored: Mapping[str, Any], given: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k)))
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's error class (never its message: it may quote values)."""
+    orig = getattr(exc, "orig", None)
+    return type(orig if orig is not None else exc).__name__
 
 
 def _constraint(exc: IntegrityError) -> str:

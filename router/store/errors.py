@@ -22,8 +22,11 @@ unchanged; the gRPC edge maps the classes to status codes.
     ├── IdempotencyMismatch           same idempotency key, different payload
     │                                 -> FAILED_PRECONDITION (``mismatch`` lists
     │                                 the differing fields)
-    └── StoreUnavailable              the database failed or is unreachable;
-                                      retryable -> UNAVAILABLE
+    └── StoreUnavailable              connection lost or refused, deadlock
+                                      victim, pool timeout; retryable -> UNAVAILABLE
+
+    A bare ``StoreError`` means the database refused a statement outright
+    (a defect, not a blip): not retryable -> INTERNAL.
 """
 
 from __future__ import annotations
