@@ -58,7 +58,7 @@ STEP_KINDS: dict[m.StepKind, int] = {
 COVER_STATES: dict[m.CoverStatus, int] = {
     m.CoverStatus.ACTIVE: partner_pb2.COVER_STATE_ACTIVE,
     m.CoverStatus.EXPIRED: partner_pb2.COVER_STATE_EXPIRED,
-    m.CoverStatus.CANCELLED: partner_pb2.COVER_STATE_EXPIRED,
+    m.CoverStatus.CANCELLED: partner_pb2.COVER_STATE_CANCELLED,
 }
 
 MAX_PAGE = 500

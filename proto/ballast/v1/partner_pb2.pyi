@@ -17,10 +17,12 @@ class CoverState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COVER_STATE_ACTIVE: _ClassVar[CoverState]
     COVER_STATE_EXPIRED: _ClassVar[CoverState]
     COVER_STATE_CLAIMED: _ClassVar[CoverState]
+    COVER_STATE_CANCELLED: _ClassVar[CoverState]
 COVER_STATE_UNSPECIFIED: CoverState
 COVER_STATE_ACTIVE: CoverState
 COVER_STATE_EXPIRED: CoverState
 COVER_STATE_CLAIMED: CoverState
+COVER_STATE_CANCELLED: CoverState
 
 class Capacity(_message.Message):
     __slots__ = ("chain", "cover_type", "available")
