@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from router.ingest import ReportIn
 from router.store import InvalidRecord, Store, open_store
-from router.store.engine import normalise_url, schema_diff
+from router.store.engine import MIGRATIONS_DIR, normalise_url, schema_diff
+from tests.conftest import postgres_available
 
 from .conftest import ADMIN_DSN, T0, block_hash
 
@@ -76,3 +81,44 @@ async def test_replicas_starting_together_migrate_once(postgresql_url: str) -> N
     finally:
         async with await psycopg.AsyncConnection.connect(ADMIN_DSN, autocommit=True) as admin:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alembic(url: str, *args: str) -> None:
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+    getattr(command, args[0])(cfg, *args[1:])
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_downgrade_to_base_and_back_with_the_alembic_command(backend: str, tmp_path: Path) -> None:
+    """The CLI path (its own async engine) migrates down and up again on both backends."""
+    if backend == "postgresql":
+        if not postgres_available():
+            pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432")
+        name = f"ballast_fresh_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    else:
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    try:
+        _alembic(url, "upgrade", "head")
+        _alembic(url, "downgrade", "base")
+        _alembic(url, "upgrade", "head")
+
+        async def check() -> None:
+            store = await open_store(url, migrate=False)
+            try:
+                async with store.engine.connect() as conn:
+                    assert await schema_diff(conn) == []
+            finally:
+                await store.aclose()
+
+        asyncio.run(check())
+    finally:
+        if backend == "postgresql":
+            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
