@@ -11,6 +11,7 @@ confirmed report is stale has none.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
     ) -> None:
         self._repo = repo
         self._on_change = on_change or (lambda: None)
+        self._bind_locks: dict[str, asyncio.Lock] = {}
         self._engine = engine
         self._policy = policy
 
@@ -241,6 +243,21 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             ends_at=starts + timedelta(days=request.period_days),
             quote_id=quote_id,
         )
+        # One bind per pool at a time in this process, so two binds cannot both
+        # pass the capacity check (replicas: see the README).
+        async with self._bind_locks.setdefault(pool.pool_id, asyncio.Lock()):
+            return await self._bind_checked(partner, key, quote, pool, amount, cover_req)
+
+    async def _bind_checked(
+        self,
+        partner: str,
+        key: str,
+        quote: m.Quote,
+        pool: m.Pool,
+        amount: int,
+        cover_req: m.CoverRequest,
+    ) -> pb.BindCoverResponse:
+        quote_id = quote.quote_id
         now = datetime.now(UTC)
         if now > quote.expires_at or amount > (await self._capacity()).get(pool.pool_id, 0):
             # A replay of an earlier bind still answers; anything else is refused.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -211,4 +212,58 @@ async def test_positions_follow_ingestion_without_a_reload(
                 assert now.scr == before.scr and now.mcr == before.mcr
         finally:
             for c in (rep, acme, op):
+                await c.close()
+
+
+async def test_concurrent_binds_cannot_oversell_a_pool(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    settings = make_settings(server_files, tmp_path / "c.db")
+    async with running_router(settings) as r:
+        rep, acme = (
+            client(r, ca, "ballast://reporter/ethereum"),
+            client(r, ca, "ballast://partner/acme"),
+        )
+        try:
+            await send_batches(rep, [report("eth-main", 10**12, 1)])  # capacity 80 % = 8e11
+            quotes = []
+            for _ in range(2):  # each alone fits, both together do not
+                quotes.append(
+                    (
+                        await acme.partner.QuoteCover(
+                            partner_pb2.QuoteCoverRequest(
+                                chain="ethereum",
+                                pool_id="eth-main",
+                                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                                cover_amount=common_pb2.Amount(asset="USDC", value=str(6 * 10**11)),
+                                period_days=30,
+                            )
+                        )
+                    ).quote
+                )
+
+            async def bind(i: int) -> grpc.StatusCode:
+                q = quotes[i]
+                try:
+                    await acme.partner.BindCover(
+                        partner_pb2.BindCoverRequest(
+                            idempotency_key=f"race-000{i}",
+                            quote_id=q.quote_id,
+                            chain="ethereum",
+                            pool_id="eth-main",
+                            cover_type=q.cover_type,
+                            cover_amount=q.cover_amount,
+                            period_days=30,
+                        )
+                    )
+                except grpc.aio.AioRpcError as err:
+                    return err.code()
+                return grpc.StatusCode.OK
+
+            codes = await asyncio.gather(bind(0), bind(1))
+            assert sorted(c.name for c in codes) == ["FAILED_PRECONDITION", "OK"]
+            covers = await acme.partner.ListPositions(partner_pb2.ListPositionsRequest())
+            assert len(covers.covers) == 1
+        finally:
+            for c in (rep, acme):
                 await c.close()
