@@ -89,3 +89,37 @@ async def test_store_matches_the_model(
         bal = await store.latest_balance(pool)
         got = None if bal is None else (bal.block_number, bal.block_hash, bal.amount)
         assert got == model.confirmed
+
+
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**300), max_value=2**300),
+    st.floats(allow_nan=True),
+    st.text(max_size=200),
+    st.lists(st.integers(), max_size=2),
+    st.datetimes(),
+    st.datetimes(timezones=st.timezones()),
+    st.sampled_from(["evm", "p1", "r-evm", block_hash(1)]),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    batch=st.lists(
+        st.one_of(st.builds(ReportIn, junk, junk, junk, junk, junk, junk, junk, junk), junk),
+        max_size=8,
+    )
+)
+async def test_garbage_is_rejected_never_raised(world: Store, batch: list[object]) -> None:
+    outcomes = await world.record_reports(batch)  # type: ignore[arg-type]
+    assert [o.index for o in outcomes] == list(range(len(batch)))
+    for report, out in zip(batch, outcomes, strict=True):
+        if out.accepted:  # only a well-formed report of a known pool can pass
+            assert isinstance(report, ReportIn) and report.pool_id in {"p1", "p2", "s1"}
+        else:
+            assert out.code in {r.value for r in Reject} and out.reason
