@@ -91,7 +91,10 @@ def _quote(value: object) -> str:
 
 def _array_literal(column: Sequence[object]) -> str:
     """A PostgreSQL array literal; every element double-quoted (and escaped)."""
-    return '{"' + '","'.join(map(_quote, column)) + '"}'
+    body = '","'.join(map(str, column))
+    if '"' in body or "\\" in body:  # rare: escape element by element
+        body = '","'.join(map(_quote, column))
+    return '{"' + body + '"}'
 
 
 class BulkSQL:

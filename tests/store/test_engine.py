@@ -8,6 +8,7 @@ import pytest
 
 from router.ingest import Outcome, Reject, ReportIn
 from router.store import Store, StoreUnavailable, open_store
+from router.store.bulk import _array_literal
 
 from .conftest import T0, block_hash
 
@@ -48,3 +49,18 @@ async def test_a_replica_sees_new_pools_after_ttl_or_invalidation(
     finally:
         await cached.aclose()
         await uncached.aclose()
+
+
+@pytest.mark.postgres
+async def test_array_literals_round_trip_any_text(postgresql_url: str) -> None:
+    """The PostgreSQL bulk path ships columns as array literals: quoting must be exact."""
+    values = ["plain", 'with "quotes"', "back\\slash", "comma,brace{}", " spaced ", "NULL", ""]
+    store = await open_store(postgresql_url, migrate=False)
+    try:
+        async with store.engine.connect() as conn:
+            result = await conn.exec_driver_sql(
+                "SELECT unnest((%s::text)::text[])", (_array_literal(values),)
+            )
+            assert [r[0] for r in result] == values
+    finally:
+        await store.aclose()
