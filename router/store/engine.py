@@ -59,9 +59,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        # One connection: SQLite has one writer anyway, and a single connection
-        # turns lock contention into an orderly queue instead of SQLITE_BUSY.
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        if make_url(url).database in (None, "", ":memory:"):
+            # In-memory (tests, throwaway runs): SQLAlchemy keeps its one
+            # connection in a StaticPool, which takes no sizing.
+            engine = create_async_engine(url, echo=echo)
+        else:
+            # One connection: SQLite has one writer anyway, and a single
+            # connection turns lock contention into an orderly queue instead
+            # of SQLITE_BUSY.
+            engine = create_async_engine(
+                url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60
+            )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)

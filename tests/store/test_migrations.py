@@ -39,6 +39,16 @@ async def test_open_store_migrates_a_fresh_database_and_is_idempotent(tmp_path) 
             await store.aclose()
 
 
+async def test_in_memory_sqlite_store_works() -> None:
+    store = await open_store("sqlite://")
+    try:
+        async with store.engine.connect() as conn:
+            assert await schema_diff(conn) == []
+        assert await store.list_chains() == []
+    finally:
+        await store.aclose()
+
+
 def test_url_normalisation_picks_async_drivers() -> None:
     assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert normalise_url("postgresql+asyncpg://u@h/db").startswith("postgresql+asyncpg://")
