@@ -1,0 +1,249 @@
+"""Final-block balance reads of the EVM adapter, in a few round trips.
+
+For every endpoint of the chain, fetch the final block header (number and
+hash, by the chain's finality rule) together with ``eth_chainId``, then every
+pool's asset and balance at that block number through ``BatchReader.poolStates``
+(chunked; chunks go out as one JSON-RPC batch). Pools whose immutable asset a
+read has verified are later read with ``BatchReader.balancesOf`` (a third of
+the EVM work). With no reader deployed, JSON-RPC batches of
+``asset()``/``balanceOf`` calls do the same. Several endpoints must agree on
+chain id, final block number and hash, and every balance; otherwise
+:class:`~chains.errors.EndpointDisagreement` names who differs and how.
+Nothing is averaged or picked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from chains.base import BalanceReport, BalanceSnapshot, PoolRef
+from chains.errors import (
+    AccountMismatch,
+    ChainError,
+    EndpointDisagreement,
+    MalformedResponse,
+    UnknownPool,
+)
+from chains.evm_abi import (
+    decode_pool_states,
+    decode_uint_array,
+    encode_address_array,
+    encode_balances_of,
+)
+from chains.evm_core import Block, EvmCore, Meter
+from chains.evm_rpc import Call, EvmEndpoint
+from chains.evm_rpc import hex_bytes as _hexbytes
+
+_ZERO = "0x" + "0" * 40
+
+
+@dataclass(frozen=True, slots=True)
+class _EndpointRead:
+    endpoint: str
+    block: Block
+    states: tuple[tuple[str, int], ...]  # (asset or zero address, balance) per pool
+    calls: int
+
+
+class EvmReads(EvmCore):
+    """Balance reads at a final block, checked across endpoints."""
+
+    async def read_balances(self, pools: Sequence[PoolRef]) -> BalanceSnapshot:
+        checked = [self._check_pool(p) for p in pools]
+        reads = await asyncio.gather(*(self._read_on(ep, checked) for ep in self._endpoints))
+        self._require_agreement(pools, reads)
+        ref = reads[0]
+        now = datetime.now(UTC)
+        reports = []
+        for pool, (address, asset), (seen_asset, amount) in zip(
+            pools, checked, ref.states, strict=True
+        ):
+            if seen_asset == _ZERO:
+                raise UnknownPool(
+                    f"pool {pool.pool_id}: no risk pool at {address} (no code or not a pool)",
+                    chain=self.chain,
+                    pool_id=pool.pool_id,
+                    address=address,
+                )
+            if seen_asset != asset.lower():
+                raise AccountMismatch(
+                    f"pool {pool.pool_id} at {address} holds "
+                    f"{to_checksum_address(seen_asset)}, expected {asset}",
+                    chain=self.chain,
+                    pool_id=pool.pool_id,
+                    address=address,
+                )
+            self._verified.add((address, asset))
+            reports.append(
+                BalanceReport(
+                    chain=self.chain,
+                    pool_id=pool.pool_id,
+                    address=address,
+                    asset=asset,
+                    amount=amount,
+                    block_number=ref.block.number,
+                    block_hash=ref.block.hash,
+                    finalized=True,
+                    observed_at=now,
+                )
+            )
+        return BalanceSnapshot(
+            chain=self.chain,
+            block_number=ref.block.number,
+            block_hash=ref.block.hash,
+            finalized=True,
+            observed_at=now,
+            reports=tuple(reports),
+            rpc_calls=sum(r.calls for r in reads),
+        )
+
+    async def final_block(self) -> tuple[int, str]:
+        """Number and hash of the block this adapter currently treats as final (first endpoint)."""
+        block = await self._final_block(self._endpoints[0], Meter())
+        return block.number, block.hash
+
+    async def _read_on(self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]]) -> _EndpointRead:
+        meter = Meter()
+        block = await self._final_block(ep, meter)
+        if not pools:
+            return _EndpointRead(ep.name, block, (), meter.calls)
+        assets = {asset for _, asset in pools}
+        if self._config.batch_reader is not None:
+            if len(assets) == 1 and all(p in self._verified for p in pools):
+                states = await self._balances_via_reader(ep, pools, block.number, meter)
+            else:
+                states = await self._states_via_reader(ep, pools, block.number, meter)
+        else:
+            states = await self._states_via_batch(ep, pools, block.number, meter)
+        return _EndpointRead(ep.name, block, tuple(states), meter.calls)
+
+    async def _states_via_reader(
+        self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: Meter
+    ) -> list[tuple[str, int]]:
+        selector = self._reader_abi.fn("poolStates").selector
+        size = self._config.chunk_size
+        chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
+        reader = self._config.batch_reader
+        calls: list[Call] = [
+            (
+                "eth_call",
+                [{"to": reader, "data": encode_address_array(selector, chunk)}, hex(number)],
+            )
+            for chunk in chunks
+        ]
+        results = await self._batch(ep, calls, meter)
+        states: list[tuple[str, int]] = []
+        for chunk, raw in zip(chunks, results, strict=True):
+            try:
+                assets, balances = decode_pool_states(_hexbytes(raw, "poolStates result"))
+            except ValueError as exc:
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: poolStates answer does not decode ({len(chunk)} pools)",
+                    endpoint=ep.name,
+                    chain=self.chain,
+                ) from exc
+            if len(assets) != len(chunk):
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: poolStates length mismatch", endpoint=ep.name
+                )
+            states.extend(zip(assets, balances, strict=True))
+        return states
+
+    async def _balances_via_reader(
+        self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: Meter
+    ) -> list[tuple[str, int]]:
+        """Pools verified before, all of one asset: ``balancesOf`` in chunks, one batch."""
+        selector = self._reader_abi.fn("balancesOf").selector
+        asset = pools[0][1]
+        size = self._config.chunk_size
+        chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
+        reader = self._config.batch_reader
+        calls: list[Call] = [
+            (
+                "eth_call",
+                [{"to": reader, "data": encode_balances_of(selector, asset, c)}, hex(number)],
+            )
+            for c in chunks
+        ]
+        lowered = asset.lower()
+        states: list[tuple[str, int]] = []
+        for chunk, raw in zip(chunks, await self._batch(ep, calls, meter), strict=True):
+            try:
+                balances = decode_uint_array(_hexbytes(raw, "balancesOf result"))
+            except ValueError as exc:
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: balancesOf answer does not decode", endpoint=ep.name
+                ) from exc
+            if len(balances) != len(chunk):
+                raise MalformedResponse(
+                    f"endpoint {ep.name}: balancesOf length mismatch", endpoint=ep.name
+                )
+            states.extend((lowered, b) for b in balances)
+        return states
+
+    async def _states_via_batch(
+        self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: Meter
+    ) -> list[tuple[str, int]]:
+        """No reader deployed: two calls per pool (``asset()``, ``balanceOf``), batched."""
+        asset_fn = self._pool_abi.fn("asset")
+        bal_fn = self._token_abi.fn("balanceOf")
+        block = hex(number)
+        calls: list[Call] = []
+        for address, asset in pools:
+            calls.append(("eth_call", [{"to": address, "data": asset_fn.encode()}, block]))
+            calls.append(("eth_call", [{"to": asset, "data": bal_fn.encode(address)}, block]))
+        size = self._config.chunk_size * 2
+        results: list[Any] = []
+        for i in range(0, len(calls), size):
+            results.extend(await self._batch(ep, calls[i : i + size], meter, strict=False))
+        states: list[tuple[str, int]] = []
+        for i in range(len(pools)):
+            asset_raw, bal_raw = results[2 * i], results[2 * i + 1]
+            if isinstance(asset_raw, ChainError) or isinstance(bal_raw, ChainError):
+                states.append((_ZERO, 0))
+                continue
+            a, b = _hexbytes(asset_raw, "asset()"), _hexbytes(bal_raw, "balanceOf")
+            if len(a) != 32 or len(b) != 32 or a[:12] != bytes(12):
+                states.append((_ZERO, 0))
+                continue
+            states.append(("0x" + a[12:].hex(), int.from_bytes(b, "big")))
+        return states
+
+    def _require_agreement(self, pools: Sequence[PoolRef], reads: Sequence[_EndpointRead]) -> None:
+        ref = reads[0]
+        for other in reads[1:]:
+            if other.block != ref.block:
+                behind = other if other.block.number < ref.block.number else ref
+                detail = (
+                    f"{ref.endpoint} has #{ref.block.number} {ref.block.hash}, "
+                    f"{other.endpoint} has #{other.block.number} {other.block.hash}"
+                )
+                lag = (
+                    ""
+                    if other.block.number == ref.block.number
+                    else f"; {behind.endpoint} is behind"
+                )
+                raise EndpointDisagreement(
+                    f"endpoints disagree on the final block: {detail}{lag}",
+                    chain=self.chain,
+                    endpoints=(ref.endpoint, other.endpoint),
+                    what="block",
+                )
+            differing = [
+                p.pool_id for p, a, b in zip(pools, ref.states, other.states, strict=True) if a != b
+            ]
+            if differing:
+                raise EndpointDisagreement(
+                    f"endpoints {ref.endpoint} and {other.endpoint} agree on block "
+                    f"#{ref.block.number} but disagree on pools {', '.join(differing[:10])}",
+                    chain=self.chain,
+                    endpoints=(ref.endpoint, other.endpoint),
+                    what="balances",
+                    pools=tuple(differing),
+                )
