@@ -61,14 +61,17 @@ class RunningRouter:
     store: Store
     settings: RouterSettings
     events: PlanEvents
+    positions: PositionCache
     owns_store: bool
 
     async def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: NOT_SERVING first, then let in-flight calls finish."""
+        """Graceful stop: NOT_SERVING first, then let in-flight calls finish;
+        background work ends before the store closes."""
         await self.health.enter_graceful_shutdown()
         self.events.close()
         g = self.settings.limits.shutdown_grace_seconds if grace is None else grace
         await self.server.stop(g)
+        await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
 
@@ -191,6 +194,7 @@ async def start_router(
         store=store,
         settings=settings,
         events=events,
+        positions=positions,
         owns_store=owns,
     )
 

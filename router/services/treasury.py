@@ -137,6 +137,15 @@ class PositionCache:
         self._serial = 0
         self._answers: dict[tuple[int, datetime, tuple[str, ...]], pb.GetPositionResponse] = {}
 
+    async def aclose(self) -> None:
+        """Stop a background rebuild; call before the store closes (a rebuild
+        cut off inside a store transaction would wait on a closed connection)."""
+        task, self._refresh = self._refresh, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     def invalidate(self) -> None:
         """State changed in a way only a rebuild captures (cover bound: requirements move)."""
         self._invalidations += 1

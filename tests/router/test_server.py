@@ -163,3 +163,19 @@ async def test_a_reporter_flooding_one_stream_is_limited(
             assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         balance = await r.store.latest_balance("eth-main")
     assert balance is not None and balance.block_number == 11  # two batches got through
+
+
+async def test_stop_leaves_no_background_work(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    """A view rebuild started in the background must end before the store closes."""
+    settings = make_settings(server_files, tmp_path / "r.db", policy={"position_cache_seconds": 0})
+    async with running_router(settings) as r:
+        async with client(r, ca, OPERATOR) as op:
+            for _ in range(3):  # past the TTL every time: each call starts a rebuild
+                await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+        refresh = r.positions._refresh
+        assert refresh is not None
+    assert refresh.done()
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert not [t for t in leftovers if "materialize" in repr(t.get_coro())]
