@@ -1,0 +1,205 @@
+"""What every part of the Solana adapter shares: config, keys, pool checks, RPC calls.
+
+:class:`SolanaCore` owns the endpoint(s), the treasury signer and the marker
+rent; reads (``solana_reads``) and sends (``solana_sends``) build on it and
+meet in :class:`chains.solana.SolanaAdapter`. Every read-only call goes through
+``_call``/``_gather`` so it is retried under the one policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import SecretBytes
+from solders.account import Account
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.token.state import TokenAccount, TokenAccountState
+from solders.transaction import Transaction
+
+from chains.base import Commitment, PoolRef, Transfer
+from chains.errors import AccountMismatch, InvalidAddress, UnknownChain, UnknownPool
+from chains.retry import DEFAULT_RETRY, RetryPolicy, with_retries
+from chains.solana_rpc import SolanaRpc
+
+TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+U64_MAX = 2**64 - 1
+TOKEN_ACCOUNT_LEN = 165
+MINT_LEN = 82
+MAX_KEYS_PER_CALL = 100
+MEMO_PREFIX = "ballast:"
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class SolanaConfig:
+    """Everything the adapter needs; parsed once, passed in, never read from env here.
+
+    ``treasury_key`` is the 64-byte keypair of the treasury authority (owner of
+    every pool token account and fee payer). It is a secret: never in repr,
+    logs or errors.
+    """
+
+    chain: str
+    rpc_url: str
+    settlement_mint: str
+    treasury_key: SecretBytes = field(repr=False)
+    decimals: int = 6
+    request_timeout: float = 10.0
+    confirm_timeout: float = 60.0
+    poll_interval: float = 0.4
+    max_resigns: int = 3
+    calls_per_request: int = 4  # JSON-RPC calls batched into one HTTP round trip
+    same_slot_attempts: int = 3
+    retry: RetryPolicy = DEFAULT_RETRY
+    send_commitment: Commitment = Commitment.CONFIRMED  # when send_transfer returns
+    skip_preflight: bool = False  # then chain-side failures surface from the status poll
+    witness_urls: tuple[str, ...] = ()  # other endpoints that must agree on block hashes
+
+
+def marker_seed(transfer_id: str) -> str:
+    """32 chars (the seed limit): the first 128 bits of the id, as hex."""
+    return transfer_id[2:34]
+
+
+def marker_address(authority: Pubkey, transfer_id: str) -> Pubkey:
+    return Pubkey.create_with_seed(authority, marker_seed(transfer_id), MEMO_PROGRAM_ID)
+
+
+def parse_pubkey(value: object, *, what: str, chain: str | None = None) -> Pubkey:
+    """A base-58 32-byte key, or :class:`InvalidAddress` naming what is wrong."""
+    shown = repr(value)[:60]
+    if not isinstance(value, str) or not 32 <= len(value) <= 44:
+        raise InvalidAddress(f"{what} {shown} is not a base-58 Solana address", chain=chain)
+    try:
+        return Pubkey.from_string(value)
+    except ValueError:
+        raise InvalidAddress(
+            f"{what} {shown} is not a base-58 Solana address", chain=chain
+        ) from None
+
+
+@dataclass(slots=True)
+class Pending:
+    """A signed transfer whose outcome we do not know yet."""
+
+    transfer: Transfer
+    tx: Transaction
+    last_valid_height: int
+
+    @property
+    def signature(self) -> Signature:
+        return self.tx.signatures[0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    mint: Pubkey
+    owner: Pubkey
+    amount: int
+
+
+class SolanaCore:
+    """State and plumbing shared by the reads and sends of one Solana chain."""
+
+    def __init__(
+        self,
+        config: SolanaConfig,
+        rpc: SolanaRpc,
+        signer: Keypair,
+        rent: int,
+        witnesses: Sequence[SolanaRpc] = (),
+    ) -> None:
+        self._config = config
+        self._rpc = rpc
+        self._witnesses = tuple(witnesses)
+        self._signer = signer
+        self._authority = signer.pubkey()
+        self._mint = Pubkey.from_string(config.settlement_mint)
+        self._marker_rent = rent
+        self._inflight: dict[str, Pending] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"SolanaAdapter(chain={self.chain!r}, endpoint={self._rpc.endpoint!r})"
+
+    @property
+    def chain(self) -> str:
+        return self._config.chain
+
+    @property
+    def authority(self) -> str:
+        return str(self._authority)
+
+    @property
+    def rpc_round_trips(self) -> int:
+        return self._round_trips()
+
+    async def aclose(self) -> None:
+        for rpc in (self._rpc, *self._witnesses):
+            await rpc.client.close()
+
+    def _round_trips(self) -> int:
+        return sum(rpc.round_trips for rpc in (self._rpc, *self._witnesses))
+
+    # -- validation -----------------------------------------------------------
+
+    def _pool_key(self, pool: PoolRef) -> Pubkey:
+        if pool.chain != self.chain:
+            raise UnknownChain(
+                f"pool {pool.pool_id!r} is on chain {pool.chain!r}, not {self.chain!r}",
+                chain=self.chain,
+            )
+        key = parse_pubkey(pool.address, what=f"pool {pool.pool_id!r} address", chain=self.chain)
+        asset = parse_pubkey(pool.asset, what=f"pool {pool.pool_id!r} mint", chain=self.chain)
+        if asset != self._mint:
+            raise AccountMismatch(
+                f"pool {pool.pool_id!r} names mint {asset}, settlement mint is {self._mint}",
+                chain=self.chain,
+            )
+        return key
+
+    def _token(self, account: Account | None, *, what: str, owner: Pubkey | None) -> _Token:
+        """Decode an SPL token account of our mint; ``owner=None`` accepts any owner."""
+        if account is None:
+            raise UnknownPool(f"{what}: no account", chain=self.chain)
+        data = bytes(account.data)
+        if account.owner != TOKEN_PROGRAM_ID or len(data) != TOKEN_ACCOUNT_LEN:
+            raise AccountMismatch(
+                f"{what}: not an SPL token account (program {account.owner}, {len(data)} bytes)",
+                chain=self.chain,
+            )
+        try:
+            token = TokenAccount.from_bytes(data)
+        except Exception:
+            raise AccountMismatch(f"{what}: undecodable token account", chain=self.chain) from None
+        if token.state != TokenAccountState.Initialized:
+            raise AccountMismatch(f"{what}: token account is {token.state}", chain=self.chain)
+        if token.mint != self._mint:
+            raise AccountMismatch(
+                f"{what}: holds mint {token.mint}, settlement mint is {self._mint}",
+                chain=self.chain,
+            )
+        if owner is not None and token.owner != owner:
+            raise AccountMismatch(
+                f"{what}: owned by {token.owner}, not the treasury authority {owner}",
+                chain=self.chain,
+            )
+        return _Token(token.mint, token.owner, int(token.amount))
+
+    async def _gather(self, calls: Sequence[tuple[Any, type[Any]]]) -> list[Any]:
+        """Calls batched ``calls_per_request`` per HTTP request, requests concurrent."""
+        size = max(1, self._config.calls_per_request)
+        groups = [list(calls[i : i + size]) for i in range(0, len(calls), size)]
+        results = await asyncio.gather(*(self._rpc.batch(g) for g in groups))
+        return [answer for group in results for answer in group]
+
+    async def _call(self, body: Any, parser: type[R]) -> R:
+        """One read-only call under the retry policy."""
+        return await with_retries(lambda: self._rpc.call(body, parser), policy=self._config.retry)
