@@ -15,7 +15,7 @@ Nothing is averaged or picked.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,34 +126,22 @@ class EvmReads(EvmCore):
     async def _states_via_reader(
         self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: Meter
     ) -> list[tuple[str, int]]:
+        """Each pool's asset and balance: ``poolStates`` in chunks, one batch."""
         selector = self._reader_abi.fn("poolStates").selector
-        size = self._config.chunk_size
-        chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
-        reader = self._config.batch_reader
-        calls: list[Call] = [
-            (
-                "eth_call",
-                [{"to": reader, "data": encode_address_array(selector, chunk)}, hex(number)],
-            )
-            for chunk in chunks
-        ]
-        results = await self._batch(ep, calls, meter)
-        states: list[tuple[str, int]] = []
-        for chunk, raw in zip(chunks, results, strict=True):
-            try:
-                assets, balances = decode_pool_states(_hexbytes(raw, "poolStates result"))
-            except ValueError as exc:
-                raise MalformedResponse(
-                    f"endpoint {ep.name}: poolStates answer does not decode ({len(chunk)} pools)",
-                    endpoint=ep.name,
-                    chain=self.chain,
-                ) from exc
-            if len(assets) != len(chunk):
-                raise MalformedResponse(
-                    f"endpoint {ep.name}: poolStates length mismatch", endpoint=ep.name
-                )
-            states.extend(zip(assets, balances, strict=True))
-        return states
+
+        def decode(raw: bytes) -> list[tuple[str, int]]:
+            assets, balances = decode_pool_states(raw)
+            return list(zip(assets, balances, strict=True))
+
+        return await self._call_reader(
+            ep,
+            pools,
+            number,
+            meter,
+            "poolStates",
+            lambda c: encode_address_array(selector, c),
+            decode,
+        )
 
     async def _balances_via_reader(
         self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], number: int, meter: Meter
@@ -161,30 +149,52 @@ class EvmReads(EvmCore):
         """Pools verified before, all of one asset: ``balancesOf`` in chunks, one batch."""
         selector = self._reader_abi.fn("balancesOf").selector
         asset = pools[0][1]
+        lowered = asset.lower()
+        return await self._call_reader(
+            ep,
+            pools,
+            number,
+            meter,
+            "balancesOf",
+            lambda c: encode_balances_of(selector, asset, c),
+            lambda raw: [(lowered, b) for b in decode_uint_array(raw)],
+        )
+
+    async def _call_reader(
+        self,
+        ep: EvmEndpoint,
+        pools: Sequence[tuple[str, str]],
+        number: int,
+        meter: Meter,
+        what: str,
+        encode: Callable[[list[str]], str],
+        decode: Callable[[bytes], list[tuple[str, int]]],
+    ) -> list[tuple[str, int]]:
+        """One ``BatchReader`` call per ``chunk_size`` pools at block ``number``, all in
+        one batch; every answer must decode to exactly one state per pool of its chunk."""
         size = self._config.chunk_size
         chunks = [[a for a, _ in pools[i : i + size]] for i in range(0, len(pools), size)]
         reader = self._config.batch_reader
         calls: list[Call] = [
-            (
-                "eth_call",
-                [{"to": reader, "data": encode_balances_of(selector, asset, c)}, hex(number)],
-            )
-            for c in chunks
+            ("eth_call", [{"to": reader, "data": encode(chunk)}, hex(number)]) for chunk in chunks
         ]
-        lowered = asset.lower()
         states: list[tuple[str, int]] = []
         for chunk, raw in zip(chunks, await self._batch(ep, calls, meter), strict=True):
             try:
-                balances = decode_uint_array(_hexbytes(raw, "balancesOf result"))
+                decoded = decode(_hexbytes(raw, f"{what} result"))
             except ValueError as exc:
                 raise MalformedResponse(
-                    f"endpoint {ep.name}: balancesOf answer does not decode", endpoint=ep.name
+                    f"endpoint {ep.name}: {what} answer does not decode ({len(chunk)} pools)",
+                    endpoint=ep.name,
+                    chain=self.chain,
                 ) from exc
-            if len(balances) != len(chunk):
+            if len(decoded) != len(chunk):
                 raise MalformedResponse(
-                    f"endpoint {ep.name}: balancesOf length mismatch", endpoint=ep.name
+                    f"endpoint {ep.name}: {what} length mismatch",
+                    endpoint=ep.name,
+                    chain=self.chain,
                 )
-            states.extend((lowered, b) for b in balances)
+            states.extend(decoded)
         return states
 
     async def _states_via_batch(

@@ -123,14 +123,8 @@ class EvmSends(EvmCore):
                     free=free,
                 )
 
-        receipt, block = await self._submit(pool, data, transfer.transfer_id, prechecks, judge)
-        return TransferReceipt(
-            transfer_id=transfer.transfer_id,
-            chain=self.chain,
-            tx_ref=receipt,
-            status=TransferStatus.CONFIRMED,
-            block_number=block,
-            amount=transfer.amount,
+        return await self._submit(
+            pool, data, transfer.transfer_id, transfer.amount, prechecks, judge
         )
 
     async def complete_inbound(self, inbound: InboundTransfer) -> TransferReceipt:
@@ -175,14 +169,8 @@ class EvmSends(EvmCore):
                     transfer_id=inbound.transfer_id,
                 )
 
-        tx_hash, block = await self._submit(bridge, data, inbound.transfer_id, prechecks, judge)
-        return TransferReceipt(
-            transfer_id=inbound.transfer_id,
-            chain=self.chain,
-            tx_ref=tx_hash,
-            status=TransferStatus.CONFIRMED,
-            block_number=block,
-            amount=inbound.amount,
+        return await self._submit(
+            bridge, data, inbound.transfer_id, inbound.amount, prechecks, judge
         )
 
     async def _submit(
@@ -190,10 +178,15 @@ class EvmSends(EvmCore):
         to: str,
         data: str,
         transfer_id: str,
+        amount: int,
         prechecks: list[Call],
         judge: Callable[[list[Any]], None],
-    ) -> tuple[str, int]:
-        """Pre-check, estimate, sign, send and wait: one transaction, under the nonce lock."""
+    ) -> TransferReceipt:
+        """Pre-check, estimate, sign, send and wait: one transaction, under the nonce lock.
+
+        ``judge`` sees the answers to ``prechecks`` and raises the precise error
+        for a request the chain would refuse; nothing is signed before it passes.
+        """
         ep = self._endpoints[0]
         meter = Meter()
         sender = self.operator
@@ -293,7 +286,14 @@ class EvmSends(EvmCore):
                 chain=self.chain,
                 transfer_id=transfer_id,
             )
-        return tx_hash, block
+        return TransferReceipt(
+            transfer_id=transfer_id,
+            chain=self.chain,
+            tx_ref=tx_hash,
+            status=TransferStatus.CONFIRMED,
+            block_number=block,
+            amount=amount,
+        )
 
     async def _wait_receipt(
         self, ep: EvmEndpoint, tx_hash: str, transfer_id: str, meter: Meter
