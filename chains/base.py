@@ -21,7 +21,7 @@ from chains.errors import InvalidAmount, InvalidTransferId
 #: below every on-chain integer width we use (uint256, u64 is checked per chain).
 MAX_AMOUNT = 2**128 - 1
 
-_TRANSFER_ID = re.compile(r"^0x[0-9a-f]{64}$")
+_TRANSFER_ID = re.compile(r"^0x[0-9a-f]{64}\Z")
 
 
 class ChainFamily(StrEnum):

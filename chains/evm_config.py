@@ -19,7 +19,7 @@ from chains.base import ChainFamily
 from chains.errors import InvalidAddress
 from chains.retry import DEFAULT_RETRY, RetryPolicy
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 

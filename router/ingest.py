@@ -29,7 +29,7 @@ from enum import StrEnum
 
 _MAX_AMOUNT = 2**256 - 1
 _MAX_BLOCK = 2**63 - 1
-_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})$")
+_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})\Z")
 
 
 @dataclass(frozen=True, slots=True)

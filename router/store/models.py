@@ -23,10 +23,10 @@ MAX_AMOUNT = 2**256 - 1
 #: Largest block number / slot (fits a signed 64-bit column).
 MAX_BLOCK = 2**63 - 1
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
-_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})$")
-_TRANSFER_ID = re.compile(r"^0x[0-9a-f]{64}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}\Z")
+_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})\Z")
+_TRANSFER_ID = re.compile(r"^0x[0-9a-f]{64}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def check_id(value: object, what: str) -> str:

@@ -203,6 +203,6 @@ class AdapterConformance:
     async def test_bad_transfer_id_is_rejected(self, harness: ChainHarness) -> None:
         (pool,) = await harness.create_pools([1_000])
         recipient = await harness.new_recipient()
-        for bad in ("", "0x1234", "0x" + "G" * 64, "0x" + "AB" * 32):
+        for bad in ("", "0x1234", "0x" + "G" * 64, "0x" + "AB" * 32, "0x" + "ab" * 32 + "\n"):
             with pytest.raises(errors.InvalidTransferId):
                 Transfer(bad, pool, harness.chain, recipient, 10)
