@@ -3,7 +3,6 @@ and HTTP-level faults (through a small proxy in front of anvil)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -16,15 +15,12 @@ from chains.base import Transfer
 from chains.embedded.evm import ChainSpec, EmbeddedEvmChain, embedded_evm_chains
 from chains.evm_rpc import HttpEndpoint
 from chains.testing import FaultyEndpoint
+from tests.chains.conformance import new_transfer_id as tid
 from tests.chains.evm_harness import AnvilChain, anvil_chain, free_port, skip_unless_selected
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ANVIL_ID = 31_600_001
-
-
-def tid() -> str:
-    return "0x" + os.urandom(32).hex()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

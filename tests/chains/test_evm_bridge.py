@@ -26,15 +26,12 @@ from chains.base import (
 from chains.embedded.evm import ChainSpec, EmbeddedEvmEnv, embedded_evm_chains
 from chains.evm import recipient_bytes32
 from chains.testing import FaultyEndpoint
+from tests.chains.conformance import new_transfer_id as tid
 from tests.chains.evm_harness import skip_unless_selected
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 IDS = {"ethereum": 31_500_001, "base": 31_500_002, "arbitrum": 31_500_003}
-
-
-def tid() -> str:
-    return "0x" + os.urandom(32).hex()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -8,7 +8,6 @@ another endpoint of the first.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -25,15 +24,12 @@ from chains.embedded.evm import (
     start_chain,
 )
 from chains.testing import FaultyEndpoint
+from tests.chains.conformance import new_transfer_id as tid
 from tests.chains.evm_harness import skip_unless_selected
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHAIN_ID = 31_400_001
-
-
-def tid() -> str:
-    return "0x" + os.urandom(32).hex()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
