@@ -199,12 +199,19 @@ def duration(delta: timedelta) -> Duration:
     return d
 
 
+def _chain_of(pool_or_hub: str, pool_chain: dict[str, str]) -> str:
+    """A step's end is a pool or a chain's hub (``hub:<chain>``, see ``engine.hub``)."""
+    if pool_or_hub.startswith("hub:"):
+        return pool_or_hub.removeprefix("hub:")
+    return pool_chain.get(pool_or_hub, "")
+
+
 def plan_to_proto(plan: m.Plan, asset: str, pool_chain: dict[str, str]) -> treasury_pb2.Plan:
     steps = [
         treasury_pb2.PlanStep(
             index=s.seq,
             kind=STEP_KINDS[s.kind],
-            source_chain=pool_chain.get(s.src_pool, ""),
+            source_chain=_chain_of(s.src_pool, pool_chain),
             source_pool_id=s.src_pool,
             destination_chain=(
                 s.dst_chain or pool_chain.get(s.dst_pool or "", "")
@@ -216,6 +223,7 @@ def plan_to_proto(plan: m.Plan, asset: str, pool_chain: dict[str, str]) -> treas
             cost=amount(asset, s.fee),
             state=STEP_STATES[s.status],
             transfer_id=s.transfer_id or "",
+            route=s.route_id or "",
         )
         for s in sorted(plan.steps, key=lambda s: s.seq)
     ]

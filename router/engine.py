@@ -248,6 +248,7 @@ def _steps_of(plan: rt.Plan, *, stale: Sequence[str]) -> PlanResult:
             dst_chain=b.dst_chain,
             dst_pool=hub(b.dst_chain),
             fee=b.fee,
+            route_id=b.route_id,
         )
     for mv in plan.moves:
         if mv.amount > 0:

@@ -21,6 +21,9 @@ async def test_demo_runs_end_to_end_and_plans_for_the_drained_pools(tmp_path: Pa
     assert set(ratios) == {"base-pool-0", "sol-pool-2"}
     assert all(int(r) < 100 for r in ratios.values())
     assert re.search(r"│ \S*base/base-pool-0\s+│", text), "no step pays into base-pool-0"
+    # a cross-chain step names its source chain, destination chain and route
+    bridge = re.search(r"│ (\w+)/hub:\1\s+│ (\w+)/hub:\2\s+│ \1-\2\s+│", text)
+    assert bridge is not None and bridge.group(1) != bridge.group(2), "no routed bridge step"
     moved = re.search(r"moves ([\d,]+\.\d{6}) USDC", text)
     assert moved is not None and moved.group(1) != "0.000000"
     assert re.search(r"plan plan-\S+: approved", text)

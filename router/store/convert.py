@@ -138,6 +138,7 @@ def step(r: Row) -> PlanStep:
         transfer_id=r["transfer_id"],
         status=StepStatus(r["status"]),
         version=r["version"],
+        route_id=r["route_id"],
     )
 
 

@@ -396,6 +396,8 @@ class PlanStep:
     transfer_id: str | None = None
     status: StepStatus = StepStatus.PENDING
     version: int = 1
+    #: The bridge route a cross-chain step travels (None for same-chain moves).
+    route_id: str | None = None
 
     def __post_init__(self) -> None:
         check_int(self.seq, "seq", lo=0, hi=1_000_000)
@@ -404,7 +406,7 @@ class PlanStep:
         check_id(self.src_pool, "src_pool")
         check_amount(self.amount, "amount")
         check_amount(self.fee, "fee")
-        for name in ("dst_chain", "dst_pool", "vault_id"):
+        for name in ("dst_chain", "dst_pool", "vault_id", "route_id"):
             value = getattr(self, name)
             if value is not None:
                 check_id(value, name)

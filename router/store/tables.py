@@ -215,6 +215,7 @@ class PlanStepRow(SQLModel, table=True):
     status: str = Field(max_length=16)
     version: int
     updated_at: datetime = Field(sa_column=_ts())
+    route_id: str | None = Field(default=None, max_length=128)
 
 
 class ApprovalRow(SQLModel, table=True):
