@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from eth_account import Account
 
 from chains.base import PoolRef
-from chains.errors import AccountMismatch, ChainError, EndpointDisagreement, NotFinal, UnknownChain
+from chains.errors import (
+    AccountMismatch,
+    ChainError,
+    EndpointDisagreement,
+    InvalidInput,
+    NotFinal,
+    UnknownChain,
+)
 from chains.evm_abi import ContractAbi
 from chains.evm_config import Confirmations, EvmChainConfig, FinalizedTag, checked_address
 from chains.evm_rpc import Call, EvmEndpoint, HttpEndpoint
@@ -52,10 +59,15 @@ class EvmCore:
         if endpoints is None:
             endpoints = [HttpEndpoint(url, timeout=config.rpc_timeout) for url in config.endpoints]
         if not endpoints:
-            raise ValueError(f"chain {config.chain}: no RPC endpoint configured")
+            raise InvalidInput("no RPC endpoint configured", chain=config.chain)
         self._config = config
         self._endpoints = tuple(endpoints)
-        self._signer = Account.from_key(config.operator_key.get_secret_value())
+        try:
+            self._signer = Account.from_key(config.operator_key.get_secret_value())
+        except ValueError:  # eth-account's own error; its text never reaches ours
+            raise InvalidInput(
+                "operator key is not a 32-byte hex private key", chain=config.chain
+            ) from None
         self._pool_abi = ContractAbi(load_abi("RiskPool"))
         self._token_abi = ContractAbi(load_abi("SettlementToken"))
         self._bridge_abi = ContractAbi(load_abi("BridgeEndpoint"))

@@ -118,7 +118,12 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
         data = bytes(account.data)
         if account.owner != TOKEN_PROGRAM_ID or len(data) != MINT_LEN:
             raise AccountMismatch(f"settlement mint {mint} is not an SPL mint", chain=config.chain)
-        decimals = Mint.from_bytes(data).decimals
+        try:
+            decimals = Mint.from_bytes(data).decimals
+        except ValueError:  # solders: uninitialized or invalid mint data
+            raise AccountMismatch(
+                f"settlement mint {mint} is not an initialized SPL mint", chain=config.chain
+            ) from None
         if decimals != config.decimals:
             raise AccountMismatch(
                 f"settlement mint {mint} has {decimals} decimals, config says {config.decimals}",

@@ -337,3 +337,14 @@ async def test_a_chain_shorter_than_its_confirmations_is_not_final(
     # spin waiting for it (one round trip, then the typed error).
     assert caught.value.retryable
     assert faulty.round_trips == 1
+
+
+async def test_bad_operator_key_or_no_endpoint_is_a_typed_error(chain: EmbeddedEvmChain) -> None:
+    from chains.evm import EvmAdapter
+
+    bad_key = "0x" + "zz" * 32
+    with pytest.raises(errors.InvalidInput) as caught:
+        EvmAdapter(chain.config(operator_key=bad_key), [chain.endpoint])
+    assert bad_key not in str(caught.value) and "zz" not in repr(caught.value.fields)
+    with pytest.raises(errors.InvalidInput, match="no RPC endpoint"):
+        EvmAdapter(chain.config(), [])

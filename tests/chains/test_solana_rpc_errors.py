@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from solders.account import Account
 from solders.keypair import Keypair
 from solders.rpc.responses import GetMultipleAccountsResp
 
@@ -18,7 +19,7 @@ from chains import errors
 from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.retry import RetryPolicy
-from chains.solana import SolanaAdapter, connect_solana
+from chains.solana import MINT_LEN, TOKEN_PROGRAM_ID, SolanaAdapter, connect_solana
 from chains.solana_rpc import parse_result
 from tests.chains.solana_harness import skip_unless_selected
 
@@ -213,3 +214,16 @@ async def test_endpoint_secrets_are_redacted(env: EmbeddedSolana) -> None:
         await adapter.aclose()
     text = f"{caught.value} {caught.value.fields} {adapter!r}"
     assert "SECRET" not in text and "pw" not in text
+
+
+async def test_uninitialized_mint_account_is_a_mismatch_not_a_solders_error(
+    env: EmbeddedSolana,
+) -> None:
+    """Right owner and size, but not an initialized mint: solders' ValueError must not leak."""
+    key = Keypair().pubkey()
+    env.ledger.set_accounts(
+        {key: Account(lamports=10**9, data=bytes(MINT_LEN), owner=TOKEN_PROGRAM_ID)}
+    )
+    env.finalize()
+    with pytest.raises(errors.AccountMismatch, match="not an initialized SPL mint"):
+        await connect_solana(replace(env.config, settlement_mint=str(key)))
