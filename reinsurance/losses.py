@@ -30,6 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,31 @@ class Correlation:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportanceWeights:
+    """Likelihood ratios of an importance-sampled :class:`LossSample`.
+
+    ``theta``: the exponential tilt used (in units of 1 / ``scale``, the sd of
+    the total loss). ``log_weight``: log of the full likelihood ratio per
+    scenario. Per pool ``j``, log ratio of only the draws its loss depends on
+    = ``pool_base[j]`` + ``event_delta`` summed over its incidents (aligned
+    with ``LossSample.event_*``: the idiosyncratic and market-hit draws behind
+    each) + ``shock_delta`` over its protocol-shock entries
+    (``shock_start[j]:shock_start[j+1]``, in scenarios ``shock_scenario``) +
+    ``pool_market[j]`` in every scenario of ``market_scenario``."""
+
+    theta: float
+    scale: float
+    log_weight: np.ndarray
+    pool_base: np.ndarray
+    event_delta: np.ndarray
+    shock_scenario: np.ndarray
+    shock_delta: np.ndarray
+    shock_start: np.ndarray
+    pool_market: np.ndarray
+    market_scenario: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class LossSample:
     """Simulated one-year incidents, stored sparsely (memory ~ incidents, not
     scenarios x pools).
@@ -85,6 +111,34 @@ class LossSample:
     pool_start: np.ndarray
     n_scenarios: int
     seed: int
+    importance: ImportanceWeights | None = None
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Likelihood ratio of every scenario (all pools together); ones for
+        plain Monte Carlo. Estimate ``E[f]`` as ``mean(f * weights)``."""
+        if self.importance is None:
+            return np.ones(self.n_scenarios)
+        return np.exp(self.importance.log_weight)
+
+    def pool_weights(self, j: int) -> np.ndarray:
+        """Likelihood ratio of the draws pool ``j``'s loss depends on (its risks'
+        incidents, the shocks that reach it): unbiased for anything computed
+        from that pool alone, and far less noisy than :attr:`weights`, whose
+        other factors (other pools' draws) only add variance."""
+        imp = self.importance
+        if imp is None:
+            return np.ones(self.n_scenarios)
+        a, b = int(self.pool_start[j]), int(self.pool_start[j + 1])
+        n = self.n_scenarios
+        logw = np.bincount(self.event_scenario[a:b], weights=imp.event_delta[a:b], minlength=n)
+        a, b = int(imp.shock_start[j]), int(imp.shock_start[j + 1])
+        if b > a:
+            logw += np.bincount(imp.shock_scenario[a:b], weights=imp.shock_delta[a:b], minlength=n)
+        logw += imp.pool_base[j]
+        if imp.market_scenario.size:
+            logw[imp.market_scenario] += imp.pool_market[j]
+        return np.exp(logw)
 
     def pool_index(self, pool_id: str) -> int:
         try:
@@ -185,10 +239,20 @@ def _many_bernoulli(
         out.append(np.flatnonzero(rng.random(n) < p[i]).astype(np.int64) * stride + i)
     if rows.size == 0:
         return out
-    width = int(n * p[rows].max() + 6 * math.sqrt(n * p[rows].max()) + 16)
-    per_block = max(1, (budget * 64) // width)
-    for b0 in range(0, rows.size, per_block):
-        blk = rows[b0 : b0 + per_block]
+    # rows by rising probability, each with a width of gaps that fits it,
+    # rounded up to a power of 1.25 so rows share widths: a block holds rows
+    # of one width, and the stream each row consumes does not depend on the
+    # block size (same result whatever ``budget``)
+    rows = rows[np.argsort(p[rows], kind="stable")]
+    need = n * p[rows] + 6 * np.sqrt(n * p[rows]) + 16
+    width_of = (16 * 1.25 ** np.ceil(np.log(need / 16) / math.log(1.25))).astype(np.int64)
+    b0 = 0
+    while b0 < rows.size:
+        width = int(width_of[b0])
+        same = int(np.searchsorted(width_of, width, side="right")) - b0
+        take = min(same, max(1, (budget * 64) // width))
+        blk = rows[b0 : b0 + take]
+        b0 += take
         gaps = rng.geometric(p[blk][:, None], size=(blk.size, width))
         pos = np.cumsum(gaps, axis=1, dtype=np.int64) - 1
         r_i, c_i = np.nonzero(pos < n)
@@ -200,6 +264,107 @@ def _many_bernoulli(
     return out
 
 
+_SEV_CELLS = 48  # severity grid of the tilt's moment generating functions
+
+
+def _tilted(p: np.ndarray, log_mgf: np.ndarray) -> np.ndarray:
+    """``p * M / (1 - p + p * M)`` computed in logs; 0 and 1 stay put, and
+    nothing below 1 is tilted above ``max(p, 0.999)`` (the weight of a miss
+    stays finite)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        logit = np.log(p) - np.log1p(-p) + log_mgf
+        t = 1.0 / (1.0 + np.exp(-logit))
+    t = np.where(p <= 0.0, 0.0, np.where(p >= 1.0, 1.0, t))
+    return np.where(p < 1.0, np.minimum(t, np.maximum(p, 0.999)), t)
+
+
+def _log_mix(p: np.ndarray, log_mgf: np.ndarray) -> np.ndarray:
+    """``log(1 - p + p * exp(log_mgf))`` (cumulant of a Bernoulli-gated loss)."""
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(np.log1p(-p), np.log(p) + log_mgf)
+
+
+def _likelihood(p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log likelihood ratio of a Bernoulli(p) drawn as Bernoulli(t): ``miss``
+    if it did not fire, ``miss + delta`` if it did."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        miss = np.where(p < 1.0, np.log1p(-p) - np.log1p(-np.minimum(t, 1.0 - 1e-300)), 0.0)
+        hit = np.where(p > 0.0, np.log(np.maximum(p, 1e-300)) - np.log(np.maximum(t, 1e-300)), 0.0)
+    return miss, hit - miss
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    """The common-shock model's Bernoulli sources, plus what tilting needs."""
+
+    p_idio: np.ndarray
+    q_prot: np.ndarray
+    prot_of: np.ndarray
+    q_mkt: float
+    h_mkt: np.ndarray
+    scaled: np.ndarray  # exposure / scale
+    log_mass: np.ndarray  # (risks, cells): log severity mass per grid cell
+    cells: np.ndarray  # cell midpoints (severity fraction)
+
+    def tilt(self, theta: float) -> tuple[float, float, np.ndarray, np.ndarray, float, np.ndarray]:
+        """Cumulant K(theta), its slope (the tilted mean, in scale units) and
+        the exponentially tilted source probabilities (idio, protocol, market,
+        market hit). Severities stay untilted; the overlap of sources is
+        ignored (the tilt need only be close: the weights are exact)."""
+        x = theta * self.scaled[:, None] * self.cells[None, :] + self.log_mass
+        top = x.max(axis=1)
+        e = np.exp(x - top[:, None])
+        tot = e.sum(axis=1)
+        lm = top + np.log(tot)  # log E[exp(theta * loss)] per risk given an incident
+        mu = (e * self.cells[None, :]).sum(axis=1) / tot * self.scaled  # tilted mean severity
+        n_prot = self.q_prot.size
+        p_t = _tilted(self.p_idio, lm)
+        k = float(_log_mix(self.p_idio, lm).sum())
+        dk = float(np.dot(p_t, mu))
+        lm_prot = np.bincount(self.prot_of, weights=lm, minlength=n_prot)
+        mu_prot = np.bincount(self.prot_of, weights=mu, minlength=n_prot)
+        q_t = _tilted(self.q_prot, lm_prot)
+        k += float(_log_mix(self.q_prot, lm_prot).sum())
+        dk += float(np.dot(q_t, mu_prot))
+        h_t = _tilted(self.h_mkt, lm)
+        m_t = 0.0
+        if self.q_mkt > 0:
+            a = np.array([float(_log_mix(self.h_mkt, lm).sum())])
+            q = np.array([self.q_mkt])
+            m_t = float(_tilted(q, a)[0])
+            k += float(_log_mix(q, a)[0])
+            dk += m_t * float(np.dot(h_t, mu))
+        return k, dk, p_t, q_t, m_t, h_t
+
+
+def _choose_theta(model: _Model, quantile: float) -> float:
+    """The tilt whose saddlepoint tail estimate (Daniels) of ``P(loss > K'(theta))``
+    is ``1 - quantile``: the tilted mean then sits near the target quantile,
+    where the sample is most needed. Geometric bisection, 30 steps."""
+
+    def excess(theta: float) -> float:
+        k, dk, *_ = model.tilt(theta)
+        _, dk2, *_ = model.tilt(theta * 1.001)
+        curv = max((dk2 - dk) / (theta * 0.001), 1e-12)
+        if k > 500.0:  # weights would overflow: treat as too far
+            return -math.inf
+        tail = k - theta * dk - math.log(theta * math.sqrt(2.0 * math.pi * curv))
+        return tail - math.log1p(-quantile)
+
+    lo, hi = 1e-3, 50.0
+    if excess(hi) >= 0.0:
+        return hi
+    if excess(lo) <= 0.0:
+        return lo
+    for _ in range(30):
+        mid = math.sqrt(lo * hi)
+        if excess(mid) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
 def simulate(
     risks: Sequence[Risk],
     n_scenarios: int,
@@ -207,14 +372,27 @@ def simulate(
     seed: int,
     correlation: Correlation | None = None,
     chunk: int = 20_000,
+    importance: float | None = 0.995,
 ) -> LossSample:
-    """Seeded one-year loss scenarios for every pool the risks back."""
+    """Seeded one-year loss scenarios for every pool the risks back.
+
+    ``importance``: the quantile the sampler concentrates on (importance
+    sampling: every incident source is drawn with an exponentially tilted
+    probability so that the total loss's tilted mean sits near that quantile,
+    and each scenario carries its exact likelihood ratio in
+    ``sample.importance``); ``None`` is plain Monte Carlo (uniform weights).
+    Estimates must then weigh scenarios (:attr:`LossSample.weights`,
+    :meth:`LossSample.pool_weights`), as ``assess`` does."""
     corr = correlation or Correlation()
     validate_risks(risks, corr)
     if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, int) or n_scenarios < 1:
         raise InvalidInput("n_scenarios", "must be an int >= 1")
     if not isinstance(chunk, int) or chunk < 1:
         raise InvalidInput("chunk", "must be an int >= 1")
+    if importance is not None:
+        if isinstance(importance, bool):
+            raise InvalidInput("importance", "must be a quantile in [0.5, 0.99999] or None")
+        check_real(importance, "importance", lo=0.5, hi=0.99999)
     rng = np.random.default_rng(seed)
     pool_ids = tuple(sorted({r.pool_id for r in risks}))
     pix = {p: k for k, p in enumerate(pool_ids)}
@@ -231,39 +409,98 @@ def simulate(
     with np.errstate(divide="ignore", invalid="ignore"):
         p_idio = np.where(denom > 0, 1.0 - (1.0 - p) / np.where(denom > 0, denom, 1.0), 0.0)
     p_idio = np.clip(p_idio, 0.0, 1.0)
-
-    keys: list[np.ndarray] = _many_bernoulli(rng, p_idio, n_scenarios, n_r, chunk)
-    for k in range(len(protocols)):
-        shocks = _bernoulli_indices(rng, float(q_prot[k]), n_scenarios)
-        if shocks.size:
-            members = np.flatnonzero(prot_of == k)
-            keys.append((shocks[:, None] * n_r + members[None, :]).ravel())
-    if q_mkt > 0:
-        shocks = _bernoulli_indices(rng, q_mkt, n_scenarios)
-        for c0 in range(0, shocks.size, chunk):  # bounded dense draw per chunk of shocks
-            rows = shocks[c0 : c0 + chunk]
-            hit = rng.random((rows.size, n_r)) < h_mkt[None, :]
-            s_i, r_i = np.nonzero(hit)
-            keys.append(rows[s_i] * n_r + r_i)
-    key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
-    if key.size:
-        key = key[np.concatenate(([True], key[1:] != key[:-1]))]  # one incident per risk-year
-    scen = key // n_r
-    risk = key % n_r
     alpha = np.array([r.severity_alpha for r in risks], dtype=float)
     beta = np.array([r.severity_beta for r in risks], dtype=float)
     expo = np.array([r.exposure for r in risks], dtype=float)
+    pool_of_risk = np.array([pix[r.pool_id] for r in risks], dtype=np.int64)
+
+    # sampling probabilities: the model's, or tilted towards the tail
+    s_idio, s_prot, s_mkt, s_hit = p_idio, q_prot, q_mkt, h_mkt
+    theta = scale = 0.0
+    if importance is not None and n_r:
+        m = alpha / (alpha + beta)
+        second = m * (alpha + 1.0) / (alpha + beta + 1.0)
+        scale = math.sqrt(float(np.sum(p * expo**2 * second - (p * expo * m) ** 2)))
+    if scale > 0.0:
+        cells = (np.arange(_SEV_CELLS) + 0.5) / _SEV_CELLS
+        log_pdf = (alpha[:, None] - 1.0) * np.log(cells) + (beta[:, None] - 1.0) * np.log1p(-cells)
+        top = log_pdf.max(axis=1, keepdims=True)
+        log_mass = log_pdf - top - np.log(np.exp(log_pdf - top).sum(axis=1, keepdims=True))
+        model = _Model(p_idio, q_prot, prot_of, q_mkt, h_mkt, expo / scale, log_mass, cells)
+        theta = _choose_theta(model, float(importance))  # type: ignore[arg-type]
+        _, _, s_idio, s_prot, s_mkt, s_hit = model.tilt(theta)
+        # the market shock is drawn densely (risks x shocks) and reaches every
+        # pool: tilting it all the way makes each pool's weights noisy and the
+        # draw slow, so it is tilted at most to 20 x the tail probability
+        s_mkt = min(s_mkt, max(q_mkt, 20.0 * (1.0 - float(importance))))  # type: ignore[arg-type]
+
+    idio = _many_bernoulli(rng, s_idio, n_scenarios, n_r, chunk)
+    # with weights, keys are tagged by source (key * 4 + tag) so each
+    # incident knows which of its draws fired: 0 idiosyncratic, 1 market hit,
+    # 2 protocol shock
+    # (independent risks have one source: every incident is an idio draw)
+    tagged = scale > 0.0 and (corr.protocol_weight > 0 or q_mkt > 0)
+    keys: list[np.ndarray] = [k * 4 for k in idio] if tagged else list(idio)
+    prot_shocks: list[np.ndarray] = []
+    for k in range(len(protocols)):
+        shocks = _bernoulli_indices(rng, float(s_prot[k]), n_scenarios)
+        prot_shocks.append(shocks)
+        if shocks.size:
+            members = np.flatnonzero(prot_of == k)
+            both = (shocks[:, None] * n_r + members[None, :]).ravel()
+            keys.append(both * 4 + 2 if tagged else both)
+    mkt_shocks = np.zeros(0, dtype=np.int64)
+    hits: list[np.ndarray] = []
+    if q_mkt > 0:
+        mkt_shocks = _bernoulli_indices(rng, s_mkt, n_scenarios)
+        for c0 in range(0, mkt_shocks.size, chunk):  # bounded dense draw per chunk of shocks
+            rows = mkt_shocks[c0 : c0 + chunk]
+            hit = rng.random((rows.size, n_r)) < s_hit[None, :]
+            s_i, r_i = np.nonzero(hit)
+            hits.append(rows[s_i] * n_r + r_i)
+        keys.extend([k * 4 + 1 for k in hits] if tagged else hits)
+    key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    tag = np.zeros(0, dtype=np.int64)
+    if tagged:
+        key, tag = key >> 2, key & 3
+    if key.size:
+        first = np.concatenate(([True], key[1:] != key[:-1]))  # one incident per risk-year
+        if tagged:
+            group = np.cumsum(first) - 1
+            by_idio = tag[first] == 0  # tags sort within a key: an idio draw comes first
+            by_hit = np.bincount(group, weights=tag == 1, minlength=int(first.sum())) > 0
+        key = key[first]
+    scen = key // n_r
+    risk = key % n_r
     sev = rng.beta(alpha[risk], beta[risk]) if key.size else np.zeros(0)
     loss = sev * expo[risk]
-    pool_of_risk = np.array([pix[r.pool_id] for r in risks], dtype=np.int64)
     ev_pool = pool_of_risk[risk] if key.size else np.zeros(0, dtype=np.int64)
     n_p = len(pool_ids)
     # events were by scenario: now by pool, then scenario (a stable sort on
     # 16-bit keys is a linear-time radix sort in numpy)
-    keys16 = ev_pool.astype(np.uint16) if n_p <= 0xFFFF else ev_pool
-    order = np.argsort(keys16, kind="stable")
+    order = _by_pool(ev_pool, n_p)
     ev_pool, scen, loss = ev_pool[order], scen[order], loss[order]
     pool_start = np.searchsorted(ev_pool, np.arange(n_p + 1))
+    weights = None
+    if scale > 0.0:
+        miss_i, d_i = _likelihood(p_idio, s_idio)
+        miss_h, d_h = _likelihood(h_mkt, s_hit)
+        delta = np.zeros(0)
+        if key.size and tagged:
+            delta = np.where(by_idio, d_i[risk], 0.0) + np.where(by_hit, d_h[risk], 0.0)
+            delta = delta[order]
+        elif key.size:
+            delta = d_i[risk][order]
+        parts = _weights(
+            (p_idio, q_prot, q_mkt, h_mkt, s_idio, s_prot, s_mkt, s_hit),
+            (prot_shocks, mkt_shocks),
+            (scen, delta, miss_i, miss_h),
+            prot_of,
+            pool_of_risk,
+            n_p,
+            n_scenarios,
+        )
+        weights = ImportanceWeights(theta, scale, *parts)
     return LossSample(
         pool_ids=pool_ids,
         event_scenario=scen,
@@ -272,7 +509,60 @@ def simulate(
         pool_start=pool_start,
         n_scenarios=n_scenarios,
         seed=seed,
+        importance=weights,
     )
+
+
+def _by_pool(pool: np.ndarray, n_p: int) -> np.ndarray:
+    keys16 = pool.astype(np.uint16) if n_p <= 0xFFFF else pool
+    return np.argsort(keys16, kind="stable")
+
+
+def _weights(
+    sources: tuple[Any, ...],
+    draws: tuple[Any, ...],
+    events: tuple[np.ndarray, ...],
+    prot_of: np.ndarray,
+    pool_of_risk: np.ndarray,
+    n_p: int,
+    n: int,
+) -> tuple[Any, ...]:
+    """Exact log likelihood ratios of the tilted draws: per scenario for all
+    sources, and per pool for the sources that reach it. Idiosyncratic and
+    market-hit draws that fired are carried by the incidents (``events``:
+    scenario and log-ratio delta per incident, plus each risk's log ratio of a
+    miss); protocol shocks become sparse per-pool entries."""
+    _, q_prot, q_mkt, _, _, s_prot, s_mkt, _ = sources
+    prot_shocks, mkt_shocks = draws
+    scen, delta, miss_i, miss_h = events
+    miss_k, d_k = _likelihood(q_prot, s_prot)
+    log_w: np.ndarray = np.bincount(scen, weights=delta, minlength=n)
+    base = np.bincount(pool_of_risk, weights=miss_i, minlength=n_p)
+    total = float(miss_i.sum() + miss_k.sum())
+    ent_s: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    ent_p: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    ent_d: list[np.ndarray] = [np.zeros(0)]
+    for k, shocks in enumerate(prot_shocks):
+        pools_k = np.unique(pool_of_risk[prot_of == k])
+        base[pools_k] += miss_k[k]
+        if shocks.size:
+            log_w[shocks] += float(d_k[k])
+            ent_s.append(np.repeat(shocks, pools_k.size))
+            ent_p.append(np.tile(pools_k, shocks.size))
+            ent_d.append(np.full(shocks.size * pools_k.size, d_k[k]))
+    pool_market = np.zeros(n_p)
+    if q_mkt > 0:
+        miss_q, d_q = _likelihood(np.array([q_mkt]), np.array([s_mkt]))
+        base += miss_q[0]
+        total += float(miss_q[0])
+        pool_market = d_q[0] + np.bincount(pool_of_risk, weights=miss_h, minlength=n_p)
+        log_w[mkt_shocks] += d_q[0] + float(miss_h.sum())
+    log_w += total
+    e_p = np.concatenate(ent_p)
+    order = _by_pool(e_p, n_p)
+    e_s, e_d = np.concatenate(ent_s)[order], np.concatenate(ent_d)[order]
+    start = np.searchsorted(e_p[order], np.arange(n_p + 1))
+    return log_w, base, delta, e_s, e_d, start, pool_market, mkt_shocks
 
 
 def _betacf(a: float, b: float, x: np.ndarray) -> np.ndarray:

@@ -77,11 +77,29 @@ class SolvencyReport:
     quantile: float = field(default=0.995)
 
 
-def var(losses: np.ndarray, q: float) -> float:
-    """Empirical VaR: the ceil(q*n)-th smallest loss."""
+def var(losses: np.ndarray, q: float, weights: np.ndarray | None = None) -> float:
+    """Empirical VaR: the smallest loss ``x`` with estimated ``P(loss > x) <= 1 - q``.
+
+    Unweighted, that is the ceil(q*n)-th smallest loss. With likelihood-ratio
+    ``weights`` (importance sampling) the tail probability is estimated as
+    ``sum(weights[loss > x]) / n``: the tail form, which only uses the weights
+    of the scenarios beyond the quantile, where the sampler put them."""
     n = losses.shape[0]
-    k = min(max(math.ceil(q * n) - 1, 0), n - 1)
-    return float(np.partition(losses, k)[k])
+    if weights is None:
+        k = min(max(math.ceil(q * n) - 1, 0), n - 1)
+        return float(np.partition(losses, k)[k])
+    tail = (1.0 - q) * n * (1.0 + 1e-12)  # weight allowed strictly above the VaR
+    m = min(n, max(256, 8 * math.ceil((1.0 - q) * n)))
+    while True:  # sort only the top m scenarios, enough to hold the tail weight
+        idx = np.arange(n) if m >= n else np.argpartition(losses, n - m)[n - m :]
+        order = idx[np.argsort(losses[idx], kind="stable")[::-1]]
+        above = np.cumsum(weights[order])  # weight of the k largest, k = 1..m
+        k = int(np.searchsorted(above, tail, side="right"))  # how many fit in the tail
+        if k < m:
+            return float(losses[order[k]])
+        if m >= n:
+            return float(losses[order[-1]])
+        m = min(n, 4 * m)
 
 
 def _check(pools: Sequence[PoolCapital], config: SolvencyConfig) -> None:
@@ -110,15 +128,20 @@ def assess(
     cfg = config or SolvencyConfig()
     _check(pools, cfg)
     total = np.zeros(sample.n_scenarios)  # group net loss, accumulated pool by pool
+    weighted = sample.importance is not None
     out: list[PoolSolvency] = []
     for p in pools:
+        w: np.ndarray | None = None
         if p.pool_id in sample.pool_ids:
             nl = apply_treaties(sample, p.pool_id, p.treaties)
             net, gross = nl.net, nl.gross
+            # treaties act scenario by scenario: the pool's weights carry through
+            w = sample.pool_weights(sample.pool_index(p.pool_id)) if weighted else None
         else:
             net = gross = np.zeros(sample.n_scenarios)
         total += net
-        scr = round_up(max(var(net, cfg.quantile), 0.0), f"pools[{p.pool_id}].scr")
+        mean_net = float(net.mean()) if w is None else float(np.dot(net, w)) / net.size
+        scr = round_up(max(var(net, cfg.quantile, w), 0.0), f"pools[{p.pool_id}].scr")
         mcr = math.ceil(p.active_cover * cfg.mcr_share * retained_share(p.treaties) - 1e-9)
         mcr = max(mcr, 0)
         required = max(scr, mcr)
@@ -126,17 +149,18 @@ def assess(
         out.append(
             PoolSolvency(
                 pool_id=p.pool_id,
-                gross_var=round_up(max(var(gross, cfg.quantile), 0.0)),
+                gross_var=round_up(max(var(gross, cfg.quantile, w), 0.0)),
                 scr=scr,
                 mcr=mcr,
                 required=required,
                 available=available,
                 pending=p.arriving_pending,
                 ratio=None if required == 0 else available / required,
-                expected_net_loss=round_up(max(float(net.mean()), 0.0)),
+                expected_net_loss=round_up(max(mean_net, 0.0)),
             )
         )
-    group_scr = round_up(max(var(total, cfg.quantile), 0.0))
+    group_w = sample.weights if weighted else None  # all pools: the full ratio
+    group_scr = round_up(max(var(total, cfg.quantile, group_w), 0.0))
     sum_scr = sum(p.scr for p in out)
     available = sum(p.available for p in out)
     req_sum = sum(p.required for p in out)

@@ -1,5 +1,7 @@
 """Loss model: reproducibility, marginals kept under correlation, and the
-simulation checked against the exact FFT aggregate."""
+simulation checked against the exact FFT aggregate. Tests of the model itself
+use plain Monte Carlo (``importance=None``); the importance sampler has its own
+tests in ``test_importance.py``."""
 
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def test_sparse_pool_losses_match_the_dense_matrix() -> None:
 def test_marginal_incident_probability_is_kept(corr: Correlation) -> None:
     rs = [Risk(f"r{k}", f"p{k % 2}", f"c{k}", "pool", 10**9, 0.05, 2.0, 2.0) for k in range(8)]
     n = 60_000
-    s = simulate(rs, n, seed=11, correlation=corr)
+    s = simulate(rs, n, seed=11, correlation=corr, importance=None)
     # at most one incident per risk-year, one event each: frequency = events / (n * risks)
     freq = s.event_scenario.size / (n * len(rs))
     assert freq == pytest.approx(0.05, abs=4 * math.sqrt(0.05 * 0.95 / (n * len(rs))) + 0.002)
@@ -68,8 +70,10 @@ def test_marginal_incident_probability_is_kept(corr: Correlation) -> None:
 def test_protocol_shock_makes_deployments_fail_together() -> None:
     # one protocol on 5 chains, all backing one pool: the tail fattens with correlation
     rs = [Risk(f"r{k}", "aave", f"c{k}", "pool", 10**9, 0.03, 2.0, 5.0) for k in range(5)]
-    ind = simulate(rs, 40_000, seed=1)
-    cor = simulate(rs, 40_000, seed=1, correlation=Correlation(protocol_weight=0.8))
+    ind = simulate(rs, 40_000, seed=1, importance=None)
+    cor = simulate(
+        rs, 40_000, seed=1, correlation=Correlation(protocol_weight=0.8), importance=None
+    )
     assert ind.losses.mean() == pytest.approx(cor.losses.mean(), rel=0.08)
     assert var(cor.losses[:, 0], 0.995) > 1.5 * var(ind.losses[:, 0], 0.995)
 
@@ -86,7 +90,7 @@ def test_fft_mean_is_exact_and_simulation_matches_it() -> None:
     exact = exact_aggregate(rs, grid=1 << 14)
     mean = sum(r.exposure * r.probability * r.severity_mean for r in rs)
     assert exact.mean() == pytest.approx(mean, rel=1e-3)
-    s = simulate(rs, 100_000, seed=5)
+    s = simulate(rs, 100_000, seed=5, importance=None)
     assert s.losses[:, 0].mean() == pytest.approx(mean, rel=0.02)
     assert var(s.losses[:, 0], 0.995) == pytest.approx(exact.quantile(0.995), rel=0.03)
     assert var(s.losses[:, 0], 0.9) == pytest.approx(exact.quantile(0.9), rel=0.03)
@@ -125,7 +129,7 @@ def test_certain_and_impossible_and_frequent_risks() -> None:
         Risk("never", "p", "c", "pool2", 10**6, 0.0, 2.0, 2.0),
         Risk("often", "q", "c", "pool3", 10**6, 0.5, 2.0, 2.0),
     ]
-    s = simulate(rs, 20_000, seed=1)
+    s = simulate(rs, 20_000, seed=1, importance=None)
     assert np.all(s.pool_losses(s.pool_index("pool")) > 0)
     assert not np.any(s.pool_losses(s.pool_index("pool2")))
     hit = np.count_nonzero(s.pool_losses(s.pool_index("pool3")))

@@ -94,9 +94,10 @@ def test_scr_is_var_of_net_loss_and_required_is_the_max() -> None:
     ]
     rep = assess(s, pools, SolvencyConfig(quantile=0.995, mcr_share=0.1))
     p0, p1 = rep.pools
-    gross0 = s.losses[:, s.pool_index("pool0")]
-    assert p0.gross_var == pytest.approx(var(gross0, 0.995), abs=1)
-    assert p0.scr == pytest.approx(0.5 * var(gross0, 0.995), abs=2)  # quota share halves VaR
+    j = s.pool_index("pool0")
+    gross0, w0 = s.losses[:, j], s.pool_weights(j)  # importance-sampled: weighted VaR
+    assert p0.gross_var == pytest.approx(var(gross0, 0.995, w0), abs=1)
+    assert p0.scr == pytest.approx(0.5 * var(gross0, 0.995, w0), abs=2)  # quota share halves VaR
     assert p0.mcr == 5 * G  # 10% of retained cover (half of 100)
     assert p0.required == max(p0.scr, p0.mcr)
     assert p1.mcr == 40 * G and p1.required == max(p1.scr, 40 * G)
