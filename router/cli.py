@@ -24,7 +24,8 @@ from rich.table import Table
 from router.client import RouterClient
 from router.config import ChainConfig, RouterSettings, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain help text: Rich markup would swallow "[client]" as a style tag.
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 console = Console()
 T = TypeVar("T")
 

@@ -116,3 +116,10 @@ async def test_dev_certs_and_tokens_reach_a_router(
     ):
         plans = await c.treasury.ListPlans(treasury_pb2.ListPlansRequest())
     assert list(plans.plans) == []
+
+
+def test_help_names_the_client_section() -> None:
+    """The help text is plain: a Rich markup pass once swallowed "[client]"."""
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "[client]" in result.output
