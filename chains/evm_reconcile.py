@@ -14,7 +14,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from chains.base import TransferReceipt, TransferStatus, check_transfer_id
-from chains.errors import MalformedResponse
+from chains.errors import InvalidAddress, MalformedResponse
 from chains.evm_config import checked_address
 from chains.evm_core import EvmCore, Meter
 from chains.evm_rpc import Call, EvmEndpoint, RevertedCall
@@ -36,7 +36,10 @@ class EvmReconcile(EvmCore):
         events = self._pool_abi.events
         topics = [[events["CapitalSent"], transfer_id], [events["CapitalBridged"], transfer_id]]
         for entry in await self._logs(ep, None, topics, meter):
-            emitter = checked_address(entry.get("address"), what="log address")
+            try:
+                emitter = checked_address(entry.get("address"), what="log address")
+            except InvalidAddress as exc:  # the node's data, not our caller's input
+                raise MalformedResponse(exc.message, endpoint=ep.name, chain=self.chain) from None
             if not await self._is_our_pool(ep, emitter, meter):
                 log.warning("ignoring log for %s from foreign contract %s", transfer_id, emitter)
                 continue

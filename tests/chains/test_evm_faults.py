@@ -348,3 +348,13 @@ async def test_bad_operator_key_or_no_endpoint_is_a_typed_error(chain: EmbeddedE
     assert bad_key not in str(caught.value) and "zz" not in repr(caught.value.fields)
     with pytest.raises(errors.InvalidInput, match="no RPC endpoint"):
         EvmAdapter(chain.config(), [])
+
+
+async def test_log_from_a_malformed_emitter_is_a_malformed_answer(
+    chain: EmbeddedEvmChain, faulty: FaultyEndpoint
+) -> None:
+    """A node's bad data is the node's fault (MalformedResponse), not bad input of ours."""
+    entry = {"address": "0xnot-an-address", "blockNumber": "0x1", "data": "0x", "topics": []}
+    faulty.answer(1, "eth_getLogs", [entry])
+    with pytest.raises(errors.MalformedResponse, match="log address"):
+        await chain.new_adapter([faulty]).find_transfer(tid())
