@@ -227,16 +227,16 @@ def _beta_table(a: float, b: float) -> np.ndarray:
 
 
 def _many_bernoulli(
-    rng: np.random.Generator, p: np.ndarray, n: int, stride: int, budget: int
+    rng: np.random.Generator, p: np.ndarray, n: int, stride: int, budget: int, offset: np.ndarray
 ) -> list[np.ndarray]:
     """``_bernoulli_indices`` for every row ``i`` of ``p`` at once, as keys
-    ``index * stride + i``: geometric gaps for a block of rows in one matrix
+    ``index * stride + i + offset[i]``: geometric gaps for a block of rows in one matrix
     (at most ``budget * 64`` cells per block), rows whose gaps fell short of
     ``n`` completed one by one (rare), frequent rows by a dense draw."""
     out: list[np.ndarray] = []
     rows = np.flatnonzero((p > 0) & (p <= 0.2))
     for i in np.flatnonzero(p > 0.2):
-        out.append(np.flatnonzero(rng.random(n) < p[i]).astype(np.int64) * stride + i)
+        out.append(np.flatnonzero(rng.random(n) < p[i]).astype(np.int64) * stride + i + offset[i])
     if rows.size == 0:
         return out
     # rows by rising probability, each with a width of gaps that fits it,
@@ -256,11 +256,12 @@ def _many_bernoulli(
         gaps = rng.geometric(p[blk][:, None], size=(blk.size, width))
         pos = np.cumsum(gaps, axis=1, dtype=np.int64) - 1
         r_i, c_i = np.nonzero(pos < n)
-        out.append(pos[r_i, c_i] * stride + blk[r_i])
+        row = blk[r_i]
+        out.append(pos[r_i, c_i] * stride + row + offset[row])
         for j in np.flatnonzero(pos[:, -1] < n):  # ran out of gaps: continue that row
             start = int(pos[j, -1])
             more = _bernoulli_indices(rng, float(p[blk[j]]), n - start - 1) + start + 1
-            out.append(more * stride + blk[j])
+            out.append(more * stride + blk[j] + offset[blk[j]])
     return out
 
 
@@ -395,6 +396,8 @@ def simulate(
         check_real(importance, "importance", lo=0.5, hi=0.99999)
     rng = np.random.default_rng(seed)
     pool_ids = tuple(sorted({r.pool_id for r in risks}))
+    if 4 * max(len(pool_ids), 1) * n_scenarios * max(len(risks), 1) >= 1 << 62:
+        raise InvalidInput("n_scenarios", "pools x scenarios x risks too large for one sample")
     pix = {p: k for k, p in enumerate(pool_ids)}
     n_r = len(risks)
     p = np.array([r.probability for r in risks], dtype=float)
@@ -434,7 +437,11 @@ def simulate(
         # draw slow, so it is tilted at most to 20 x the tail probability
         s_mkt = min(s_mkt, max(q_mkt, 20.0 * (1.0 - float(importance))))  # type: ignore[arg-type]
 
-    idio = _many_bernoulli(rng, s_idio, n_scenarios, n_r, chunk)
+    # keys (pool, scenario, risk) in one int: sorted, they are pool-major, so
+    # the incidents come out grouped by pool with no gather afterwards
+    cell = n_scenarios * n_r
+    offset = pool_of_risk * cell
+    idio = _many_bernoulli(rng, s_idio, n_scenarios, n_r, chunk, offset)
     # with weights, keys are tagged by source (key * 4 + tag) so each
     # incident knows which of its draws fired: 0 idiosyncratic, 1 market hit,
     # 2 protocol shock
@@ -447,7 +454,7 @@ def simulate(
         prot_shocks.append(shocks)
         if shocks.size:
             members = np.flatnonzero(prot_of == k)
-            both = (shocks[:, None] * n_r + members[None, :]).ravel()
+            both = (shocks[:, None] * n_r + (members + offset[members])[None, :]).ravel()
             keys.append(both * 4 + 2 if tagged else both)
     mkt_shocks = np.zeros(0, dtype=np.int64)
     hits: list[np.ndarray] = []
@@ -457,7 +464,7 @@ def simulate(
             rows = mkt_shocks[c0 : c0 + chunk]
             hit = rng.random((rows.size, n_r)) < s_hit[None, :]
             s_i, r_i = np.nonzero(hit)
-            hits.append(rows[s_i] * n_r + r_i)
+            hits.append(rows[s_i] * n_r + r_i + offset[r_i])
         keys.extend([k * 4 + 1 for k in hits] if tagged else hits)
     key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
     tag = np.zeros(0, dtype=np.int64)
@@ -470,16 +477,11 @@ def simulate(
             by_idio = tag[first] == 0  # tags sort within a key: an idio draw comes first
             by_hit = np.bincount(group, weights=tag == 1, minlength=int(first.sum())) > 0
         key = key[first]
-    scen = key // n_r
-    risk = key % n_r
+    ev_pool, rest = np.divmod(key, cell)
+    scen, risk = np.divmod(rest, n_r)
     sev = rng.beta(alpha[risk], beta[risk]) if key.size else np.zeros(0)
     loss = sev * expo[risk]
-    ev_pool = pool_of_risk[risk] if key.size else np.zeros(0, dtype=np.int64)
     n_p = len(pool_ids)
-    # events were by scenario: now by pool, then scenario (a stable sort on
-    # 16-bit keys is a linear-time radix sort in numpy)
-    order = _by_pool(ev_pool, n_p)
-    ev_pool, scen, loss = ev_pool[order], scen[order], loss[order]
     pool_start = np.searchsorted(ev_pool, np.arange(n_p + 1))
     weights = None
     if scale > 0.0:
@@ -488,9 +490,8 @@ def simulate(
         delta = np.zeros(0)
         if key.size and tagged:
             delta = np.where(by_idio, d_i[risk], 0.0) + np.where(by_hit, d_h[risk], 0.0)
-            delta = delta[order]
         elif key.size:
-            delta = d_i[risk][order]
+            delta = d_i[risk]
         parts = _weights(
             (p_idio, q_prot, q_mkt, h_mkt, s_idio, s_prot, s_mkt, s_hit),
             (prot_shocks, mkt_shocks),
