@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from solders.keypair import Keypair
 
 from chains.base import PoolRef
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
-from chains.solana import SolanaAdapter
+from chains.solana import SolanaAdapter, SolanaConfig, connect_solana
 from tests.conftest import selected_backends
 
 BACKEND = "litesvm"
@@ -63,3 +65,13 @@ class SolanaHarness:
 async def solana_harness(**overrides: object) -> AsyncIterator[SolanaHarness]:
     async with embedded_solana(**overrides) as env:  # type: ignore[arg-type]
         yield SolanaHarness(env)
+
+
+@asynccontextmanager
+async def connected(config: SolanaConfig, **changes: Any) -> AsyncIterator[SolanaAdapter]:
+    """Another adapter on the same node with some settings changed, closed after use."""
+    adapter = await connect_solana(replace(config, **changes))
+    try:
+        yield adapter
+    finally:
+        await adapter.aclose()

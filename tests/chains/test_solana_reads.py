@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from solders.keypair import Keypair
@@ -16,9 +15,8 @@ from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_rpc import SolanaRpcServer
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.retry import RetryPolicy
-from chains.solana import connect_solana
 from tests.chains.conformance import new_transfer_id
-from tests.chains.solana_harness import skip_unless_selected
+from tests.chains.solana_harness import connected, skip_unless_selected
 
 
 @pytest.fixture
@@ -34,13 +32,10 @@ async def test_many_pools_read_in_ceil_n_over_100_calls_at_one_slot(
 ) -> None:
     pools = env.create_pools(list(range(1, n + 1)))
     env.finalize()
-    adapter = await connect_solana(replace(env.config, calls_per_request=per_request))
-    try:
+    async with connected(env.config, calls_per_request=per_request) as adapter:
         before = env.server.calls.copy()
         http_before = env.server.http.http_requests
         snap = await adapter.read_balances(pools)
-    finally:
-        await adapter.aclose()
     chunks = math.ceil(n / 100)
     assert env.server.calls["getMultipleAccounts"] - before["getMultipleAccounts"] == chunks
     assert env.server.calls["getLatestBlockhash"] - before["getLatestBlockhash"] == 1
@@ -54,15 +49,12 @@ async def test_many_pools_read_in_ceil_n_over_100_calls_at_one_slot(
 async def test_chunks_at_different_slots_are_read_again_at_one_slot(env: EmbeddedSolana) -> None:
     pools = env.create_pools([5] * 250)
     env.finalize()
-    adapter = await connect_solana(replace(env.config, calls_per_request=1))
-    try:
+    async with connected(env.config, calls_per_request=1) as adapter:
         # Finality moves by 3 slots right after the first chunk is answered.
         env.server.inject(Fault(FaultKind.ADVANCE, method="getMultipleAccounts", payload=3))
         start = env.ledger.slot_at("finalized")
         before = env.server.calls["getMultipleAccounts"]
         snap = await adapter.read_balances(pools)
-    finally:
-        await adapter.aclose()
     assert snap.block_number == start + 3
     assert env.server.calls["getMultipleAccounts"] - before == 6  # 3 chunks, twice
     assert {r.block_number for r in snap.reports} == {start + 3}
@@ -140,11 +132,10 @@ async def test_one_bad_pool_among_good_ones_fails_the_read_before_any_call(
 
 async def test_witness_endpoint_that_agrees_is_asked_once(env: EmbeddedSolana) -> None:
     witness = await SolanaRpcServer(env.ledger).start()  # same cluster, another node
-    adapter = await connect_solana(replace(env.config, witness_urls=(witness.url,)))
     try:
-        snap = await adapter.read_balances(env.pools)
+        async with connected(env.config, witness_urls=(witness.url,)) as adapter:
+            snap = await adapter.read_balances(env.pools)
     finally:
-        await adapter.aclose()
         await witness.close()
     assert [r.amount for r in snap.reports] == [1_000, 2_000]
     assert witness.calls["getBlock"] == 1
@@ -155,26 +146,24 @@ async def test_witness_on_another_fork_is_a_disagreement(env: EmbeddedSolana) ->
     other = LiteSvmChain(finality_depth=env.ledger.finality_depth)
     other.advance(env.ledger.slot + 100)
     witness = await SolanaRpcServer(other).start()
-    adapter = await connect_solana(replace(env.config, witness_urls=(witness.url,)))
     try:
-        with pytest.raises(errors.EndpointDisagreement) as caught:
-            await adapter.read_balances(env.pools)
+        async with connected(env.config, witness_urls=(witness.url,)) as adapter:
+            with pytest.raises(errors.EndpointDisagreement) as caught:
+                await adapter.read_balances(env.pools)
     finally:
-        await adapter.aclose()
         await witness.close()
     assert caught.value.fields["slot"] == env.ledger.slot_at("finalized")
 
 
 async def test_lagging_witness_is_a_transient_error(env: EmbeddedSolana) -> None:
     witness = await SolanaRpcServer(LiteSvmChain()).start()  # far behind our slot
-    adapter = await connect_solana(
-        replace(env.config, witness_urls=(witness.url,), retry=RetryPolicy(attempts=1))
-    )
     try:
-        with pytest.raises(errors.RpcResponseError) as caught:
-            await adapter.read_balances(env.pools)
+        async with connected(
+            env.config, witness_urls=(witness.url,), retry=RetryPolicy(attempts=1)
+        ) as adapter:
+            with pytest.raises(errors.RpcResponseError) as caught:
+                await adapter.read_balances(env.pools)
     finally:
-        await adapter.aclose()
         await witness.close()
     assert caught.value.code == -32004
     assert caught.value.retryable

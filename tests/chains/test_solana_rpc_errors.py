@@ -19,9 +19,9 @@ from chains import errors
 from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.retry import RetryPolicy
-from chains.solana import MINT_LEN, TOKEN_PROGRAM_ID, SolanaAdapter, connect_solana
+from chains.solana import MINT_LEN, TOKEN_PROGRAM_ID, connect_solana
 from chains.solana_rpc import parse_result
-from tests.chains.solana_harness import skip_unless_selected
+from tests.chains.solana_harness import connected, skip_unless_selected
 
 ONE_SHOT = RetryPolicy(attempts=1, max_seconds=5.0)
 
@@ -147,10 +147,9 @@ async def test_slow_answer_is_a_timeout(env: EmbeddedSolana) -> None:
 
 
 async def test_transient_faults_are_retried_through_the_policy(env: EmbeddedSolana) -> None:
-    adapter = await connect_solana(
-        replace(env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005))
-    )
-    try:
+    async with connected(
+        env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005)
+    ) as adapter:
         env.server.inject(Fault(FaultKind.HTTP_STATUS, method="getMultipleAccounts", status=503))
         env.server.inject(
             Fault(
@@ -160,17 +159,14 @@ async def test_transient_faults_are_retried_through_the_policy(env: EmbeddedSola
             )
         )
         snap = await adapter.read_balances(env.pools)
-    finally:
-        await adapter.aclose()
     assert snap.reports[0].amount == 1_000
     assert not env.server.faults
 
 
 async def test_permanent_errors_are_not_retried(env: EmbeddedSolana) -> None:
-    adapter = await connect_solana(
-        replace(env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005))
-    )
-    try:
+    async with connected(
+        env.config, retry=RetryPolicy(initial_wait=0.001, max_wait=0.005)
+    ) as adapter:
         before = env.server.calls["getMultipleAccounts"]
         env.server.inject(
             Fault(
@@ -181,8 +177,6 @@ async def test_permanent_errors_are_not_retried(env: EmbeddedSolana) -> None:
         )
         with pytest.raises(errors.RpcResponseError):
             await adapter.read_balances(env.pools)
-    finally:
-        await adapter.aclose()
     assert env.server.calls["getMultipleAccounts"] - before == 1
 
 
@@ -205,13 +199,10 @@ async def test_connect_checks_the_mint(env: EmbeddedSolana) -> None:
 
 async def test_endpoint_secrets_are_redacted(env: EmbeddedSolana) -> None:
     url = env.server.url.replace("http://", "http://user:pw@") + "/?api-key=SECRET"
-    adapter: SolanaAdapter = await connect_solana(replace(env.config, rpc_url=url))
-    try:
+    async with connected(env.config, rpc_url=url) as adapter:
         env.server.inject(Fault(FaultKind.HTTP_STATUS, status=400))
         with pytest.raises(errors.RpcError) as caught:
             await adapter.read_balances(env.pools)
-    finally:
-        await adapter.aclose()
     text = f"{caught.value} {caught.value.fields} {adapter!r}"
     assert "SECRET" not in text and "pw" not in text
 

@@ -19,7 +19,7 @@ from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.solana import connect_solana, marker_address
 from tests.chains.conformance import new_transfer_id
-from tests.chains.solana_harness import skip_unless_selected
+from tests.chains.solana_harness import connected, skip_unless_selected
 
 
 @pytest.fixture
@@ -117,12 +117,9 @@ async def test_landed_transfer_is_reported_not_resigned_after_expiry(env: Embedd
 
 async def test_two_senders_with_one_id_move_capital_once(env: EmbeddedSolana) -> None:
     """Two router replicas race on one id: identical signatures, one transaction."""
-    other = await connect_solana(env.config)
-    try:
+    async with connected(env.config) as other:
         t = transfer(env, 1_000_000)
         results = await asyncio.gather(env.adapter.send_transfer(t), other.send_transfer(t))
-    finally:
-        await other.aclose()
     assert results[0].tx_ref == results[1].tx_ref  # ed25519 is deterministic
     assert env.ledger.processed_count == 1
     assert env.token_balance(t.recipient) == 1_000_000
@@ -134,13 +131,10 @@ async def test_chain_refuses_a_second_transaction_for_one_id(env: EmbeddedSolana
     t = transfer(env, 1_000_000)
     env.finalize()
     await env.adapter.send_transfer(t)
-    other = await connect_solana(env.config)
-    try:
+    async with connected(env.config) as other:
         env.server.inject(Fault(FaultKind.STALE, method="getMultipleAccounts"))
         with pytest.raises(errors.DuplicateTransfer) as caught:
             await other.send_transfer(t)
-    finally:
-        await other.aclose()
     assert "marker" in str(caught.value)
     assert env.server.sends_received == 2  # the second one really reached the chain
     assert env.token_balance(t.recipient) == 1_000_000
@@ -285,13 +279,10 @@ async def test_failure_on_chain_without_preflight_is_typed(request: pytest.Fixtu
         t = transfer(env, 1_000)
         env.finalize()
         first = await env.adapter.send_transfer(t)
-        other = await connect_solana(env.config)
-        env.server.inject(Fault(FaultKind.STALE, method="getMultipleAccounts"))
-        try:
+        async with connected(env.config) as other:
+            env.server.inject(Fault(FaultKind.STALE, method="getMultipleAccounts"))
             with pytest.raises(errors.DuplicateTransfer):
                 await other.send_transfer(t)
-        finally:
-            await other.aclose()
         assert env.ledger.processed_count == 2  # the failed one landed too
         assert env.token_balance(t.recipient) == 1_000
         found = await env.adapter.find_transfer(t.transfer_id)
