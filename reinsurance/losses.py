@@ -22,6 +22,24 @@ scenarios):
 Simulation is seeded (``numpy`` PCG64) and reproducible. Incidents are kept
 sparse (memory ~ number of incidents); per-pool loss vectors are built one at a
 time on demand, and the dense market-shock draw is done in chunks.
+
+**Importance sampling** (``simulate(importance=0.995)``, the default): plain
+Monte Carlo at 100k scenarios leaves ~0.4 % noise on a 99.5 % quantile, since
+only 500 scenarios land in the tail. Every source above is instead drawn with
+an exponentially tilted probability (frequencies only; severities are not
+tilted), the tilt chosen by a saddlepoint estimate so that the total loss's
+tilted mean sits near the target quantile, and every scenario carries its
+exact likelihood ratio. The market shock is tilted at most to
+``20 * (1 - quantile)``: it is drawn densely and reaches every pool, so a full
+tilt makes every pool's weights noisy and the draw slow. Scenarios are then
+not equally likely and every estimate must weigh them:
+:attr:`LossSample.weights` (full ratio: for anything mixing pools) or
+:meth:`LossSample.pool_weights` (only the draws that reach the pool: unbiased
+for anything computed from that pool alone, and much less noisy). Unweighted
+statistics of ``losses``/``pool_losses`` are then biased towards the tail.
+Means get noisier than plain (the weights are tuned for the tail), and the tilt
+is chosen for the total of all pools, so a pool that is a small share of it
+gains less. ``importance=None`` is plain Monte Carlo (weights all ones).
 """
 
 from __future__ import annotations
