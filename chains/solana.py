@@ -72,7 +72,6 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
     solana-py's own transport retry is off (``max_transport_retries=0``): a
     lost ``sendTransaction`` answer must reach us, not be silently re-posted.
     """
-    endpoint = redact(config.rpc_url)
     if config.send_commitment is Commitment.LATEST:
         raise InvalidInput(
             "send_commitment must be confirmed or finalized: a processed transaction can "
@@ -84,10 +83,7 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
         signer = Keypair.from_bytes(config.treasury_key.get_secret_value())
     except ValueError:
         raise InvalidAddress("treasury key is not a 64-byte keypair", chain=config.chain) from None
-    client = AsyncClient(
-        config.rpc_url, timeout=config.request_timeout, max_transport_retries=0, http2=False
-    )
-    rpc = SolanaRpc(client, endpoint=endpoint, chain=config.chain)
+    rpc = _open(config.rpc_url, config)
     try:
         rent_resp, mint_resp = await asyncio.gather(
             with_retries(
@@ -130,14 +126,13 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
                 chain=config.chain,
             )
     except BaseException:
-        await client.close()
+        await rpc.client.close()
         raise
-    witnesses = [
-        SolanaRpc(
-            AsyncClient(url, timeout=config.request_timeout, max_transport_retries=0, http2=False),
-            endpoint=redact(url),
-            chain=config.chain,
-        )
-        for url in config.witness_urls
-    ]
+    witnesses = [_open(url, config) for url in config.witness_urls]
     return SolanaAdapter(config, rpc, signer, int(rent_resp.value), witnesses)
+
+
+def _open(url: str, config: SolanaConfig) -> SolanaRpc:
+    """One endpoint, set up alike for the main node and every witness."""
+    client = AsyncClient(url, timeout=config.request_timeout, max_transport_retries=0, http2=False)
+    return SolanaRpc(client, endpoint=redact(url), chain=config.chain)
