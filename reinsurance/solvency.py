@@ -140,7 +140,7 @@ def assess(
         else:
             net = gross = np.zeros(sample.n_scenarios)
         total += net
-        mean_net = float(net.mean()) if w is None else float(np.dot(net, w)) / net.size
+        mean_net = float(net.mean()) if w is None else float((net * w).sum()) / net.size
         scr = round_up(max(var(net, cfg.quantile, w), 0.0), f"pools[{p.pool_id}].scr")
         mcr = math.ceil(p.active_cover * cfg.mcr_share * retained_share(p.treaties) - 1e-9)
         mcr = max(mcr, 0)
