@@ -149,7 +149,9 @@ class LossSample:
             return np.ones(self.n_scenarios)
         a, b = int(self.pool_start[j]), int(self.pool_start[j + 1])
         n = self.n_scenarios
+        # (bincount of nothing is an int array: hence the float conversion)
         logw = np.bincount(self.event_scenario[a:b], weights=imp.event_delta[a:b], minlength=n)
+        logw = logw.astype(float)
         a, b = int(imp.shock_start[j]), int(imp.shock_start[j + 1])
         if b > a:
             logw += np.bincount(imp.shock_scenario[a:b], weights=imp.shock_delta[a:b], minlength=n)
@@ -555,7 +557,7 @@ def _weights(
     prot_shocks, mkt_shocks = draws
     scen, delta, miss_i, miss_h = events
     miss_k, d_k = _likelihood(q_prot, s_prot)
-    log_w: np.ndarray = np.bincount(scen, weights=delta, minlength=n)
+    log_w: np.ndarray = np.bincount(scen, weights=delta, minlength=n).astype(float)
     base = np.bincount(pool_of_risk, weights=miss_i, minlength=n_p)
     total = float(miss_i.sum() + miss_k.sum())
     ent_s: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]

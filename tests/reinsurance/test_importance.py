@@ -139,3 +139,24 @@ def test_assess_weighs_every_figure_and_agrees_with_plain_monte_carlo() -> None:
     j = s.pool_index("pool0")
     gross = var(s.pool_losses(j), 0.995, s.pool_weights(j))
     assert imp.pools[0].scr == pytest.approx(0.7 * gross, abs=2)
+
+
+@pytest.mark.parametrize("corr", [Correlation(), Correlation(0.3, 0.3, 0.6)])
+def test_certain_impossible_and_dominant_risks_keep_finite_exact_weights(
+    corr: Correlation,
+) -> None:
+    rs = [
+        Risk("sure", "p", "c", "pool0", 10**6, 1.0, 2.0, 2.0),
+        Risk("never", "p", "c", "pool1", 10**6, 0.0, 2.0, 2.0),  # a pool with no incident
+        Risk("often", "q", "c", "pool2", 10**6, 0.5, 2.0, 2.0),
+        Risk("big", "z", "c", "pool2", 10**9, 0.01, 2.0, 2.0),  # dominates the total
+    ]
+    s = simulate(rs, 20_000, seed=1, correlation=corr)
+    assert np.all(s.pool_losses(0) > 0) and not np.any(s.pool_losses(1))
+    for j in range(3):  # shocks may be tilted even where the risk is certain or impossible
+        assert np.all(np.isfinite(s.pool_weights(j))) and within(s.pool_weights(j), 1.0)
+    w = s.pool_weights(2)
+    exact = 0.5 * 10**6 * 0.5 + 0.01 * 10**9 * 0.5
+    assert within(s.pool_losses(2) * w, exact)
+    rep = assess(s, [PoolCapital(p, 10**9, 10**9) for p in s.pool_ids])
+    assert rep.pools[1].scr == 0 and rep.pools[2].scr > 0
