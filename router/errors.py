@@ -103,6 +103,7 @@ def _store_rows() -> list[tuple[type[BaseException], grpc.StatusCode]]:
     rows = [
         ("IdempotencyMismatch", Code.FAILED_PRECONDITION),
         ("StaleVersion", Code.ABORTED),
+        ("CapacityExceeded", Code.FAILED_PRECONDITION),
         ("DuplicateApproval", Code.FAILED_PRECONDITION),
         ("InvalidTransition", Code.FAILED_PRECONDITION),
         ("Conflict", Code.FAILED_PRECONDITION),

@@ -5,8 +5,10 @@ active. A quote's ``inputs_hash`` covers the partner, pool, chain, cover
 type, amount, period, premium and expiry, so a bind that changes any of them
 is refused (FAILED_PRECONDITION naming the fields). Capacity per pool is
 ``capacity_bps`` of its free capital (confirmed balance minus locked) minus
-the cover already in force; all cover types share it; a pool whose last
-confirmed report is stale has none.
+the cover already in force (:class:`router.store.models.CapacityRule`); all
+cover types share it; a pool whose last confirmed report is stale has none.
+Quoting checks it as advice; the store enforces it when binding, under the
+pool's row lock, so replicas sharing the database cannot oversell a pool.
 """
 
 from __future__ import annotations
@@ -55,18 +57,27 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             raise PermissionDenied(f"partner {partner.partner_id} is suspended")
         return partner.partner_id
 
+    def _rule(self) -> m.CapacityRule:
+        return m.CapacityRule(
+            capacity_bps=self._policy.capacity_bps,
+            max_staleness=timedelta(seconds=self._policy.staleness_limit_seconds),
+        )
+
     async def _capacity(self) -> dict[str, int]:
-        """Free capacity per pool id; none on a pool whose last confirmed report is
-        stale: we never underwrite against a balance we cannot vouch for."""
+        """Free capacity per pool id (advisory: ``bind_cover`` enforces it under a
+        lock); none on a pool whose last confirmed report is stale."""
         balances = await self._repo.latest_balances()
         cover = await self._repo.active_cover_by_pool()
-        oldest = datetime.now(UTC) - timedelta(seconds=self._policy.staleness_limit_seconds)
+        rule, now = self._rule(), datetime.now(UTC)
         out = {}
         for p in await self._repo.list_pools():
             bal = balances.get(p.pool_id)
-            fresh = bal is not None and bal.observed_at >= oldest
-            free = max(0, (bal.amount if bal and fresh else 0) - p.locked_capital)
-            limit = free * self._policy.capacity_bps // 10_000
+            limit = rule.limit(
+                bal.amount if bal else None,
+                bal.observed_at if bal else None,
+                p.locked_capital,
+                now,
+            )
             out[p.pool_id] = max(0, limit - cover.get(p.pool_id, 0))
         return out
 
@@ -243,37 +254,13 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             ends_at=starts + timedelta(days=request.period_days),
             quote_id=quote_id,
         )
-        # One bind per pool at a time in this process, so two binds cannot both
-        # pass the capacity check (replicas: see the README).
+        # Not needed for correctness: the store locks the pool's row and checks
+        # capacity in the transaction that inserts, across replicas. This lock
+        # only makes concurrent binds on one pool queue here, in the process,
+        # instead of each holding a pooled database connection while it waits
+        # for the row lock (a burst on one pool would starve other calls).
         async with self._bind_locks.setdefault(pool.pool_id, asyncio.Lock()):
-            return await self._bind_checked(partner, key, quote, pool, amount, cover_req)
-
-    async def _bind_checked(
-        self,
-        partner: str,
-        key: str,
-        quote: m.Quote,
-        pool: m.Pool,
-        amount: int,
-        cover_req: m.CoverRequest,
-    ) -> pb.BindCoverResponse:
-        quote_id = quote.quote_id
-        now = datetime.now(UTC)
-        if now > quote.expires_at or amount > (await self._capacity()).get(pool.pool_id, 0):
-            # A replay of an earlier bind still answers; anything else is refused.
-            for cover in await self._repo.list_covers(partner):
-                if cover.idempotency_key == key:
-                    result = await self._repo.bind_cover(cover_req)
-                    return self._bound(result, pool)
-            if now > quote.expires_at:
-                raise PreconditionFailed(
-                    f"quote {quote_id} expired at {quote.expires_at.isoformat()}; "
-                    "request a new quote"
-                )
-            raise PreconditionFailed(
-                f"pool {pool.pool_id} no longer has capacity for {amount}; request a new quote"
-            )
-        result = await self._repo.bind_cover(cover_req)
+            result = await self._repo.bind_cover(cover_req, capacity=self._rule())
         if result.created:
             self._on_change()
             await self._repo.append_audit(

@@ -5,6 +5,7 @@ See README.md for invariants and the API; errors live in
 """
 
 from router.store.errors import (
+    CapacityExceeded,
     Conflict,
     DuplicateApproval,
     IdempotencyMismatch,
@@ -18,6 +19,7 @@ from router.store.errors import (
 from router.store.repo import Store, open_store
 
 __all__ = [
+    "CapacityExceeded",
     "Conflict",
     "DuplicateApproval",
     "IdempotencyMismatch",

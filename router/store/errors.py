@@ -18,6 +18,9 @@ unchanged; the gRPC edge maps the classes to status codes.
     │   │                             differs from the stored one; retryable
     │   │                             after re-reading
     │   ├── DuplicateApproval         same operator approved twice
+    │   ├── CapacityExceeded          a bind would push the pool's cover in
+    │   │                             force past its limit (``pool_id``,
+    │   │                             ``requested``, ``available``)
     │   └── InvalidTransition         status change not allowed from the state
     ├── IdempotencyMismatch           same idempotency key, different payload
     │                                 -> FAILED_PRECONDITION (``mismatch`` lists
@@ -84,6 +87,22 @@ class StaleVersion(Conflict):
 
 class DuplicateApproval(Conflict):
     pass
+
+
+class CapacityExceeded(Conflict):
+    """Checked under the pool's row lock, so replicas binding at once cannot oversell."""
+
+    def __init__(self, pool_id: str, *, requested: int, available: int) -> None:
+        super().__init__(
+            f"pool {pool_id!r} has capacity {available} left, {requested} requested; "
+            "bind at most that amount (quote again) or use another pool",
+            pool_id=pool_id,
+            requested=requested,
+            available=available,
+        )
+        self.pool_id = pool_id
+        self.requested = requested
+        self.available = available
 
 
 class InvalidTransition(Conflict):

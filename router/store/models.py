@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -315,6 +315,41 @@ class Cover:
 class BindResult:
     cover: Cover
     created: bool  # False: an earlier bind with the same key and payload was returned
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityRule:
+    """How much cover a pool may carry: ``capacity_bps`` of its free capital.
+
+    Free capital is the last confirmed balance minus ``locked_capital``; a
+    balance observed more than ``max_staleness`` ago counts as zero (we never
+    underwrite against a balance we cannot vouch for). One definition, used by
+    the partner service to show capacity and by ``Store.bind_cover`` to
+    enforce it inside the bind transaction.
+    """
+
+    capacity_bps: int
+    max_staleness: timedelta
+
+    def __post_init__(self) -> None:
+        if isinstance(self.capacity_bps, bool) or not isinstance(self.capacity_bps, int):
+            raise InvalidRecord("capacity_bps must be an integer", field="capacity_bps")
+        if not 0 <= self.capacity_bps <= 10_000:
+            raise InvalidRecord("capacity_bps must be 0-10000", field="capacity_bps")
+        if not isinstance(self.max_staleness, timedelta) or self.max_staleness <= timedelta(0):
+            raise InvalidRecord("max_staleness must be a positive timedelta", field="max_staleness")
+
+    def limit(
+        self, balance: int | None, observed_at: datetime | None, locked: int, now: datetime
+    ) -> int:
+        """Total cover the pool may carry at ``now`` (before subtracting cover in force)."""
+        fresh = (
+            balance is not None
+            and observed_at is not None
+            and (observed_at >= now - self.max_staleness)
+        )
+        free = max(0, (balance if fresh and balance is not None else 0) - locked)
+        return free * self.capacity_bps // 10_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from router.store import convert
 from router.store._base import (
     CESSIONS,
     CHAINS,
     COVERS,
+    LATEST,
     PARTNERS,
     POOLS,
     QUOTES,
@@ -32,6 +33,7 @@ from router.store._base import (
 )
 from router.store.engine import make_engine, migrate
 from router.store.errors import (
+    CapacityExceeded,
     Conflict,
     IdempotencyMismatch,
     InvalidRecord,
@@ -40,6 +42,7 @@ from router.store.errors import (
 )
 from router.store.models import (
     BindResult,
+    CapacityRule,
     Cession,
     Chain,
     Cover,
@@ -258,12 +261,28 @@ class Store(ReportsPart, PlansPart):
             raise NotFound("quote", quote_id)
         return convert.quote(r)
 
-    async def bind_cover(self, request: CoverRequest, *, now: datetime | None = None) -> BindResult:
-        """Bind once per (partner, idempotency key); a replay returns the first cover."""
+    async def bind_cover(
+        self,
+        request: CoverRequest,
+        *,
+        now: datetime | None = None,
+        capacity: CapacityRule | None = None,
+    ) -> BindResult:
+        """Bind once per (partner, idempotency key); a replay returns the first cover.
+
+        The pool's row is locked for the transaction that inserts the cover, so
+        binds on one pool run one at a time across every replica sharing the
+        database. With ``capacity`` the cover in force is recomputed under that
+        lock and a bind that does not fit raises :class:`CapacityExceeded`. A
+        replay (same key, same payload) answers before any check, even when the
+        pool is full or the quote has expired since.
+        """
         payload_json, payload_hash = _canonical(request.payload())
         now = check_utc(now, "now") if now is not None else utcnow()
+        if capacity is not None and not isinstance(capacity, CapacityRule):
+            raise InvalidRecord("capacity must be a CapacityRule", field="capacity")
         try:
-            return await self._bind_once(request, payload_json, payload_hash, now)
+            return await self._bind_once(request, payload_json, payload_hash, now, capacity)
         except Conflict:
             # Lost a race on the same key: the winner's cover decides.
             replay = await self._replay_cover(request, payload_json, payload_hash)
@@ -274,12 +293,17 @@ class Store(ReportsPart, PlansPart):
     async def _replay_cover(
         self, request: CoverRequest, payload_json: str, payload_hash: str
     ) -> BindResult | None:
+        async with self._tx() as conn:
+            return await self._replay_in(conn, request, payload_json, payload_hash)
+
+    async def _replay_in(
+        self, conn: AsyncConnection, request: CoverRequest, payload_json: str, payload_hash: str
+    ) -> BindResult | None:
         stmt = sa.select(COVERS).where(
             COVERS.c.partner_id == request.partner_id,
             COVERS.c.idempotency_key == request.idempotency_key,
         )
-        async with self._tx() as conn:
-            r = await self._one(conn, stmt)
+        r = await self._one(conn, stmt)
         if r is None:
             return None
         if r["request_hash"] != payload_hash:
@@ -290,22 +314,79 @@ class Store(ReportsPart, PlansPart):
             )
         return BindResult(convert.cover(r), created=False)
 
+    async def _lock_pool(self, conn: AsyncConnection, pool_id: str) -> int:
+        """Lock the pool's row until commit and return its ``locked_capital``.
+
+        PostgreSQL: ``SELECT … FOR UPDATE``. SQLite has no row locks; a no-op
+        UPDATE as the transaction's first statement takes the database's write
+        lock (waiting up to ``busy_timeout``), which serialises every writer,
+        including another engine on the same file, before anything is read.
+        """
+        if not self._pg:
+            await conn.execute(
+                sa.update(POOLS).where(POOLS.c.pool_id == pool_id).values(pool_id=POOLS.c.pool_id)
+            )
+        stmt = sa.select(POOLS.c.locked_capital).where(POOLS.c.pool_id == pool_id)
+        r = await self._one(conn, stmt.with_for_update() if self._pg else stmt)
+        if r is None:
+            raise NotFound("pool", pool_id)
+        return int(r["locked_capital"])
+
+    async def _check_capacity(
+        self,
+        conn: AsyncConnection,
+        request: CoverRequest,
+        rule: CapacityRule,
+        locked: int,
+        now: datetime,
+    ) -> None:
+        """Refuse a bind that would push the pool's cover in force past its limit."""
+        bal = await self._one(
+            conn,
+            sa.select(LATEST.c.amount, LATEST.c.observed_at).where(
+                LATEST.c.pool_id == request.pool_id
+            ),
+        )
+        limit = rule.limit(
+            bal["amount"] if bal else None, bal["observed_at"] if bal else None, locked, now
+        )
+        in_force = sa.select(COVERS.c.limit_amount).where(
+            COVERS.c.pool_id == request.pool_id,
+            COVERS.c.status == CoverStatus.ACTIVE.value,
+            COVERS.c.ends_at > now,
+        )
+        used = sum(int(a) for (a,) in await conn.execute(in_force))  # exact: Python ints
+        available = max(0, limit - used)
+        if request.limit_amount > available:
+            raise CapacityExceeded(
+                request.pool_id, requested=request.limit_amount, available=available
+            )
+
     async def _bind_once(
-        self, request: CoverRequest, payload_json: str, payload_hash: str, now: datetime
+        self,
+        request: CoverRequest,
+        payload_json: str,
+        payload_hash: str,
+        now: datetime,
+        capacity: CapacityRule | None,
     ) -> BindResult:
         replay = await self._replay_cover(request, payload_json, payload_hash)
         if replay is not None:
             return replay
         async with self._tx() as conn:
+            locked = await self._lock_pool(conn, request.pool_id)  # first: see _lock_pool
             p = await self._one(
                 conn,
                 sa.select(PARTNERS.c.active).where(PARTNERS.c.partner_id == request.partner_id),
             )
             if p is None:
                 raise NotFound("partner", request.partner_id)
+            # A bind with this key may have committed while we waited for the lock.
+            replay = await self._replay_in(conn, request, payload_json, payload_hash)
+            if replay is not None:
+                return replay
             if not p["active"]:
                 raise Conflict(f"partner {request.partner_id!r} is not active")
-            await self._require(conn, POOLS, "pool", request.pool_id)
             if request.quote_id is not None:
                 q = await self._one(
                     conn,
@@ -318,7 +399,8 @@ class Store(ReportsPart, PlansPart):
                     raise NotFound("quote", request.quote_id)
                 if q["expires_at"] <= now:
                     raise Conflict(
-                        f"quote {request.quote_id!r} expired at {q['expires_at'].isoformat()}"
+                        f"quote {request.quote_id!r} expired at "
+                        f"{q['expires_at'].isoformat()}; request a new quote"
                     )
                 differs = [
                     k
@@ -330,6 +412,8 @@ class Store(ReportsPart, PlansPart):
                         f"cover request differs from quote {request.quote_id!r} "
                         f"in: {', '.join(differs)}"
                     )
+            if capacity is not None:
+                await self._check_capacity(conn, request, capacity, locked, now)
             row = {
                 "cover_id": "cov_" + uuid.uuid4().hex,
                 "partner_id": request.partner_id,
