@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from reinsurance import Correlation, PoolCapital, Risk, assess, exact_aggregate, simulate
-from reinsurance.solvency import var
+from reinsurance.solvency import var, weighted_mean
 
 USDC = 1_000_000
 N_RISKS = 1_000
@@ -133,6 +133,7 @@ def main() -> None:
     for name, imp in ESTIMATORS:
         errs = []
         mean_errs = []
+        cv_errs = []
         took = 0.0
         for seed in range(11, 21):
             t = time.perf_counter()
@@ -141,7 +142,8 @@ def main() -> None:
             v = var(loss, 0.995, None if imp is None else w)
             took += time.perf_counter() - t
             errs.append(v / exact_var - 1)
-            mean_errs.append(float(np.dot(loss, w)) / loss.size / mean - 1)
+            mean_errs.append(float((loss * w).sum()) / loss.size / mean - 1)
+            cv_errs.append(weighted_mean(loss, None if imp is None else w) / mean - 1)
         abs_errs = np.abs(errs)
         print(
             f"  {name:<10} ({took / 10:.3f} s per run) errors: "
@@ -151,8 +153,10 @@ def main() -> None:
             f"  {name:<10} VaR99.5 error over 10 seeds: mean {np.mean(errs):+.3%} (bias), "
             f"sd {np.std(errs):.3%}, max |error| {abs_errs.max():.3%}; "
             f"within 0.5 %: {(abs_errs <= 0.005).sum()}/10; "
-            f"mean-loss error vs closed form: mean {np.mean(mean_errs):+.3%}, "
-            f"max |error| {np.max(np.abs(mean_errs)):.3%}"
+            f"mean-loss error vs closed form: mean(x*w) sd {np.std(mean_errs):.3%} "
+            f"max |error| {np.max(np.abs(mean_errs)):.3%}; as assess reports it "
+            f"(control variate) mean {np.mean(cv_errs):+.3%} sd {np.std(cv_errs):.3%} "
+            f"max |error| {np.max(np.abs(cv_errs)):.3%}"
         )
     print("target: VaR error <= 0.5 % on every seed (plain MC at 100k has ~0.45 % sd)")
 

@@ -22,7 +22,7 @@ from reinsurance import (
     exact_aggregate,
     simulate,
 )
-from reinsurance.solvency import var
+from reinsurance.solvency import var, weighted_mean
 
 from .strategies import FAST
 from .test_losses import risks
@@ -46,7 +46,12 @@ def test_weighted_pool_mean_loss_matches_the_closed_form(corr: Correlation) -> N
         for w in (s.pool_weights(j), s.weights):  # pool's own ratio, and the full one
             est = s.pool_losses(j) * w
             assert within(est, exact)
-            assert float(est.std()) / math.sqrt(est.size) < 0.03 * exact  # and informative
+            se = float(est.std()) / math.sqrt(est.size)
+            assert se < 0.03 * exact  # and informative
+            # assess's estimator (weights as control variate) is no further off
+            assert abs(weighted_mean(s.pool_losses(j), w) - exact) <= 5 * se
+    assert weighted_mean(np.array([1.0, 2.0, 6.0]), None) == 3.0
+    assert weighted_mean(np.array([1.0, 2.0, 6.0]), np.ones(3)) == 3.0
 
 
 @pytest.mark.parametrize("corr", CORRELATIONS)
