@@ -16,7 +16,7 @@ from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import SecretStr
 
 from chains.base import ChainFamily
-from chains.errors import InvalidAddress
+from chains.errors import InvalidAddress, InvalidInput
 from chains.retry import DEFAULT_RETRY, RetryPolicy
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
@@ -34,7 +34,7 @@ class Confirmations:
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
-            raise ValueError(f"confirmations must be a non-negative int, got {self.n!r}")
+            raise InvalidInput(f"confirmations must be a non-negative int, got {self.n!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ class EvmChainConfig:
 
     def __post_init__(self) -> None:
         if not self.chain or not isinstance(self.chain_id, int) or self.chain_id <= 0:
-            raise ValueError("an EVM chain needs a name and a positive chain id")
+            raise InvalidInput("an EVM chain needs a name and a positive chain id")
         key: object = self.operator_key
         if isinstance(key, bytes | bytearray):
             key = SecretStr("0x" + bytes(key).hex())
@@ -100,7 +100,7 @@ class EvmChainConfig:
             if value is not None:
                 object.__setattr__(self, what, checked_address(value, what=what, chain=self.chain))
         if self.chunk_size < 1:
-            raise ValueError("chunk_size must be positive")
+            raise InvalidInput("chunk_size must be positive", chain=self.chain)
 
 
 def checked_address(value: object, *, what: str = "address", chain: str | None = None) -> str:

@@ -358,3 +358,14 @@ async def test_log_from_a_malformed_emitter_is_a_malformed_answer(
     faulty.answer(1, "eth_getLogs", [entry])
     with pytest.raises(errors.MalformedResponse, match="log address"):
         await chain.new_adapter([faulty]).find_transfer(tid())
+
+
+async def test_bad_config_values_are_typed_errors(chain: EmbeddedEvmChain) -> None:
+    from chains.evm import Confirmations
+
+    with pytest.raises(errors.InvalidInput, match="confirmations"):
+        Confirmations(-1)
+    with pytest.raises(errors.InvalidInput, match="positive chain id"):
+        chain.config(chain_id=0)
+    with pytest.raises(errors.InvalidInput, match="chunk_size"):
+        chain.config(chunk_size=0)
