@@ -361,7 +361,8 @@ class _Model:
 def _choose_theta(model: _Model, quantile: float) -> float:
     """The tilt whose saddlepoint tail estimate (Daniels) of ``P(loss > K'(theta))``
     is ``1 - quantile``: the tilted mean then sits near the target quantile,
-    where the sample is most needed. Geometric bisection, 30 steps."""
+    where the sample is most needed. Geometric bisection, 16 steps (theta to
+    ~0.1 %: the tilt need only be close, the weights are exact either way)."""
 
     def excess(theta: float) -> float:
         k, dk, *_ = model.tilt(theta)
@@ -377,7 +378,7 @@ def _choose_theta(model: _Model, quantile: float) -> float:
         return hi
     if excess(lo) <= 0.0:
         return lo
-    for _ in range(30):
+    for _ in range(16):
         mid = math.sqrt(lo * hi)
         if excess(mid) > 0.0:
             lo = mid
@@ -535,6 +536,7 @@ def simulate(
 
 
 def _by_pool(pool: np.ndarray, n_p: int) -> np.ndarray:
+    """Stable order by pool (on 16-bit keys numpy's stable sort is a radix sort)."""
     keys16 = pool.astype(np.uint16) if n_p <= 0xFFFF else pool
     return np.argsort(keys16, kind="stable")
 
