@@ -267,3 +267,67 @@ async def test_concurrent_binds_cannot_oversell_a_pool(
         finally:
             for c in (rep, acme):
                 await c.close()
+
+
+async def test_two_replicas_on_one_database_cannot_oversell_a_pool(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    """Two routers over one database: the store's check decides, not a process lock."""
+    settings = make_settings(server_files, tmp_path / "shared.db")
+    async with running_router(settings) as r1, running_router(settings) as r2:
+        rep = client(r1, ca, "ballast://reporter/ethereum")
+        acme1, acme2 = (client(r, ca, "ballast://partner/acme") for r in (r1, r2))
+        try:
+            await send_batches(rep, [report("eth-main", 10**12, 1)])  # capacity 80 % = 8e11
+            quotes = [
+                (
+                    await acme1.partner.QuoteCover(
+                        partner_pb2.QuoteCoverRequest(
+                            chain="ethereum",
+                            pool_id="eth-main",
+                            cover_type=common_pb2.COVER_TYPE_DEPEG,
+                            cover_amount=common_pb2.Amount(asset="USDC", value=str(6 * 10**11)),
+                            period_days=30,
+                        )
+                    )
+                ).quote
+                for _ in range(2)  # each alone fits, both together do not
+            ]
+
+            def bind_request(i: int) -> partner_pb2.BindCoverRequest:
+                q = quotes[i]
+                return partner_pb2.BindCoverRequest(
+                    idempotency_key=f"replica-000{i}",
+                    quote_id=q.quote_id,
+                    chain="ethereum",
+                    pool_id="eth-main",
+                    cover_type=q.cover_type,
+                    cover_amount=q.cover_amount,
+                    period_days=30,
+                )
+
+            async def bind(c: RouterClient, i: int) -> grpc.aio.AioRpcError | None:
+                try:
+                    await c.partner.BindCover(bind_request(i))
+                except grpc.aio.AioRpcError as err:
+                    return err
+                return None
+
+            outcomes = await asyncio.gather(bind(acme1, 0), bind(acme2, 1))
+            errors = [e for e in outcomes if e is not None]
+            assert len(errors) == 1
+            err = errors[0]
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+            details = err.details() or ""
+            assert f"'eth-main' has capacity {2 * 10**11} left, {6 * 10**11} requested" in details
+            assert "another pool" in details
+            covers = await acme2.partner.ListPositions(partner_pb2.ListPositionsRequest())
+            assert len(covers.covers) == 1
+            # the winner's replay still answers on either replica, the pool being full
+            won = outcomes.index(None)
+            for c in (acme1, acme2):
+                again = await c.partner.BindCover(bind_request(won))
+                assert not again.created and again.cover.cover_id == covers.covers[0].cover_id
+        finally:
+            for c in (rep, acme1, acme2):
+                await c.close()

@@ -7,15 +7,19 @@ bind on one pool at once; the sum of cover in force never passes the limit.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
+import psycopg
 import pytest
+from sqlalchemy import event
 
 from router.ingest import ReportIn
 from router.store import CapacityExceeded, IdempotencyMismatch, InvalidRecord, Store, open_store
 from router.store.models import CapacityRule, CoverRequest
+from router.store.tables import metadata
 
 from .conftest import T0, block_hash, later
 
@@ -158,3 +162,59 @@ async def test_pools_are_locked_separately(world: Store, replica: Store) -> None
         replica.bind_cover(cover("y", 800, pool_id="p2"), now=NOW, capacity=RULE),
     )
     assert all(r.created for r in results)
+
+
+def _sneak_in(db_url: str) -> str:
+    """Another replica commits a 400 cover on p1 at once (no waiting): 'ok' or 'locked'.
+
+    A plain driver connection copies the ``seed`` cover under a new key; it
+    gives up at once if the pool is locked, so the outcome is deterministic.
+    """
+    cols = [c.name for c in metadata.tables["covers"].columns]
+    picked = [{"cover_id": "'cov_sneak'", "idempotency_key": "'sneak'"}.get(c, c) for c in cols]
+    sql = (
+        f"INSERT INTO covers ({', '.join(cols)}) SELECT {', '.join(picked)} "
+        "FROM covers WHERE idempotency_key = 'seed'"
+    )
+    if db_url.startswith("sqlite"):
+        lite = sqlite3.connect(db_url.split(":///", 1)[1], timeout=0)
+        try:
+            with lite:
+                lite.execute(sql)
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return "locked"
+        finally:
+            lite.close()
+        return "ok"
+    with psycopg.connect(db_url.replace("+psycopg", ""), autocommit=True) as pg:
+        try:
+            with pg.transaction():
+                pg.execute("SET LOCAL lock_timeout = '50ms'")
+                pg.execute(sql)  # the FK check needs a share lock on the pool row
+        except psycopg.errors.LockNotAvailable:
+            return "locked"
+    return "ok"
+
+
+async def test_no_replica_writes_between_the_check_and_the_insert(
+    world: Store, db_url: str
+) -> None:
+    """Deterministic interleaving: right after this bind has read the cover in
+    force, another writer tries to commit cover on the same pool; it must be
+    shut out until the bind commits, else both would fit in the same 400."""
+    await fund(world, 1_000)  # limit 800
+    await world.bind_cover(cover("seed", 400), now=NOW, capacity=RULE)
+    seen: list[str] = []
+
+    def after(_conn: object, _cur: object, statement: str, *_: object) -> None:
+        if not seen and "FROM covers" in statement and "ends_at >" in statement:
+            seen.append(_sneak_in(db_url))
+
+    event.listen(world.engine.sync_engine, "after_cursor_execute", after)
+    try:
+        bound = await world.bind_cover(cover("mine", 400), now=NOW, capacity=RULE)
+    finally:
+        event.remove(world.engine.sync_engine, "after_cursor_execute", after)
+    assert seen == ["locked"] and bound.created
+    assert await in_force(world) == 800
