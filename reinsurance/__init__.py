@@ -6,6 +6,7 @@ from reinsurance.errors import InsufficientCapacity, InvalidInput, ReinsuranceEr
 from reinsurance.losses import (
     AggregateDistribution,
     Correlation,
+    ImportanceWeights,
     LossSample,
     Risk,
     exact_aggregate,
@@ -37,6 +38,8 @@ from reinsurance.solvency import (
     SolvencyConfig,
     SolvencyReport,
     assess,
+    var,
+    weighted_mean,
 )
 from reinsurance.treaties import ExcessOfLoss, NetLoss, QuotaShare, StopLoss, apply_treaties
 
@@ -53,6 +56,7 @@ __all__ = [
     "ExcessOfLoss",
     "Explanation",
     "GroupSolvency",
+    "ImportanceWeights",
     "InFlightTransfer",
     "InsufficientCapacity",
     "InvalidInput",
@@ -82,4 +86,6 @@ __all__ = [
     "plan_rebalance",
     "price_cover",
     "simulate",
+    "var",
+    "weighted_mean",
 ]
