@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import grpc
-from ballast.v1 import partner_pb2_grpc, reporting_pb2_grpc, treasury_pb2_grpc
+from ballast.v1 import partner_pb2, partner_pb2_grpc, reporting_pb2_grpc, treasury_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
 #: Our test certificates name ``localhost`` and ``127.0.0.1`` (see router.pki).
@@ -127,3 +127,21 @@ class RouterClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def bind_request(quote: partner_pb2.Quote, idempotency_key: str) -> partner_pb2.BindCoverRequest:
+    """The bind that accepts ``quote`` exactly as quoted.
+
+    A bind restates the quote's inputs so the router can refuse one that
+    differs from what was priced; copying them from the quote is the way a
+    partner binds what it was offered. Reuse ``idempotency_key`` on retries.
+    """
+    return partner_pb2.BindCoverRequest(
+        idempotency_key=idempotency_key,
+        quote_id=quote.quote_id,
+        chain=quote.chain,
+        pool_id=quote.pool_id,
+        cover_type=quote.cover_type,
+        cover_amount=quote.cover_amount,
+        period_days=quote.period_days,
+    )

@@ -37,7 +37,7 @@ from chains.base import BalanceReader, PoolRef, Transfer
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from chains.embedded.solana_setup import embedded_solana
 from router.agent import embedded_agents
-from router.client import RouterClient
+from router.client import RouterClient, bind_request
 from router.config import load_settings
 from router.pki import TestCA
 from router.server import running_router
@@ -282,17 +282,7 @@ async def bind_covers(console: Console, partner: RouterClient) -> None:
     for pool_id, chain, amount, days in COVERS:
         request = _quote_request(pool_id, chain, amount, days)
         quote = (await partner.partner.QuoteCover(request)).quote
-        bound = await partner.partner.BindCover(
-            partner_pb2.BindCoverRequest(
-                idempotency_key=f"demo-{pool_id}",
-                quote_id=quote.quote_id,
-                chain=chain,
-                pool_id=pool_id,
-                cover_type=quote.cover_type,
-                cover_amount=quote.cover_amount,
-                period_days=days,
-            )
-        )
+        bound = await partner.partner.BindCover(bind_request(quote, f"demo-{pool_id}"))
         console.print(
             f"{chain}/{pool_id}: cover {format_amount(amount)} for {days} days, "
             f"premium {format_amount(bound.cover.premium.value)} USDC"

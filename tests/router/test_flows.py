@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
+from router.client import bind_request
 from router.config import RouterSettings
 from router.server import RunningRouter
 from tests.conftest import postgres_available
@@ -156,17 +157,7 @@ async def test_operator_positions_plan_approve_execute_watch(
                 )
             )
         ).quote
-        await acme.partner.BindCover(
-            partner_pb2.BindCoverRequest(
-                idempotency_key=f"k-{pool}-0001",
-                quote_id=q.quote_id,
-                chain=chain,
-                pool_id=pool,
-                cover_type=q.cover_type,
-                cover_amount=q.cover_amount,
-                period_days=365,
-            )
-        )
+        await acme.partner.BindCover(bind_request(q, f"k-{pool}-0001"))
     op = connect(OPERATOR)
     pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
     by_pool = {p.pool_id: p for p in pos.pools}

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
-from router.client import RouterClient
+from router.client import RouterClient, bind_request
 from router.pki import TestCA
 from router.server import RunningRouter, running_router
 from tests.router.conftest import make_settings, report, send_batches
@@ -81,17 +81,7 @@ async def test_large_plans_need_two_other_operators(
                     )
                 )
             ).quote
-            await acme.partner.BindCover(
-                partner_pb2.BindCoverRequest(
-                    idempotency_key="dual-0001",
-                    quote_id=q.quote_id,
-                    chain="ethereum",
-                    pool_id="eth-alt",
-                    cover_type=q.cover_type,
-                    cover_amount=q.cover_amount,
-                    period_days=365,
-                )
-            )
+            await acme.partner.BindCover(bind_request(q, "dual-0001"))
             # the pool paid out: it now needs capital from eth-main
             await send_batches(rep, [report("eth-alt", 1, 4)])
             plan = (await alice.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest())).plan
@@ -185,17 +175,7 @@ async def test_positions_follow_ingestion_without_a_reload(
                     )
                 )
             ).quote
-            await acme.partner.BindCover(
-                partner_pb2.BindCoverRequest(
-                    idempotency_key="follow-0001",
-                    quote_id=q.quote_id,
-                    chain="ethereum",
-                    pool_id="eth-main",
-                    cover_type=q.cover_type,
-                    cover_amount=q.cover_amount,
-                    period_days=90,
-                )
-            )
+            await acme.partner.BindCover(bind_request(q, "follow-0001"))
 
             async def eth_main() -> treasury_pb2.PoolPosition:
                 pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
@@ -245,17 +225,7 @@ async def test_concurrent_binds_cannot_oversell_a_pool(
             async def bind(i: int) -> grpc.StatusCode:
                 q = quotes[i]
                 try:
-                    await acme.partner.BindCover(
-                        partner_pb2.BindCoverRequest(
-                            idempotency_key=f"race-000{i}",
-                            quote_id=q.quote_id,
-                            chain="ethereum",
-                            pool_id="eth-main",
-                            cover_type=q.cover_type,
-                            cover_amount=q.cover_amount,
-                            period_days=30,
-                        )
-                    )
+                    await acme.partner.BindCover(bind_request(q, f"race-000{i}"))
                 except grpc.aio.AioRpcError as err:
                     return err.code()
                 return grpc.StatusCode.OK
@@ -294,21 +264,13 @@ async def test_two_replicas_on_one_database_cannot_oversell_a_pool(
                 for _ in range(2)  # each alone fits, both together do not
             ]
 
-            def bind_request(i: int) -> partner_pb2.BindCoverRequest:
+            def replica_bind(i: int) -> partner_pb2.BindCoverRequest:
                 q = quotes[i]
-                return partner_pb2.BindCoverRequest(
-                    idempotency_key=f"replica-000{i}",
-                    quote_id=q.quote_id,
-                    chain="ethereum",
-                    pool_id="eth-main",
-                    cover_type=q.cover_type,
-                    cover_amount=q.cover_amount,
-                    period_days=30,
-                )
+                return bind_request(q, f"replica-000{i}")
 
             async def bind(c: RouterClient, i: int) -> grpc.aio.AioRpcError | None:
                 try:
-                    await c.partner.BindCover(bind_request(i))
+                    await c.partner.BindCover(replica_bind(i))
                 except grpc.aio.AioRpcError as err:
                     return err
                 return None
@@ -326,7 +288,7 @@ async def test_two_replicas_on_one_database_cannot_oversell_a_pool(
             # the winner's replay still answers on either replica, the pool being full
             won = outcomes.index(None)
             for c in (acme1, acme2):
-                again = await c.partner.BindCover(bind_request(won))
+                again = await c.partner.BindCover(replica_bind(won))
                 assert not again.created and again.cover.cover_id == covers.covers[0].cover_id
         finally:
             for c in (rep, acme1, acme2):
