@@ -141,10 +141,10 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             expires_at.isoformat(),
         )
 
-    async def QuoteCover(
-        self, request: pb.QuoteCoverRequest, context: ServicerContext
-    ) -> pb.QuoteCoverResponse:
-        partner = await self._partner()
+    async def _cover_terms(
+        self, request: pb.QuoteCoverRequest | pb.BindCoverRequest
+    ) -> tuple[str, m.Pool, int]:
+        """Cover type, pool and amount, checked alike for a quote and for its bind."""
         ctype = convert.parse_cover_type(request.cover_type)
         assert ctype is not None
         if not 1 <= request.period_days <= MAX_PERIOD_DAYS:
@@ -156,6 +156,13 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
             asset=pool.asset,
             present=request.HasField("cover_amount"),
         )
+        return ctype, pool, amount
+
+    async def QuoteCover(
+        self, request: pb.QuoteCoverRequest, context: ServicerContext
+    ) -> pb.QuoteCoverResponse:
+        partner = await self._partner()
+        ctype, pool, amount = await self._cover_terms(request)
         available = (await self._capacity()).get(pool.pool_id, 0)
         if amount > available:
             raise PreconditionFailed(
@@ -209,17 +216,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         partner = await self._partner()
         key = convert.parse_key(request.idempotency_key)
         quote_id = convert.parse_id(request.quote_id, "quote_id")
-        ctype = convert.parse_cover_type(request.cover_type)
-        assert ctype is not None
-        if not 1 <= request.period_days <= MAX_PERIOD_DAYS:
-            raise InvalidRequest("period_days", f"must be 1-{MAX_PERIOD_DAYS}")
-        pool = await self._pool(request.chain, request.pool_id)
-        amount = convert.parse_amount(
-            request.cover_amount,
-            "cover_amount",
-            asset=pool.asset,
-            present=request.HasField("cover_amount"),
-        )
+        ctype, pool, amount = await self._cover_terms(request)
         try:
             quote = await self._repo.get_quote(partner, quote_id)
         except NotFound:

@@ -24,6 +24,7 @@ from router.ingest import StaticView
 from router.store.bulk import BulkSQL
 from router.store.errors import (
     Conflict,
+    IdempotencyMismatch,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -116,6 +117,30 @@ class StoreBase:
         pk = next(iter(table.primary_key.columns))
         if (await conn.execute(sa.select(pk).where(pk == key))).first() is None:
             raise NotFound(kind, key)
+
+    async def _replayed(
+        self,
+        conn: AsyncConnection,
+        table: sa.Table,
+        kind: str,
+        key: str,
+        value: object,
+        fields: tuple[str, ...],
+    ) -> Mapping[Any, Any] | None:
+        """The stored row if ``key`` was recorded before with these ``fields``.
+
+        Records written before their side effect are idempotent by id: the same
+        id again returns what is stored, the same id with other terms is an
+        ``IdempotencyMismatch`` naming the fields; None means the id is new.
+        """
+        pk = next(iter(table.primary_key.columns))
+        row = await self._one(conn, sa.select(table).where(pk == key))
+        if row is None:
+            return None
+        differs = tuple(f for f in fields if row[f] != getattr(value, f))
+        if differs:
+            raise IdempotencyMismatch(kind, key, mismatch=differs)
+        return row
 
     async def _upsert(
         self, conn: AsyncConnection, table: sa.Table, keys: list[str], row: Mapping[str, Any]

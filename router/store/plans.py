@@ -16,7 +16,6 @@ from router.store._base import _TRANSFER_ORDER, APPROVALS, AUDIT, PLANS, STEPS, 
 from router.store.errors import (
     Conflict,
     DuplicateApproval,
-    IdempotencyMismatch,
     InvalidRecord,
     InvalidTransition,
     NotFound,
@@ -216,13 +215,8 @@ class PlansPart(StoreBase):
         )
         now = utcnow()
         async with self._tx() as conn:
-            r = await self._one(
-                conn, sa.select(TRANSFERS).where(TRANSFERS.c.transfer_id == t.transfer_id)
-            )
+            r = await self._replayed(conn, TRANSFERS, "transfer", t.transfer_id, t, fields)
             if r is not None:
-                differs = tuple(f for f in fields if r[f] != getattr(t, f))
-                if differs:
-                    raise IdempotencyMismatch("transfer", t.transfer_id, mismatch=differs)
                 return convert.transfer(r)
             row = {f: getattr(t, f) for f in fields}
             row |= {

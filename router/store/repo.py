@@ -490,13 +490,8 @@ class Store(ReportsPart, PlansPart):
         """Idempotent by ``cession_id``; the same id with other terms is a mismatch."""
         fields = ("vault_id", "pool_id", "amount", "premium", "plan_id")
         async with self._tx() as conn:
-            r = await self._one(
-                conn, sa.select(CESSIONS).where(CESSIONS.c.cession_id == cession.cession_id)
-            )
+            r = await self._replayed(conn, CESSIONS, "cession", cession.cession_id, cession, fields)
             if r is not None:
-                differs = tuple(f for f in fields if r[f] != getattr(cession, f))
-                if differs:
-                    raise IdempotencyMismatch("cession", cession.cession_id, mismatch=differs)
                 return convert.cession(r)
             await self._require(conn, VAULTS, "vault", cession.vault_id)
             await self._require(conn, POOLS, "pool", cession.pool_id)
