@@ -68,18 +68,23 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         lock); none on a pool whose last confirmed report is stale."""
         balances = await self._repo.latest_balances()
         cover = await self._repo.active_cover_by_pool()
-        rule, now = self._rule(), datetime.now(UTC)
-        out = {}
-        for p in await self._repo.list_pools():
-            bal = balances.get(p.pool_id)
-            limit = rule.limit(
-                bal.amount if bal else None,
-                bal.observed_at if bal else None,
-                p.locked_capital,
-                now,
-            )
-            out[p.pool_id] = max(0, limit - cover.get(p.pool_id, 0))
-        return out
+        now = datetime.now(UTC)
+        return {
+            p.pool_id: self._free(p, balances.get(p.pool_id), cover.get(p.pool_id, 0), now)
+            for p in await self._repo.list_pools()
+        }
+
+    def _free(
+        self, pool: m.Pool, balance: m.ConfirmedBalance | None, cover: int, now: datetime
+    ) -> int:
+        """Capacity left on one pool: the rule's limit less the cover in force."""
+        limit = self._rule().limit(
+            balance.amount if balance else None,
+            balance.observed_at if balance else None,
+            pool.locked_capital,
+            now,
+        )
+        return max(0, limit - cover)
 
     async def _pool(self, chain: str, pool_id: str) -> m.Pool:
         convert.parse_name(chain, "chain")
@@ -163,15 +168,17 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
     ) -> pb.QuoteCoverResponse:
         partner = await self._partner()
         ctype, pool, amount = await self._cover_terms(request)
-        available = (await self._capacity()).get(pool.pool_id, 0)
+        # One read of this pool's balance and of the cover in force serves both
+        # the capacity check and the price.
+        balance = await self._repo.latest_balance(pool.pool_id)
+        cover_in_force = (await self._repo.active_cover_by_pool()).get(pool.pool_id, 0)
+        available = self._free(pool, balance, cover_in_force, datetime.now(UTC))
         if amount > available:
             raise PreconditionFailed(
                 f"cover_amount {amount} exceeds pool {pool.pool_id}'s capacity {available}; "
                 "quote a smaller amount or another pool"
             )
-        balance = (await self._repo.latest_balances()).get(pool.pool_id)
         capital = balance.amount if balance else 0
-        cover_in_force = (await self._repo.active_cover_by_pool()).get(pool.pool_id, 0)
         premium = self._engine.premium(
             pool,
             ctype,
