@@ -91,11 +91,11 @@ class AdapterConformance:
             Transfer(new_transfer_id(), pool, harness.chain, recipient, 400_000)
         )
         # The transfer is included but not yet final: a final read still sees
-        # the old balance, at a block no newer than the inclusion.
+        # the old balance (final blocks lag the head on every backend).
         early = await harness.adapter.read_balances([pool])
         assert early.finalized
         assert early.block_number >= before.block_number
-        assert early.reports[0].amount in (1_000_000, 600_000)
+        assert early.reports[0].amount == 1_000_000
         await harness.finalize()
         late = await harness.adapter.read_balances([pool])
         assert late.reports[0].amount == 600_000
