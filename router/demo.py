@@ -22,10 +22,9 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import grpc
 from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
@@ -293,8 +292,8 @@ async def _close_all(clients: list[RouterClient]) -> None:
     await asyncio.gather(*(c.close() for c in clients))
 
 
-def main(argv: Sequence[str] | None = None, make_console: Callable[[], Any] = Console) -> None:
-    console = make_console()
+def main() -> None:
+    console = Console()
     if not console.is_terminal:  # piped/CI: do not squeeze tables into 80 columns
         console = Console(width=120)
     with tempfile.TemporaryDirectory(prefix="ballast-demo-") as tmp:
