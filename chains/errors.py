@@ -172,3 +172,11 @@ class BlockhashExpired(TransactionError):
 class ConfirmationTimeout(TransactionError):
     """Sent but not seen confirmed in time. Not retryable blindly: reconcile
     with ``find_transfer`` first, a resend could move the capital twice."""
+
+
+def http_status_error(status: int, message: str, **fields: Any) -> RpcError:
+    """An endpoint's non-200 HTTP answer: 429 and 5xx are passing (try again),
+    anything else is the request's fault and final."""
+    if status == 429 or status >= 500:
+        return RpcUnavailable(message, **fields)
+    return RpcResponseError(message, code=status, **fields)

@@ -31,6 +31,7 @@ from chains.errors import (
     RpcResponseError,
     RpcTimeout,
     RpcUnavailable,
+    http_status_error,
 )
 
 #: One JSON-RPC call: method and positional params.
@@ -203,11 +204,8 @@ def _map_transport_error(exc: Exception, endpoint: str) -> ChainError:
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return RpcTimeout(f"endpoint {endpoint} timed out", endpoint=endpoint)
     if isinstance(exc, aiohttp.ClientResponseError):
-        status = exc.status
-        if status == 429 or status >= 500:
-            return RpcUnavailable(f"endpoint {endpoint} answered HTTP {status}", endpoint=endpoint)
-        return RpcResponseError(
-            f"endpoint {endpoint} answered HTTP {status}", code=status, endpoint=endpoint
+        return http_status_error(
+            exc.status, f"endpoint {endpoint} answered HTTP {exc.status}", endpoint=endpoint
         )
     if isinstance(exc, aiohttp.ClientError | ConnectionError | OSError):
         return RpcUnavailable(
@@ -215,7 +213,8 @@ def _map_transport_error(exc: Exception, endpoint: str) -> ChainError:
         )
     if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError | ValueError):
         return MalformedResponse(f"endpoint {endpoint} sent unparseable data", endpoint=endpoint)
-    return RpcError(f"endpoint {endpoint} failed: {type(exc).__name__}: {exc}", endpoint=endpoint)
+    # The class only: a library's message may quote the URL, and with it a key.
+    return RpcError(f"endpoint {endpoint} failed: {type(exc).__name__}", endpoint=endpoint)
 
 
 def _redact(url: str) -> str:

@@ -27,6 +27,7 @@ from chains.errors import (
     RpcResponseError,
     RpcTimeout,
     RpcUnavailable,
+    http_status_error,
 )
 
 #: JSON-RPC codes a node uses for conditions that pass by themselves.
@@ -133,9 +134,7 @@ class SolanaRpc:
             return RpcTimeout(f"{method}: timed out", **kw)
         if isinstance(exc, httpx2.HTTPStatusError):
             status = exc.response.status_code
-            if status == 429 or status >= 500:
-                return RpcUnavailable(f"{method}: HTTP {status}", **kw)
-            return RpcResponseError(f"{method}: HTTP {status}", code=status, **kw)
+            return http_status_error(status, f"{method}: HTTP {status}", **kw)
         return RpcUnavailable(f"{method}: {type(exc).__name__}", **kw)
 
     def _result(self, answer: object, parser: type[R], method: str) -> R:

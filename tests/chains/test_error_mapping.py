@@ -1,0 +1,34 @@
+"""Boundary mapping rules shared by the endpoint layers."""
+
+from __future__ import annotations
+
+import pytest
+
+from chains import errors
+from chains.evm_rpc import _map_transport_error
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "retryable"),
+    [
+        (429, errors.RpcUnavailable, True),
+        (500, errors.RpcUnavailable, True),
+        (503, errors.RpcUnavailable, True),
+        (400, errors.RpcResponseError, False),
+        (404, errors.RpcResponseError, False),
+    ],
+)
+def test_http_status_rule(status: int, kind: type[errors.RpcError], retryable: bool) -> None:
+    err = errors.http_status_error(status, f"HTTP {status}", endpoint="http://node")
+    assert type(err) is kind
+    assert err.retryable is retryable
+    assert err.endpoint == "http://node"
+
+
+def test_unmapped_failure_never_quotes_the_library_message() -> None:
+    secret_url = "https://node.example/v2/sk_live_SECRET"
+    err = _map_transport_error(
+        RuntimeError(f"boom talking to {secret_url}"), "https://node.example"
+    )
+    assert isinstance(err, errors.RpcError)
+    assert "SECRET" not in str(err) and "RuntimeError" in str(err)
