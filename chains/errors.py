@@ -44,6 +44,7 @@ Errors never carry key material: messages name addresses, ids and amounts only.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ChainError(Exception):
@@ -180,3 +181,17 @@ def http_status_error(status: int, message: str, **fields: Any) -> RpcError:
     if status == 429 or status >= 500:
         return RpcUnavailable(message, **fields)
     return RpcResponseError(message, code=status, **fields)
+
+
+def redact_url(url: str) -> str:
+    """How errors and logs name an endpoint: scheme, host and port only.
+
+    Provider URLs carry API keys in the path, query or user info; none of that
+    may reach a message.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "endpoint"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}" if parts.scheme and host else "endpoint"

@@ -32,6 +32,7 @@ from chains.errors import (
     RpcTimeout,
     RpcUnavailable,
     http_status_error,
+    redact_url,
 )
 
 #: One JSON-RPC call: method and positional params.
@@ -127,7 +128,7 @@ class HttpEndpoint:
         from web3.providers.rpc import AsyncHTTPProvider
 
         self._url = url
-        self._name = name or _redact(url)
+        self._name = name or redact_url(url)
         self._timeout = timeout
         self._provider = AsyncHTTPProvider(url, exception_retry_configuration=None)
         self._session_ready = False
@@ -215,12 +216,6 @@ def _map_transport_error(exc: Exception, endpoint: str) -> ChainError:
         return MalformedResponse(f"endpoint {endpoint} sent unparseable data", endpoint=endpoint)
     # The class only: a library's message may quote the URL, and with it a key.
     return RpcError(f"endpoint {endpoint} failed: {type(exc).__name__}", endpoint=endpoint)
-
-
-def _redact(url: str) -> str:
-    """Endpoint URLs often carry API keys in the path or query: keep scheme+host only."""
-    m = re.match(r"^([a-z]+://)(?:[^@/]*@)?([^/?#]*)", url)
-    return f"{m.group(1)}{m.group(2)}" if m else "endpoint"
 
 
 class EthTesterEndpoint:

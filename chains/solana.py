@@ -26,7 +26,7 @@ from solders.rpc.responses import GetMinimumBalanceForRentExemptionResp, GetMult
 from solders.token.state import Mint
 
 from chains.base import Commitment
-from chains.errors import AccountMismatch, InvalidAddress, InvalidInput, UnknownPool
+from chains.errors import AccountMismatch, InvalidAddress, InvalidInput, UnknownPool, redact_url
 from chains.retry import with_retries
 from chains.solana_core import (
     MAX_KEYS_PER_CALL,
@@ -42,7 +42,7 @@ from chains.solana_core import (
     parse_pubkey,
 )
 from chains.solana_reads import SolanaReads
-from chains.solana_rpc import SolanaRpc, redact
+from chains.solana_rpc import SolanaRpc
 from chains.solana_sends import SolanaSends
 
 __all__ = [
@@ -135,4 +135,4 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
 def _open(url: str, config: SolanaConfig) -> SolanaRpc:
     """One endpoint, set up alike for the main node and every witness."""
     client = AsyncClient(url, timeout=config.request_timeout, max_transport_retries=0, http2=False)
-    return SolanaRpc(client, endpoint=redact(url), chain=config.chain)
+    return SolanaRpc(client, endpoint=redact_url(url), chain=config.chain)

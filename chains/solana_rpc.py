@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx2
 from solana.exceptions import SolanaRpcException
@@ -34,12 +33,6 @@ from chains.errors import (
 TRANSIENT_CODES = frozenset({-32004, -32005, -32007, -32014, -32016, -32429, 429})
 
 R = TypeVar("R")
-
-
-def redact(url: str) -> str:
-    """Scheme, host and port only: provider URLs often carry an API key."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def is_panic(exc: BaseException) -> bool:

@@ -32,3 +32,17 @@ def test_unmapped_failure_never_quotes_the_library_message() -> None:
     )
     assert isinstance(err, errors.RpcError)
     assert "SECRET" not in str(err) and "RuntimeError" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("https://user:pw@node.example:8545/v2/KEY?api=KEY", "https://node.example:8545"),
+        ("http://[::1]:8899/KEY", "http://[::1]:8899"),
+        ("http://127.0.0.1:8899", "http://127.0.0.1:8899"),
+        ("http://node:notaport/KEY", "http://node:notaport"),
+        ("not a url", "endpoint"),
+    ],
+)
+def test_endpoints_are_named_without_secrets(url: str, named: str) -> None:
+    assert errors.redact_url(url) == named
