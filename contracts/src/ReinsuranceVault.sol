@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Operated} from "./lib/Operated.sol";
 import {TokenIO} from "./lib/TokenIO.sol";
 
 /// @title ReinsuranceVault
@@ -22,7 +23,7 @@ import {TokenIO} from "./lib/TokenIO.sol";
 ///  - Only cedents the admin approved (risk pools under a treaty) may cede:
 ///    otherwise anyone could reserve all capacity for a one-unit premium and
 ///    lock every reinsurer's capital in.
-contract ReinsuranceVault {
+contract ReinsuranceVault is Operated {
     using TokenIO for address;
 
     struct Cession {
@@ -37,8 +38,6 @@ contract ReinsuranceVault {
     uint256 public constant VIRTUAL_SHARES = 1e6;
 
     address private immutable _asset;
-    address public immutable admin;
-    address public operator;
 
     uint256 public totalSupply;
     uint256 public reservedCapacity;
@@ -52,16 +51,13 @@ contract ReinsuranceVault {
     event Withdraw(
         address indexed sender, address indexed receiver, address indexed owner, uint256 assets, uint256 shares
     );
-    event OperatorChanged(address indexed previousOperator, address indexed newOperator);
     event CedentSet(address indexed cedent, bool allowed);
     event CessionAccepted(bytes32 indexed cessionId, address indexed cedent, uint256 cededAmount, uint256 premium);
     event RecoveryPaid(bytes32 indexed cessionId, address indexed cedent, uint256 amount);
     event CessionReleased(bytes32 indexed cessionId, uint256 released);
 
-    error Unauthorized(address caller);
     error NotCedent(address caller);
     error ZeroAmount();
-    error ZeroAddress();
     error ZeroId();
     error ZeroShares();
     error InsufficientShares(address owner, uint256 balance, uint256 needed);
@@ -71,17 +67,9 @@ contract ReinsuranceVault {
     error CessionNotOpen(bytes32 cessionId);
     error RecoveryOverCap(bytes32 cessionId, uint256 requested, uint256 remaining);
 
-    modifier onlyOperator() {
-        if (msg.sender != operator) revert Unauthorized(msg.sender);
-        _;
-    }
-
-    constructor(address asset_, address admin_, address operator_) {
-        if (asset_ == address(0) || admin_ == address(0) || operator_ == address(0)) revert ZeroAddress();
+    constructor(address asset_, address admin_, address operator_) Operated(admin_, operator_) {
+        if (asset_ == address(0)) revert ZeroAddress();
         _asset = asset_;
-        admin = admin_;
-        operator = operator_;
-        emit OperatorChanged(address(0), operator_);
     }
 
     function asset() external view returns (address) {
@@ -134,16 +122,8 @@ contract ReinsuranceVault {
         return (c.cedent, c.ceded, c.remaining, c.premium, c.open);
     }
 
-    function setOperator(address newOperator) external {
-        if (msg.sender != admin) revert Unauthorized(msg.sender);
-        if (newOperator == address(0)) revert ZeroAddress();
-        emit OperatorChanged(operator, newOperator);
-        operator = newOperator;
-    }
-
     /// @notice Allow or stop `cedent` (a risk pool) ceding exposure to this vault.
-    function setCedent(address cedent, bool allowed) external {
-        if (msg.sender != admin) revert Unauthorized(msg.sender);
+    function setCedent(address cedent, bool allowed) external onlyAdmin {
         if (cedent == address(0)) revert ZeroAddress();
         isCedent[cedent] = allowed;
         emit CedentSet(cedent, allowed);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Operated} from "./lib/Operated.sol";
 import {TokenIO} from "./lib/TokenIO.sol";
 
 /// @notice What the pool needs from a bridge endpoint.
@@ -29,7 +30,7 @@ interface ICessionTaker {
 ///  - Cumulative claim payments on a cover never exceed its limit.
 ///  - Cover ids are never reused (closed covers stay recorded): a later ERC-721
 ///    policy certificate will use `uint256(coverId)` as its token id.
-contract RiskPool {
+contract RiskPool is Operated {
     using TokenIO for address;
 
     enum CoverStatus {
@@ -46,10 +47,6 @@ contract RiskPool {
     }
 
     address private immutable _asset;
-    /// @notice May change the operator; cannot move capital itself.
-    address public immutable admin;
-    /// @notice The only account that can open/close covers, pay claims and move capital.
-    address public operator;
 
     uint256 public lockedCapital;
     uint256 public totalDeposits;
@@ -58,7 +55,6 @@ contract RiskPool {
     mapping(bytes32 coverId => Cover) private _covers;
 
     event Deposited(address indexed provider, uint256 amount);
-    event OperatorChanged(address indexed previousOperator, address indexed newOperator);
     event CoverOpened(bytes32 indexed coverId, uint256 limit, uint256 lockedAmount);
     event CoverClosed(bytes32 indexed coverId, uint256 released);
     event ClaimPaid(bytes32 indexed coverId, address indexed to, uint256 amount, uint256 fromLocked);
@@ -69,9 +65,7 @@ contract RiskPool {
     );
     event ExposureCeded(bytes32 indexed transferId, address indexed vault, uint256 cededAmount, uint256 premium);
 
-    error Unauthorized(address caller);
     error ZeroAmount();
-    error ZeroAddress();
     error ZeroId();
     error TransferIdUsed(bytes32 transferId);
     error InsufficientFreeCapital(uint256 requested, uint256 free);
@@ -85,17 +79,9 @@ contract RiskPool {
     /// @notice The bridge or vault did not take exactly the approved amount.
     error CounterpartyShortfall(uint256 expected, uint256 taken);
 
-    modifier onlyOperator() {
-        if (msg.sender != operator) revert Unauthorized(msg.sender);
-        _;
-    }
-
-    constructor(address asset_, address admin_, address operator_) {
-        if (asset_ == address(0) || admin_ == address(0) || operator_ == address(0)) revert ZeroAddress();
+    constructor(address asset_, address admin_, address operator_) Operated(admin_, operator_) {
+        if (asset_ == address(0)) revert ZeroAddress();
         _asset = asset_;
-        admin = admin_;
-        operator = operator_;
-        emit OperatorChanged(address(0), operator_);
     }
 
     /// @notice The settlement token this pool holds.
@@ -117,13 +103,6 @@ contract RiskPool {
     {
         Cover storage c = _covers[coverId];
         return (c.limit, c.locked, c.paid, c.status);
-    }
-
-    function setOperator(address newOperator) external {
-        if (msg.sender != admin) revert Unauthorized(msg.sender);
-        if (newOperator == address(0)) revert ZeroAddress();
-        emit OperatorChanged(operator, newOperator);
-        operator = newOperator;
     }
 
     /// @notice Add capital; the caller must have approved `amount` of the asset.
