@@ -10,7 +10,7 @@ NPM    := $(shell command -v npm 2>/dev/null)
 .PHONY: demo test install node contracts proto lint bench clean
 
 demo: $(STAMP)
-	$(PY) -m router.demo
+	$(PY) -m router.devtools.demo
 
 test: $(STAMP) node
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -51,7 +51,7 @@ contracts: $(STAMP) contracts/node_modules/.installed
 	cd contracts && node build.mjs
 
 proto: $(STAMP) node_modules/.installed
-	$(PY) -m router.protogen
+	$(PY) -m router.devtools.protogen
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

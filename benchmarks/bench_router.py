@@ -29,10 +29,10 @@ from typing import Any
 import grpc
 from ballast.v1 import common_pb2, reporting_pb2, treasury_pb2
 
-from router.client import RouterClient, mtls_channel
+from router.agent.client import RouterClient, mtls_channel
+from router.api.server import running_router
 from router.config import load_settings
-from router.pki import TestCA
-from router.server import running_router
+from router.devtools.pki import TestCA
 
 HASH = "0x" + "ab" * 32
 ECHO_METHOD = "/bench.Echo/Chat"

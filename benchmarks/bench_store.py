@@ -7,7 +7,7 @@ database, skipped if nothing listens), with batches of 500 and 1,000 pools:
 every round is one batch holding one new finalized block for every pool.
 Quorum 1 (one reporter per chain) and quorum 2 (two reporters agreeing, each
 report a vote) are measured; the baseline in the same run is the pure rules
-alone (router.ingest, no I/O), to show what the database costs.
+alone (router.domain.ingest, no I/O), to show what the database costs.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chains.base import ChainFamily
-from router.ingest import ReportIn, StaticView, decide, screen
+from router.domain import Chain, Pool, Reporter
+from router.domain.ingest import ReportIn, StaticView, decide, screen
 from router.store import Store, open_store
-from router.store.models import Chain, Pool, Reporter
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 WARMUP_ROUNDS = 6

@@ -21,7 +21,7 @@ from ballast.v1 import common_pb2, treasury_pb2
 from rich.console import Console
 from rich.table import Table
 
-from router.client import RouterClient
+from router.agent.client import RouterClient
 from router.config import ChainConfig, RouterSettings, load_settings
 
 # Plain help text: Rich markup would swallow "[client]" as a style tag.
@@ -147,7 +147,7 @@ def _logging(verbose: bool) -> None:
 @app.command()
 def serve(config: ConfigOpt = None, verbose: bool = False) -> None:
     """Run the router until SIGTERM/Ctrl-C (then stop gracefully)."""
-    from router.server import serve as serve_router
+    from router.api.server import serve as serve_router
 
     _logging(verbose)
     settings = _settings(config)
@@ -211,7 +211,7 @@ def agent(
     import signal
 
     from chains.base import PoolRef
-    from router.agent import ReportingAgent
+    from router.agent.reporting import ReportingAgent
 
     _logging(verbose)
     settings = _settings(config)
@@ -340,8 +340,8 @@ def dev_certs(
 
     The CA key is not kept: run it again to issue more. Never use these in production.
     """
-    from router.auth import parse_identity
-    from router.pki import TestCA
+    from router.api.auth import parse_identity
+    from router.devtools.pki import TestCA
 
     for uri in identity:
         try:
@@ -367,7 +367,7 @@ def token(
     ttl: Annotated[int, typer.Option(help="seconds the token is valid")] = 3600,
 ) -> None:
     """Issue a bearer token for token auth mode (signed with auth.token_secret)."""
-    from router.auth import TokenSigner, parse_identity
+    from router.api.auth import TokenSigner, parse_identity
 
     settings = _settings(config)
     if settings.auth.token_secret is None:

@@ -1,35 +1,40 @@
-"""The router's own errors, and the ONE table from every error tree to gRPC.
+"""The router's one error tree: every room (domain, app, store, api, execution) raises these.
 
 ::
 
     RouterError                       (retryable=False unless noted)
+    ├── InvalidRequest(ValueError)    a request field is malformed (``field``)
+    │   └── InvalidRecord             a domain value failed validation (``field``);
+    │                                 nothing was written
     ├── Unauthenticated               no or invalid credentials
     ├── PermissionDenied              authenticated, not allowed for this
-    ├── InvalidRequest(ValueError)    a field is malformed (``field`` names it)
-    ├── UnknownEntity(LookupError)    no such chain/pool/partner/plan/quote
-    ├── PreconditionFailed            valid request, wrong state (expired quote,
-    │   │                             plan not approved, capacity exceeded)
-    │   └── IdempotencyConflict       same key, different payload
-    ├── RateLimited                   the caller's token bucket is empty
-    ├── DeadlineCapped                a unary call ran past the server's cap
-    └── NotReady                      the server is shutting down; retryable
+    ├── NotFound(LookupError)         no such row, or not visible to the caller
+    │   └── UnknownEntity             (``kind``, ``key``) as a request names it
+    ├── PreconditionFailed            valid request, wrong state
+    │   ├── IdempotencyConflict       same key, different payload (``mismatched``)
+    │   ├── IdempotencyMismatch       the store's view of the same (``mismatch``)
+    │   └── Conflict                  the write contradicts what is stored
+    │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
+    │       ├── DuplicateApproval     the same operator approved twice
+    │       ├── CapacityExceeded      a bind would oversell a pool (``pool_id``,
+    │       │                         ``requested``, ``available``, ``limit``)
+    │       └── InvalidTransition     a state change not allowed from the state
+    ├── RateLimited                   the caller's token bucket is empty; retryable
+    ├── DeadlineCapped                a unary call ran past the server's cap; retryable
+    ├── NotReady                      the server is shutting down; retryable
+    └── StoreError                    the database refused a statement (a defect)
+        └── StoreUnavailable          connection lost, deadlock victim, pool
+                                      timeout; retryable
 
-Servicers raise typed errors from any package (``chains.errors``,
-``router.store.errors``, ``reinsurance`` errors, the tree above) and never
-call ``context.abort`` themselves: the error interceptor looks the exception
-up in :data:`STATUS_TABLE` (most specific class first) and aborts with that
-code and the error's message, which says what to fix. Anything not in the
-table is a bug: INTERNAL with the request id only, never the exception text.
+Use cases raise these (and the typed errors of ``chains`` and ``reinsurance``)
+and never call ``context.abort``: the gRPC edge maps every class through the
+one table in :mod:`router.api.status`. ``retryable`` says whether the same
+call can succeed later unchanged.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, ClassVar
-
-import grpc
-
-from chains import errors as chain_errors
 
 
 class RouterError(Exception):
@@ -58,9 +63,24 @@ class InvalidRequest(RouterError, ValueError):
         self.field = field
 
 
-class UnknownEntity(RouterError, LookupError):
+class InvalidRecord(InvalidRequest):
+    """A domain value failed validation before anything was written."""
+
+    def __init__(self, message: str, *, field: str, **fields: Any) -> None:
+        RouterError.__init__(self, message, field=field, **fields)
+        self.field = field
+
+
+class NotFound(RouterError, LookupError):
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} not found", kind=kind, key=key)
+        self.kind = kind
+        self.key = key
+
+
+class UnknownEntity(NotFound):
     def __init__(self, kind: str, key: str) -> None:
-        super().__init__(f"unknown {kind} {key!r}", kind=kind, key=key)
+        RouterError.__init__(self, f"unknown {kind} {key!r}", kind=kind, key=key)
         self.kind = kind
         self.key = key
 
@@ -80,6 +100,77 @@ class IdempotencyConflict(PreconditionFailed):
         self.mismatched = mismatched
 
 
+class IdempotencyMismatch(PreconditionFailed):
+    """A replayed idempotency key carries a different request than the first use."""
+
+    def __init__(self, kind: str, key: str, *, mismatch: tuple[str, ...]) -> None:
+        fields = ", ".join(mismatch) if mismatch else "request payload"
+        super().__init__(
+            f"idempotency key {key!r} was used for a different {kind} request "
+            f"(differs in: {fields})",
+            kind=kind,
+            key=key,
+            mismatch=mismatch,
+        )
+        self.kind = kind
+        self.key = key
+        self.mismatch = mismatch
+
+
+class Conflict(PreconditionFailed):
+    """The write contradicts what is stored; nothing was changed."""
+
+
+class StaleVersion(Conflict):
+    retryable = True  # re-read, then try again
+
+    def __init__(self, kind: str, key: object, *, expected: int, actual: int | None) -> None:
+        super().__init__(
+            f"{kind} {key!r} is at version {actual}, not the expected {expected}",
+            kind=kind,
+            key=key,
+            expected=expected,
+            actual=actual,
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateApproval(Conflict):
+    pass
+
+
+class CapacityExceeded(Conflict):
+    """A cover that does not fit: says which limit binds and what is available now."""
+
+    def __init__(
+        self,
+        pool_id: str,
+        *,
+        requested: int,
+        available: int,
+        limit: str = "capacity",
+        detail: str = "",
+    ) -> None:
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"pool {pool_id!r} has {limit} {available} left, {requested} requested{why}; "
+            "bind at most that amount (quote again) or use another pool",
+            pool_id=pool_id,
+            requested=requested,
+            available=available,
+            limit=limit,
+        )
+        self.pool_id = pool_id
+        self.requested = requested
+        self.available = available
+        self.limit = limit
+
+
+class InvalidTransition(Conflict):
+    pass
+
+
 class RateLimited(RouterError):
     retryable = True
 
@@ -92,74 +183,9 @@ class NotReady(RouterError):
     retryable = True
 
 
-Code = grpc.StatusCode
+class StoreError(RouterError):
+    """The database refused a statement outright: a defect, not a blip."""
 
 
-def _store_rows() -> list[tuple[type[BaseException], grpc.StatusCode]]:
-    try:
-        store = importlib.import_module("router.store.errors")
-    except ImportError:  # the store package is optional for the edge itself
-        return []
-    rows = [
-        ("IdempotencyMismatch", Code.FAILED_PRECONDITION),
-        ("StaleVersion", Code.ABORTED),
-        ("CapacityExceeded", Code.FAILED_PRECONDITION),
-        ("DuplicateApproval", Code.FAILED_PRECONDITION),
-        ("InvalidTransition", Code.FAILED_PRECONDITION),
-        ("Conflict", Code.FAILED_PRECONDITION),
-        ("InvalidRecord", Code.INVALID_ARGUMENT),
-        ("NotFound", Code.NOT_FOUND),
-        ("StoreUnavailable", Code.UNAVAILABLE),
-        ("StoreError", Code.INTERNAL),
-    ]
-    return [(getattr(store, n), c) for n, c in rows if hasattr(store, n)]
-
-
-def _reinsurance_rows() -> list[tuple[type[BaseException], grpc.StatusCode]]:
-    try:
-        mod = importlib.import_module("reinsurance.errors")
-    except ImportError:
-        return []
-    rows = [
-        ("InvalidInput", Code.INVALID_ARGUMENT),
-        ("InsufficientCapacity", Code.FAILED_PRECONDITION),
-        ("SolverError", Code.FAILED_PRECONDITION),
-        ("ReinsuranceError", Code.FAILED_PRECONDITION),
-    ]
-    return [(getattr(mod, n), c) for n, c in rows if hasattr(mod, n)]
-
-
-#: The one table: first matching class wins, so subclasses come first.
-STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
-    (Unauthenticated, Code.UNAUTHENTICATED),
-    (PermissionDenied, Code.PERMISSION_DENIED),
-    (InvalidRequest, Code.INVALID_ARGUMENT),
-    (UnknownEntity, Code.NOT_FOUND),
-    (PreconditionFailed, Code.FAILED_PRECONDITION),
-    (RateLimited, Code.RESOURCE_EXHAUSTED),
-    (DeadlineCapped, Code.DEADLINE_EXCEEDED),
-    (NotReady, Code.UNAVAILABLE),
-    *_store_rows(),
-    *_reinsurance_rows(),
-    (chain_errors.InvalidInput, Code.INVALID_ARGUMENT),
-    (chain_errors.UnknownChain, Code.NOT_FOUND),
-    (chain_errors.UnknownPool, Code.NOT_FOUND),
-    (chain_errors.AccountMismatch, Code.FAILED_PRECONDITION),
-    (chain_errors.NotFinal, Code.UNAVAILABLE),
-    (chain_errors.RpcError, Code.UNAVAILABLE),
-    (chain_errors.EndpointDisagreement, Code.UNAVAILABLE),
-    (chain_errors.InsufficientCapital, Code.FAILED_PRECONDITION),
-    (chain_errors.DuplicateTransfer, Code.ALREADY_EXISTS),
-    (chain_errors.TransactionError, Code.FAILED_PRECONDITION),
-    (chain_errors.ChainError, Code.INTERNAL),
-)
-
-
-def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
-    """The status and message for one of our errors, or None for a bug."""
-    for cls, code in STATUS_TABLE:
-        if isinstance(exc, cls):
-            if code is Code.INTERNAL:
-                return None
-            return code, str(exc) or cls.__name__
-    return None
+class StoreUnavailable(StoreError):
+    retryable = True

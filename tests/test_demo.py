@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from router.demo import run
+from router.devtools.demo import run
 
 
 async def test_demo_runs_end_to_end_and_plans_for_the_drained_pools(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """Persistence for the router: validated values in, validated values out.
 
 See README.md for invariants and the API; errors live in
-:mod:`router.store.errors`.
+:mod:`router.errors`.
 """
 
-from router.store.errors import (
+from router.errors import (
     CapacityExceeded,
     Conflict,
     DuplicateApproval,

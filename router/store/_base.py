@@ -20,18 +20,19 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from router.ingest import StaticView
-from router.store.bulk import BulkSQL
-from router.store.errors import (
+from router.domain import (
+    TransferState,
+)
+from router.domain.ingest import StaticView
+from router.errors import (
     Conflict,
     IdempotencyMismatch,
     NotFound,
+    RouterError,
     StoreError,
     StoreUnavailable,
 )
-from router.store.models import (
-    TransferState,
-)
+from router.store.bulk import BulkSQL
 from router.store.tables import metadata
 
 T = metadata.tables
@@ -97,7 +98,7 @@ class StoreBase:
         try:
             async with self._engine.begin() as conn:
                 yield conn
-        except StoreError:
+        except RouterError:
             raise
         except IntegrityError as exc:
             raise Conflict(f"write conflicts with stored data ({_constraint(exc)})") from exc

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
-from router.ingest import Vote
+from router.domain.ingest import Vote
 from router.store.tables import metadata
 from router.store.types import Amount, UtcDateTime
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chains.base import ChainFamily
-from router.store.models import (
+from router.domain import (
     Cession,
     CessionStatus,
     Chain,

@@ -13,8 +13,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from router.errors import InvalidRecord
 from router.store import tables
-from router.store.errors import InvalidRecord
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 #: Arbitrary constant: the advisory lock replicas take while migrating.

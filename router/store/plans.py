@@ -11,17 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.store import convert
-from router.store._base import _TRANSFER_ORDER, APPROVALS, AUDIT, PLANS, STEPS, TRANSFERS, StoreBase
-from router.store.errors import (
-    Conflict,
-    DuplicateApproval,
-    InvalidRecord,
-    InvalidTransition,
-    NotFound,
-    StaleVersion,
-)
-from router.store.models import (
+from router.domain import (
     PLAN_TRANSITIONS,
     AuditEntry,
     Plan,
@@ -37,6 +27,16 @@ from router.store.models import (
     check_transfer_id,
     utcnow,
 )
+from router.errors import (
+    Conflict,
+    DuplicateApproval,
+    InvalidRecord,
+    InvalidTransition,
+    NotFound,
+    StaleVersion,
+)
+from router.store import convert
+from router.store._base import _TRANSFER_ORDER, APPROVALS, AUDIT, PLANS, STEPS, TRANSFERS, StoreBase
 
 
 class PlansPart(StoreBase):

@@ -17,30 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from router.store import convert
-from router.store._base import (
-    CESSIONS,
-    CHAINS,
-    COVERS,
-    LATEST,
-    PARTNERS,
-    POOLS,
-    QUOTES,
-    REPORTERS,
-    VAULTS,
-    _canonical,
-    _mismatch,
-)
-from router.store.engine import make_engine, migrate
-from router.store.errors import (
-    CapacityExceeded,
-    Conflict,
-    IdempotencyMismatch,
-    InvalidRecord,
-    NotFound,
-    StoreUnavailable,
-)
-from router.store.models import (
+from router.domain import (
     BindResult,
     CapacityRule,
     Cession,
@@ -56,6 +33,29 @@ from router.store.models import (
     check_utc,
     utcnow,
 )
+from router.errors import (
+    CapacityExceeded,
+    Conflict,
+    IdempotencyMismatch,
+    InvalidRecord,
+    NotFound,
+    StoreUnavailable,
+)
+from router.store import convert
+from router.store._base import (
+    CESSIONS,
+    CHAINS,
+    COVERS,
+    LATEST,
+    PARTNERS,
+    POOLS,
+    QUOTES,
+    REPORTERS,
+    VAULTS,
+    _canonical,
+    _mismatch,
+)
+from router.store.engine import make_engine, migrate
 from router.store.plans import PlansPart
 from router.store.reports import ReportsPart
 

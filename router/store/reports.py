@@ -1,4 +1,4 @@
-"""Balance-report ingestion and confirmed balances (rules in :mod:`router.ingest`)."""
+"""Balance-report ingestion and confirmed balances (rules in :mod:`router.domain.ingest`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from router.ingest import Decision, ReportIn, ReportOutcome, StaticView, Vote, decide, screen
-from router.store import convert
-from router.store._base import CHAINS, DISAGREE, HISTORY, LATEST, POOLS, REPORTERS, StoreBase
-from router.store.models import (
+from router.domain import (
     ConfirmedBalance,
     Disagreement,
     check_utc,
     utcnow,
 )
+from router.domain.ingest import Decision, ReportIn, ReportOutcome, StaticView, Vote, decide, screen
+from router.store import convert
+from router.store._base import CHAINS, DISAGREE, HISTORY, LATEST, POOLS, REPORTERS, StoreBase
 
 #: Namespace of the per-chain advisory locks (first key of the two-key form).
 _CHAIN_LOCK = sa.text("SELECT pg_advisory_xact_lock(20461, hashtext(:chain))")

@@ -1,7 +1,7 @@
 """sqlmodel table rows: the storage shape, never the API.
 
 ``table=True`` models skip validation, so nothing here is built from untrusted
-input: the repository converts validated :mod:`router.store.models` values to
+input: the repository converts validated :mod:`router.domain` values to
 rows and rows back to values. Column types come from :mod:`router.store.types`
 so amounts stay exact and timestamps stay UTC on SQLite and PostgreSQL.
 """

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from ballast.v1 import common_pb2, reporting_pb2
 
-from router.client import RouterClient
+from router.agent.client import RouterClient
+from router.api.server import RunningRouter, running_router
 from router.config import RouterSettings, load_settings
-from router.pki import TestCA
-from router.server import RunningRouter, running_router
+from router.devtools.pki import TestCA
 
 CHAINS = [
     {"name": "ethereum", "family": "evm"},

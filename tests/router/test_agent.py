@@ -6,10 +6,10 @@ from pathlib import Path
 
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from chains.errors import RpcUnavailable
-from router.agent import ReportingAgent, embedded_agents
-from router.client import RouterClient
-from router.pki import TestCA
-from router.server import running_router
+from router.agent.client import RouterClient
+from router.agent.reporting import ReportingAgent, embedded_agents
+from router.api.server import running_router
+from router.devtools.pki import TestCA
 from tests.router.conftest import make_settings
 
 

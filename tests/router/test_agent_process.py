@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from chains.embedded.solana_setup import embedded_solana
-from router.pki import TestCA
-from router.server import running_router
+from router.api.server import running_router
+from router.devtools.pki import TestCA
 from tests.router.conftest import make_settings
 
 

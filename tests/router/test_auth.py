@@ -9,11 +9,11 @@ import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 from pydantic import SecretStr
 
-from router import auth
-from router.client import RouterClient
+from router.agent.client import RouterClient
+from router.api import auth
+from router.api.server import RunningRouter, running_router
+from router.devtools.pki import TestCA
 from router.errors import Unauthenticated
-from router.pki import TestCA
-from router.server import RunningRouter, running_router
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 SECRET = SecretStr("a-local-secret-of-32-bytes-000000")

@@ -6,8 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from router.pki import TestCA
-from router.server import RunningRouter
+from router.api.server import RunningRouter
+from router.devtools.pki import TestCA
 from tests.conftest import node_tool
 
 

@@ -10,10 +10,10 @@ from ballast.v1 import treasury_pb2
 from typer.testing import CliRunner
 
 from router import cli as cli_module
+from router.agent.client import RouterClient
+from router.api.server import RunningRouter, running_router
 from router.cli import app
-from router.client import RouterClient
-from router.pki import TestCA
-from router.server import RunningRouter, running_router
+from router.devtools.pki import TestCA
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 

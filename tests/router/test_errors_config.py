@@ -11,12 +11,13 @@ from ballast.v1 import treasury_pb2
 
 from chains import errors as chain_errors
 from reinsurance import errors as re_errors
-from router import convert, errors
-from router.client import RouterClient
+from router import errors
+from router import errors as store_errors  # one tree now
+from router.agent.client import RouterClient
+from router.api import convert, status
+from router.api.server import start_router
 from router.config import load_settings
-from router.pki import TestCA
-from router.server import start_router
-from router.store import errors as store_errors
+from router.devtools.pki import TestCA
 from router.store import open_store
 from tests.router.conftest import make_settings
 
@@ -45,13 +46,13 @@ C = grpc.StatusCode
     ],
 )
 def test_status_table(exc: BaseException, code: grpc.StatusCode) -> None:
-    mapped = errors.status_for(exc)
+    mapped = status.status_for(exc)
     assert mapped is not None and mapped[0] == code and mapped[1]
 
 
 def test_unknown_errors_are_bugs() -> None:
-    assert errors.status_for(RuntimeError("boom")) is None
-    assert errors.status_for(store_errors.StoreError("raw")) is None
+    assert status.status_for(RuntimeError("boom")) is None
+    assert status.status_for(store_errors.StoreError("raw")) is None
 
 
 class _Broken:

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
-from router.client import bind_request
+from router.agent.client import bind_request
+from router.api.server import RunningRouter
 from router.config import RouterSettings
-from router.server import RunningRouter
 from tests.conftest import postgres_available
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 

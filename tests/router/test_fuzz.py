@@ -22,9 +22,9 @@ from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from router.client import RouterClient
-from router.pki import TestCA
-from router.server import RunningRouter, start_router
+from router.agent.client import RouterClient
+from router.api.server import RunningRouter, start_router
+from router.devtools.pki import TestCA
 from tests.router.conftest import make_settings
 
 T = TypeVar("T")

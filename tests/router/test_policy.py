@@ -9,9 +9,9 @@ import grpc
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
-from router.client import RouterClient, bind_request
-from router.pki import TestCA
-from router.server import RunningRouter, running_router
+from router.agent.client import RouterClient, bind_request
+from router.api.server import RunningRouter, running_router
+from router.devtools.pki import TestCA
 from tests.router.conftest import make_settings, report, send_batches
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from ballast.v1 import treasury_pb2
 from grpc_health.v1 import health_pb2
 
-from router.client import RouterClient
-from router.pki import TestCA
+from router.agent.client import RouterClient
+from router.devtools.pki import TestCA
 
 
 def free_port() -> int:

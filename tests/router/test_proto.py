@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from router import protogen
+from router.devtools import protogen
 from tests.conftest import ROOT, node_tool
 
 

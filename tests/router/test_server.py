@@ -14,9 +14,9 @@ from ballast.v1 import partner_pb2, treasury_pb2
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from router.client import RouterClient
-from router.pki import TestCA
-from router.server import RunningRouter, running_router, start_router
+from router.agent.client import RouterClient
+from router.api.server import RunningRouter, running_router, start_router
+from router.devtools.pki import TestCA
 from router.store import Store, open_store
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 
 from chains.base import ChainFamily
+from router.domain import Chain, Partner, Pool, Reporter
 from router.store import Store, open_store
-from router.store.models import Chain, Partner, Pool, Reporter
 from router.store.tables import metadata
 from tests.conftest import postgres_available
 

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
-from router.ingest import ReportIn
+from router.domain import CapacityRule, CoverRequest
+from router.domain.ingest import ReportIn
 from router.store import CapacityExceeded, IdempotencyMismatch, InvalidRecord, Store, open_store
-from router.store.models import CapacityRule, CoverRequest
 from router.store.tables import metadata
 
 from .conftest import T0, block_hash, later

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
+from router.domain import MAX_AMOUNT, CoverRequest, CoverStatus, Quote, utcnow
 from router.store import Conflict, IdempotencyMismatch, InvalidRecord, NotFound, Store
-from router.store.models import MAX_AMOUNT, CoverRequest, CoverStatus, Quote, utcnow
 
 from .conftest import T0
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from router.ingest import Outcome, Reject, ReportIn
+from router.domain.ingest import Outcome, Reject, ReportIn
 from router.store import Store, StoreUnavailable, open_store
 from router.store.bulk import _array_literal
 

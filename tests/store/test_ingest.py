@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from router.ingest import Outcome, Reject, ReportIn
-from router.store import Store, StoreError
-from router.store.models import Reporter
+from router.domain import Reporter
+from router.domain.ingest import Outcome, Reject, ReportIn
+from router.store import Conflict, Store, StoreError
 
 from .conftest import T0, block_hash, later
 
@@ -192,7 +192,7 @@ async def test_failing_batch_writes_nothing(world: Store) -> None:
                 )
             )
     try:
-        with pytest.raises(StoreError, match=r"conflicts|database error"):
+        with pytest.raises((StoreError, Conflict), match=r"conflicts|database error"):
             await world.record_reports([evm("p1", amount=12), evm("p2", amount=13)])
         assert await world.latest_balances() == {}
         assert await world.report_history("p1") == []

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chains.base import ChainFamily
-from router.ingest import Outcome, Reject, ReportIn
+from router.domain import Chain, Pool, Reporter
+from router.domain.ingest import Outcome, Reject, ReportIn
 from router.store import Store
-from router.store.models import Chain, Pool, Reporter
 
 from .conftest import T0, block_hash
 

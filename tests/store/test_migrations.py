@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from router.ingest import ReportIn
+from router.domain.ingest import ReportIn
 from router.store import InvalidRecord, Store, open_store
 from router.store.engine import MIGRATIONS_DIR, normalise_url, schema_diff
 from tests.conftest import postgres_available

@@ -7,17 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from router.store import (
-    Conflict,
-    DuplicateApproval,
-    IdempotencyMismatch,
-    InvalidRecord,
-    InvalidTransition,
-    NotFound,
-    StaleVersion,
-    Store,
-)
-from router.store.models import (
+from router.domain import (
     MAX_AMOUNT,
     Cession,
     PlanDraft,
@@ -28,6 +18,16 @@ from router.store.models import (
     TransferRecord,
     TransferState,
     Vault,
+)
+from router.store import (
+    Conflict,
+    DuplicateApproval,
+    IdempotencyMismatch,
+    InvalidRecord,
+    InvalidTransition,
+    NotFound,
+    StaleVersion,
+    Store,
 )
 
 TID = "0x" + "ab" * 32

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 
 from chains.base import ChainFamily
+from router.domain import MAX_AMOUNT, Chain, Partner, Pool, Reporter, Vault
 from router.store import Conflict, InvalidRecord, NotFound, Store
-from router.store.models import MAX_AMOUNT, Chain, Partner, Pool, Reporter, Vault
 
 
 async def test_chain_upsert_get_list(store: Store) -> None:

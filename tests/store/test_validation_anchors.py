@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from router.domain import check_block_hash, check_id, check_sha256, check_transfer_id
 from router.store import InvalidRecord
-from router.store.models import check_block_hash, check_id, check_sha256, check_transfer_id
 
 GOOD_HASH = "0x" + "ab" * 32
 

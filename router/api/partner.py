@@ -5,7 +5,7 @@ active. A quote's ``inputs_hash`` covers the partner, pool, chain, cover
 type, amount, period, premium and expiry, so a bind that changes any of them
 is refused (FAILED_PRECONDITION naming the fields). Capacity per pool is
 ``capacity_bps`` of its free capital (confirmed balance minus locked) minus
-the cover already in force (:class:`router.store.models.CapacityRule`); all
+the cover already in force (:class:`router.domain.CapacityRule`); all
 cover types share it; a pool whose last confirmed report is stale has none.
 Quoting checks it as advice; the store enforces it when binding, under the
 pool's row lock, so replicas sharing the database cannot oversell a pool.
@@ -22,13 +22,18 @@ from ballast.v1 import partner_pb2 as pb
 from ballast.v1 import partner_pb2_grpc
 from grpc.aio import ServicerContext
 
-from router import auth, convert
+from router import domain as m
+from router.api import auth, convert
+from router.app.engine import Engine, inputs_hash
+from router.app.ports import Repository
 from router.config import PolicyConfig
-from router.engine import Engine, inputs_hash
-from router.errors import InvalidRequest, PermissionDenied, PreconditionFailed, UnknownEntity
-from router.services.ports import Repository
-from router.store import models as m
-from router.store.errors import NotFound
+from router.errors import (
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    UnknownEntity,
+)
 
 MAX_PERIOD_DAYS = 1095
 

@@ -28,26 +28,9 @@ from reinsurance import (
     simulate,
 )
 from reinsurance import planner_types as rt
+from router import domain as m
 from router.config import PolicyConfig, RouteConfig
-from router.store import models as m
-
-
-@dataclass(frozen=True, slots=True)
-class Requirement:
-    scr: int
-    mcr: int
-
-
-@dataclass(frozen=True, slots=True)
-class PoolView:
-    """A pool as positions and plans see it (store values combined)."""
-
-    pool: m.Pool
-    capital: int  # last confirmed balance, 0 if none
-    in_flight: int  # outgoing transfers not final
-    active_cover: int
-    requirement: Requirement
-    stale: bool
+from router.domain import PoolView, Requirement
 
 
 @dataclass(frozen=True, slots=True)

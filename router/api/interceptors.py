@@ -24,9 +24,10 @@ from typing import Any
 import grpc
 from grpc.aio import ServicerContext
 
-from router import auth
+from router.api import auth
+from router.api.status import status_for
 from router.config import LimitsConfig, RateConfig
-from router.errors import DeadlineCapped, RateLimited, Unauthenticated, status_for
+from router.errors import DeadlineCapped, RateLimited, Unauthenticated
 
 log = logging.getLogger("ballast.router.rpc")
 

@@ -35,11 +35,11 @@ from rich.table import Table
 from chains.base import BalanceReader, PoolRef, Transfer
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from chains.embedded.solana_setup import embedded_solana
-from router.agent import embedded_agents
-from router.client import RouterClient, bind_request
+from router.agent.client import RouterClient, bind_request
+from router.agent.reporting import embedded_agents
+from router.api.server import running_router
 from router.config import load_settings
-from router.pki import TestCA
-from router.server import running_router
+from router.devtools.pki import TestCA
 
 USDC = 10**6
 

@@ -18,7 +18,7 @@ import grpc
 from ballast.v1 import partner_pb2, partner_pb2_grpc, reporting_pb2_grpc, treasury_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
-#: Our test certificates name ``localhost`` and ``127.0.0.1`` (see router.pki).
+#: Our test certificates name ``localhost`` and ``127.0.0.1`` (see router.devtools.pki).
 
 
 class _Metadata(

@@ -14,8 +14,8 @@ from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from router import domain as m
 from router.errors import InvalidRequest
-from router.store import models as m
 
 MAX_AMOUNT = 2**256 - 1
 DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})\Z")

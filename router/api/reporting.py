@@ -3,7 +3,7 @@
 The reporter is the authenticated caller: its id is its identity name and it
 may only report for the chain its identity names. Reports that fail the
 edge's shape checks are rejected here; the rest go to the store in one
-transaction per batch, where :mod:`router.ingest` applies acceptance and
+transaction per batch, where :mod:`router.domain.ingest` applies acceptance and
 quorum rules. A batch that is itself malformed (too many reports, bad batch
 id) ends the stream with INVALID_ARGUMENT and stores nothing.
 """
@@ -17,12 +17,12 @@ from ballast.v1 import reporting_pb2 as pb
 from ballast.v1 import reporting_pb2_grpc
 from grpc.aio import ServicerContext
 
-from router import auth, convert
-from router.convert import DIGITS, HASH, NAME
+from router.api import auth, convert
+from router.api.convert import DIGITS, HASH, NAME
+from router.api.treasury import Confirmed
+from router.app.ports import Repository
+from router.domain.ingest import Outcome, ReportIn
 from router.errors import InvalidRequest
-from router.ingest import Outcome, ReportIn
-from router.services.ports import Repository
-from router.services.treasury import Confirmed
 
 MAX_BATCH = 10_000
 

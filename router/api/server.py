@@ -33,17 +33,17 @@ from ballast.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from router.auth import TokenSigner
+from router import domain as m
+from router.api.auth import TokenSigner
+from router.api.interceptors import default_interceptors
+from router.api.partner import PartnerServicer
+from router.api.reporting import ReportingServicer
+from router.api.treasury import PlanEvents, PositionCache, TreasuryServicer
+from router.app.engine import Engine, ReinsuranceEngine
 from router.config import RouterSettings
-from router.engine import Engine, ReinsuranceEngine
-from router.interceptors import default_interceptors
-from router.services.partner import PartnerServicer
-from router.services.reporting import ReportingServicer
-from router.services.treasury import PlanEvents, PositionCache, TreasuryServicer
 from router.store import Store, open_store
-from router.store import models as m
 
-log = logging.getLogger("ballast.router.server")
+log = logging.getLogger("ballast.router.api.server")
 
 SERVICE_NAMES = (
     reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name,

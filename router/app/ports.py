@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from router.ingest import ReportIn, ReportOutcome
-from router.store import models as m
+from router import domain as m
+from router.domain.ingest import ReportIn, ReportOutcome
 
 
 class Repository(Protocol):

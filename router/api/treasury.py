@@ -21,12 +21,12 @@ from ballast.v1 import treasury_pb2 as pb
 from ballast.v1 import treasury_pb2_grpc
 from grpc.aio import ServicerContext
 
-from router import auth, convert
+from router import domain as m
+from router.api import auth, convert
+from router.app.engine import Engine, PoolView, Requirement
+from router.app.ports import Repository
 from router.config import PolicyConfig
-from router.engine import Engine, PoolView, Requirement
 from router.errors import IdempotencyConflict, InvalidRequest, PreconditionFailed
-from router.services.ports import Repository
-from router.store import models as m
 
 FINAL_PLAN = {m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED}
 IN_FLIGHT = (m.TransferState.RECORDED, m.TransferState.PENDING, m.TransferState.CONFIRMED)

@@ -1,0 +1,130 @@
+"""Plans and their steps: values and the plan state machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from router.domain.checks import (
+    check_amount,
+    check_enum,
+    check_id,
+    check_int,
+    check_transfer_id,
+)
+from router.errors import InvalidRecord
+
+
+class PlanStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: Which plan status may follow which; anything else is InvalidTransition.
+PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
+    PlanStatus.PENDING_APPROVAL: frozenset({PlanStatus.APPROVED, PlanStatus.CANCELLED}),
+    PlanStatus.APPROVED: frozenset({PlanStatus.EXECUTING, PlanStatus.CANCELLED}),
+    PlanStatus.EXECUTING: frozenset({PlanStatus.COMPLETED, PlanStatus.FAILED}),
+    PlanStatus.COMPLETED: frozenset(),
+    PlanStatus.FAILED: frozenset(),
+    PlanStatus.CANCELLED: frozenset(),
+}
+
+
+class StepKind(StrEnum):
+    TRANSFER = "transfer"  # move capital src_pool -> dst_pool (maybe cross-chain)
+    CESSION = "cession"  # cede exposure of src_pool to vault_id for a premium
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"  # recorded, not sent
+    SENT = "sent"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    seq: int
+    kind: StepKind
+    src_pool: str
+    amount: int
+    dst_chain: str | None = None
+    dst_pool: str | None = None
+    vault_id: str | None = None
+    fee: int = 0
+    transfer_id: str | None = None
+    status: StepStatus = StepStatus.PENDING
+    version: int = 1
+    #: The bridge route a cross-chain step travels (None for same-chain moves).
+    route_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.seq, "seq", lo=0, hi=1_000_000)
+        object.__setattr__(self, "kind", check_enum(StepKind, self.kind, "kind"))
+        object.__setattr__(self, "status", check_enum(StepStatus, self.status, "status"))
+        check_id(self.src_pool, "src_pool")
+        check_amount(self.amount, "amount")
+        check_amount(self.fee, "fee")
+        for name in ("dst_chain", "dst_pool", "vault_id", "route_id"):
+            value = getattr(self, name)
+            if value is not None:
+                check_id(value, name)
+        if self.transfer_id is not None:
+            check_transfer_id(self.transfer_id)
+        if self.kind is StepKind.TRANSFER and self.dst_pool is None:
+            raise InvalidRecord("a transfer step needs dst_pool", field="dst_pool")
+        if self.kind is StepKind.CESSION and self.vault_id is None:
+            raise InvalidRecord("a cession step needs vault_id", field="vault_id")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDraft:
+    plan_id: str
+    created_by: str
+    steps: tuple[PlanStep, ...]
+    total_amount: int
+    cost: int
+    summary: str = ""
+    #: Distinct operator approvals needed before the plan may execute.
+    approvals_required: int = 1
+
+    def __post_init__(self) -> None:
+        check_id(self.plan_id, "plan_id")
+        check_id(self.created_by, "created_by")
+        object.__setattr__(self, "steps", tuple(self.steps))
+        seqs = [s.seq for s in self.steps]
+        if len(set(seqs)) != len(seqs):
+            raise InvalidRecord("plan steps must have distinct seq numbers", field="steps")
+        for step in self.steps:
+            if not isinstance(step, PlanStep):
+                raise InvalidRecord("steps must be PlanStep values", field="steps")
+        check_amount(self.total_amount, "total_amount")
+        check_amount(self.cost, "cost")
+        if not isinstance(self.summary, str) or len(self.summary) > 4096:
+            raise InvalidRecord(
+                "summary must be a string of at most 4096 characters", field="summary"
+            )
+        check_int(self.approvals_required, "approvals_required", lo=0, hi=16)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    plan_id: str
+    status: PlanStatus
+    version: int  # bumped by every status change: pass it back as expected_version
+    created_by: str
+    total_amount: int
+    cost: int
+    summary: str
+    approvals_required: int
+    steps: tuple[PlanStep, ...]
+    approvals: tuple[str, ...]  # operator ids, in approval order
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,89 @@
+"""Transfers and cessions: capital leaving a pool, recorded before the side effect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from router.domain.checks import (
+    check_amount,
+    check_enum,
+    check_id,
+    check_int,
+    check_text,
+    check_transfer_id,
+    opt_utc,
+)
+from router.errors import InvalidRecord
+
+
+class TransferState(StrEnum):
+    RECORDED = "recorded"  # persisted before the side effect
+    PENDING = "pending"  # sent, not yet in a block we trust
+    CONFIRMED = "confirmed"
+    FINALIZED = "finalized"
+    FAILED = "failed"
+
+
+class CessionStatus(StrEnum):
+    PLACED = "placed"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class Cession:
+    cession_id: str
+    vault_id: str
+    pool_id: str
+    amount: int  # exposure ceded
+    premium: int
+    plan_id: str | None = None
+    status: CessionStatus = CessionStatus.PLACED
+    created_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_id(self.cession_id, "cession_id")
+        check_id(self.vault_id, "vault_id")
+        check_id(self.pool_id, "pool_id")
+        check_amount(self.amount, "amount")
+        check_amount(self.premium, "premium")
+        if self.plan_id is not None:
+            check_id(self.plan_id, "plan_id")
+        object.__setattr__(self, "status", check_enum(CessionStatus, self.status, "status"))
+        opt_utc(self, "created_at")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRecord:
+    transfer_id: str
+    src_chain: str
+    src_pool: str
+    dst_chain: str
+    recipient: str
+    amount: int
+    plan_id: str | None = None
+    step_seq: int | None = None
+    status: TransferState = TransferState.RECORDED
+    tx_ref: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_transfer_id(self.transfer_id)
+        check_id(self.src_chain, "src_chain")
+        check_id(self.src_pool, "src_pool")
+        check_id(self.dst_chain, "dst_chain")
+        check_text(self.recipient, "recipient", max_len=128)
+        check_amount(self.amount, "amount")
+        if self.amount == 0:
+            raise InvalidRecord("amount must be positive", field="amount")
+        if self.plan_id is not None:
+            check_id(self.plan_id, "plan_id")
+        if self.step_seq is not None:
+            check_int(self.step_seq, "step_seq", lo=0, hi=1_000_000)
+        object.__setattr__(self, "status", check_enum(TransferState, self.status, "status"))
+        if self.tx_ref is not None:
+            check_text(self.tx_ref, "tx_ref", max_len=128)
+        opt_utc(self, "created_at")
+        opt_utc(self, "updated_at")
