@@ -70,6 +70,8 @@ class PoolConfig(_Model):
 class PartnerConfig(_Model):
     partner_id: str
     display_name: str = ""
+    #: False deactivates the partner at the next start (removing it does too).
+    active: bool = True
 
     @field_validator("partner_id")
     @classmethod
@@ -82,6 +84,8 @@ class ReporterConfig(_Model):
     #: ``ballast://reporter/ethereum/node-a``.
     reporter_id: str
     chain: str
+    #: False deactivates the reporter at the next start (removing it does too).
+    active: bool = True
 
 
 class RouteConfig(_Model):
@@ -160,6 +164,21 @@ class PolicyConfig(_Model):
     position_cache_seconds: float = Field(default=5.0, ge=0)
     #: Share of a pool's free capital that may back new covers, in bps.
     capacity_bps: int = Field(default=8000, ge=0, le=10000)
+    #: A report read (or mined) later than the router's clock plus this is refused.
+    max_clock_skew_seconds: int = Field(default=30, ge=0, le=3600)
+    #: No rebalancing while a pool's ratio is within this many bps of its target.
+    rebalance_band_bps: int = Field(default=500, ge=0, le=10000)
+    #: Share of each cover type's incident probability from a shock common to
+    #: every pool holding that type (0 = pools independent).
+    cover_type_correlation: float = Field(default=0.3, ge=0.0, le=1.0)
+    #: Share from a market-wide shock hitting every cover type at once.
+    market_correlation: float = Field(default=0.1, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _weights(self) -> PolicyConfig:
+        if self.cover_type_correlation + self.market_correlation > 1.0:
+            raise ValueError("cover_type_correlation + market_correlation must not exceed 1")
+        return self
 
 
 class RouterSettings(BaseSettings):

@@ -152,10 +152,11 @@ class CapacityExceeded(Conflict):
         limit: str = "capacity",
         detail: str = "",
     ) -> None:
-        why = f" ({detail})" if detail else ""
+        why = f": {detail}" if detail else ""
         super().__init__(
-            f"pool {pool_id!r} has {limit} {available} left, {requested} requested{why}; "
-            "bind at most that amount (quote again) or use another pool",
+            f"pool {pool_id!r} has capacity {available} left, {requested} requested; "
+            f"binding limit {limit}{why}; bind at most that amount (quote again) "
+            "or use another pool",
             pool_id=pool_id,
             requested=requested,
             available=available,

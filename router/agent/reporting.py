@@ -23,7 +23,7 @@ from ballast.v1 import reporting_pb2 as pb
 from chains.base import BalanceReader, BalanceSnapshot, PoolRef
 from chains.errors import ChainError
 from router.agent.client import RouterClient
-from router.api.reporting import MAX_BATCH
+from router.domain.ingest import MAX_BATCH
 
 log = logging.getLogger("ballast.router.agent.reporting")
 

@@ -22,58 +22,34 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
-from enum import StrEnum
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from router.domain.identity import Identity, Role, parse_identity
+
+__all__ = [
+    "SERVICE_ROLES",
+    "Identity",
+    "Role",
+    "TokenSigner",
+    "authorize",
+    "certificate_fingerprint",
+    "current_fingerprint",
+    "current_identity",
+    "identity_from_auth_context",
+    "identity_from_metadata",
+    "identity_in_certificate",
+    "parse_identity",
+    "required_role",
+    "set_current_identity",
+]
 from router.errors import PermissionDenied, Unauthenticated
-
-
-class Role(StrEnum):
-    OPERATOR = "operator"
-    PARTNER = "partner"
-    REPORTER = "reporter"
-
-
-_SEGMENT = r"[a-z0-9][a-z0-9._-]{0,62}"
-_URI = re.compile(rf"^ballast://(operator|partner|reporter)/({_SEGMENT}(?:/{_SEGMENT})?)\Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    role: Role
-    name: str  # "alice", "acme", "ethereum/node-a"
-
-    @property
-    def uri(self) -> str:
-        return f"ballast://{self.role}/{self.name}"
-
-    @property
-    def chain(self) -> str | None:
-        """The one chain a reporter may report for; None for other roles."""
-        return self.name.split("/", 1)[0] if self.role is Role.REPORTER else None
-
-    @property
-    def key(self) -> str:
-        """Rate-limit and audit key."""
-        return f"{self.role}:{self.name}"
-
-
-def parse_identity(uri: str) -> Identity:
-    m = _URI.match(uri)
-    if m is None:
-        raise Unauthenticated(
-            f"credential identity {uri[:100]!r} is not of the form ballast://<role>/<name>"
-        )
-    role, name = m.group(1), m.group(2)
-    if role != Role.REPORTER and "/" in name:
-        raise Unauthenticated(f"{role} identity {uri!r} must have a single name segment")
-    return Identity(Role(role), name)
 
 
 def identity_from_auth_context(auth: Mapping[str, Sequence[bytes]]) -> Identity:
@@ -167,10 +143,45 @@ def authorize(identity: Identity, method: str) -> None:
 
 
 _CURRENT: ContextVar[Identity | None] = ContextVar("ballast_identity", default=None)
+_FINGERPRINT: ContextVar[str | None] = ContextVar("ballast_cert_fingerprint", default=None)
 
 
-def set_current_identity(identity: Identity | None) -> None:
+def set_current_identity(identity: Identity | None, fingerprint: str | None = None) -> None:
     _CURRENT.set(identity)
+    _FINGERPRINT.set(fingerprint)
+
+
+def current_fingerprint() -> str | None:
+    """SHA-256 of the caller's client certificate (DER, hex); None in token mode."""
+    return _FINGERPRINT.get()
+
+
+def certificate_fingerprint(auth: Mapping[str, Sequence[bytes]]) -> str | None:
+    """The fingerprint of the verified client certificate in a call's auth context."""
+    pems = auth.get("x509_pem_cert", ())
+    if not pems:
+        return None
+    try:
+        cert = x509.load_pem_x509_certificate(pems[0])
+    except ValueError:
+        raise Unauthenticated("the client certificate could not be read") from None
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def identity_in_certificate(pem: bytes) -> str | None:
+    """The ``ballast://`` identity a certificate carries (URI SAN first, then CN), if any."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        return None
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)]
+    except x509.ExtensionNotFound:
+        uris = []
+    cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    found = [u for u in (*uris, *cns) if u.startswith("ballast://")]
+    return found[0] if found else None
 
 
 def current_identity() -> Identity:

@@ -15,25 +15,32 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from router import domain as m
+from router.domain.checks import BLOCK_HASH
 from router.errors import InvalidRequest
 
-MAX_AMOUNT = 2**256 - 1
+MAX_AMOUNT = m.MAX_AMOUNT
 DIGITS = re.compile(r"^(0|[1-9][0-9]{0,77})\Z")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}\Z")
 _PAGE_TOKEN = re.compile(r"^[0-9]{1,9}\Z")
 _BATCH_ID = re.compile(r"^[\x21-\x7e]{0,64}\Z")
-HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})\Z")
+HASH = BLOCK_HASH
 
-#: Wire enum <-> the cover-type names the store and the engine use.
-COVER_TYPES: dict[int, str] = {
-    common_pb2.COVER_TYPE_SMART_CONTRACT: "smart_contract",
-    common_pb2.COVER_TYPE_DEPEG: "depeg",
-    common_pb2.COVER_TYPE_CUSTODY: "custody",
-    common_pb2.COVER_TYPE_SLASHING: "slashing",
+#: Wire enum <-> the domain's cover types (one entry per domain type).
+COVER_TYPES: dict[int, m.CoverType] = {
+    common_pb2.COVER_TYPE_SMART_CONTRACT: m.CoverType.SMART_CONTRACT,
+    common_pb2.COVER_TYPE_DEPEG: m.CoverType.DEPEG,
+    common_pb2.COVER_TYPE_CUSTODY: m.CoverType.CUSTODY,
+    common_pb2.COVER_TYPE_SLASHING: m.CoverType.SLASHING,
 }
-COVER_TYPE_CODES = {v: k for k, v in COVER_TYPES.items()}
+COVER_TYPE_CODES: dict[str, int] = {v.value: k for k, v in COVER_TYPES.items()}
+assert set(COVER_TYPES.values()) == set(m.CoverType), "every cover type has a wire code"
+CAPACITY_LIMITS: dict[m.CapacityLimit, int] = {
+    m.CapacityLimit.SHARE: partner_pb2.CAPACITY_LIMIT_CAPACITY_SHARE,
+    m.CapacityLimit.STALE: partner_pb2.CAPACITY_LIMIT_STALE_BALANCE,
+    m.CapacityLimit.NO_BALANCE: partner_pb2.CAPACITY_LIMIT_NO_BALANCE,
+}
 
 PLAN_STATES: dict[m.PlanStatus, int] = {
     m.PlanStatus.PENDING_APPROVAL: treasury_pb2.PLAN_STATE_PENDING_APPROVAL,
@@ -142,7 +149,7 @@ def parse_block_hash(value: str, field: str) -> str:
 
 def parse_cover_type(
     code: int, field: str = "cover_type", *, allow_unspecified: bool = False
-) -> str | None:
+) -> m.CoverType | None:
     if code == common_pb2.COVER_TYPE_UNSPECIFIED and allow_unspecified:
         return None
     name = COVER_TYPES.get(code)
@@ -255,3 +262,87 @@ def cover_to_proto(cover: m.Cover, chain: str, asset: str) -> partner_pb2.Cover:
         ends_at=timestamp(cover.ends_at),
         state=COVER_STATES.get(cover.status, partner_pb2.COVER_STATE_UNSPECIFIED),
     )
+
+
+def position_proto(
+    v: m.PoolView, now: datetime, stale_after: timedelta
+) -> treasury_pb2.PoolPosition:
+    a = v.pool.asset
+    pos = treasury_pb2.PoolPosition(
+        chain=v.pool.chain,
+        pool_id=v.pool.pool_id,
+        capital=amount(a, v.capital),
+        locked=amount(a, v.locked),
+        in_flight=amount(a, v.in_flight),
+        arriving=amount(a, v.arriving),
+        active_cover=amount(a, v.active_cover),
+        scr=amount(a, v.requirement.scr),
+        mcr=amount(a, v.requirement.mcr),
+        stale=v.stale_at(now, stale_after),
+        confirmed_block=v.confirmed_block,
+    )
+    ratio = v.ratio_bps
+    if ratio is not None:
+        pos.solvency_ratio_bps = ratio
+    if v.fresh_at is not None:
+        pos.confirmed_at.CopyFrom(timestamp(v.fresh_at))
+        pos.staleness.CopyFrom(duration(now - v.fresh_at))
+    return pos
+
+
+def capacity_proto(
+    cap: m.PoolCapacity, pool: m.Pool, cover_type: m.CoverType | None
+) -> partner_pb2.Capacity:
+    out = partner_pb2.Capacity(
+        chain=pool.chain,
+        pool_id=pool.pool_id,
+        cover_type=COVER_TYPE_CODES[cover_type.value] if cover_type else 0,
+        available=amount(pool.asset, cap.available),
+        limit=amount(pool.asset, cap.limit),
+        in_force=amount(pool.asset, cap.in_force),
+        binding_limit=CAPACITY_LIMITS[cap.binding],
+    )
+    if cap.frees_at is not None:
+        out.frees_at.CopyFrom(timestamp(cap.frees_at))
+    return out
+
+
+def quote_proto(quote: m.Quote, pool: m.Pool, period_days: int) -> partner_pb2.Quote:
+    return partner_pb2.Quote(
+        quote_id=quote.quote_id,
+        chain=pool.chain,
+        pool_id=pool.pool_id,
+        cover_type=COVER_TYPE_CODES[quote.cover_type],
+        cover_amount=amount(pool.asset, quote.limit_amount),
+        period_days=period_days,
+        premium=amount(pool.asset, quote.premium),
+        expires_at=timestamp(quote.expires_at),
+    )
+
+
+def revocation_proto(r: m.Revocation) -> treasury_pb2.Revocation:
+    return treasury_pb2.Revocation(
+        fingerprint=r.fingerprint,
+        identity=r.identity,
+        reason=r.reason,
+        revoked_by=r.revoked_by,
+        revoked_at=timestamp(r.revoked_at),
+    )
+
+
+def parse_reason(value: str) -> str:
+    if not 1 <= len(value) <= 256 or not value.isprintable():
+        raise InvalidRequest("reason", "must be 1-256 printable characters")
+    return value
+
+
+_REPORTER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}(/[a-z0-9][a-z0-9._-]{0,62})?\Z")
+
+
+def parse_reporter_id(value: str) -> str:
+    """A reporter's identity name: ``<chain>`` or ``<chain>/<node>``."""
+    if not _REPORTER_ID.match(value):
+        raise InvalidRequest(
+            "reporter_id", f"must be <chain> or <chain>/<node> in [a-z0-9._-], got {value[:70]!r}"
+        )
+    return value

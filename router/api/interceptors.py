@@ -184,13 +184,23 @@ class ErrorInterceptor(_GuardInterceptor):
 
 
 class AuthInterceptor(_GuardInterceptor):
-    """Establish the caller's identity from its credentials and authorise it."""
+    """Establish the caller's identity from its credentials and authorise it.
 
-    def __init__(self, mode: str, signer: auth.TokenSigner | None = None) -> None:
+    With ``check``, every call is also held against what an operator revoked
+    (read fresh: a revocation takes effect at the next call on every replica).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        signer: auth.TokenSigner | None = None,
+        check: Callable[[auth.Identity, str | None], Awaitable[None]] | None = None,
+    ) -> None:
         if mode == "token" and signer is None:
             raise ValueError("token mode needs a TokenSigner")
         self._mode = mode
         self._signer = signer
+        self._check = check
 
     def identify(self, context: ServicerContext) -> auth.Identity:
         if self._mode == "mtls":
@@ -206,7 +216,12 @@ class AuthInterceptor(_GuardInterceptor):
             return
         identity = self.identify(context)
         auth.authorize(identity, method)
-        auth.set_current_identity(identity)
+        fingerprint = (
+            auth.certificate_fingerprint(context.auth_context()) if self._mode == "mtls" else None
+        )
+        if self._check is not None:
+            await self._check(identity, fingerprint)
+        auth.set_current_identity(identity, fingerprint)
         yield
 
 
@@ -328,12 +343,15 @@ class DeadlineInterceptor(_GuardInterceptor):
 
 
 def default_interceptors(
-    limits: LimitsConfig, mode: str, signer: auth.TokenSigner | None
+    limits: LimitsConfig,
+    mode: str,
+    signer: auth.TokenSigner | None,
+    check: Callable[[auth.Identity, str | None], Awaitable[None]] | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
     return [
         RequestIdInterceptor(),
         ErrorInterceptor(),
-        AuthInterceptor(mode, signer),
+        AuthInterceptor(mode, signer, check),
         RateLimitInterceptor(limits),
         DeadlineInterceptor(limits.deadline_cap_seconds),
     ]

@@ -2,15 +2,16 @@
 
 The reporter is the authenticated caller: its id is its identity name and it
 may only report for the chain its identity names. Reports that fail the
-edge's shape checks are rejected here; the rest go to the store in one
-transaction per batch, where :mod:`router.domain.ingest` applies acceptance and
-quorum rules. A batch that is itself malformed (too many reports, bad batch
-id) ends the stream with INVALID_ARGUMENT and stores nothing.
+edge's shape checks are rejected here; the rest go to the use case
+(:class:`router.app.reporting.Reporting`), which checks the reporter is still
+allowed and has the store apply :mod:`router.domain.ingest`'s rules in one
+transaction per batch. A batch that is itself malformed (too many reports,
+bad batch id) ends the stream with INVALID_ARGUMENT and stores nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from ballast.v1 import reporting_pb2 as pb
@@ -19,12 +20,9 @@ from grpc.aio import ServicerContext
 
 from router.api import auth, convert
 from router.api.convert import DIGITS, HASH, NAME
-from router.api.treasury import Confirmed
-from router.app.ports import Repository
-from router.domain.ingest import Outcome, ReportIn
+from router.app.reporting import Reporting
+from router.domain.ingest import MAX_BATCH, Outcome, ReportIn
 from router.errors import InvalidRequest
-
-MAX_BATCH = 10_000
 
 _REASONS = {
     "malformed": pb.REJECT_REASON_INVALID,
@@ -37,6 +35,7 @@ _REASONS = {
     "older_block": pb.REJECT_REASON_STALE_BLOCK,
     "conflicts_confirmed": pb.REJECT_REASON_CONFLICT,
     "conflicting_resend": pb.REJECT_REASON_CONFLICT,
+    "from_future": pb.REJECT_REASON_FROM_FUTURE,
 }
 
 
@@ -62,6 +61,9 @@ def _why_invalid(r: pb.BalanceReport) -> str:
             raise InvalidRequest("observed_at", "is missing")
         if not 0 <= r.observed_at.seconds <= _MAX_TS or not 0 <= r.observed_at.nanos < 10**9:
             raise InvalidRequest("observed_at", "is not a valid timestamp")
+        bt = r.block_time
+        if r.HasField("block_time") and not (0 <= bt.seconds <= _MAX_TS and 0 <= bt.nanos < 10**9):
+            raise InvalidRequest("block_time", "is not a valid timestamp")
     except InvalidRequest as exc:
         return str(exc)
     return "malformed report"
@@ -92,6 +94,10 @@ def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> Repor
         and r.HasField("observed_at")
         and 0 <= seconds <= _MAX_TS
         and 0 <= ts.nanos < 10**9
+        and (
+            not r.HasField("block_time")
+            or (0 <= r.block_time.seconds <= _MAX_TS and 0 <= r.block_time.nanos < 10**9)
+        )
     ):
         return _rejection(index, r, pb.REJECT_REASON_INVALID, _why_invalid(r))
     return ReportIn(
@@ -103,17 +109,18 @@ def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> Repor
         block_hash=r.block_hash,
         finalized=r.finalized,
         observed_at=_EPOCH + timedelta(seconds=seconds, microseconds=ts.nanos // 1000),
+        block_time=(
+            _EPOCH
+            + timedelta(seconds=r.block_time.seconds, microseconds=r.block_time.nanos // 1000)
+            if r.HasField("block_time")
+            else None
+        ),
     )
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    def __init__(
-        self,
-        repo: Repository,
-        on_confirmed: Callable[[list[Confirmed]], None] | None = None,
-    ) -> None:
-        self._repo = repo
-        self._on_confirmed = on_confirmed or (lambda _: None)
+    def __init__(self, reporting: Reporting) -> None:
+        self._reporting = reporting
 
     async def ingest(
         self, identity: auth.Identity, batch: pb.StreamReportsRequest
@@ -134,26 +141,19 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 positions.append(i)
             else:
                 rejections.append(screened)
-        confirmed: list[Confirmed] = []
-        if valid:
-            outcomes = await self._repo.record_reports(valid)
-            for o in outcomes:
-                if o.status is Outcome.REJECTED:
-                    src = valid[o.index]
-                    rejections.append(
-                        pb.Rejection(
-                            index=positions[o.index],
-                            chain=src.chain,
-                            pool_id=src.pool_id,
-                            reason=_REASONS.get(o.code, pb.REJECT_REASON_INVALID),
-                            detail=o.reason,
-                        )
+        done = await self._reporting.ingest(identity, valid, fingerprint=auth.current_fingerprint())
+        for o in done.outcomes:
+            if o.status is Outcome.REJECTED:
+                src = valid[o.index]
+                rejections.append(
+                    pb.Rejection(
+                        index=positions[o.index],
+                        chain=src.chain,
+                        pool_id=src.pool_id,
+                        reason=_REASONS.get(o.code, pb.REJECT_REASON_INVALID),
+                        detail=o.reason,
                     )
-                elif o.status is Outcome.CONFIRMED:
-                    r = valid[o.index]
-                    confirmed.append(Confirmed(r.pool_id, r.amount, r.block_number, r.observed_at))
-            if confirmed:
-                self._on_confirmed(confirmed)
+                )
         rejections.sort(key=lambda x: x.index)
         return pb.StreamReportsResponse(
             batch_id=batch_id,
@@ -161,7 +161,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             rejected=len(rejections),
             rejections=rejections,
             reporter_id=identity.name,
-            confirmed=len(confirmed),
+            confirmed=len(done.confirmed),
         )
 
     async def StreamReports(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -33,13 +32,18 @@ from ballast.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from router import domain as m
 from router.api.auth import TokenSigner
 from router.api.interceptors import default_interceptors
 from router.api.partner import PartnerServicer
 from router.api.reporting import ReportingServicer
-from router.api.treasury import PlanEvents, PositionCache, TreasuryServicer
-from router.app.engine import Engine, ReinsuranceEngine
+from router.api.treasury import TreasuryServicer
+from router.app.access import AccessControl, sync_registry
+from router.app.covers import Covers
+from router.app.engine import ReinsuranceEngine
+from router.app.plans import PlanEvents, Plans
+from router.app.ports import Engine
+from router.app.positions import PositionCache
+from router.app.reporting import Reporting
 from router.config import RouterSettings
 from router.store import Store, open_store
 
@@ -76,41 +80,6 @@ class RunningRouter:
             await self.store.aclose()
 
 
-async def sync_registry(store: Store, settings: RouterSettings) -> None:
-    """Make the store's chains, pools, reporters, partners and vaults match the config
-    (adds and updates; never deletes, never resets a pool's locked capital)."""
-    for c in settings.chains:
-        await store.upsert_chain(m.Chain(name=c.name, family=c.family, quorum=c.quorum))  # type: ignore[arg-type]
-    existing = {p.pool_id: p for p in await store.list_pools()}
-    await store.upsert_pools(
-        [
-            dataclasses.replace(existing[p.pool_id], address=p.address, asset=p.asset)
-            if p.pool_id in existing
-            else m.Pool(pool_id=p.pool_id, chain=p.chain, address=p.address, asset=p.asset)
-            for p in settings.pools
-        ]
-    )
-    for r in settings.reporters:
-        await store.register_reporter(m.Reporter(reporter_id=r.reporter_id, chain=r.chain))
-    for partner in settings.partners:
-        await store.register_partner(
-            m.Partner(
-                partner_id=partner.partner_id, name=partner.display_name or partner.partner_id
-            )
-        )
-    for v in settings.vaults:
-        await store.upsert_vault(
-            m.Vault(
-                vault_id=v.vault_id,
-                chain=v.chain,
-                address=v.address,
-                asset=v.asset,
-                capacity=v.capacity,
-                premium_bps=v.premium_bps,
-            )
-        )
-
-
 def _credentials(settings: RouterSettings) -> grpc.ServerCredentials | None:
     tls = settings.tls
     if tls is None:
@@ -142,9 +111,12 @@ async def start_router(
             if settings.auth.token_secret is not None
             else None
         )
+        access = AccessControl(store)
         size = settings.limits.max_message_bytes
         server = grpc.aio.server(
-            interceptors=default_interceptors(settings.limits, settings.auth.mode, signer),
+            interceptors=default_interceptors(
+                settings.limits, settings.auth.mode, signer, access.check
+            ),
             options=[
                 ("grpc.max_receive_message_length", size),
                 ("grpc.max_send_message_length", size),
@@ -156,15 +128,16 @@ async def start_router(
         positions = PositionCache(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
+        plans = Plans(store, engine, settings.policy, events)
+        covers = Covers(store, engine, settings.policy, positions.invalidate)
+        reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ReportingServicer(store, positions.confirmed), server
+            ReportingServicer(reporting), server
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(store, engine, settings.policy, events, asset, positions), server
+            TreasuryServicer(plans, positions, access, store, settings.policy, asset), server
         )
-        partner_pb2_grpc.add_PartnerServiceServicer_to_server(
-            PartnerServicer(store, engine, settings.policy, positions.invalidate), server
-        )
+        partner_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(covers), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(

@@ -1,22 +1,30 @@
 """The router's one doorway into ``reinsurance/``: requirements, prices, plans.
 
-Servicers depend on the narrow :class:`Engine` protocol; :class:`ReinsuranceEngine`
-adapts the pure reinsurance package to it, turning store values into planner
-inputs and planner output into plan steps the store can hold. Everything is
-integer base units; the planner's floats never cross this module.
+:class:`ReinsuranceEngine` fits the :class:`router.app.ports.Engine` port: it
+turns domain values into the pure engine's inputs and its output into plan
+steps the store can hold. Everything crossing this module is integer base
+units; the planner's floats never leave it.
 
-Plan steps: the planner moves capital pool -> its chain's hub -> bridge -> the
-other chain's hub -> pool. Hubs appear in steps as ``hub:<chain>``.
+What the solvency model is told (and why):
+
+- one risk per (pool, cover type) with that type's profile from
+  :data:`router.domain.COVER_RISK` and the cover in force of that type as its
+  exposure;
+- a common shock per cover type (``protocol`` in the loss model): a depeg or
+  a custody failure hits every pool holding that cover type at once, so
+  pools' losses are correlated as the book really is; plus a market-wide
+  shock. Weights come from :class:`router.config.PolicyConfig`.
+
+Plan steps: capital moves pool -> its chain's hub -> bridge -> the other
+chain's hub -> pool. Hubs appear in steps as ``hub:<chain>``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from reinsurance import (
+    Correlation,
     CoverRequest,
     PoolCapital,
     PricingConfig,
@@ -30,61 +38,6 @@ from reinsurance import (
 from reinsurance import planner_types as rt
 from router import domain as m
 from router.config import PolicyConfig, RouteConfig
-from router.domain import PoolView, Requirement
-
-
-@dataclass(frozen=True, slots=True)
-class PlanResult:
-    steps: tuple[m.PlanStep, ...]
-    total_amount: int
-    cost: int
-    shortfalls: tuple[str, ...]
-    summary: str
-
-
-class Engine(Protocol):
-    def requirements(self, pools: Sequence[tuple[m.Pool, int, int]]) -> dict[str, Requirement]:
-        """SCR and MCR of every (pool, capital, active cover)."""
-        ...
-
-    def premium(
-        self,
-        pool: m.Pool,
-        cover_type: str,
-        cover_amount: int,
-        period_days: int,
-        *,
-        capital: int,
-        free: int,
-    ) -> int: ...
-
-    def plan(
-        self, pools: Sequence[PoolView], vaults: Sequence[m.Vault], target_ratio_bps: int
-    ) -> PlanResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RiskProfile:
-    """Annual incident probability and Beta(alpha, beta) severity of a cover type."""
-
-    probability: float
-    alpha: float
-    beta: float
-
-    @property
-    def severity_mean(self) -> float:
-        return self.alpha / (self.alpha + self.beta)
-
-
-COVER_RISK = {
-    "smart_contract": RiskProfile(0.04, 2.0, 5.0),
-    "depeg": RiskProfile(0.02, 1.5, 8.0),
-    "custody": RiskProfile(0.01, 2.0, 3.0),
-    "slashing": RiskProfile(0.03, 1.0, 20.0),
-}
-#: The store keeps active cover per pool, not per type: a pool's cover in force
-#: is simulated as one risk with this blended profile.
-BLENDED_RISK = RiskProfile(0.03, 2.0, 5.0)
 
 
 def hub(chain: str) -> str:
@@ -111,31 +64,36 @@ class ReinsuranceEngine:
         self._seed = seed
         self._solvency = solvency or SolvencyConfig()
         self._pricing = pricing or PricingConfig()
+        self._correlation = Correlation(
+            protocol_weight=policy.cover_type_correlation,
+            market_weight=policy.market_correlation,
+        )
 
-    def requirements(self, pools: Sequence[tuple[m.Pool, int, int]]) -> dict[str, Requirement]:
+    def requirements(self, pools: Sequence[m.PoolExposure]) -> dict[str, m.Requirement]:
         risks = [
             Risk(
-                risk_id=f"cover:{p.pool_id}",
-                protocol=p.pool_id,
-                chain=p.chain,
-                pool_id=p.pool_id,
-                exposure=cover,
-                probability=BLENDED_RISK.probability,
-                severity_alpha=BLENDED_RISK.alpha,
-                severity_beta=BLENDED_RISK.beta,
+                risk_id=f"cover:{p.pool.pool_id}:{ctype}",
+                protocol=ctype,
+                chain=p.pool.chain,
+                pool_id=p.pool.pool_id,
+                exposure=exposure,
+                probability=m.COVER_RISK[m.CoverType(ctype)].probability,
+                severity_alpha=m.COVER_RISK[m.CoverType(ctype)].alpha,
+                severity_beta=m.COVER_RISK[m.CoverType(ctype)].beta,
             )
-            for p, _capital, cover in pools
-            if cover > 0
+            for p in pools
+            for ctype, exposure in sorted(p.cover_by_type.items())
+            if exposure > 0
         ]
         if not risks:
-            return {p.pool_id: Requirement(0, 0) for p, _, _ in pools}
-        sample = simulate(risks, self._scenarios, seed=self._seed)
+            return {p.pool.pool_id: m.NO_REQUIREMENT for p in pools}
+        sample = simulate(risks, self._scenarios, seed=self._seed, correlation=self._correlation)
         report = assess(
             sample,
-            [PoolCapital(p.pool_id, capital, cover) for p, capital, cover in pools],
+            [PoolCapital(p.pool.pool_id, p.capital, p.active_cover) for p in pools],
             self._solvency,
         )
-        return {ps.pool_id: Requirement(scr=ps.scr, mcr=ps.mcr) for ps in report.pools}
+        return {ps.pool_id: m.Requirement(scr=ps.scr, mcr=ps.mcr) for ps in report.pools}
 
     def premium(
         self,
@@ -147,7 +105,7 @@ class ReinsuranceEngine:
         capital: int,
         free: int,
     ) -> int:
-        risk = COVER_RISK[cover_type]
+        risk = m.COVER_RISK[m.CoverType(cover_type)]
         quote = price_cover(
             CoverRequest(
                 amount=cover_amount,
@@ -163,21 +121,28 @@ class ReinsuranceEngine:
         return quote.premium
 
     def plan(
-        self, pools: Sequence[PoolView], vaults: Sequence[m.Vault], target_ratio_bps: int
-    ) -> PlanResult:
+        self,
+        pools: Sequence[m.PoolView],
+        vaults: Sequence[m.Vault],
+        target_ratio_bps: int,
+        in_flight: Sequence[m.TransferRecord] = (),
+    ) -> m.PlanProposal:
         usable = [p for p in pools if not p.stale]
         chains = {p.pool.chain for p in usable}
+        planned = {p.pool.pool_id for p in usable}
+        band = self._policy.rebalance_band_bps / 10_000
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(
                     pool_id=p.pool.pool_id,
                     chain=p.pool.chain,
                     capital=p.capital,
-                    locked=min(p.pool.locked_capital, p.capital),
+                    locked=min(p.locked, p.capital),
                     scr=p.requirement.scr,
                     mcr=p.requirement.mcr,
                     target_ratio=max(target_ratio_bps, p.pool.min_ratio_bps) / 10_000,
                     min_ratio=p.pool.min_ratio_bps / 10_000,
+                    band=band,
                 )
                 for p in usable
             ),
@@ -199,16 +164,19 @@ class ReinsuranceEngine:
                 rt.Vault(vault_id=v.vault_id, capacity=v.capacity, qs_rate=v.premium_bps / 10_000)
                 for v in vaults
             ),
+            # Capital already on its way to a pool counts towards its target, so
+            # a second plan never sends it again.
+            in_flight=tuple(
+                rt.InFlightTransfer(t.transfer_id, t.dst_pool, t.amount, final=False)
+                for t in in_flight
+                if t.dst_pool is not None and t.dst_pool in planned
+            ),
         )
-        out = rt_plan(inp)
-        return _steps_of(out, stale=[p.pool.pool_id for p in pools if p.stale])
+        out = plan_rebalance(inp)
+        return _proposal(out, stale=[p.pool.pool_id for p in pools if p.stale])
 
 
-def rt_plan(inp: rt.PlanInput) -> rt.Plan:
-    return plan_rebalance(inp)
-
-
-def _steps_of(plan: rt.Plan, *, stale: Sequence[str]) -> PlanResult:
+def _proposal(plan: rt.Plan, *, stale: Sequence[str]) -> m.PlanProposal:
     steps: list[m.PlanStep] = []
 
     def add(**kw: object) -> None:
@@ -252,16 +220,13 @@ def _steps_of(plan: rt.Plan, *, stale: Sequence[str]) -> PlanResult:
         )
     shortfalls = [f"{pid}: {amt} base units below target" for pid, amt in plan.shortfalls.items()]
     shortfalls += [f"{pid}: last confirmed report is stale; not planned" for pid in stale]
-    moved = sum(b.sent for b in plan.bridges) + sum(abs(mv.amount) for mv in plan.moves)
+    # Net capital leaving pools: each unit moved counts once, however many legs
+    # (pool -> hub -> bridge -> hub -> pool) it travels.
+    leaving = sum(-mv.amount for mv in plan.moves if mv.amount < 0)
     cost = plan.costs.bridge_fees + plan.costs.premiums
     summary = (
         f"{len(plan.bridges)} bridge transfers, {len(plan.moves)} pool moves, "
         f"{len(plan.cessions)} cessions; fees {plan.costs.bridge_fees}, "
-        f"premiums {plan.costs.premiums}; solver {plan.explanation.status}"
+        f"premiums {plan.costs.premiums} (base units); solver {plan.explanation.status}"
     )
-    return PlanResult(tuple(steps), moved, cost, tuple(shortfalls), summary)
-
-
-def inputs_hash(*parts: object) -> str:
-    """SHA-256 hex of the canonical inputs a quote is bound to."""
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return m.PlanProposal(tuple(steps), leaving, cost, tuple(shortfalls), summary)

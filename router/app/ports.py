@@ -1,33 +1,55 @@
-"""The narrow slice of the store the servicers use (``router.store.Store`` fits it)."""
+"""The ports the use cases need: narrow slices of the store and the engine.
+
+``router.store.Store`` fits every store port, ``router.app.engine.ReinsuranceEngine``
+the engine port. Each use case asks for the slices it touches, so a reader
+sees at a glance what a use case may read and write.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import domain as m
 from router.domain.ingest import ReportIn, ReportOutcome
 
 
-class Repository(Protocol):
+class Transactional(Protocol):
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """Every store call inside the block commits together or not at all."""
+        ...
+
+
+class Registry(Protocol):
     async def list_chains(self) -> list[m.Chain]: ...
     async def list_pools(self, chain: str | None = None) -> list[m.Pool]: ...
     async def get_pool(self, pool_id: str) -> m.Pool: ...
     async def get_partner(self, partner_id: str) -> m.Partner: ...
-    async def record_reports(
-        self, reports: Sequence[ReportIn], *, now: datetime | None = None
-    ) -> list[ReportOutcome]: ...
+    async def list_vaults(self) -> list[m.Vault]: ...
+
+
+class Balances(Protocol):
     async def latest_balance(self, pool_id: str) -> m.ConfirmedBalance | None: ...
     async def latest_balances(self, chain: str | None = None) -> dict[str, m.ConfirmedBalance]: ...
+
+
+class CoverBook(Protocol):
+    async def covers_in_force(
+        self, *, now: datetime | None = None, pool_id: str | None = None
+    ) -> list[m.CoverInForce]: ...
     async def save_quote(self, quote: m.Quote) -> m.Quote: ...
     async def get_quote(self, partner_id: str, quote_id: str) -> m.Quote: ...
     async def bind_cover(
         self, request: m.CoverRequest, *, capacity: m.CapacityRule | None = None
     ) -> m.BindResult: ...
-    async def list_covers(self, partner_id: str) -> list[m.Cover]: ...
-    async def active_cover_by_pool(self) -> dict[str, int]: ...
-    async def list_vaults(self) -> list[m.Vault]: ...
+    async def list_covers(
+        self, partner_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[m.Cover]: ...
+
+
+class PlanBook(Protocol):
     async def create_plan(self, draft: m.PlanDraft) -> m.Plan: ...
     async def get_plan(self, plan_id: str) -> m.Plan: ...
     async def list_plans(
@@ -40,6 +62,9 @@ class Repository(Protocol):
     async def list_transfers(
         self, status: m.TransferState | None = None
     ) -> list[m.TransferRecord]: ...
+
+
+class AuditLog(Protocol):
     async def append_audit(
         self,
         actor: str,
@@ -47,6 +72,106 @@ class Repository(Protocol):
         subject: str,
         detail: Mapping[str, str | int | bool | None],
     ) -> m.AuditEntry: ...
-    async def list_audit(
-        self, subject: str | None = None, *, limit: int = 100
-    ) -> list[m.AuditEntry]: ...
+
+
+class Keys(Protocol):
+    async def find_key(self, scope: str, key: str) -> m.IdempotencyRecord | None: ...
+    async def record_key(self, record: m.IdempotencyRecord) -> m.IdempotencyRecord: ...
+
+
+class Access(Protocol):
+    async def set_partner_active(self, partner_id: str, active: bool) -> bool: ...
+    async def set_reporter_allowed(self, reporter_id: str, allowed: bool) -> bool: ...
+    async def reporters_allowed(self, reporter_ids: list[str]) -> dict[str, bool]: ...
+    async def revoke(self, revocation: m.Revocation) -> m.Revocation: ...
+    async def is_revoked(self, fingerprint: str) -> bool: ...
+    async def list_revocations(self) -> list[m.Revocation]: ...
+
+
+class RegistrySync(Protocol):
+    """What syncing the registry from config writes."""
+
+    async def upsert_chain(self, chain: m.Chain) -> m.Chain: ...
+    async def list_pools(self, chain: str | None = None) -> list[m.Pool]: ...
+    async def upsert_pools(self, pools: Sequence[m.Pool]) -> list[m.Pool]: ...
+    async def list_reporters(self, chain: str | None = None) -> list[m.Reporter]: ...
+    async def register_reporter(self, reporter: m.Reporter) -> m.Reporter: ...
+    async def set_reporter_allowed(self, reporter_id: str, allowed: bool) -> bool: ...
+    async def list_partners(self) -> list[m.Partner]: ...
+    async def register_partner(self, partner: m.Partner) -> m.Partner: ...
+    async def set_partner_active(self, partner_id: str, active: bool) -> bool: ...
+    async def upsert_vault(self, vault: m.Vault) -> m.Vault: ...
+
+
+class ReportSink(Protocol):
+    async def record_reports(
+        self,
+        reports: Sequence[ReportIn],
+        *,
+        now: datetime | None = None,
+        max_skew: timedelta = ...,
+    ) -> list[ReportOutcome]: ...
+
+
+class PositionStore(Registry, Balances, CoverBook, Protocol):
+    async def list_transfers(
+        self, status: m.TransferState | None = None
+    ) -> list[m.TransferRecord]: ...
+
+
+class CoverStore(Registry, Balances, CoverBook, AuditLog, Transactional, Protocol):
+    pass
+
+
+class PlanStore(PositionStore, PlanBook, AuditLog, Keys, Transactional, Protocol):
+    pass
+
+
+class AccessStore(Access, AuditLog, Transactional, Protocol):
+    pass
+
+
+class Engine(Protocol):
+    """What the use cases need of the reinsurance engine (``router.app.engine``)."""
+
+    def requirements(self, pools: Sequence[m.PoolExposure]) -> dict[str, m.Requirement]:
+        """SCR and MCR of every pool, from its capital and its cover in force by type."""
+        ...
+
+    def premium(
+        self,
+        pool: m.Pool,
+        cover_type: str,
+        cover_amount: int,
+        period_days: int,
+        *,
+        capital: int,
+        free: int,
+    ) -> int: ...
+
+    def plan(
+        self,
+        pools: Sequence[m.PoolView],
+        vaults: Sequence[m.Vault],
+        target_ratio_bps: int,
+        in_flight: Sequence[m.TransferRecord] = (),
+    ) -> m.PlanProposal: ...
+
+
+__all__ = [
+    "Access",
+    "AccessStore",
+    "AuditLog",
+    "Balances",
+    "CoverBook",
+    "CoverStore",
+    "Engine",
+    "Keys",
+    "PlanBook",
+    "PlanStore",
+    "PositionStore",
+    "Registry",
+    "RegistrySync",
+    "ReportSink",
+    "Transactional",
+]

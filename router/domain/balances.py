@@ -18,6 +18,17 @@ class ConfirmedBalance:
     observed_at: datetime  # when the reporter read it: staleness is measured from here
     confirmed_at: datetime  # when the router confirmed it
     reporters: int  # how many distinct reporters agreed
+    block_time: datetime | None = None  # the chain's time of the block, if reported
+
+    @property
+    def fresh_at(self) -> datetime:
+        """The moment this balance is vouched for: the earliest of the reporter's
+        read, the chain's block time and the router's confirmation. Staleness
+        counts from here, so no clock but the router's can make it look fresher."""
+        times = [self.observed_at, self.confirmed_at]
+        if self.block_time is not None:
+            times.append(self.block_time)
+        return min(times)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,15 +21,17 @@ A confirmed balance only moves forward in blocks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-_MAX_AMOUNT = 2**256 - 1
-_MAX_BLOCK = 2**63 - 1
-_HASH = re.compile(r"^(0x[0-9a-f]{64}|[1-9A-HJ-NP-Za-km-z]{32,44})\Z")
+from router.domain.checks import BLOCK_HASH as _HASH
+from router.domain.checks import MAX_AMOUNT as _MAX_AMOUNT
+from router.domain.checks import MAX_BLOCK as _MAX_BLOCK
+
+#: Most reports one batch may carry (the API documents it; agents split above it).
+MAX_BATCH = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class ReportIn:
     block_hash: str
     finalized: bool
     observed_at: datetime  # when the reporter read the chain (aware, UTC)
+    #: The chain's own timestamp of that block, when the reporter sent it.
+    block_time: datetime | None = None
 
 
 class Outcome(StrEnum):
@@ -65,6 +69,7 @@ class Reject(StrEnum):
     OLDER_BLOCK = "older_block"
     CONFLICTS_CONFIRMED = "conflicts_confirmed"
     CONFLICTING_RESEND = "conflicting_resend"
+    FROM_FUTURE = "from_future"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,10 @@ def _malformed(r: object) -> str | None:
         return "finalized must be a bool"
     if not isinstance(r.observed_at, datetime) or r.observed_at.tzinfo is None:
         return "observed_at must be a timezone-aware datetime"
+    if r.block_time is not None and (
+        not isinstance(r.block_time, datetime) or r.block_time.tzinfo is None
+    ):
+        return "block_time must be a timezone-aware datetime or None"
     return None
 
 
@@ -171,6 +180,7 @@ def _looks_right(r: object, hashes: set[str], times: set[datetime]) -> bool:
         and 0 < len(r.reporter_id) <= 128
         and type(h) is str
         and type(t) is datetime
+        and r.block_time is None
     ):
         return False
     if h not in hashes:
@@ -185,13 +195,19 @@ def _looks_right(r: object, hashes: set[str], times: set[datetime]) -> bool:
 
 
 def screen(
-    reports: Sequence[ReportIn], static: StaticView, latest: Mapping[str, Vote]
+    reports: Sequence[ReportIn],
+    static: StaticView,
+    latest: Mapping[str, Vote],
+    *,
+    not_after: datetime | None = None,
 ) -> Screening:
     """Static rules plus the comparison with each pool's confirmed balance.
 
     ``latest`` maps pool_id to its confirmed balance before this batch. For
     quorum-1 chains a candidate confirms by itself, so later reports of the
-    same pool in the batch are judged against it.
+    same pool in the batch are judged against it. A report read or mined
+    after ``not_after`` (the router's clock plus the allowed skew) is from the
+    future: a reporter's clock must never make a balance look fresher.
     """
     out = Screening(outcomes=[None] * len(reports))
     current: dict[str, Vote] = {}
@@ -238,6 +254,17 @@ def screen(
                 pool,
                 Reject.NOT_FINAL,
                 f"block {r.block_number} is not final: report only final blocks",
+            )
+            continue
+        if not_after is not None and (
+            r.observed_at > not_after or (r.block_time is not None and r.block_time > not_after)
+        ):
+            out.outcomes[i] = _reject(
+                i,
+                pool,
+                Reject.FROM_FUTURE,
+                f"observed_at {r.observed_at.isoformat()} (or the block time) is later than "
+                f"the router's clock allows ({not_after.isoformat()}): fix the reporter's clock",
             )
             continue
         if r.amount < 0:

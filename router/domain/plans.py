@@ -128,3 +128,19 @@ class Plan:
     approvals: tuple[str, ...]  # operator ids, in approval order
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProposal:
+    """What the planner proposes, before it is stored as a plan.
+
+    ``total_amount`` is the net capital leaving pools (what approvals are
+    sized on: one cross-chain move counts once, not once per leg); ``cost``
+    the bridge fees and premiums it pays.
+    """
+
+    steps: tuple[PlanStep, ...]
+    total_amount: int
+    cost: int
+    shortfalls: tuple[str, ...]
+    summary: str

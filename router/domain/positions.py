@@ -1,8 +1,11 @@
-"""A pool as positions and plans see it: store values combined with requirements."""
+"""A pool as positions and plans see it: its capital, what is locked and in flight,
+and its requirement, at one moment."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from router.domain.registry import Pool
 
@@ -24,11 +27,45 @@ NO_REQUIREMENT = Requirement(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class PoolView:
-    """One pool's capital and requirement at one moment."""
+    """One pool's position.
+
+    ``capital`` is the last confirmed balance (0 if none). ``locked`` is what
+    backs cover in force (the pool's reserve plus the limits of its active
+    covers, at most its capital): it never moves. ``in_flight`` left the pool
+    and is not final at its destination; ``arriving`` is on its way to the pool
+    (counted towards its target, never as capital it can pay with).
+    ``fresh_at`` is when the balance was last vouched for (None: never).
+    """
 
     pool: Pool
-    capital: int  # last confirmed balance, 0 if none
-    in_flight: int  # outgoing transfers not final
+    capital: int
+    in_flight: int
     active_cover: int
     requirement: Requirement
     stale: bool
+    locked: int = 0
+    arriving: int = 0
+    confirmed_block: int = 0
+    fresh_at: datetime | None = None
+
+    @property
+    def ratio_bps(self) -> int | None:
+        """capital / requirement in basis points; None when nothing is required."""
+        req = self.requirement.required
+        return None if req == 0 else self.capital * 10_000 // req
+
+    def stale_at(self, now: datetime, limit: timedelta) -> bool:
+        return self.fresh_at is None or now - self.fresh_at > limit
+
+
+@dataclass(frozen=True, slots=True)
+class PoolExposure:
+    """What the solvency model needs of one pool: its capital and its cover by type."""
+
+    pool: Pool
+    capital: int
+    cover_by_type: Mapping[str, int]
+
+    @property
+    def active_cover(self) -> int:
+        return sum(self.cover_by_type.values())

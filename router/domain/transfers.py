@@ -68,9 +68,13 @@ class TransferRecord:
     tx_ref: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: The pool this capital is for; None when it goes to a hub or outside.
+    dst_pool: str | None = None
 
     def __post_init__(self) -> None:
         check_transfer_id(self.transfer_id)
+        if self.dst_pool is not None:
+            check_id(self.dst_pool, "dst_pool")
         check_id(self.src_chain, "src_chain")
         check_id(self.src_pool, "src_pool")
         check_id(self.dst_chain, "dst_chain")

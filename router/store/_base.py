@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,7 @@ CHAINS, POOLS, REPORTERS = T["chains"], T["pools"], T["reporters"]
 HISTORY, LATEST, DISAGREE = T["balance_reports"], T["balance_latest"], T["balance_disagreements"]
 PARTNERS, QUOTES, COVERS = T["partners"], T["quotes"], T["covers"]
 VAULTS, CESSIONS = T["vaults"], T["cessions"]
+IDEMPOTENCY, REVOCATIONS = T["idempotency_keys"], T["revocations"]
 PLANS, STEPS, APPROVALS, TRANSFERS, AUDIT = (
     T["plans"],
     T["plan_steps"],
@@ -66,6 +67,10 @@ class StoreBase:
         self._static: StaticView | None = None
         self._static_at = 0.0
         self._bulk: BulkSQL | None = None
+        #: The open unit of work's connection and the task that opened it.
+        self._joined: ContextVar[tuple[AsyncConnection, asyncio.Task[Any] | None] | None] = (
+            ContextVar(f"ballast_store_uow_{id(self)}", default=None)
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -78,6 +83,32 @@ class StoreBase:
 
     async def aclose(self) -> None:
         await self._engine.dispose()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """One transaction for every store call this task makes inside the block.
+
+        A use case that changes state, records its idempotency key and appends
+        its audit entry does all three inside one unit of work: they commit
+        together or not at all. Calls join only from the task that opened the
+        block (a task spawned inside it gets its own transactions), and a
+        nested unit of work joins the outer one. After a database error the
+        transaction is spoiled: the whole block fails and may be retried.
+        """
+        joined = self._joined.get()
+        if joined is not None and joined[1] is asyncio.current_task():
+            yield
+            return
+        async with self._tx() as conn:
+            token = self._joined.set((conn, asyncio.current_task()))
+            try:
+                yield
+            finally:
+                self._joined.reset(token)
+
+    def _in_unit_of_work(self) -> bool:
+        joined = self._joined.get()
+        return joined is not None and joined[1] is asyncio.current_task()
 
     def invalidate_cache(self) -> None:
         self._static = None
@@ -94,10 +125,20 @@ class StoreBase:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction; driver errors become ours (nothing is written on error)."""
+        """One transaction (or the open unit of work's); driver errors become ours."""
+        joined = self._joined.get()
+        if joined is not None and joined[1] is asyncio.current_task():
+            async with self._mapped():
+                yield joined[0]
+            return
+        async with self._mapped(), self._engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _mapped(self) -> AsyncIterator[None]:
+        """Driver errors become ours (nothing is written on error)."""
         try:
-            async with self._engine.begin() as conn:
-                yield conn
+            yield
         except RouterError:
             raise
         except IntegrityError as exc:
@@ -151,15 +192,6 @@ class StoreBase:
             index_elements=keys, set_={k: stmt.excluded[k] for k in row if k not in keys}
         )
         await conn.execute(stmt)
-
-
-def _canonical(payload: Mapping[str, Any]) -> tuple[str, str]:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return text, hashlib.sha256(text.encode()).hexdigest()
-
-
-def _mismatch(stored: Mapping[str, Any], given: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(k for k in set(stored) | set(given) if stored.get(k) != given.get(k)))
 
 
 def _cause(exc: BaseException) -> str:

@@ -44,6 +44,7 @@ LATEST_COLUMNS = (
     "observed_at",
     "confirmed_at",
     "reporters",
+    "block_time",
 )
 DISAGREE_COLUMNS = ("pool_id", "block_number", "chain", "votes", "detected_at")
 
@@ -75,6 +76,7 @@ _PG_ARRAY = {
     "received_at": "timestamptz[]",
     "confirmed_at": "timestamptz[]",
     "reporters": "int[]",
+    "block_time": "timestamptz[]",
 }
 
 
@@ -90,7 +92,9 @@ def _quote(value: object) -> str:
 
 
 def _array_literal(column: Sequence[object]) -> str:
-    """A PostgreSQL array literal; every element double-quoted (and escaped)."""
+    """A PostgreSQL array literal; every element double-quoted (and escaped), None as NULL."""
+    if None in column:
+        return "{" + ",".join("NULL" if v is None else '"' + _quote(v) + '"' for v in column) + "}"
     body = '","'.join(map(str, column))
     if '"' in body or "\\" in body:  # rare: escape element by element
         body = '","'.join(map(_quote, column))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from router.domain import (
     TransferState,
     Vault,
 )
+from router.domain.idempotency import IdempotencyRecord
+from router.domain.identity import Revocation
 
 Row = Mapping[Any, Any]
 
@@ -66,6 +69,7 @@ def balance(r: Row) -> ConfirmedBalance:
         r["observed_at"],
         r["confirmed_at"],
         r["reporters"],
+        r.get("block_time"),
     )
 
 
@@ -173,4 +177,24 @@ def transfer(r: Row) -> TransferRecord:
         tx_ref=r["tx_ref"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        dst_pool=r.get("dst_pool"),
+    )
+
+
+def revocation(r: Row) -> Revocation:
+    return Revocation(
+        r["fingerprint"], r["identity"], r["reason"], r["revoked_by"], r["revoked_at"]
+    )
+
+
+def idempotency_record(r: Row) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        r["scope"],
+        r["key"],
+        r["request_json"],
+        r["request_hash"],
+        r["subject"],
+        r["actor"],
+        json.loads(r["result"]),
+        r["created_at"],
     )

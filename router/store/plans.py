@@ -212,6 +212,7 @@ class PlansPart(StoreBase):
             "amount",
             "plan_id",
             "step_seq",
+            "dst_pool",
         )
         now = utcnow()
         async with self._tx() as conn:

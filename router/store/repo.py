@@ -23,6 +23,7 @@ from router.domain import (
     Cession,
     Chain,
     Cover,
+    CoverInForce,
     CoverRequest,
     CoverStatus,
     Partner,
@@ -31,8 +32,10 @@ from router.domain import (
     Reporter,
     Vault,
     check_utc,
+    pool_capacity,
     utcnow,
 )
+from router.domain.idempotency import canonical, mismatch
 from router.errors import (
     CapacityExceeded,
     Conflict,
@@ -52,9 +55,8 @@ from router.store._base import (
     QUOTES,
     REPORTERS,
     VAULTS,
-    _canonical,
-    _mismatch,
 )
+from router.store.access import AccessPart
 from router.store.engine import make_engine, migrate
 from router.store.plans import PlansPart
 from router.store.reports import ReportsPart
@@ -82,7 +84,7 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart):
+class Store(ReportsPart, PlansPart, AccessPart):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------
@@ -217,6 +219,11 @@ class Store(ReportsPart, PlansPart):
             await self._upsert(conn, PARTNERS, ["partner_id"], row)
         return partner
 
+    async def list_partners(self) -> list[Partner]:
+        async with self._tx() as conn:
+            rows = await conn.execute(sa.select(PARTNERS).order_by(PARTNERS.c.partner_id))
+            return [convert.partner(r) for r in rows.mappings()]
+
     async def get_partner(self, partner_id: str) -> Partner:
         async with self._tx() as conn:
             stmt = sa.select(PARTNERS).where(PARTNERS.c.partner_id == partner_id)
@@ -277,13 +284,15 @@ class Store(ReportsPart, PlansPart):
         replay (same key, same payload) answers before any check, even when the
         pool is full or the quote has expired since.
         """
-        payload_json, payload_hash = _canonical(request.payload())
+        payload_json, payload_hash = canonical(request.payload())
         now = check_utc(now, "now") if now is not None else utcnow()
         if capacity is not None and not isinstance(capacity, CapacityRule):
             raise InvalidRecord("capacity must be a CapacityRule", field="capacity")
         try:
             return await self._bind_once(request, payload_json, payload_hash, now, capacity)
         except Conflict:
+            if self._in_unit_of_work():
+                raise  # the transaction is spoiled: the caller retries its unit of work
             # Lost a race on the same key: the winner's cover decides.
             replay = await self._replay_cover(request, payload_json, payload_hash)
             if replay is None:
@@ -310,7 +319,7 @@ class Store(ReportsPart, PlansPart):
             raise IdempotencyMismatch(
                 "cover",
                 request.idempotency_key,
-                mismatch=_mismatch(json.loads(r["request_json"]), json.loads(payload_json)),
+                mismatch=mismatch(json.loads(r["request_json"]), json.loads(payload_json)),
             )
         return BindResult(convert.cover(r), created=False)
 
@@ -341,25 +350,29 @@ class Store(ReportsPart, PlansPart):
         now: datetime,
     ) -> None:
         """Refuse a bind that would push the pool's cover in force past its limit."""
-        bal = await self._one(
-            conn,
-            sa.select(LATEST.c.amount, LATEST.c.observed_at).where(
-                LATEST.c.pool_id == request.pool_id
-            ),
-        )
-        limit = rule.limit(
-            bal["amount"] if bal else None, bal["observed_at"] if bal else None, locked, now
-        )
-        in_force = sa.select(COVERS.c.limit_amount).where(
+        bal = await self._one(conn, sa.select(LATEST).where(LATEST.c.pool_id == request.pool_id))
+        balance = convert.balance(bal) if bal is not None else None
+        in_force = sa.select(COVERS.c.limit_amount, COVERS.c.ends_at).where(
             COVERS.c.pool_id == request.pool_id,
             COVERS.c.status == CoverStatus.ACTIVE.value,
             COVERS.c.ends_at > now,
         )
-        used = sum(int(a) for (a,) in await conn.execute(in_force))  # exact: Python ints
-        available = max(0, limit - used)
-        if request.limit_amount > available:
+        cap = pool_capacity(
+            rule,
+            request.pool_id,
+            balance=balance.amount if balance else None,
+            fresh_at=balance.fresh_at if balance else None,
+            reserved=locked,
+            covers=[(int(a), e) for a, e in await conn.execute(in_force)],  # exact ints
+            now=now,
+        )
+        if request.limit_amount > cap.available:
             raise CapacityExceeded(
-                request.pool_id, requested=request.limit_amount, available=available
+                request.pool_id,
+                requested=request.limit_amount,
+                available=cap.available,
+                limit=cap.binding.value,
+                detail=cap.explain(),
             )
 
     async def _bind_once(
@@ -412,6 +425,15 @@ class Store(ReportsPart, PlansPart):
                         f"cover request differs from quote {request.quote_id!r} "
                         f"in: {', '.join(differs)}"
                     )
+                taken = await self._one(
+                    conn,
+                    sa.select(COVERS.c.cover_id).where(COVERS.c.quote_id == request.quote_id),
+                )
+                if taken is not None:
+                    raise Conflict(
+                        f"quote {request.quote_id!r} is already bound as cover "
+                        f"{taken['cover_id']!r}; a quote binds once: request a new quote"
+                    )
             if capacity is not None:
                 await self._check_capacity(conn, request, capacity, locked, now)
             row = {
@@ -443,14 +465,37 @@ class Store(ReportsPart, PlansPart):
             raise NotFound("cover", cover_id)
         return convert.cover(r)
 
-    async def list_covers(self, partner_id: str) -> list[Cover]:
+    async def list_covers(
+        self, partner_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[Cover]:
+        """A partner's covers, newest first; a page of them with ``limit``/``offset``."""
         stmt = (
             sa.select(COVERS)
             .where(COVERS.c.partner_id == partner_id)
-            .order_by(COVERS.c.created_at, COVERS.c.cover_id)
+            .order_by(COVERS.c.created_at.desc(), COVERS.c.cover_id.desc())
+            .offset(offset)
         )
+        if limit is not None:
+            stmt = stmt.limit(limit)
         async with self._tx() as conn:
             return [convert.cover(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def covers_in_force(
+        self, *, now: datetime | None = None, pool_id: str | None = None
+    ) -> list[CoverInForce]:
+        """Active, unexpired covers (all pools, or one), in a stable order."""
+        at = check_utc(now, "now") if now is not None else utcnow()
+        stmt = (
+            sa.select(
+                COVERS.c.pool_id, COVERS.c.cover_type, COVERS.c.limit_amount, COVERS.c.ends_at
+            )
+            .where(COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at)
+            .order_by(COVERS.c.pool_id, COVERS.c.ends_at, COVERS.c.cover_id)
+        )
+        if pool_id is not None:
+            stmt = stmt.where(COVERS.c.pool_id == pool_id)
+        async with self._tx() as conn:
+            return [CoverInForce(p, t, int(a), e) for p, t, a, e in await conn.execute(stmt)]
 
     async def active_cover_by_pool(self, *, now: datetime | None = None) -> dict[str, int]:
         """Sum of active, unexpired cover limits per pool (summed in Python: exact)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,7 +47,11 @@ class ReportsPart(StoreBase):
         return view
 
     async def record_reports(
-        self, reports: Sequence[ReportIn], *, now: datetime | None = None
+        self,
+        reports: Sequence[ReportIn],
+        *,
+        now: datetime | None = None,
+        max_skew: timedelta = timedelta(seconds=30),
     ) -> list[ReportOutcome]:
         """Judge and store a batch atomically; one outcome per report, same order.
 
@@ -83,7 +87,7 @@ class ReportsPart(StoreBase):
                 for chain in voting:  # sorted: a fixed lock order cannot deadlock
                     await conn.execute(_CHAIN_LOCK, {"chain": chain})
             latest = await self._bulk_sql().latest_votes(conn, wanted) if wanted else {}
-            screening = screen(reports, static, latest)
+            screening = screen(reports, static, latest, not_after=received + max_skew)
             stored = (
                 await self._bulk_sql().stored_votes(conn, screening.vote_keys)
                 if screening.vote_keys
@@ -140,6 +144,7 @@ class ReportsPart(StoreBase):
                     ts(r.observed_at),
                     at,
                     n,
+                    ts(r.block_time) if r.block_time is not None else None,
                 )
                 for r, n in ((reports[i], n) for i, n in decision.confirm.values())
             ]

@@ -104,6 +104,8 @@ class BalanceLatestRow(SQLModel, table=True):
     observed_at: datetime = Field(sa_column=_ts())
     confirmed_at: datetime = Field(sa_column=_ts())
     reporters: int
+    #: The chain's own time of that block, when the reporter sent it.
+    block_time: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class DisagreementRow(SQLModel, table=True):
@@ -144,6 +146,8 @@ class CoverRow(SQLModel, table=True):
     __tablename__ = "covers"
     __table_args__ = (
         sa.UniqueConstraint("partner_id", "idempotency_key", name="uq_covers_idempotency"),
+        # A quote binds at most once, whatever key the bind carries.
+        sa.UniqueConstraint("quote_id", name="uq_covers_quote_id"),
     )
     cover_id: str = Field(primary_key=True, max_length=64)
     partner_id: str = Field(sa_column=_fk("partners.partner_id", index=True))
@@ -238,6 +242,8 @@ class TransferRow(SQLModel, table=True):
     recipient: str = Field(max_length=128)
     amount: int = Field(sa_column=_amount())
     status: str = Field(max_length=16, index=True)
+    #: The pool the capital is for (None: a hub or an outside recipient).
+    dst_pool: str | None = Field(default=None, max_length=128)
     tx_ref: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
@@ -260,3 +266,32 @@ class AuditRow(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(max_length=128, index=True)
     detail: str
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """A request key used once: the first request's hash and what it produced.
+
+    Written in the same transaction as the state change it guards, so a
+    retry after a crash finds either both or neither.
+    """
+
+    __tablename__ = "idempotency_keys"
+    scope: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    key: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    request_hash: str = Field(max_length=64)
+    request_json: str
+    subject: str = Field(max_length=128)
+    result: str  # JSON object: what the first request produced
+    actor: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=_ts())
+
+
+class RevocationRow(SQLModel, table=True):
+    """A client certificate refused at every call, by the SHA-256 of its DER."""
+
+    __tablename__ = "revocations"
+    fingerprint: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    identity: str = Field(max_length=128)
+    reason: str = Field(max_length=256)
+    revoked_by: str = Field(max_length=128)
+    revoked_at: datetime = Field(sa_column=_ts())

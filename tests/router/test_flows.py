@@ -97,7 +97,16 @@ async def test_partner_quotes_binds_and_lists(
     cap = await acme.partner.GetCapacity(
         partner_pb2.GetCapacityRequest(chain="ethereum", cover_type=common_pb2.COVER_TYPE_DEPEG)
     )
-    assert len(cap.capacities) == 1 and int(cap.capacities[0].available.value) > 0
+    # One entry per pool of the chain (capacity is per pool, shared by all cover
+    # types): 80 % (the default capacity_bps) of each pool's confirmed balance.
+    assert [
+        (c.pool_id, c.cover_type, int(c.available.value), int(c.limit.value))
+        for c in cap.capacities
+    ] == [
+        ("eth-alt", common_pb2.COVER_TYPE_DEPEG, 2 * MILLION * 8 // 10, 2 * MILLION * 8 // 10),
+        ("eth-main", common_pb2.COVER_TYPE_DEPEG, 10 * MILLION * 8 // 10, 10 * MILLION * 8 // 10),
+    ]
+    assert all(c.binding_limit == partner_pb2.CAPACITY_LIMIT_CAPACITY_SHARE for c in cap.capacities)
     q = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(

@@ -95,11 +95,13 @@ async def test_large_plans_need_two_other_operators(
                 treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
             )
             assert once.plan.state == treasury_pb2.PLAN_STATE_PENDING_APPROVAL
-            with pytest.raises(grpc.aio.AioRpcError) as err:
-                await bob.treasury.ApprovePlan(
-                    treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
-                )
-            assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            # Approving again is a no-op (the proto's promise): same plan, one approval.
+            again = await bob.treasury.ApprovePlan(
+                treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
+            )
+            assert again.plan.state == treasury_pb2.PLAN_STATE_PENDING_APPROVAL
+            assert list(again.plan.approved_by) == ["bob"]
+            assert again.plan.version == once.plan.version
             twice = await carol.treasury.ApprovePlan(
                 treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
             )

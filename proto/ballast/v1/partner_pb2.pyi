@@ -11,6 +11,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CapacityLimit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CAPACITY_LIMIT_UNSPECIFIED: _ClassVar[CapacityLimit]
+    CAPACITY_LIMIT_CAPACITY_SHARE: _ClassVar[CapacityLimit]
+    CAPACITY_LIMIT_STALE_BALANCE: _ClassVar[CapacityLimit]
+    CAPACITY_LIMIT_NO_BALANCE: _ClassVar[CapacityLimit]
+
 class CoverState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COVER_STATE_UNSPECIFIED: _ClassVar[CoverState]
@@ -18,6 +25,10 @@ class CoverState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COVER_STATE_EXPIRED: _ClassVar[CoverState]
     COVER_STATE_CLAIMED: _ClassVar[CoverState]
     COVER_STATE_CANCELLED: _ClassVar[CoverState]
+CAPACITY_LIMIT_UNSPECIFIED: CapacityLimit
+CAPACITY_LIMIT_CAPACITY_SHARE: CapacityLimit
+CAPACITY_LIMIT_STALE_BALANCE: CapacityLimit
+CAPACITY_LIMIT_NO_BALANCE: CapacityLimit
 COVER_STATE_UNSPECIFIED: CoverState
 COVER_STATE_ACTIVE: CoverState
 COVER_STATE_EXPIRED: CoverState
@@ -25,14 +36,24 @@ COVER_STATE_CLAIMED: CoverState
 COVER_STATE_CANCELLED: CoverState
 
 class Capacity(_message.Message):
-    __slots__ = ("chain", "cover_type", "available")
+    __slots__ = ("chain", "cover_type", "available", "pool_id", "limit", "in_force", "binding_limit", "frees_at")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    IN_FORCE_FIELD_NUMBER: _ClassVar[int]
+    BINDING_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FREES_AT_FIELD_NUMBER: _ClassVar[int]
     chain: str
     cover_type: _common_pb2.CoverType
     available: _common_pb2.Amount
-    def __init__(self, chain: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., available: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ...) -> None: ...
+    pool_id: str
+    limit: _common_pb2.Amount
+    in_force: _common_pb2.Amount
+    binding_limit: CapacityLimit
+    frees_at: _timestamp_pb2.Timestamp
+    def __init__(self, chain: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., available: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., pool_id: _Optional[str] = ..., limit: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., in_force: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., binding_limit: _Optional[_Union[CapacityLimit, str]] = ..., frees_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetCapacityRequest(_message.Message):
     __slots__ = ("chain", "cover_type")

@@ -72,7 +72,8 @@ class PartnerServiceServicer:
     """
 
     def GetCapacity(self, request, context):
-        """GetCapacity returns how much cover can still be bound per chain and type.
+        """GetCapacity returns how much cover each pool can still take, and why not
+        more. All cover types share a pool's capacity.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

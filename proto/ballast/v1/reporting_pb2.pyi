@@ -21,6 +21,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INVALID: _ClassVar[RejectReason]
     REJECT_REASON_CONFLICT: _ClassVar[RejectReason]
     REJECT_REASON_UNKNOWN_CHAIN: _ClassVar[RejectReason]
+    REJECT_REASON_FROM_FUTURE: _ClassVar[RejectReason]
 REJECT_REASON_UNSPECIFIED: RejectReason
 REJECT_REASON_UNKNOWN_POOL: RejectReason
 REJECT_REASON_REPORTER_NOT_ALLOWED: RejectReason
@@ -29,9 +30,10 @@ REJECT_REASON_NOT_FINAL: RejectReason
 REJECT_REASON_INVALID: RejectReason
 REJECT_REASON_CONFLICT: RejectReason
 REJECT_REASON_UNKNOWN_CHAIN: RejectReason
+REJECT_REASON_FROM_FUTURE: RejectReason
 
 class BalanceReport(_message.Message):
-    __slots__ = ("chain", "pool_id", "amount", "block_number", "block_hash", "finalized", "observed_at")
+    __slots__ = ("chain", "pool_id", "amount", "block_number", "block_hash", "finalized", "observed_at", "block_time")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +41,7 @@ class BalanceReport(_message.Message):
     BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
     FINALIZED_FIELD_NUMBER: _ClassVar[int]
     OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_TIME_FIELD_NUMBER: _ClassVar[int]
     chain: str
     pool_id: str
     amount: _common_pb2.Amount
@@ -46,7 +49,8 @@ class BalanceReport(_message.Message):
     block_hash: str
     finalized: bool
     observed_at: _timestamp_pb2.Timestamp
-    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., block_number: _Optional[int] = ..., block_hash: _Optional[str] = ..., finalized: _Optional[bool] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    block_time: _timestamp_pb2.Timestamp
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., block_number: _Optional[int] = ..., block_hash: _Optional[str] = ..., finalized: _Optional[bool] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., block_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StreamReportsRequest(_message.Message):
     __slots__ = ("batch_id", "reports")

@@ -54,7 +54,7 @@ STEP_STATE_FAILED: StepState
 STEP_STATE_SKIPPED: StepState
 
 class PoolPosition(_message.Message):
-    __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale")
+    __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale", "arriving", "active_cover")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     CAPITAL_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,8 @@ class PoolPosition(_message.Message):
     CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
     STALENESS_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
+    ARRIVING_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_COVER_FIELD_NUMBER: _ClassVar[int]
     chain: str
     pool_id: str
     capital: _common_pb2.Amount
@@ -79,7 +81,9 @@ class PoolPosition(_message.Message):
     confirmed_at: _timestamp_pb2.Timestamp
     staleness: _duration_pb2.Duration
     stale: bool
-    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., capital: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., locked: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., in_flight: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., mcr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., solvency_ratio_bps: _Optional[int] = ..., confirmed_block: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale: _Optional[bool] = ...) -> None: ...
+    arriving: _common_pb2.Amount
+    active_cover: _common_pb2.Amount
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., capital: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., locked: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., in_flight: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., mcr: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., solvency_ratio_bps: _Optional[int] = ..., confirmed_block: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., staleness: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stale: _Optional[bool] = ..., arriving: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., active_cover: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ...) -> None: ...
 
 class GetPositionRequest(_message.Message):
     __slots__ = ("chains",)
@@ -232,3 +236,75 @@ class WatchPlanResponse(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     plan: Plan
     def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
+
+class SetPartnerActiveRequest(_message.Message):
+    __slots__ = ("partner_id", "active", "reason")
+    PARTNER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    partner_id: str
+    active: bool
+    reason: str
+    def __init__(self, partner_id: _Optional[str] = ..., active: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetPartnerActiveResponse(_message.Message):
+    __slots__ = ("was_active",)
+    WAS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    was_active: bool
+    def __init__(self, was_active: _Optional[bool] = ...) -> None: ...
+
+class SetReporterActiveRequest(_message.Message):
+    __slots__ = ("reporter_id", "active", "reason")
+    REPORTER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reporter_id: str
+    active: bool
+    reason: str
+    def __init__(self, reporter_id: _Optional[str] = ..., active: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetReporterActiveResponse(_message.Message):
+    __slots__ = ("was_active",)
+    WAS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    was_active: bool
+    def __init__(self, was_active: _Optional[bool] = ...) -> None: ...
+
+class RevokeCertificateRequest(_message.Message):
+    __slots__ = ("pem", "fingerprint", "reason")
+    PEM_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    pem: str
+    fingerprint: str
+    reason: str
+    def __init__(self, pem: _Optional[str] = ..., fingerprint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Revocation(_message.Message):
+    __slots__ = ("fingerprint", "identity", "reason", "revoked_by", "revoked_at")
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    fingerprint: str
+    identity: str
+    reason: str
+    revoked_by: str
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, fingerprint: _Optional[str] = ..., identity: _Optional[str] = ..., reason: _Optional[str] = ..., revoked_by: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RevokeCertificateResponse(_message.Message):
+    __slots__ = ("revocation",)
+    REVOCATION_FIELD_NUMBER: _ClassVar[int]
+    revocation: Revocation
+    def __init__(self, revocation: _Optional[_Union[Revocation, _Mapping]] = ...) -> None: ...
+
+class ListRevocationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRevocationsResponse(_message.Message):
+    __slots__ = ("revocations",)
+    REVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    revocations: _containers.RepeatedCompositeFieldContainer[Revocation]
+    def __init__(self, revocations: _Optional[_Iterable[_Union[Revocation, _Mapping]]] = ...) -> None: ...

@@ -73,6 +73,26 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.FromString,
                 _registered_method=True)
+        self.SetPartnerActive = channel.unary_unary(
+                '/ballast.v1.TreasuryService/SetPartnerActive',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveResponse.FromString,
+                _registered_method=True)
+        self.SetReporterActive = channel.unary_unary(
+                '/ballast.v1.TreasuryService/SetReporterActive',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.SetReporterActiveRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.SetReporterActiveResponse.FromString,
+                _registered_method=True)
+        self.RevokeCertificate = channel.unary_unary(
+                '/ballast.v1.TreasuryService/RevokeCertificate',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.RevokeCertificateRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.RevokeCertificateResponse.FromString,
+                _registered_method=True)
+        self.ListRevocations = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListRevocations',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -136,6 +156,37 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPartnerActive(self, request, context):
+        """SetPartnerActive deactivates (or reactivates) a partner at once, on every
+        replica: its next call is refused with PERMISSION_DENIED. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetReporterActive(self, request, context):
+        """SetReporterActive deactivates (or reactivates) a reporter at once: its
+        next batch, even on an open stream, is refused. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeCertificate(self, request, context):
+        """RevokeCertificate refuses a client certificate at every later call and
+        batch, whoever holds it. Revoking twice keeps the first record. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevocations(self, request, context):
+        """ListRevocations lists revoked certificates, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +224,26 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.WatchPlan,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.SerializeToString,
+            ),
+            'SetPartnerActive': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPartnerActive,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveResponse.SerializeToString,
+            ),
+            'SetReporterActive': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReporterActive,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.SetReporterActiveRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.SetReporterActiveResponse.SerializeToString,
+            ),
+            'RevokeCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeCertificate,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.RevokeCertificateRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.RevokeCertificateResponse.SerializeToString,
+            ),
+            'ListRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevocations,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -368,6 +439,114 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/WatchPlan',
             ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPartnerActive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/SetPartnerActive',
+            ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReporterActive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/SetReporterActive',
+            ballast_dot_v1_dot_treasury__pb2.SetReporterActiveRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.SetReporterActiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/RevokeCertificate',
+            ballast_dot_v1_dot_treasury__pb2.RevokeCertificateRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.RevokeCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListRevocations',
+            ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

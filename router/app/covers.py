@@ -1,0 +1,279 @@
+"""Covers: capacity, quotes bound to their inputs, binds at most once per quote.
+
+The partner is always the authenticated caller and must be registered and
+active (checked on every call, so a deactivation takes effect at once on
+every replica). Capacity per pool is the :class:`~router.domain.CapacityRule`
+applied to its last confirmed balance and the cover in force; quoting shows
+it as advice and the store enforces it in the bind transaction under the
+pool's row lock. A bind commits with its audit entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from router import domain as m
+from router.app.ports import CoverStore, Engine
+from router.config import PolicyConfig
+from router.errors import (
+    CapacityExceeded,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    UnknownEntity,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverTerms:
+    """What a partner asks cover for; the same checks for a quote and its bind."""
+
+    chain: str
+    pool_id: str
+    cover_type: m.CoverType
+    amount: int
+    period_days: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.period_days <= m.MAX_PERIOD_DAYS:
+            raise InvalidRequest("period_days", f"must be 1-{m.MAX_PERIOD_DAYS}")
+        if self.amount <= 0:
+            raise InvalidRequest("cover_amount.value", "must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    quote: m.Quote
+    pool: m.Pool
+    period_days: int
+
+
+class Covers:
+    def __init__(
+        self,
+        store: CoverStore,
+        engine: Engine,
+        policy: PolicyConfig,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._policy = policy
+        self._on_change = on_change or (lambda: None)
+        self._bind_locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def rule(self) -> m.CapacityRule:
+        return m.CapacityRule(
+            capacity_bps=self._policy.capacity_bps,
+            max_staleness=timedelta(seconds=self._policy.staleness_limit_seconds),
+        )
+
+    async def partner(self, caller: m.Identity) -> str:
+        """The caller's partner id if it is registered and active (read fresh)."""
+        try:
+            partner = await self._store.get_partner(caller.name)
+        except NotFound:
+            raise PermissionDenied(f"{caller.uri} is not a registered partner") from None
+        if not partner.active:
+            raise PermissionDenied(f"partner {partner.partner_id} is deactivated")
+        return partner.partner_id
+
+    async def pool(self, chain: str, pool_id: str) -> m.Pool:
+        try:
+            pool = await self._store.get_pool(pool_id)
+        except NotFound:
+            raise UnknownEntity("pool", pool_id) from None
+        if pool.chain != chain:
+            raise UnknownEntity("pool", f"{chain}/{pool_id}")
+        return pool
+
+    async def capacity(
+        self, caller: m.Identity, chain: str | None
+    ) -> list[tuple[m.PoolCapacity, m.Pool]]:
+        """Every pool's capacity (of one chain, or all), sorted by chain then pool."""
+        await self.partner(caller)
+        if chain is not None and chain not in {c.name for c in await self._store.list_chains()}:
+            raise UnknownEntity("chain", chain)
+        now = m.utcnow()
+        balances = await self._store.latest_balances(chain)
+        covers: dict[str, list[tuple[int, datetime]]] = {}
+        for c in await self._store.covers_in_force(now=now):
+            covers.setdefault(c.pool_id, []).append((c.limit_amount, c.ends_at))
+        pools = sorted(await self._store.list_pools(chain), key=lambda p: (p.chain, p.pool_id))
+        return [
+            (self._capacity_of(p, balances.get(p.pool_id), covers.get(p.pool_id, []), now), p)
+            for p in pools
+        ]
+
+    def _capacity_of(
+        self,
+        pool: m.Pool,
+        balance: m.ConfirmedBalance | None,
+        covers: list[tuple[int, datetime]],
+        now: datetime,
+    ) -> m.PoolCapacity:
+        return m.pool_capacity(
+            self.rule,
+            pool.pool_id,
+            balance=balance.amount if balance else None,
+            fresh_at=balance.fresh_at if balance else None,
+            reserved=pool.locked_capital,
+            covers=covers,
+            now=now,
+        )
+
+    async def quote(self, caller: m.Identity, terms: CoverTerms) -> Quoted:
+        partner = await self.partner(caller)
+        pool = await self.pool(terms.chain, terms.pool_id)
+        now = m.utcnow()
+        balance = await self._store.latest_balance(pool.pool_id)
+        live = await self._store.covers_in_force(now=now, pool_id=pool.pool_id)
+        cap = self._capacity_of(pool, balance, [(c.limit_amount, c.ends_at) for c in live], now)
+        if terms.amount > cap.available:
+            raise CapacityExceeded(
+                pool.pool_id,
+                requested=terms.amount,
+                available=cap.available,
+                limit=cap.binding.value,
+                detail=cap.explain(),
+            )
+        capital = balance.amount if balance else 0
+        premium = self._engine.premium(
+            pool,
+            terms.cover_type.value,
+            terms.amount,
+            terms.period_days,
+            capital=capital,
+            free=max(0, capital - pool.locked_capital - cap.in_force),
+        )
+        stamp = now.replace(microsecond=0)
+        expires = stamp + timedelta(seconds=self._policy.quote_ttl_seconds)
+        quote = await self._store.save_quote(
+            m.Quote(
+                quote_id=f"q-{uuid.uuid4().hex}",
+                partner_id=partner,
+                pool_id=pool.pool_id,
+                cover_type=terms.cover_type.value,
+                limit_amount=terms.amount,
+                premium=premium,
+                inputs_hash=m.quote_hash(
+                    partner,
+                    pool.chain,
+                    pool.pool_id,
+                    terms.cover_type.value,
+                    terms.amount,
+                    terms.period_days,
+                    premium,
+                    expires,
+                ),
+                expires_at=expires,
+                created_at=stamp,
+            )
+        )
+        return Quoted(quote, pool, terms.period_days)
+
+    async def bind(
+        self, caller: m.Identity, key: str, quote_id: str, terms: CoverTerms
+    ) -> tuple[m.BindResult, m.Pool]:
+        """Bind what was quoted, exactly, once per quote and once per key.
+
+        The same key with the same inputs returns the first cover. A quote
+        already bound under another key is refused (the database enforces one
+        cover per quote). The cover and its audit entry commit together.
+        """
+        partner = await self.partner(caller)
+        pool = await self.pool(terms.chain, terms.pool_id)
+        try:
+            quote = await self._store.get_quote(partner, quote_id)
+        except NotFound:
+            raise UnknownEntity("quote", quote_id) from None
+        mismatched = [
+            name
+            for name, ours, theirs in (
+                ("pool_id", quote.pool_id, pool.pool_id),
+                ("cover_type", quote.cover_type, terms.cover_type.value),
+                ("cover_amount", quote.limit_amount, terms.amount),
+            )
+            if ours != theirs
+        ]
+        if not mismatched and quote.inputs_hash != m.quote_hash(
+            partner,
+            pool.chain,
+            pool.pool_id,
+            terms.cover_type.value,
+            terms.amount,
+            terms.period_days,
+            quote.premium,
+            quote.expires_at,
+        ):
+            mismatched = ["chain or period_days"]
+        if mismatched:
+            raise PreconditionFailed(
+                f"bind does not match quote {quote_id}: {', '.join(mismatched)} differ; "
+                "bind with the quoted inputs or request a new quote"
+            )
+        starts = quote.expires_at - timedelta(seconds=self._policy.quote_ttl_seconds)
+        request = m.CoverRequest(
+            partner_id=partner,
+            idempotency_key=key,
+            pool_id=pool.pool_id,
+            cover_type=terms.cover_type.value,
+            limit_amount=terms.amount,
+            premium=quote.premium,
+            starts_at=starts,
+            ends_at=starts + timedelta(days=terms.period_days),
+            quote_id=quote_id,
+        )
+        # Not needed for correctness (the store locks the pool's row and checks
+        # capacity in the bind transaction, across replicas): this lock makes
+        # concurrent binds on one pool queue here instead of each holding a
+        # pooled connection while it waits for the row lock.
+        async with self._bind_locks.setdefault(pool.pool_id, asyncio.Lock()):
+            result = await self._bind_with_audit(request, caller)
+        if result.created:
+            self._on_change()
+        return result, pool
+
+    async def _bind_with_audit(self, request: m.CoverRequest, caller: m.Identity) -> m.BindResult:
+        for _attempt in range(2):
+            try:
+                async with self._store.unit_of_work():
+                    result = await self._store.bind_cover(request, capacity=self.rule)
+                    if result.created:
+                        await self._store.append_audit(
+                            caller.uri,
+                            "cover_bound",
+                            result.cover.cover_id,
+                            {
+                                "pool_id": request.pool_id,
+                                "amount": request.limit_amount,
+                                "premium": request.premium,
+                                "quote_id": request.quote_id,
+                                "key": request.idempotency_key,
+                            },
+                        )
+                return result
+            except CapacityExceeded:
+                raise
+            except Conflict:
+                # A concurrent bind with this key (or of this quote) committed
+                # first: the retry replays it, or says the quote is taken.
+                continue
+        return await self._store.bind_cover(request, capacity=self.rule)
+
+    async def page(
+        self, caller: m.Identity, *, limit: int, offset: int
+    ) -> tuple[list[tuple[m.Cover, m.Pool | None]], bool]:
+        """One page of the caller's covers, newest first, with their pools."""
+        partner = await self.partner(caller)
+        covers = await self._store.list_covers(partner, limit=limit + 1, offset=offset)
+        pools = {p.pool_id: p for p in await self._store.list_pools()}
+        page = covers[:limit]
+        return [(c, pools.get(c.pool_id)) for c in page], len(covers) > limit

@@ -1,0 +1,238 @@
+"""Plans: computing one, approving it, asking for its execution, watching it.
+
+Every state change commits in one unit of work with its audit entry (and,
+for an execution request, its idempotency record): after a crash either all
+of it happened or none of it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from router import domain as m
+from router.app.ports import Engine, PlanStore
+from router.app.positions import pool_views, read_state, requirements
+from router.config import PolicyConfig
+from router.errors import (
+    Conflict,
+    DuplicateApproval,
+    IdempotencyMismatch,
+    InvalidRequest,
+    InvalidTransition,
+    PreconditionFailed,
+    StaleVersion,
+)
+
+FINAL_PLAN = frozenset({m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED})
+EXECUTE_SCOPE = "execute_plan"
+
+
+class PlanEvents:
+    """Wakes plan watchers after this process changed a plan; watchers also
+    poll, so changes made by other replicas are seen within ``poll_seconds``."""
+
+    def __init__(self, poll_seconds: float = 1.0) -> None:
+        self.poll_seconds = poll_seconds
+        self._event = asyncio.Event()
+        self.closed = False
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self.notify()
+
+    async def wait(self) -> None:
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), self.poll_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan (stored, or a dry run's preview with an empty id) and what it leaves short."""
+
+    plan: m.Plan
+    shortfalls: tuple[str, ...]
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRequested:
+    plan: m.Plan
+    #: False when this call repeated an earlier request with the same key.
+    first: bool
+
+
+class Plans:
+    """The plan use cases over the store, the engine and the policy."""
+
+    def __init__(
+        self,
+        store: PlanStore,
+        engine: Engine,
+        policy: PolicyConfig,
+        events: PlanEvents | None = None,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._policy = policy
+        self.events = events or PlanEvents()
+
+    def approvals_needed(self, leaving: int) -> int:
+        """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
+        return 2 if leaving > self._policy.dual_approval_above else 1
+
+    async def propose(
+        self, operator: m.Identity, *, target_ratio_bps: int = 0, dry_run: bool = False
+    ) -> Planned:
+        """Plan on the current state; store it for approval unless ``dry_run``."""
+        target = target_ratio_bps or self._policy.target_ratio_bps
+        if not 10_000 <= target <= 100_000:
+            raise InvalidRequest("target_ratio_bps", "must be 0 (default) or 10000-100000")
+        now = m.utcnow()
+        snap = await read_state(self._store, now=now)
+        views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
+        vaults = await self._store.list_vaults()
+        # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
+        proposal = await asyncio.to_thread(self._engine.plan, views, vaults, target, snap.in_flight)
+        draft = m.PlanDraft(
+            plan_id=f"plan-{uuid.uuid4().hex[:20]}",
+            created_by=operator.name,
+            steps=proposal.steps,
+            total_amount=proposal.total_amount,
+            cost=proposal.cost,
+            summary=proposal.summary,
+            approvals_required=self.approvals_needed(proposal.total_amount),
+        )
+        if dry_run:
+            preview = m.Plan(
+                plan_id="",
+                status=m.PlanStatus.PENDING_APPROVAL,
+                version=0,
+                created_by=draft.created_by,
+                total_amount=draft.total_amount,
+                cost=draft.cost,
+                summary=draft.summary,
+                approvals_required=draft.approvals_required,
+                steps=draft.steps,
+                approvals=(),
+                created_at=now,
+                updated_at=now,
+            )
+            return Planned(preview, proposal.shortfalls, dry_run=True)
+        async with self._store.unit_of_work():
+            plan = await self._store.create_plan(draft)
+            await self._store.append_audit(
+                operator.uri,
+                "plan_created",
+                plan.plan_id,
+                {"steps": len(plan.steps), "moved": plan.total_amount, "cost": plan.cost},
+            )
+        self.events.notify()
+        return Planned(plan, proposal.shortfalls, dry_run=False)
+
+    async def get(self, plan_id: str) -> m.Plan:
+        return await self._store.get_plan(plan_id)
+
+    async def page(
+        self, status: m.PlanStatus | None, *, limit: int, offset: int
+    ) -> tuple[list[m.Plan], bool]:
+        """One page of plans, newest first, and whether more follow."""
+        plans = await self._store.list_plans(status, limit=offset + limit + 1)
+        return plans[offset : offset + limit], len(plans) > offset + limit
+
+    async def approve(self, operator: m.Identity, plan_id: str) -> m.Plan:
+        """Record the operator's approval. Approving again is a no-op that returns
+        the plan as it stands, whatever its state since."""
+        try:
+            async with self._store.unit_of_work():
+                plan = await self._store.approve_plan(plan_id, operator.name)
+                await self._store.append_audit(
+                    operator.uri,
+                    "plan_approved",
+                    plan_id,
+                    {"approvals": len(plan.approvals), "status": plan.status.value},
+                )
+        except (DuplicateApproval, InvalidTransition):
+            # A retry of an approval that went through: answer as it stands.
+            plan = await self._store.get_plan(plan_id)
+            if operator.name in plan.approvals:
+                return plan
+            raise
+        self.events.notify()
+        return plan
+
+    async def request_execution(
+        self, operator: m.Identity, plan_id: str, key: str
+    ) -> ExecutionRequested:
+        """Move an approved plan to EXECUTING, once per idempotency key.
+
+        The status change, the key's record and the audit entry commit
+        together. A repeat with the same key (concurrent, or after a crash)
+        returns the first answer; the same key for another plan is refused.
+        """
+        record = m.IdempotencyRecord.of(
+            EXECUTE_SCOPE, key, {"plan_id": plan_id}, subject=plan_id, actor=operator.uri
+        )
+        for _attempt in range(3):
+            earlier = await self._store.find_key(EXECUTE_SCOPE, key)
+            if earlier is not None:
+                return await self._replay(earlier, record)
+            try:
+                async with self._store.unit_of_work():
+                    plan = await self._store.get_plan(plan_id)
+                    if plan.status is not m.PlanStatus.APPROVED:
+                        raise PreconditionFailed(
+                            f"plan {plan_id} is {plan.status.value}, not approved: it needs "
+                            f"{plan.approvals_required} approval(s), has {len(plan.approvals)}"
+                        )
+                    plan = await self._store.update_plan_status(
+                        plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
+                    )
+                    await self._store.record_key(record)
+                    await self._store.append_audit(
+                        operator.uri, "execution_requested", plan_id, {"key": key}
+                    )
+            except (Conflict, StaleVersion):
+                # Lost a race: another request moved the plan or took the key first.
+                continue
+            except PreconditionFailed:
+                # Someone else's request may have moved it meanwhile under this key.
+                earlier = await self._store.find_key(EXECUTE_SCOPE, key)
+                if earlier is not None:
+                    return await self._replay(earlier, record)
+                raise
+            self.events.notify()
+            return ExecutionRequested(plan, first=True)
+        raise PreconditionFailed(
+            f"plan {plan_id} changed while execution was requested; read it and retry"
+        )
+
+    async def _replay(
+        self, earlier: m.IdempotencyRecord, record: m.IdempotencyRecord
+    ) -> ExecutionRequested:
+        differs = earlier.differs_from(record)
+        if differs:
+            raise IdempotencyMismatch(record.scope, record.key, mismatch=differs)
+        return ExecutionRequested(await self._store.get_plan(earlier.subject), first=False)
+
+    async def watch(self, plan_id: str) -> AsyncIterator[m.Plan]:
+        """The plan now, then again after every change, until it is final
+        (or the server stops)."""
+        last: tuple[int, tuple[tuple[int, str, int], ...]] | None = None
+        while True:
+            plan = await self._store.get_plan(plan_id)
+            seen = (plan.version, tuple((s.seq, s.status.value, s.version) for s in plan.steps))
+            if seen != last:
+                last = seen
+                yield plan
+            if plan.status in FINAL_PLAN or self.events.closed:
+                return
+            await self.events.wait()
