@@ -126,11 +126,12 @@ class ReinsuranceEngine:
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
         in_flight: Sequence[m.TransferRecord] = (),
+        band_bps: int = 0,
     ) -> m.PlanProposal:
         usable = [p for p in pools if not p.stale]
         chains = {p.pool.chain for p in usable}
         planned = {p.pool.pool_id for p in usable}
-        band = self._policy.rebalance_band_bps / 10_000
+        band = band_bps / 10_000
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(

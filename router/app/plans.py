@@ -101,7 +101,14 @@ class Plans:
         views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
         vaults = await self._store.list_vaults()
         # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
-        proposal = await asyncio.to_thread(self._engine.plan, views, vaults, target, snap.in_flight)
+        proposal = await asyncio.to_thread(
+            self._engine.plan,
+            views,
+            vaults,
+            target,
+            snap.in_flight,
+            self._policy.rebalance_band_bps,
+        )
         draft = m.PlanDraft(
             plan_id=f"plan-{uuid.uuid4().hex[:20]}",
             created_by=operator.name,

@@ -155,6 +155,7 @@ class Engine(Protocol):
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
         in_flight: Sequence[m.TransferRecord] = (),
+        band_bps: int = 0,
     ) -> m.PlanProposal: ...
 
 

@@ -1,0 +1,147 @@
+"""Cover use cases: one bind per quote (enforced by the database), a bind commits
+with its audit entry, capacity per pool says what binds, locked capital."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from router import domain as m
+from router.app.covers import Covers, CoverTerms
+from router.app.engine import ReinsuranceEngine
+from router.app.positions import pool_views, read_state, requirements
+from router.config import PolicyConfig
+from router.errors import CapacityExceeded, Conflict, PermissionDenied
+from router.store import Store
+from router.store.tables import metadata
+from tests.app.conftest import ACME, UNIT, Faulty, fund
+
+TERMS = CoverTerms("chain-a", "a1", m.CoverType.DEPEG, 1_000 * UNIT, 30)
+
+
+async def test_a_quote_binds_once_whatever_the_key(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 100_000 * UNIT})
+    covers = Covers(book, engine, policy)
+    quoted = await covers.quote(ACME, TERMS)
+    first, _ = await covers.bind(ACME, "bind-key-001", quoted.quote.quote_id, TERMS)
+    replay, _ = await covers.bind(ACME, "bind-key-001", quoted.quote.quote_id, TERMS)
+    assert first.created and not replay.created and replay.cover == first.cover
+    with pytest.raises(Conflict, match="already bound as cover"):
+        await covers.bind(ACME, "bind-key-002", quoted.quote.quote_id, TERMS)
+    assert len(await book.list_covers("acme")) == 1
+
+
+async def test_the_database_itself_refuses_a_second_cover_for_one_quote(book: Store) -> None:
+    """Not only the use case: a writer that skips it still cannot bind a quote twice."""
+    covers_t = metadata.tables["covers"]
+    await fund(book, {"a1": 100_000 * UNIT})
+    now = datetime.now(UTC)
+    await book.save_quote(
+        m.Quote("q-raw", "acme", "a1", "depeg", UNIT, 1, "0" * 64, now + timedelta(hours=1))
+    )
+    row = {
+        "partner_id": "acme",
+        "request_hash": "0" * 64,
+        "request_json": "{}",
+        "pool_id": "a1",
+        "cover_type": "depeg",
+        "limit_amount": UNIT,
+        "premium": 1,
+        "starts_at": now,
+        "ends_at": now + timedelta(days=1),
+        "status": "active",
+        "quote_id": "q-raw",
+        "created_at": now,
+    }
+    async with book.engine.begin() as conn:
+        await conn.execute(sa.insert(covers_t).values(cover_id="c1", idempotency_key="k1", **row))
+    with pytest.raises(sa.exc.IntegrityError):
+        async with book.engine.begin() as conn:
+            await conn.execute(
+                sa.insert(covers_t).values(cover_id="c2", idempotency_key="k2", **row)
+            )
+
+
+async def test_a_bind_and_its_audit_entry_commit_together(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 100_000 * UNIT})
+    quoted = await Covers(book, engine, policy).quote(ACME, TERMS)
+    crashing = Faulty(book, "append_audit")
+    with pytest.raises(RuntimeError, match="injected crash"):
+        await Covers(crashing, engine, policy).bind(  # type: ignore[arg-type]
+            ACME, "bind-key-003", quoted.quote.quote_id, TERMS
+        )
+    assert await book.list_covers("acme") == []
+    result, _ = await Covers(book, engine, policy).bind(
+        ACME, "bind-key-003", quoted.quote.quote_id, TERMS
+    )
+    entries = [e for e in await book.list_audit(result.cover.cover_id) if e.action == "cover_bound"]
+    assert len(entries) == 1 and entries[0].actor == ACME.uri
+
+
+async def test_capacity_is_per_pool_and_says_what_binds(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    stale_time = datetime.now(UTC) - timedelta(seconds=policy.staleness_limit_seconds + 60)
+    await fund(book, {"a1": 10_000 * UNIT, "a2": 50_000 * UNIT})
+    await fund(book, {"b1": 20_000 * UNIT}, at=stale_time)
+    covers = Covers(book, engine, policy)
+    quoted = await covers.quote(ACME, TERMS)
+    await covers.bind(ACME, "bind-key-004", quoted.quote.quote_id, TERMS)
+    caps = {c.pool_id: c for c, _ in await covers.capacity(ACME, None)}
+    share = policy.capacity_bps
+    a1 = caps["a1"]
+    assert (a1.limit, a1.in_force) == (10_000 * UNIT * share // 10_000, 1_000 * UNIT)
+    assert a1.available == a1.limit - a1.in_force
+    assert a1.binding is m.CapacityLimit.SHARE
+    assert a1.frees_at is not None and a1.frees_at > datetime.now(UTC) + timedelta(days=29)
+    assert caps["a2"].available == 50_000 * UNIT * share // 10_000
+    assert caps["a2"].frees_at is None
+    assert (caps["b1"].available, caps["b1"].binding) == (0, m.CapacityLimit.STALE)
+    assert (caps["b2"].available, caps["b2"].binding) == (0, m.CapacityLimit.NO_BALANCE)
+
+    stale_terms = CoverTerms("chain-b", "b1", m.CoverType.DEPEG, UNIT, 30)
+    with pytest.raises(CapacityExceeded) as err:
+        await covers.quote(ACME, stale_terms)
+    assert err.value.limit == "stale_balance" and err.value.available == 0
+    assert "stale" in str(err.value)
+    too_big = CoverTerms("chain-a", "a1", m.CoverType.DEPEG, a1.available + 1, 30)
+    with pytest.raises(CapacityExceeded) as err:
+        await covers.quote(ACME, too_big)
+    assert err.value.available == a1.available and err.value.limit == "capacity_share"
+    assert "more frees up at" in str(err.value)
+
+
+async def test_binding_locks_capital_and_the_position_shows_it(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 10_000 * UNIT})
+    covers = Covers(book, engine, policy)
+    quoted = await covers.quote(ACME, TERMS)
+    await covers.bind(ACME, "bind-key-005", quoted.quote.quote_id, TERMS)
+    snap = await read_state(book)
+    views = {
+        v.pool.pool_id: v
+        for v in pool_views(snap, await requirements(engine, snap), policy, datetime.now(UTC))
+    }
+    assert views["a1"].locked == 1_000 * UNIT
+    assert views["a1"].active_cover == 1_000 * UNIT
+    assert views["a1"].requirement.scr > 0
+    assert views["a2"].locked == 0
+
+
+async def test_a_deactivated_partner_is_refused_at_once(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 10_000 * UNIT})
+    covers = Covers(book, engine, policy)
+    await book.set_partner_active("acme", False)
+    with pytest.raises(PermissionDenied, match="deactivated"):
+        await covers.quote(ACME, TERMS)
+    await book.set_partner_active("acme", True)
+    assert (await covers.quote(ACME, TERMS)).quote.partner_id == "acme"
