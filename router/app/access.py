@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Awaitable, Callable
 
 from cryptography import x509
 
@@ -51,33 +52,38 @@ class AccessControl:
         self, operator: m.Identity, partner_id: str, active: bool, reason: str
     ) -> bool:
         """Activate or deactivate a partner at once; returns the previous state."""
-        try:
-            async with self._store.unit_of_work():
-                was = await self._store.set_partner_active(partner_id, active)
-                await self._store.append_audit(
-                    operator.uri,
-                    "partner_activated" if active else "partner_deactivated",
-                    f"partner:{partner_id}",
-                    {"reason": reason, "was_active": was},
-                )
-        except NotFound:
-            raise UnknownEntity("partner", partner_id) from None
-        return was
+        return await self._set_active(
+            operator, "partner", partner_id, active, reason, self._store.set_partner_active
+        )
 
     async def set_reporter_allowed(
         self, operator: m.Identity, reporter_id: str, allowed: bool, reason: str
     ) -> bool:
+        """Allow or refuse a reporter at once (its next batch); returns the previous state."""
+        return await self._set_active(
+            operator, "reporter", reporter_id, allowed, reason, self._store.set_reporter_allowed
+        )
+
+    async def _set_active(
+        self,
+        operator: m.Identity,
+        kind: str,
+        key: str,
+        active: bool,
+        reason: str,
+        setter: Callable[[str, bool], Awaitable[bool]],
+    ) -> bool:
         try:
             async with self._store.unit_of_work():
-                was = await self._store.set_reporter_allowed(reporter_id, allowed)
+                was = await setter(key, active)
                 await self._store.append_audit(
                     operator.uri,
-                    "reporter_activated" if allowed else "reporter_deactivated",
-                    f"reporter:{reporter_id}",
-                    {"reason": reason, "was_allowed": was},
+                    f"{kind}_{'activated' if active else 'deactivated'}",
+                    f"{kind}:{key}",
+                    {"reason": reason, "was_active": was},
                 )
         except NotFound:
-            raise UnknownEntity("reporter", reporter_id) from None
+            raise UnknownEntity(kind, key) from None
         return was
 
     async def revoke(
