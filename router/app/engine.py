@@ -28,6 +28,7 @@ from reinsurance import (
     CoverRequest,
     PoolCapital,
     PricingConfig,
+    QuotaShare,
     Risk,
     SolvencyConfig,
     assess,
@@ -90,7 +91,15 @@ class ReinsuranceEngine:
         sample = simulate(risks, self._scenarios, seed=self._seed, correlation=self._correlation)
         report = assess(
             sample,
-            [PoolCapital(p.pool.pool_id, p.capital, p.active_cover) for p in pools],
+            [
+                PoolCapital(
+                    p.pool.pool_id,
+                    p.capital,
+                    p.active_cover,
+                    treaties=(QuotaShare(p.ceded_ppm / 1_000_000),) if p.ceded_ppm else (),
+                )
+                for p in pools
+            ],
             self._solvency,
         )
         return {ps.pool_id: m.Requirement(scr=ps.scr, mcr=ps.mcr) for ps in report.pools}
@@ -125,20 +134,18 @@ class ReinsuranceEngine:
         pools: Sequence[m.PoolView],
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
-        in_flight: Sequence[m.TransferRecord] = (),
         band_bps: int = 0,
     ) -> m.PlanProposal:
         usable = [p for p in pools if not p.stale]
         chains = {p.pool.chain for p in usable}
-        planned = {p.pool.pool_id for p in usable}
         band = band_bps / 10_000
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(
                     pool_id=p.pool.pool_id,
                     chain=p.pool.chain,
-                    capital=p.capital,
-                    locked=min(p.locked, p.capital),
+                    capital=p.spendable,
+                    locked=min(p.locked, p.spendable),
                     scr=p.requirement.scr,
                     mcr=p.requirement.mcr,
                     target_ratio=max(target_ratio_bps, p.pool.min_ratio_bps) / 10_000,
@@ -166,11 +173,11 @@ class ReinsuranceEngine:
                 for v in vaults
             ),
             # Capital already on its way to a pool counts towards its target, so
-            # a second plan never sends it again.
+            # a second plan never sends it again (final arrivals are in ``spendable``).
             in_flight=tuple(
-                rt.InFlightTransfer(t.transfer_id, t.dst_pool, t.amount, final=False)
-                for t in in_flight
-                if t.dst_pool is not None and t.dst_pool in planned
+                rt.InFlightTransfer(f"arriving:{p.pool.pool_id}", p.pool.pool_id, p.arriving, False)
+                for p in usable
+                if p.arriving > 0
             ),
         )
         out = plan_rebalance(inp)

@@ -106,7 +106,6 @@ class Plans:
             views,
             vaults,
             target,
-            snap.in_flight,
             self._policy.rebalance_band_bps,
         )
         draft = m.PlanDraft(

@@ -114,9 +114,8 @@ class ReportSink(Protocol):
 
 
 class PositionStore(Registry, Balances, CoverBook, Protocol):
-    async def list_transfers(
-        self, status: m.TransferState | None = None
-    ) -> list[m.TransferRecord]: ...
+    async def moving_transfers(self) -> list[m.TransferRecord]: ...
+    async def list_cessions(self, pool_id: str | None = None) -> list[m.Cession]: ...
 
 
 class CoverStore(Registry, Balances, CoverBook, AuditLog, Transactional, Protocol):
@@ -154,7 +153,6 @@ class Engine(Protocol):
         pools: Sequence[m.PoolView],
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
-        in_flight: Sequence[m.TransferRecord] = (),
         band_bps: int = 0,
     ) -> m.PlanProposal: ...
 

@@ -22,9 +22,6 @@ from router import domain as m
 from router.app.ports import Engine, PositionStore
 from router.config import PolicyConfig
 
-#: Transfer states whose capital has left its pool and is not final at its destination.
-IN_FLIGHT = (m.TransferState.RECORDED, m.TransferState.PENDING, m.TransferState.CONFIRMED)
-
 
 @dataclass(frozen=True, slots=True)
 class StateSnapshot:
@@ -33,7 +30,8 @@ class StateSnapshot:
     pools: tuple[m.Pool, ...]  # sorted by (chain, pool id)
     balances: dict[str, m.ConfirmedBalance]
     covers: tuple[m.CoverInForce, ...]
-    in_flight: tuple[m.TransferRecord, ...]
+    moving: tuple[m.TransferRecord, ...]  # transfers whose capital may still be on its way
+    cessions: tuple[m.Cession, ...]
     chains: frozenset[str]
 
     def cover_by_type(self) -> dict[str, dict[str, int]]:
@@ -47,23 +45,36 @@ class StateSnapshot:
         bal = self.balances.get(pool_id)
         return bal.amount if bal else 0
 
+    def ceded_ppm(self) -> dict[str, int]:
+        """Quota share placed on chain per pool (capped at the whole risk)."""
+        out: dict[str, int] = {}
+        for c in self.cessions:
+            if c.status is m.CessionStatus.PLACED and c.share_ppm:
+                out[c.pool_id] = min(1_000_000, out.get(c.pool_id, 0) + c.share_ppm)
+        return out
+
 
 async def read_state(repo: PositionStore, *, now: datetime | None = None) -> StateSnapshot:
     pools = sorted(await repo.list_pools(), key=lambda p: (p.chain, p.pool_id))
     balances = await repo.latest_balances()
     covers = await repo.covers_in_force(now=now)
-    flying: list[m.TransferRecord] = []
-    for state in IN_FLIGHT:
-        flying.extend(await repo.list_transfers(state))
+    moving = await repo.moving_transfers()
+    cessions = await repo.list_cessions()
     chains = frozenset(c.name for c in await repo.list_chains())
-    return StateSnapshot(tuple(pools), balances, tuple(covers), tuple(flying), chains)
+    return StateSnapshot(
+        tuple(pools), balances, tuple(covers), tuple(moving), tuple(cessions), chains
+    )
 
 
 async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, m.Requirement]:
     """Every pool's SCR/MCR; the simulation runs in a worker thread (numpy), off the loop."""
     by_type = snap.cover_by_type()
+    ceded = snap.ceded_ppm()
     exposures = [
-        m.PoolExposure(p, snap.capital(p.pool_id), by_type.get(p.pool_id, {})) for p in snap.pools
+        m.PoolExposure(
+            p, snap.capital(p.pool_id), by_type.get(p.pool_id, {}), ceded.get(p.pool_id, 0)
+        )
+        for p in snap.pools
     ]
     return await asyncio.to_thread(engine.requirements, exposures)
 
@@ -79,16 +90,39 @@ def pool_views(
 
     Locked capital is the pool's reserve plus the limits of its covers in
     force (what backs them), at most its capital: the planner never moves it.
+    Capital in flight is counted exactly once, by comparing where each
+    transfer landed with the block of the pool's confirmed balance: a transfer
+    out that is signed, pending, or included after that block has left (or
+    may leave) capital the balance still shows; a transfer in, final after
+    that block, is capital the balance does not show yet; one not final is
+    arriving. Premiums of cessions not yet final are leaving too.
     """
     wanted = set(chains)
     limit = timedelta(seconds=policy.staleness_limit_seconds)
     by_type = snap.cover_by_type()
     leaving: dict[str, int] = {}
     arriving: dict[str, int] = {}
-    for t in snap.in_flight:
-        leaving[t.src_pool] = leaving.get(t.src_pool, 0) + t.amount
-        if t.dst_pool is not None:
-            arriving[t.dst_pool] = arriving.get(t.dst_pool, 0) + t.amount
+    arrived: dict[str, int] = {}
+
+    def seen(pool: str, block: int | None) -> bool:
+        bal = snap.balances.get(pool)
+        return block is not None and bal is not None and bal.block_number >= block
+
+    known = snap_pools(snap)
+    for t in snap.moving:
+        if t.src_pool in known and not seen(t.src_pool, t.block_number):
+            leaving[t.src_pool] = leaving.get(t.src_pool, 0) + t.amount
+        dst = t.dst_pool
+        if dst is None or dst not in known or seen(dst, t.block_number):
+            continue
+        final = t.status in (m.TransferState.FINALIZED, m.TransferState.DELIVERED)
+        bucket = arrived if final else arriving
+        bucket[dst] = bucket.get(dst, 0) + t.amount
+    for c in snap.cessions:
+        if c.status is m.CessionStatus.PENDING or (
+            c.status is m.CessionStatus.PLACED and not seen(c.pool_id, c.block_number)
+        ):
+            leaving[c.pool_id] = leaving.get(c.pool_id, 0) + c.premium
     views = []
     for p in snap.pools:
         if wanted and p.chain not in wanted:
@@ -109,9 +143,14 @@ def pool_views(
                 arriving=arriving.get(p.pool_id, 0),
                 confirmed_block=bal.block_number if bal else 0,
                 fresh_at=fresh_at,
+                arriving_final=arrived.get(p.pool_id, 0),
             )
         )
     return views
+
+
+def snap_pools(snap: StateSnapshot) -> frozenset[str]:
+    return frozenset(p.pool_id for p in snap.pools)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,10 @@ from router.domain.covers import (
 from router.domain.idempotency import IdempotencyRecord
 from router.domain.identity import Identity, Revocation, Role, parse_identity
 from router.domain.plans import (
+    FINAL_STEPS,
+    IN_FLIGHT_STEPS,
     PLAN_TRANSITIONS,
+    STEP_TRANSITIONS,
     Plan,
     PlanDraft,
     PlanProposal,
@@ -51,15 +54,27 @@ from router.domain.plans import (
 )
 from router.domain.positions import NO_REQUIREMENT, PoolExposure, PoolView, Requirement
 from router.domain.registry import Chain, Partner, Pool, Reporter, Vault
-from router.domain.transfers import Cession, CessionStatus, TransferRecord, TransferState
+from router.domain.transfers import (
+    MOVING,
+    TRANSFER_TRANSITIONS,
+    Cession,
+    CessionStatus,
+    TransferRecord,
+    TransferState,
+)
 
 __all__ = [
     "COVER_RISK",
+    "FINAL_STEPS",
+    "IN_FLIGHT_STEPS",
     "MAX_AMOUNT",
     "MAX_BLOCK",
     "MAX_PERIOD_DAYS",
+    "MOVING",
     "NO_REQUIREMENT",
     "PLAN_TRANSITIONS",
+    "STEP_TRANSITIONS",
+    "TRANSFER_TRANSITIONS",
     "AuditEntry",
     "BindResult",
     "CapacityLimit",

@@ -42,11 +42,76 @@ class StepKind(StrEnum):
 
 
 class StepStatus(StrEnum):
-    PENDING = "pending"  # recorded, not sent
-    SENT = "sent"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+    """Where one step is; the executor moves it, the store refuses any other move."""
+
+    PENDING = "pending"  # recorded, nothing signed
+    SIGNED = "signed"  # its transaction is signed and recorded, not yet broadcast
+    SENT = "sent"  # broadcast (or found on chain), not final
+    DELIVERING = "delivering"  # bridge: final at the source, delivery under way
+    DONE = "done"  # final (for a bridge: delivered and final at the destination)
+    FAILED = "failed"  # the chain refused it: nothing moved
+    STUCK = "stuck"  # unfinished past its deadline: in flight until an operator resolves it
+    SKIPPED = "skipped"  # never executed (the plan failed before it)
+    REFUNDED = "refunded"  # an operator resolved a stuck step as refunded, after checking
+
+
+#: Which step status may follow which. Re-signing (DROPPED, expired) goes back
+#: to SIGNED from SENT; a stuck step resumes where it was, or is refunded.
+STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
+    StepStatus.PENDING: frozenset(
+        {
+            StepStatus.SIGNED,
+            StepStatus.SENT,
+            StepStatus.DELIVERING,
+            StepStatus.DONE,
+            StepStatus.FAILED,
+            StepStatus.SKIPPED,
+            StepStatus.STUCK,
+        }
+    ),
+    StepStatus.SIGNED: frozenset(
+        {
+            StepStatus.SIGNED,
+            StepStatus.SENT,
+            StepStatus.DELIVERING,
+            StepStatus.DONE,
+            StepStatus.FAILED,
+            StepStatus.STUCK,
+        }
+    ),
+    StepStatus.SENT: frozenset(
+        {
+            StepStatus.SIGNED,
+            StepStatus.SENT,
+            StepStatus.DELIVERING,
+            StepStatus.DONE,
+            StepStatus.FAILED,
+            StepStatus.STUCK,
+        }
+    ),
+    StepStatus.DELIVERING: frozenset({StepStatus.DELIVERING, StepStatus.DONE, StepStatus.STUCK}),
+    StepStatus.STUCK: frozenset(
+        {
+            StepStatus.SIGNED,
+            StepStatus.SENT,
+            StepStatus.DELIVERING,
+            StepStatus.DONE,
+            StepStatus.FAILED,
+            StepStatus.REFUNDED,
+        }
+    ),
+    StepStatus.DONE: frozenset(),
+    StepStatus.FAILED: frozenset(),
+    StepStatus.SKIPPED: frozenset(),
+    StepStatus.REFUNDED: frozenset(),
+}
+#: Steps whose capital may be between places: counted in flight, never lost.
+IN_FLIGHT_STEPS = frozenset(
+    {StepStatus.SIGNED, StepStatus.SENT, StepStatus.DELIVERING, StepStatus.STUCK}
+)
+FINAL_STEPS = frozenset(
+    {StepStatus.DONE, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.REFUNDED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +129,9 @@ class PlanStep:
     version: int = 1
     #: The bridge route a cross-chain step travels (None for same-chain moves).
     route_id: str | None = None
+    #: What the executor last learnt (why it waits, why it is stuck).
+    detail: str | None = None
+    deadline_at: datetime | None = None
 
     def __post_init__(self) -> None:
         check_int(self.seq, "seq", lo=0, hi=1_000_000)

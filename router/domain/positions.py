@@ -29,11 +29,12 @@ NO_REQUIREMENT = Requirement(0, 0)
 class PoolView:
     """One pool's position.
 
-    ``capital`` is the last confirmed balance (0 if none). ``locked`` is what
-    backs cover in force (the pool's reserve plus the limits of its active
-    covers, at most its capital): it never moves. ``in_flight`` left the pool
-    and is not final at its destination; ``arriving`` is on its way to the pool
-    (counted towards its target, never as capital it can pay with).
+    ``capital`` is the last confirmed balance (0 if none). ``in_flight`` has
+    left the pool (or is signed to leave) and is not yet in that balance.
+    ``locked`` backs cover in force (the pool's reserve plus the limits of its
+    active covers, at most its capital): it never moves. ``arriving`` is on its
+    way to the pool and not final (counted towards its target, never as
+    capital it can pay with).
     ``fresh_at`` is when the balance was last vouched for (None: never).
     """
 
@@ -47,6 +48,15 @@ class PoolView:
     arriving: int = 0
     confirmed_block: int = 0
     fresh_at: datetime | None = None
+    #: Arrived and final on chain after the confirmed block: capital the next
+    #: report will show, that the pool may already count.
+    arriving_final: int = 0
+
+    @property
+    def spendable(self) -> int:
+        """What the planner may treat as the pool's capital now: the confirmed
+        balance less what has left (or may be leaving) since, plus final arrivals."""
+        return max(0, self.capital - self.in_flight) + self.arriving_final
 
     @property
     def ratio_bps(self) -> int | None:
@@ -65,6 +75,8 @@ class PoolExposure:
     pool: Pool
     capital: int
     cover_by_type: Mapping[str, int]
+    #: Quota share ceded to reinsurers and placed on chain, parts per million.
+    ceded_ppm: int = 0
 
     @property
     def active_cover(self) -> int:

@@ -20,9 +20,6 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from router.domain import (
-    TransferState,
-)
 from router.domain.ingest import StaticView
 from router.errors import (
     Conflict,
@@ -41,6 +38,7 @@ HISTORY, LATEST, DISAGREE = T["balance_reports"], T["balance_latest"], T["balanc
 PARTNERS, QUOTES, COVERS = T["partners"], T["quotes"], T["covers"]
 VAULTS, CESSIONS = T["vaults"], T["cessions"]
 IDEMPOTENCY, REVOCATIONS = T["idempotency_keys"], T["revocations"]
+ATTEMPTS = T["tx_attempts"]
 PLANS, STEPS, APPROVALS, TRANSFERS, AUDIT = (
     T["plans"],
     T["plan_steps"],
@@ -48,13 +46,6 @@ PLANS, STEPS, APPROVALS, TRANSFERS, AUDIT = (
     T["transfers"],
     T["audit_log"],
 )
-
-_TRANSFER_ORDER = {
-    TransferState.RECORDED: 0,
-    TransferState.PENDING: 1,
-    TransferState.CONFIRMED: 2,
-    TransferState.FINALIZED: 3,
-}
 
 
 class StoreBase:

@@ -28,6 +28,7 @@ from router.domain import (
     TransferState,
     Vault,
 )
+from router.domain.execution import AttemptState, Leg, TxAttempt
 from router.domain.idempotency import IdempotencyRecord
 from router.domain.identity import Revocation
 
@@ -126,6 +127,10 @@ def cession(r: Row) -> Cession:
         r["plan_id"],
         CessionStatus(r["status"]),
         r["created_at"],
+        r.get("share_ppm"),
+        r.get("step_seq"),
+        r.get("tx_ref"),
+        r.get("block_number"),
     )
 
 
@@ -143,6 +148,8 @@ def step(r: Row) -> PlanStep:
         status=StepStatus(r["status"]),
         version=r["version"],
         route_id=r["route_id"],
+        detail=r.get("detail"),
+        deadline_at=r.get("deadline_at"),
     )
 
 
@@ -178,6 +185,9 @@ def transfer(r: Row) -> TransferRecord:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         dst_pool=r.get("dst_pool"),
+        block_number=r.get("block_number"),
+        delivery_tx=r.get("delivery_tx"),
+        delivered_block=r.get("delivered_block"),
     )
 
 
@@ -197,4 +207,21 @@ def idempotency_record(r: Row) -> IdempotencyRecord:
         r["actor"],
         json.loads(r["result"]),
         r["created_at"],
+    )
+
+
+def attempt(r: Row) -> TxAttempt:
+    return TxAttempt(
+        effect_id=r["effect_id"],
+        attempt=r["attempt"],
+        plan_id=r["plan_id"],
+        seq=r["seq"],
+        leg=Leg(r["leg"]),
+        chain=r["chain"],
+        tx_ref=r["tx_ref"],
+        signed=json.loads(r["signed"]),
+        state=AttemptState(r["state"]),
+        block_number=r["block_number"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
     )

@@ -19,8 +19,6 @@ from router.domain import (
     PlanStatus,
     PlanStep,
     StepStatus,
-    TransferRecord,
-    TransferState,
     check_id,
     check_int,
     check_text,
@@ -36,7 +34,7 @@ from router.errors import (
     StaleVersion,
 )
 from router.store import convert
-from router.store._base import _TRANSFER_ORDER, APPROVALS, AUDIT, PLANS, STEPS, TRANSFERS, StoreBase
+from router.store._base import APPROVALS, AUDIT, PLANS, STEPS, StoreBase
 
 
 class PlansPart(StoreBase):
@@ -199,89 +197,6 @@ class PlansPart(StoreBase):
                     "plan step", f"{plan_id}#{seq}", expected=expected_version, actual=r["version"]
                 )
             return convert.step(r)
-
-    # -- transfers -----------------------------------------------------------
-
-    async def record_transfer(self, t: TransferRecord) -> TransferRecord:
-        """Persist a transfer before it is sent; idempotent by ``transfer_id``."""
-        fields = (
-            "src_chain",
-            "src_pool",
-            "dst_chain",
-            "recipient",
-            "amount",
-            "plan_id",
-            "step_seq",
-            "dst_pool",
-        )
-        now = utcnow()
-        async with self._tx() as conn:
-            r = await self._replayed(conn, TRANSFERS, "transfer", t.transfer_id, t, fields)
-            if r is not None:
-                return convert.transfer(r)
-            row = {f: getattr(t, f) for f in fields}
-            row |= {
-                "transfer_id": t.transfer_id,
-                "status": t.status.value,
-                "tx_ref": t.tx_ref,
-                "created_at": t.created_at or now,
-                "updated_at": t.updated_at or now,
-            }
-            await conn.execute(sa.insert(TRANSFERS).values(**row))
-        return convert.transfer(row)
-
-    async def get_transfer(self, transfer_id: str) -> TransferRecord:
-        async with self._tx() as conn:
-            r = await self._one(
-                conn, sa.select(TRANSFERS).where(TRANSFERS.c.transfer_id == transfer_id)
-            )
-        if r is None:
-            raise NotFound("transfer", transfer_id)
-        return convert.transfer(r)
-
-    async def update_transfer(
-        self, transfer_id: str, status: TransferState, *, tx_ref: str | None = None
-    ) -> TransferRecord:
-        """Move forward only (recorded→pending→confirmed→finalized, or →failed)."""
-        target = TransferState(status)
-        if tx_ref is not None:
-            check_text(tx_ref, "tx_ref", max_len=128)
-        async with self._tx() as conn:
-            stmt = sa.select(TRANSFERS).where(TRANSFERS.c.transfer_id == transfer_id)
-            r = await self._one(conn, stmt)
-            if r is None:
-                raise NotFound("transfer", transfer_id)
-            current = TransferState(r["status"])
-            if tx_ref is not None and r["tx_ref"] not in (None, tx_ref):
-                raise Conflict(f"transfer {transfer_id!r} already has tx_ref {r['tx_ref']!r}")
-            if target is current and (tx_ref is None or tx_ref == r["tx_ref"]):
-                return convert.transfer(r)
-            terminal = current in (TransferState.FINALIZED, TransferState.FAILED)
-            backwards = target is not TransferState.FAILED and _TRANSFER_ORDER[
-                target
-            ] < _TRANSFER_ORDER.get(current, 99)
-            if terminal or backwards:
-                raise InvalidTransition(
-                    f"transfer {transfer_id!r} cannot go from {current.value} to {target.value}"
-                )
-            values: dict[str, Any] = {"status": target.value, "updated_at": utcnow()}
-            if tx_ref is not None:
-                values["tx_ref"] = tx_ref
-            await conn.execute(
-                sa.update(TRANSFERS)
-                .where(TRANSFERS.c.transfer_id == transfer_id, TRANSFERS.c.status == current.value)
-                .values(**values)
-            )
-            r = await self._one(conn, stmt)
-            assert r is not None
-            return convert.transfer(r)
-
-    async def list_transfers(self, status: TransferState | None = None) -> list[TransferRecord]:
-        stmt = sa.select(TRANSFERS).order_by(TRANSFERS.c.created_at, TRANSFERS.c.transfer_id)
-        if status is not None:
-            stmt = stmt.where(TRANSFERS.c.status == TransferState(status).value)
-        async with self._tx() as conn:
-            return [convert.transfer(r) for r in (await conn.execute(stmt)).mappings()]
 
     # -- audit ---------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from router.store._base import (
 )
 from router.store.access import AccessPart
 from router.store.engine import make_engine, migrate
+from router.store.execution import ExecutionPart
 from router.store.plans import PlansPart
 from router.store.reports import ReportsPart
 
@@ -84,7 +85,7 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart):
+class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------
@@ -533,7 +534,7 @@ class Store(ReportsPart, PlansPart, AccessPart):
 
     async def record_cession(self, cession: Cession) -> Cession:
         """Idempotent by ``cession_id``; the same id with other terms is a mismatch."""
-        fields = ("vault_id", "pool_id", "amount", "premium", "plan_id")
+        fields = ("vault_id", "pool_id", "amount", "premium", "plan_id", "share_ppm", "step_seq")
         async with self._tx() as conn:
             r = await self._replayed(conn, CESSIONS, "cession", cession.cession_id, cession, fields)
             if r is not None:
@@ -545,6 +546,8 @@ class Store(ReportsPart, PlansPart, AccessPart):
                 "cession_id": cession.cession_id,
                 "status": cession.status.value,
                 "created_at": cession.created_at or utcnow(),
+                "tx_ref": cession.tx_ref,
+                "block_number": cession.block_number,
             }
             await conn.execute(sa.insert(CESSIONS).values(**row))
         return convert.cession(row)

@@ -186,6 +186,11 @@ class CessionRow(SQLModel, table=True):
     plan_id: str | None = Field(default=None, max_length=128)
     status: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=_ts())
+    #: Quota share ceded, in parts per million of the pool's retained risk.
+    share_ppm: int | None = None
+    step_seq: int | None = None
+    tx_ref: str | None = Field(default=None, max_length=128)
+    block_number: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
 
 
 class PlanRow(SQLModel, table=True):
@@ -220,6 +225,10 @@ class PlanStepRow(SQLModel, table=True):
     version: int
     updated_at: datetime = Field(sa_column=_ts())
     route_id: str | None = Field(default=None, max_length=128)
+    #: What the executor last learnt (why it waits, why it is stuck); for operators.
+    detail: str | None = Field(default=None, max_length=512)
+    #: Past this the step is STUCK: in flight until an operator resolves it.
+    deadline_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class ApprovalRow(SQLModel, table=True):
@@ -244,6 +253,11 @@ class TransferRow(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     #: The pool the capital is for (None: a hub or an outside recipient).
     dst_pool: str | None = Field(default=None, max_length=128)
+    #: Block (slot) of the source chain that included it; None before.
+    block_number: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    #: Bridge transfers: the delivery's transaction and block on the destination.
+    delivery_tx: str | None = Field(default=None, max_length=128)
+    delivered_block: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
     tx_ref: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
@@ -295,3 +309,21 @@ class RevocationRow(SQLModel, table=True):
     reason: str = Field(max_length=256)
     revoked_by: str = Field(max_length=128)
     revoked_at: datetime = Field(sa_column=_ts())
+
+
+class TxAttemptRow(SQLModel, table=True):
+    """Every transaction signed for an effect, recorded before it is broadcast."""
+
+    __tablename__ = "tx_attempts"
+    effect_id: str = Field(sa_column=sa.Column(sa.String(66), primary_key=True))
+    attempt: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True, autoincrement=False))
+    plan_id: str = Field(max_length=128, index=True)
+    seq: int
+    leg: str = Field(max_length=16)
+    chain: str = Field(max_length=128)
+    tx_ref: str = Field(max_length=128)
+    signed: str  # the adapter's signed transaction, JSON, verbatim
+    state: str = Field(max_length=16)
+    block_number: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
+    created_at: datetime = Field(sa_column=_ts())
+    updated_at: datetime = Field(sa_column=_ts())

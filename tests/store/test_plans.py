@@ -154,9 +154,17 @@ async def test_transfers_idempotent_and_forward_only(world: Store) -> None:
     sent = await world.update_transfer(TID, TransferState.PENDING, tx_ref="0xtx")
     assert (sent.status, sent.tx_ref) == (TransferState.PENDING, "0xtx")
     assert (await world.update_transfer(TID, TransferState.PENDING, tx_ref="0xtx")) == sent
+    # Before inclusion a fee bump or a re-sign may replace the transaction.
+    resigned = await world.update_transfer(TID, TransferState.RECORDED, tx_ref="0xtx2")
+    assert (resigned.status, resigned.tx_ref) == (TransferState.RECORDED, "0xtx2")
+    landed = await world.update_transfer(
+        TID, TransferState.CONFIRMED, tx_ref="0xtx2", block_number=9
+    )
+    assert (landed.status, landed.block_number) == (TransferState.CONFIRMED, 9)
+    # Once included, the transaction that moved it is fixed.
     with pytest.raises(Conflict, match="already has tx_ref"):
-        await world.update_transfer(TID, TransferState.CONFIRMED, tx_ref="0xother")
-    with pytest.raises(InvalidTransition, match="pending to recorded"):
+        await world.update_transfer(TID, TransferState.FINALIZED, tx_ref="0xother")
+    with pytest.raises(InvalidTransition, match="confirmed to recorded"):
         await world.update_transfer(TID, TransferState.RECORDED)
     await world.update_transfer(TID, TransferState.FINALIZED)
     with pytest.raises(InvalidTransition):
