@@ -63,7 +63,7 @@ async def test_py_evm_accepts_a_transaction_signed_for_another_chain(
     chain id); the adapter's own chain-id check is what protects there."""
     (pool,) = await embedded.create_pools([1_000_000])
     lying = FaultyEndpoint(embedded.endpoint, label="lying-proxy")
-    lying.answer(1, "eth_chainId", embedded.chain_id + 1)
+    lying.answer(100, "eth_chainId", embedded.chain_id + 1)  # it keeps lying
     adapter = embedded.new_adapter([lying], chain_id=embedded.chain_id + 1)
     await adapter.send_transfer(Transfer(tid(), pool, "embedded", Account.create().address, 10))
     assert await embedded.token_balance(pool.address) == 1_000_000 - 10
