@@ -421,6 +421,11 @@ class EffectPreparer(Protocol):
 
     async def prepare(self, effect: Effect) -> SignedTx: ...
 
+    def discard(self, signed: SignedTx) -> None:
+        """The caller will never broadcast ``signed`` (e.g. a compensated step): EVM
+        frees its nonce if it was the last one handed out, else it must be cancelled."""
+        ...
+
 
 @runtime_checkable
 class Broadcaster(Protocol):

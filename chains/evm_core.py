@@ -307,6 +307,7 @@ def nonce_of(signed: SignedTx) -> int:
 def decode_signed(signed: SignedTx) -> dict[str, Any]:
     """to, data and gas of our own signed transaction, read back from its bytes."""
     from eth_account.typed_transactions import TypedTransaction
+    from eth_utils import to_checksum_address
     from hexbytes import HexBytes
 
     try:
@@ -318,7 +319,7 @@ def decode_signed(signed: SignedTx) -> dict[str, Any]:
         ) from None
     to = fields.get("to")
     return {
-        "to": "0x" + bytes(to).hex() if to else None,
+        "to": to_checksum_address(bytes(to)) if to else None,
         "data": "0x" + bytes(fields.get("data", b"")).hex(),
         "gas": int(fields["gas"]),
     }

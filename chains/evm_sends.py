@@ -411,6 +411,13 @@ class EvmSends(EvmEffects, EvmReconcile):
             raise self._revert_error(exc.data, signed.effect_id, tx_hash=signed.tx_ref) from exc
         raise exc
 
+    def discard(self, signed: SignedTx) -> None:
+        """The caller will never broadcast ``signed``: its nonce is handed out again if
+        it was the last one (otherwise the nonce stays a gap: ``cancel`` it)."""
+        self._check_signed(signed)
+        if self._signer is not None:
+            self._nonces().release(nonce_of(signed), signed.tx_ref)
+
     def adopt(self, signed: SignedTx) -> None:
         """Count an already signed transaction of ours (recorded before a restart)
         in the key's nonce sequence, so new sends queue after it, not on it."""

@@ -12,7 +12,7 @@ from eth_account import Account
 
 from chains import errors
 from chains.base import Transfer
-from chains.embedded.evm import ChainSpec, EmbeddedEvmChain, embedded_evm_chains
+from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmChain, embedded_evm_chains
 from chains.evm_rpc import HttpEndpoint
 from chains.testing import FaultyEndpoint
 from tests.chains.conformance import new_transfer_id as tid
@@ -33,7 +33,7 @@ async def anvil(request: pytest.FixtureRequest) -> AsyncIterator[AnvilChain]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def embedded(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmChain]:
     skip_unless_selected(request.config, "embedded")
-    async with embedded_evm_chains([ChainSpec("embedded", 31_600_002)]) as env:
+    async with embedded_evm_chains([EmbeddedChainSpec("embedded", 31_600_002)]) as env:
         yield env["embedded"]
 
 
