@@ -145,6 +145,7 @@ class HttpEndpoint:
             exception_retry_configuration=None,
         )
         self._session_ready = False
+        self._session_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"HttpEndpoint({self._name!r}, timeout={self._timeout})"
@@ -158,19 +159,31 @@ class HttpEndpoint:
         return self._timeout
 
     async def _session(self) -> None:
+        """Open the keep-alive session once. A request cancelled while the session is
+        being handed to web3 (another endpoint failed first) closes it again: no
+        session is left unclosed."""
         if self._session_ready:
             return
         import aiohttp
 
-        # web3's default session closes the connection after every request;
-        # keep-alive makes one-call-per-pool fair and batches cheap.
-        session = aiohttp.ClientSession(
-            raise_for_status=True,
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
-            connector=aiohttp.TCPConnector(limit=32),
-        )
-        await self._provider.cache_async_session(session)
-        self._session_ready = True
+        async with self._session_lock:
+            if self._session_ready:
+                return
+            # web3's default session closes the connection after every request;
+            # keep-alive makes one-call-per-pool fair and batches cheap.
+            session = aiohttp.ClientSession(
+                raise_for_status=True,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(limit=32),
+            )
+            try:
+                cached = await self._provider.cache_async_session(session)
+            except BaseException:
+                await session.close()
+                raise
+            if cached is not session:
+                await session.close()
+            self._session_ready = True
 
     async def request(self, method: str, params: list[Any]) -> Any:
         await self._session()
