@@ -292,6 +292,13 @@ class SignedTx:
     last_valid_block_height: int | None = None
     replaces: str | None = None  # tx_ref of our earlier attempt at the same nonce
 
+    def __post_init__(self) -> None:
+        # Read back from JSON (a store, a workflow history) the enums arrive as str.
+        object.__setattr__(self, "family", ChainFamily(self.family))
+        object.__setattr__(self, "kind", EffectKind(self.kind))
+        if not isinstance(self.raw_tx, str) or not self.raw_tx.startswith("0x"):
+            raise InvalidInput("raw_tx is the signed bytes as 0x-hex")
+
     @property
     def raw(self) -> bytes:
         return bytes.fromhex(self.raw_tx[2:])
@@ -342,6 +349,11 @@ class TxOutcome:
     waiting: WaitReason | None = None
     fee_capped: bool = False  # its max fee is at the configured cap: no bump is possible
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", TxState(self.state))
+        if self.waiting is not None:
+            object.__setattr__(self, "waiting", WaitReason(self.waiting))
 
     @property
     def landed(self) -> bool:
