@@ -12,11 +12,13 @@ only that flag.
     ├── InvalidInput(ValueError)        bad request; nothing was sent
     │   ├── InvalidAddress
     │   ├── InvalidAmount
-    │   └── InvalidTransferId
+    │   ├── InvalidTransferId
+    │   └── UnsupportedEffect           this chain family cannot do it (cessions on Solana)
     ├── UnknownChain(LookupError)
     ├── UnknownPool(LookupError)
     ├── AccountMismatch                 account exists but is not a pool of ours
     │                                   (wrong asset/mint, wrong owner, missing)
+    ├── ReadOnlyAdapter                 built without a signer key: reads only
     ├── RpcError                        an endpoint failed to answer usefully
     │   ├── RpcTimeout                  retryable
     │   ├── RpcUnavailable              retryable (connection refused, 5xx, 429)
@@ -27,7 +29,7 @@ only that flag.
     │                                   hash, balances or head; never averaged
     ├── NotFinal                        the state asked for is not final yet;
     │                                   retryable (finality will come)
-    └── TransactionError                a write failed
+    └── TransactionError                a write failed (``tx_hash`` once one was signed)
         ├── TransactionReverted         the chain refused it (reason attached)
         ├── InsufficientCapital         free capital below the amount
         ├── DuplicateTransfer           the transfer id was used before
@@ -35,8 +37,19 @@ only that flag.
         ├── WrongChain                  signed for another chain id
         ├── BlockhashExpired            Solana: retryable by re-signing only
         │                               once the signature is known absent
-        └── ConfirmationTimeout         sent, outcome unknown: reconcile by id
-                                        before doing anything else
+        ├── ConfirmationTimeout         sent, outcome unknown: reconcile by id
+        │                               before doing anything else
+        ├── FeeCapExceeded              retryable: the network wants more per gas
+        │                               than the configured cap; nothing was signed
+        │                               (or the transaction waits at the cap)
+        └── NonceError                  the key's nonce sequence blocks sending
+            ├── NonceConflict           another transaction holds or took this
+            │                           nonce ("replacement transaction underpriced",
+            │                           "nonce too low" for a transaction not ours)
+            ├── NonceGap                a lower nonce is missing on the node: later
+            │                           ones cannot be mined until it is filled
+            └── StuckTransaction        transactions this process did not sign are
+                                        pending on the key ahead of ours
 
 Errors never carry key material: messages name addresses, ids and amounts only.
 """
@@ -81,6 +94,10 @@ class InvalidTransferId(InvalidInput):
     pass
 
 
+class UnsupportedEffect(InvalidInput):
+    """The effect exists, but not on this chain family (vaults are EVM contracts)."""
+
+
 class UnknownChain(ChainError, LookupError):
     pass
 
@@ -91,6 +108,10 @@ class UnknownPool(ChainError, LookupError):
 
 class AccountMismatch(ChainError):
     """The account exists but is not one of our pools: never read as a balance."""
+
+
+class ReadOnlyAdapter(ChainError):
+    """The adapter was built without a signer key (a reporting agent): it reads only."""
 
 
 class RpcError(ChainError):
@@ -141,9 +162,20 @@ class NotFinal(ChainError):
 
 
 class TransactionError(ChainError):
-    def __init__(self, message: str, *, transfer_id: str | None = None, **kw: Any) -> None:
-        super().__init__(message, transfer_id=transfer_id, **kw)
+    """A write failed. ``tx_hash`` names the transaction once one was signed, so a
+    failure the chain recorded (a mined revert) can always be looked up."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transfer_id: str | None = None,
+        tx_hash: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, transfer_id=transfer_id, tx_hash=tx_hash, **kw)
         self.transfer_id = transfer_id
+        self.tx_hash = tx_hash
 
 
 class TransactionReverted(TransactionError):
@@ -173,6 +205,29 @@ class BlockhashExpired(TransactionError):
 class ConfirmationTimeout(TransactionError):
     """Sent but not seen confirmed in time. Not retryable blindly: reconcile
     with ``find_transfer`` first, a resend could move the capital twice."""
+
+
+class FeeCapExceeded(TransactionError):
+    """The network's fee is above the configured maximum per gas. Nothing was
+    signed (or a signed transaction waits at the cap); waiting may help."""
+
+    retryable = True
+
+
+class NonceError(TransactionError):
+    """The signing key's nonce sequence blocks sending; fields name the nonces."""
+
+
+class NonceConflict(NonceError):
+    """Another transaction holds or consumed the nonce this one was signed with."""
+
+
+class NonceGap(NonceError):
+    """A nonce below this one is missing on the node: fill it (broadcast or cancel)."""
+
+
+class StuckTransaction(NonceError):
+    """Transactions this process did not sign are pending on the key ahead of ours."""
 
 
 def http_status_error(status: int, message: str, **fields: Any) -> RpcError:

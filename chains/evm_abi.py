@@ -183,14 +183,20 @@ def error_for_revert(
         "tx_hash": tx_hash,
         **args,
     }
-    if name == "TransferIdUsed":
-        return DuplicateTransfer(f"transfer id {transfer_id} already used on chain{where}", **kw)
-    if name == "InsufficientFreeCapital":
+    if name in ("TransferIdUsed", "CessionExists", "RecoveryIdUsed"):
+        return DuplicateTransfer(f"id {transfer_id} already used on chain ({name}){where}", **kw)
+    if name in ("InsufficientFreeCapital", "CessionOverCapacity"):
         return InsufficientCapital(
-            f"pool has {args.get('free')} free, needs {args.get('requested')}{where}", **kw
+            f"{name}: {args.get('free')} free, needs {args.get('requested')}{where}", **kw
         )
-    if name in ("Unauthorized", "NotMinter", "NotAdmin"):
-        return Unauthorized(f"the operator key lacks the role: {name}{where}", **kw)
+    if name == "RecoveryOverCap":
+        return InsufficientCapital(
+            f"recovery of {args.get('requested')} is above the cession's remaining "
+            f"{args.get('remaining')}{where}",
+            **kw,
+        )
+    if name in ("Unauthorized", "NotMinter", "NotAdmin", "NotCedent"):
+        return Unauthorized(f"the key or pool lacks the role: {name}{where}", **kw)
     if name == "ZeroAmount":
         return InvalidAmount(f"the chain refused a zero amount{where}", chain=chain)
     detail = ", ".join(f"{k}={v!r}" for k, v in args.items())

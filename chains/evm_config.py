@@ -46,6 +46,56 @@ FINALIZED = FinalizedTag()
 FinalityRule = Confirmations | FinalizedTag
 
 
+GWEI = 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class FeePolicy:
+    """How the adapter prices EIP-1559 transactions, and the cap it never exceeds.
+
+    A new transaction offers ``max_fee = base_fee * base_fee_multiplier + tip``
+    (capped at ``max_fee_per_gas``); it is refused with
+    :class:`~chains.errors.FeeCapExceeded` before signing when the next block's
+    base fee plus the tip is above the cap. A transaction not included after
+    ``replace_after_blocks`` blocks is due for a same-nonce replacement with
+    both fees raised by ``bump_percent`` (nodes want at least 10 %), again
+    never above the cap: at the cap it waits, and says so.
+    """
+
+    max_fee_per_gas: int = 500 * GWEI
+    priority_fee: int = 1 * GWEI
+    base_fee_multiplier: int = 2
+    bump_percent: int = 25
+    replace_after_blocks: int = 3
+    gas_headroom: float = 1.25  # gas limit = estimate * headroom + 10k
+
+    def __post_init__(self) -> None:
+        ints = {
+            "max_fee_per_gas": self.max_fee_per_gas,
+            "priority_fee": self.priority_fee,
+            "base_fee_multiplier": self.base_fee_multiplier,
+            "bump_percent": self.bump_percent,
+            "replace_after_blocks": self.replace_after_blocks,
+        }
+        for name, value in ints.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInput(f"fee policy {name} must be a non-negative int, got {value!r}")
+        if self.max_fee_per_gas == 0 or self.base_fee_multiplier == 0:
+            raise InvalidInput("fee policy max_fee_per_gas and base_fee_multiplier must be > 0")
+        if self.priority_fee > self.max_fee_per_gas:
+            raise InvalidInput("fee policy priority_fee is above max_fee_per_gas")
+        if self.bump_percent < 10:
+            raise InvalidInput("fee policy bump_percent must be at least 10 (nodes refuse less)")
+        if self.replace_after_blocks < 1:
+            raise InvalidInput("fee policy replace_after_blocks must be at least 1")
+        if not 1.0 <= self.gas_headroom <= 10.0:
+            raise InvalidInput("fee policy gas_headroom must be within [1, 10]")
+
+    def bumped(self, value: int) -> int:
+        """``value`` raised by ``bump_percent``, rounded up, at least by one wei."""
+        return max(value + 1, -(-value * (100 + self.bump_percent) // 100))
+
+
 @dataclass(frozen=True, slots=True)
 class BridgeRoute:
     """Another chain reachable through this chain's bridge endpoint."""
@@ -60,13 +110,14 @@ class EvmChainConfig:
 
     ``operator_key`` is the hex private key of the pools' operator; it is only
     ever turned into a local signer and never logged (``SecretStr`` hides it
-    from ``repr``). ``endpoints`` are RPC URLs (the adapter may also be given
-    endpoint objects directly, e.g. embedded chains).
+    from ``repr``). Without it (``None``) the adapter reads only: a reporting
+    agent never needs the treasury key. ``endpoints`` are RPC URLs (the adapter
+    may also be given endpoint objects directly, e.g. embedded chains).
     """
 
     chain: str
     chain_id: int
-    operator_key: SecretStr
+    operator_key: SecretStr | None = None
     endpoints: tuple[str, ...] = ()
     settlement_asset: str | None = None
     batch_reader: str | None = None
@@ -80,7 +131,7 @@ class EvmChainConfig:
     chunk_size: int = 500
     log_from_block: int = 0
     log_block_range: int | None = None  # split eth_getLogs ranges for nodes that cap them
-    gas_headroom: float = 1.25
+    fees: FeePolicy = field(default_factory=FeePolicy)
 
     def __post_init__(self) -> None:
         if not self.chain or not isinstance(self.chain_id, int) or self.chain_id <= 0:
@@ -90,8 +141,8 @@ class EvmChainConfig:
             key = SecretStr("0x" + bytes(key).hex())
         elif isinstance(key, str):
             key = SecretStr(key)
-        if not isinstance(key, SecretStr):
-            raise TypeError("operator_key must be a SecretStr, hex str or 32 bytes")
+        if key is not None and not isinstance(key, SecretStr):
+            raise InvalidInput("operator_key must be a SecretStr, hex str, 32 bytes or None")
         object.__setattr__(self, "operator_key", key)
         object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
         object.__setattr__(self, "endpoints", tuple(self.endpoints))
@@ -101,6 +152,8 @@ class EvmChainConfig:
                 object.__setattr__(self, what, checked_address(value, what=what, chain=self.chain))
         if self.chunk_size < 1:
             raise InvalidInput("chunk_size must be positive", chain=self.chain)
+        if not self.rpc_timeout > 0:
+            raise InvalidInput("rpc_timeout must be positive", chain=self.chain)
 
 
 def checked_address(value: object, *, what: str = "address", chain: str | None = None) -> str:

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
-from chains.base import PoolRef
+from chains.base import ChainFamily, PoolRef, SignedTx, TxOutcome, TxState, WaitReason
 from chains.errors import (
     AccountMismatch,
     ChainError,
     EndpointDisagreement,
     InvalidInput,
     NotFinal,
+    ReadOnlyAdapter,
     UnknownChain,
 )
-from chains.evm_abi import ContractAbi
+from chains.evm_abi import ContractAbi, decode_revert, error_for_revert
 from chains.evm_config import Confirmations, EvmChainConfig, FinalizedTag, checked_address
+from chains.evm_nonce import NonceManager, nonce_manager
 from chains.evm_rpc import Call, EvmEndpoint, HttpEndpoint
 from chains.evm_rpc import as_hash as _hash
 from chains.evm_rpc import as_int as _int
@@ -62,23 +65,25 @@ class EvmCore:
             raise InvalidInput("no RPC endpoint configured", chain=config.chain)
         self._config = config
         self._endpoints = tuple(endpoints)
-        try:
-            self._signer = Account.from_key(config.operator_key.get_secret_value())
-        except ValueError:  # eth-account's own error; its text never reaches ours
-            raise InvalidInput(
-                "operator key is not a 32-byte hex private key", chain=config.chain
-            ) from None
+        self._signer: LocalAccount | None = None
+        if config.operator_key is not None:
+            try:
+                self._signer = Account.from_key(config.operator_key.get_secret_value())
+            except ValueError:  # eth-account's own error; its text never reaches ours
+                raise InvalidInput(
+                    "operator key is not a 32-byte hex private key", chain=config.chain
+                ) from None
         self._pool_abi = ContractAbi(load_abi("RiskPool"))
         self._token_abi = ContractAbi(load_abi("SettlementToken"))
         self._bridge_abi = ContractAbi(load_abi("BridgeEndpoint"))
+        self._vault_abi = ContractAbi(load_abi("ReinsuranceVault"))
         self._reader_abi = ContractAbi(load_abi("BatchReader"))
         self._errors = {
             **self._token_abi.errors,
             **self._bridge_abi.errors,
+            **self._vault_abi.errors,
             **self._pool_abi.errors,
         }
-        self._send_lock = asyncio.Lock()
-        self._nonce: int | None = None
         # (pool, asset) pairs whose asset a read has verified. A RiskPool's asset is
         # immutable and code cannot change at an address, so later reads only need
         # balances: one sub-call per pool instead of three.
@@ -91,13 +96,36 @@ class EvmCore:
         return self._config.chain
 
     @property
+    def family(self) -> ChainFamily:
+        return ChainFamily.EVM
+
+    @property
     def config(self) -> EvmChainConfig:
         return self._config
 
     @property
+    def can_sign(self) -> bool:
+        return self._signer is not None
+
+    @property
     def operator(self) -> str:
         """The operator's address (public): the pools' ``operator`` must be this."""
-        return str(self._signer.address)
+        return str(self._require_signer().address)
+
+    def __repr__(self) -> str:
+        mode = "signing" if self._signer is not None else "read-only"
+        return f"EvmAdapter(chain={self.chain!r}, endpoints={self.endpoint_names!r}, {mode})"
+
+    def _require_signer(self) -> LocalAccount:
+        if self._signer is None:
+            raise ReadOnlyAdapter(
+                "this adapter was built without an operator key: it reads balances only",
+                chain=self.chain,
+            )
+        return self._signer
+
+    def _nonces(self) -> NonceManager:
+        return nonce_manager(self._config.chain_id, self._require_signer().address)
 
     @property
     def endpoint_names(self) -> tuple[str, ...]:
@@ -143,6 +171,24 @@ class EvmCore:
 
         return await self._retry(once)
 
+    async def _on_every_endpoint(
+        self, fn: Callable[[EvmEndpoint], Coroutine[Any, Any, T]]
+    ) -> list[T]:
+        """``fn`` on every endpoint at once, results in endpoint order.
+
+        The first failure cancels the requests still in flight on the other
+        endpoints (nothing keeps talking to a node after the read has failed)
+        and is raised as itself, not as an exception group.
+        """
+        if len(self._endpoints) == 1:
+            return [await fn(self._endpoints[0])]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks: list[asyncio.Task[T]] = [group.create_task(fn(ep)) for ep in self._endpoints]
+        except BaseExceptionGroup as failed:
+            raise _first_error(failed) from None
+        return [task.result() for task in tasks]
+
     async def _retry(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await with_retries(call, policy=self._config.retry)
@@ -150,6 +196,51 @@ class EvmCore:
             if exc.chain is None:
                 exc.chain = self.chain
             raise
+
+    # -- signed transactions ---------------------------------------------------
+
+    def _check_signed(self, signed: SignedTx) -> None:
+        if signed.family is not ChainFamily.EVM or signed.chain != self.chain:
+            raise UnknownChain(
+                f"signed transaction of {signed.family} chain {signed.chain!r} given to the "
+                f"adapter of {self.chain!r}",
+                chain=self.chain,
+            )
+        if signed.nonce is None:
+            raise InvalidInput("an EVM signed transaction carries its nonce", chain=self.chain)
+
+    def _outcome(
+        self,
+        signed: SignedTx,
+        state: TxState,
+        *,
+        waiting: WaitReason | None = None,
+        detail: str = "",
+        head: int | None = None,
+        fee_capped: bool = False,
+    ) -> TxOutcome:
+        return TxOutcome(
+            chain=self.chain,
+            state=state,
+            tx_ref=signed.tx_ref,
+            effect_id=signed.effect_id,
+            nonce=signed.nonce,
+            amount=signed.amount,
+            head=head,
+            waiting=waiting,
+            fee_capped=fee_capped,
+            detail=detail,
+        )
+
+    def _revert_error(
+        self, data: bytes, transfer_id: str | None, *, tx_hash: str | None = None
+    ) -> ChainError:
+        return error_for_revert(
+            decode_revert(data, self._errors),
+            chain=self.chain,
+            transfer_id=transfer_id or "",
+            tx_hash=tx_hash,
+        )
 
     # -- validation ----------------------------------------------------------
 
@@ -205,6 +296,46 @@ class EvmCore:
         return Block(
             _int(head.get("number"), "block number"), _hash(head.get("hash"), "block hash")
         )
+
+
+def nonce_of(signed: SignedTx) -> int:
+    if signed.nonce is None:
+        raise InvalidInput("an EVM signed transaction carries its nonce", chain=signed.chain)
+    return signed.nonce
+
+
+def decode_signed(signed: SignedTx) -> dict[str, Any]:
+    """to, data and gas of our own signed transaction, read back from its bytes."""
+    from eth_account.typed_transactions import TypedTransaction
+    from eth_utils import to_checksum_address
+    from hexbytes import HexBytes
+
+    try:
+        fields = TypedTransaction.from_bytes(HexBytes(signed.raw)).as_dict()
+    except Exception:
+        raise InvalidInput(
+            f"signed transaction {signed.tx_ref} does not decode as an EIP-1559 transaction",
+            chain=signed.chain,
+        ) from None
+    to = fields.get("to")
+    return {
+        "to": to_checksum_address(bytes(to)) if to else None,
+        "data": "0x" + bytes(fields.get("data", b"")).hex(),
+        "gas": int(fields["gas"]),
+    }
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a task group, ours preferred, nested groups flattened."""
+    flat: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            stack[:0] = list(exc.exceptions)
+        else:
+            flat.append(exc)
+    return next((e for e in flat if isinstance(e, ChainError)), flat[0])
 
 
 def load_abi(name: str) -> tuple[dict[str, Any], ...]:

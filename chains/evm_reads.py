@@ -1,20 +1,26 @@
 """Final-block balance reads of the EVM adapter, in a few round trips.
 
-For every endpoint of the chain, fetch the final block header (number and
-hash, by the chain's finality rule) together with ``eth_chainId``, then every
-pool's asset and balance at that block number through ``BatchReader.poolStates``
-(chunked; chunks go out as one JSON-RPC batch). Pools whose immutable asset a
-read has verified are later read with ``BatchReader.balancesOf`` (a third of
-the EVM work). With no reader deployed, JSON-RPC batches of
-``asset()``/``balanceOf`` calls do the same. Several endpoints must agree on
-chain id, final block number and hash, and every balance; otherwise
-:class:`~chains.errors.EndpointDisagreement` names who differs and how.
-Nothing is averaged or picked.
+Two phases, each on every endpoint at once:
+
+1. the final block header (number and hash, by the chain's finality rule)
+   together with ``eth_chainId``. Endpoints must agree on it *before* anything
+   is decoded: a node of another chain that shares the chain id differs here,
+   and is an :class:`~chains.errors.EndpointDisagreement`, not a garbled answer;
+2. every pool's asset and balance at that block number through
+   ``BatchReader.poolStates`` (chunked; chunks go out as one JSON-RPC batch).
+   Pools whose immutable asset a read has verified are later read with
+   ``BatchReader.balancesOf`` (a third of the EVM work). With no reader
+   deployed, JSON-RPC batches of ``asset()``/``balanceOf`` calls do the same.
+
+The first failure on any endpoint cancels the requests still in flight on the
+others. Endpoints must also agree on every balance; nothing is averaged or
+picked. A pool that is not there at the final block but has code at the head
+(deployed moments ago) is :class:`~chains.errors.NotFinal` (retryable), only a
+pool with no code at the head either is :class:`~chains.errors.UnknownPool`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +34,7 @@ from chains.errors import (
     ChainError,
     EndpointDisagreement,
     MalformedResponse,
+    NotFinal,
     UnknownPool,
 )
 from chains.evm_abi import (
@@ -56,21 +63,23 @@ class EvmReads(EvmCore):
 
     async def read_balances(self, pools: Sequence[PoolRef]) -> BalanceSnapshot:
         checked = [self._check_pool(p) for p in pools]
-        reads = await asyncio.gather(*(self._read_on(ep, checked) for ep in self._endpoints))
+        meters = {ep.name: Meter() for ep in self._endpoints}
+        blocks = await self._on_every_endpoint(lambda ep: self._final_block(ep, meters[ep.name]))
+        self._require_same_block(
+            [(ep.name, block) for ep, block in zip(self._endpoints, blocks, strict=True)]
+        )
+        block = blocks[0]
+        reads = await self._on_every_endpoint(
+            lambda ep: self._read_on(ep, checked, block, meters[ep.name])
+        )
         self._require_agreement(pools, reads)
         ref = reads[0]
+        await self._refuse_missing(pools, checked, ref)
         now = datetime.now(UTC)
         reports = []
         for pool, (address, asset), (seen_asset, amount) in zip(
             pools, checked, ref.states, strict=True
         ):
-            if seen_asset == _ZERO:
-                raise UnknownPool(
-                    f"pool {pool.pool_id}: no risk pool at {address} (no code or not a pool)",
-                    chain=self.chain,
-                    pool_id=pool.pool_id,
-                    address=address,
-                )
             if seen_asset != asset.lower():
                 raise AccountMismatch(
                     f"pool {pool.pool_id} at {address} holds "
@@ -100,7 +109,44 @@ class EvmReads(EvmCore):
             finalized=True,
             observed_at=now,
             reports=tuple(reports),
-            rpc_calls=sum(r.calls for r in reads),
+            rpc_calls=sum(m.calls for m in meters.values()),
+        )
+
+    async def _refuse_missing(
+        self, pools: Sequence[PoolRef], checked: Sequence[tuple[str, str]], read: _EndpointRead
+    ) -> None:
+        """No pool at the final block: NotFinal if it has code at the head, else UnknownPool."""
+        missing = [
+            (pool, address)
+            for pool, (address, _), (seen, _amount) in zip(pools, checked, read.states, strict=True)
+            if seen == _ZERO
+        ]
+        if not missing:
+            return
+        ep = self._endpoints[0]
+        codes = await self._batch(
+            ep, [("eth_getCode", [address, "latest"]) for _, address in missing], Meter()
+        )
+        young = [
+            pool.pool_id
+            for (pool, _), code in zip(missing, codes, strict=True)
+            if len(_hexbytes(code, "eth_getCode")) > 0
+        ]
+        if young:
+            raise NotFinal(
+                f"pools {', '.join(young[:10])} exist at the head but not yet at the final "
+                f"block #{read.block.number}: read again once they are final",
+                chain=self.chain,
+                pools=tuple(young),
+                block_number=read.block.number,
+            )
+        pool, address = missing[0]
+        raise UnknownPool(
+            f"pool {pool.pool_id}: no risk pool at {address} (no code or not a pool)",
+            chain=self.chain,
+            pool_id=pool.pool_id,
+            address=address,
+            pools=tuple(p.pool_id for p, _ in missing),
         )
 
     async def final_block(self) -> tuple[int, str]:
@@ -108,9 +154,9 @@ class EvmReads(EvmCore):
         block = await self._final_block(self._endpoints[0], Meter())
         return block.number, block.hash
 
-    async def _read_on(self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]]) -> _EndpointRead:
-        meter = Meter()
-        block = await self._final_block(ep, meter)
+    async def _read_on(
+        self, ep: EvmEndpoint, pools: Sequence[tuple[str, str]], block: Block, meter: Meter
+    ) -> _EndpointRead:
         if not pools:
             return _EndpointRead(ep.name, block, (), meter.calls)
         assets = {asset for _, asset in pools}
@@ -225,26 +271,27 @@ class EvmReads(EvmCore):
             states.append(("0x" + a[12:].hex(), int.from_bytes(b, "big")))
         return states
 
+    def _require_same_block(self, blocks: Sequence[tuple[str, Block]]) -> None:
+        """Every endpoint's final block is the first one's, number and hash."""
+        ref_name, ref = blocks[0]
+        for name, other in blocks[1:]:
+            if other == ref:
+                continue
+            behind = name if other.number < ref.number else ref_name
+            detail = (
+                f"{ref_name} has #{ref.number} {ref.hash}, {name} has #{other.number} {other.hash}"
+            )
+            lag = "" if other.number == ref.number else f"; {behind} is behind"
+            raise EndpointDisagreement(
+                f"endpoints disagree on the final block: {detail}{lag}",
+                chain=self.chain,
+                endpoints=(ref_name, name),
+                what="block",
+            )
+
     def _require_agreement(self, pools: Sequence[PoolRef], reads: Sequence[_EndpointRead]) -> None:
         ref = reads[0]
         for other in reads[1:]:
-            if other.block != ref.block:
-                behind = other if other.block.number < ref.block.number else ref
-                detail = (
-                    f"{ref.endpoint} has #{ref.block.number} {ref.block.hash}, "
-                    f"{other.endpoint} has #{other.block.number} {other.block.hash}"
-                )
-                lag = (
-                    ""
-                    if other.block.number == ref.block.number
-                    else f"; {behind.endpoint} is behind"
-                )
-                raise EndpointDisagreement(
-                    f"endpoints disagree on the final block: {detail}{lag}",
-                    chain=self.chain,
-                    endpoints=(ref.endpoint, other.endpoint),
-                    what="block",
-                )
             differing = [
                 p.pool_id for p, a, b in zip(pools, ref.states, other.states, strict=True) if a != b
             ]

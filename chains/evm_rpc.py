@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from chains.errors import (
     ChainError,
+    InvalidInput,
     MalformedResponse,
     RpcError,
     RpcResponseError,
@@ -122,35 +123,67 @@ def _result_of(response: Any, *, endpoint: str) -> Any:
 
 
 class HttpEndpoint:
-    """A node over HTTP, via web3's ``AsyncHTTPProvider`` (its retries off)."""
+    """A node over HTTP, via web3's ``AsyncHTTPProvider`` (its retries off).
+
+    The timeout is passed per request (``request_kwargs``): web3 sets its own
+    30 s ``ClientTimeout`` on every post, which overrides a session-level one,
+    so a stalled node would otherwise hold a call for 30 s whatever is configured.
+    """
 
     def __init__(self, url: str, *, name: str | None = None, timeout: float = 10.0) -> None:
+        import aiohttp
         from web3.providers.rpc import AsyncHTTPProvider
 
+        if not timeout > 0:
+            raise InvalidInput("an endpoint timeout must be positive")
         self._url = url
         self._name = name or redact_url(url)
         self._timeout = timeout
-        self._provider = AsyncHTTPProvider(url, exception_retry_configuration=None)
+        self._provider = AsyncHTTPProvider(
+            url,
+            request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
+            exception_retry_configuration=None,
+        )
         self._session_ready = False
+        self._session_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"HttpEndpoint({self._name!r}, timeout={self._timeout})"
 
     @property
     def name(self) -> str:
         return self._name
 
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
     async def _session(self) -> None:
+        """Open the keep-alive session once. A request cancelled while the session is
+        being handed to web3 (another endpoint failed first) closes it again: no
+        session is left unclosed."""
         if self._session_ready:
             return
         import aiohttp
 
-        # web3's default session closes the connection after every request;
-        # keep-alive makes one-call-per-pool fair and batches cheap.
-        session = aiohttp.ClientSession(
-            raise_for_status=True,
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
-            connector=aiohttp.TCPConnector(limit=32),
-        )
-        await self._provider.cache_async_session(session)
-        self._session_ready = True
+        async with self._session_lock:
+            if self._session_ready:
+                return
+            # web3's default session closes the connection after every request;
+            # keep-alive makes one-call-per-pool fair and batches cheap.
+            session = aiohttp.ClientSession(
+                raise_for_status=True,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                connector=aiohttp.TCPConnector(limit=32),
+            )
+            try:
+                cached = await self._provider.cache_async_session(session)
+            except BaseException:
+                await session.close()
+                raise
+            if cached is not session:
+                await session.close()
+            self._session_ready = True
 
     async def request(self, method: str, params: list[Any]) -> Any:
         await self._session()
@@ -179,6 +212,8 @@ class HttpEndpoint:
         return out
 
     async def aclose(self) -> None:
+        """Close every session this endpoint opened (web3 logs the URL at INFO while
+        doing so: see :func:`chains.logs.quiet_third_party_logs`)."""
         self._session_ready = False  # a later request opens a new session
         with _mapped(self._name):
             await self._provider.disconnect()

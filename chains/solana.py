@@ -37,6 +37,7 @@ from chains.solana_core import (
     TOKEN_PROGRAM_ID,
     U64_MAX,
     SolanaConfig,
+    inbound_marker_address,
     marker_address,
     marker_seed,
     parse_pubkey,
@@ -56,6 +57,7 @@ __all__ = [
     "SolanaAdapter",
     "SolanaConfig",
     "connect_solana",
+    "inbound_marker_address",
     "marker_address",
     "marker_seed",
     "parse_pubkey",
@@ -79,10 +81,27 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
             chain=config.chain,
         )
     mint = parse_pubkey(config.settlement_mint, what="settlement mint", chain=config.chain)
-    try:
-        signer = Keypair.from_bytes(config.treasury_key.get_secret_value())
-    except ValueError:
-        raise InvalidAddress("treasury key is not a 64-byte keypair", chain=config.chain) from None
+    signer: Keypair | None = None
+    if config.treasury_key is not None:
+        try:
+            signer = Keypair.from_bytes(config.treasury_key.get_secret_value())
+        except ValueError:
+            raise InvalidAddress(
+                "treasury key is not a 64-byte keypair", chain=config.chain
+            ) from None
+    authority = signer.pubkey() if signer is not None else None
+    if config.treasury_authority is not None:
+        named = parse_pubkey(
+            config.treasury_authority, what="treasury authority", chain=config.chain
+        )
+        if authority is not None and named != authority:
+            raise InvalidInput(
+                f"treasury_authority {named} is not the public key of treasury_key",
+                chain=config.chain,
+            )
+        authority = named
+    if config.bridge_escrow is not None:
+        parse_pubkey(config.bridge_escrow, what="bridge escrow", chain=config.chain)
     rpc = _open(config.rpc_url, config)
     try:
         rent_resp, mint_resp = await asyncio.gather(
@@ -129,7 +148,7 @@ async def connect_solana(config: SolanaConfig) -> SolanaAdapter:
         await rpc.client.close()
         raise
     witnesses = [_open(url, config) for url in config.witness_urls]
-    return SolanaAdapter(config, rpc, signer, int(rent_resp.value), witnesses)
+    return SolanaAdapter(config, rpc, signer, int(rent_resp.value), witnesses, authority=authority)
 
 
 def _open(url: str, config: SolanaConfig) -> SolanaRpc:

@@ -9,25 +9,35 @@ meet in :class:`chains.solana.SolanaAdapter`. Every read-only call goes through
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from pydantic import SecretBytes
 from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.token.state import TokenAccount, TokenAccountState
-from solders.transaction import Transaction
 
-from chains.base import Commitment, PoolRef, Transfer
-from chains.errors import AccountMismatch, InvalidAddress, UnknownChain, UnknownPool
+from chains.base import ChainFamily, Commitment, Effect, PoolRef, SignedTx
+from chains.errors import (
+    AccountMismatch,
+    InvalidAddress,
+    InvalidInput,
+    ReadOnlyAdapter,
+    UnknownChain,
+    UnknownPool,
+)
 from chains.retry import DEFAULT_RETRY, RetryPolicy, with_retries
 from chains.solana_rpc import SolanaRpc
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 MEMO_PROGRAM_ID = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+#: Owner of inbound-delivery markers: the legacy memo program id. Any program id
+#: works as the owner of a data-less account; a different one than outbound
+#: markers gives the same transfer id a different marker address per direction.
+INBOUND_MARKER_OWNER = Pubkey.from_string("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")
 U64_MAX = 2**64 - 1
 TOKEN_ACCOUNT_LEN = 165
 MINT_LEN = 82
@@ -43,13 +53,20 @@ class SolanaConfig:
 
     ``treasury_key`` is the 64-byte keypair of the treasury authority (owner of
     every pool token account and fee payer). It is a secret: never in repr,
-    logs or errors.
+    logs or errors. Without it the adapter reads only, and needs the
+    authority's public key (``treasury_authority``) to check pool owners.
+
+    ``bridge_escrow`` is a token account of the mint owned by the treasury
+    authority: outbound bridge transfers pay into it (the memo names the
+    destination) and inbound deliveries pay out of it, each under a marker
+    that makes the transfer id once-only. ``routes`` maps the other chains'
+    names to their chain ids (as the bridge's attestations name them).
     """
 
     chain: str
     rpc_url: str
     settlement_mint: str
-    treasury_key: SecretBytes = field(repr=False)
+    treasury_key: SecretBytes | None = field(default=None, repr=False)
     decimals: int = 6
     request_timeout: float = 10.0
     confirm_timeout: float = 60.0
@@ -61,6 +78,21 @@ class SolanaConfig:
     send_commitment: Commitment = Commitment.CONFIRMED  # when send_transfer returns
     skip_preflight: bool = False  # then chain-side failures surface from the status poll
     witness_urls: tuple[str, ...] = ()  # other endpoints that must agree on block hashes
+    treasury_authority: str | None = None  # public key; derived from treasury_key if given
+    bridge_escrow: str | None = None
+    routes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routes", MappingProxyType(dict(self.routes)))
+        object.__setattr__(self, "witness_urls", tuple(self.witness_urls))
+        if self.treasury_key is None and self.treasury_authority is None:
+            raise InvalidInput(
+                "a Solana chain needs treasury_key, or treasury_authority for reads only",
+                chain=self.chain,
+            )
+        for name, chain_id in self.routes.items():
+            if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
+                raise InvalidInput(f"route {name!r} needs a positive chain id", chain=self.chain)
 
 
 def marker_seed(transfer_id: str) -> str:
@@ -69,7 +101,13 @@ def marker_seed(transfer_id: str) -> str:
 
 
 def marker_address(authority: Pubkey, transfer_id: str) -> Pubkey:
+    """The outbound marker of a transfer id (pool transfers and bridge sends)."""
     return Pubkey.create_with_seed(authority, marker_seed(transfer_id), MEMO_PROGRAM_ID)
+
+
+def inbound_marker_address(authority: Pubkey, transfer_id: str) -> Pubkey:
+    """The marker of an inbound delivery of a transfer id on this chain."""
+    return Pubkey.create_with_seed(authority, marker_seed(transfer_id), INBOUND_MARKER_OWNER)
 
 
 def parse_pubkey(value: object, *, what: str, chain: str | None = None) -> Pubkey:
@@ -87,15 +125,14 @@ def parse_pubkey(value: object, *, what: str, chain: str | None = None) -> Pubke
 
 @dataclass(slots=True)
 class Pending:
-    """A signed transfer whose outcome we do not know yet."""
+    """A signed transfer or delivery whose outcome we do not know yet."""
 
-    transfer: Transfer
-    tx: Transaction
-    last_valid_height: int
+    effect: Effect
+    signed: SignedTx
 
     @property
-    def signature(self) -> Signature:
-        return self.tx.signatures[0]
+    def signature(self) -> str:
+        return self.signed.tx_ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,26 +149,54 @@ class SolanaCore:
         self,
         config: SolanaConfig,
         rpc: SolanaRpc,
-        signer: Keypair,
+        signer: Keypair | None,
         rent: int,
         witnesses: Sequence[SolanaRpc] = (),
+        *,
+        authority: Pubkey | None = None,
     ) -> None:
         self._config = config
         self._rpc = rpc
         self._witnesses = tuple(witnesses)
         self._signer = signer
-        self._authority = signer.pubkey()
+        if signer is not None:
+            authority = signer.pubkey()
+        if authority is None:
+            raise InvalidInput("the treasury authority is unknown", chain=config.chain)
+        self._authority = authority
         self._mint = Pubkey.from_string(config.settlement_mint)
+        self._escrow = (
+            parse_pubkey(config.bridge_escrow, what="bridge escrow", chain=config.chain)
+            if config.bridge_escrow is not None
+            else None
+        )
         self._marker_rent = rent
         self._inflight: dict[str, Pending] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
-        return f"SolanaAdapter(chain={self.chain!r}, endpoint={self._rpc.endpoint!r})"
+        mode = "signing" if self._signer is not None else "read-only"
+        return f"SolanaAdapter(chain={self.chain!r}, endpoint={self._rpc.endpoint!r}, {mode})"
 
     @property
     def chain(self) -> str:
         return self._config.chain
+
+    @property
+    def family(self) -> ChainFamily:
+        return ChainFamily.SOLANA
+
+    @property
+    def can_sign(self) -> bool:
+        return self._signer is not None
+
+    def _require_signer(self) -> Keypair:
+        if self._signer is None:
+            raise ReadOnlyAdapter(
+                "this adapter was built without the treasury key: it reads balances only",
+                chain=self.chain,
+            )
+        return self._signer
 
     @property
     def authority(self) -> str:

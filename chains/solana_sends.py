@@ -1,22 +1,24 @@
-"""Transfers of the Solana adapter: one transaction per id, re-signed only when safe.
+"""Broadcast, status and look-ups on Solana, and the one-call sends built from them.
 
-A transfer is one transaction of three instructions:
+``broadcast(signed)`` sends the signed bytes once. A lost answer is not an
+error (the outcome is UNKNOWN: look with ``status``); "already processed" is
+success; a preflight failure is the precise typed error.
 
-1. System ``create_account_with_seed`` (base = treasury authority, seed = first
-   32 hex digits of the transfer id): the *marker*. It fails if the account
-   exists, so the chain itself refuses a second transaction for the same id.
-2. SPL Token ``transfer_checked`` from the pool to the recipient token account.
-3. Memo ``ballast:<transfer id>``: ``find_transfer`` reads it back.
+``status(signed)`` asks ``getSignatureStatuses`` (searching history): FAILED
+with the transaction error, INCLUDED at confirmed, FINAL at finalized. An
+unknown signature is DROPPED only once the *finalized* block height is past
+the transaction's ``lastValidBlockHeight`` and a second look still does not
+know it: then it can never land and the effect may be signed again. Before
+that it is UNKNOWN, and re-signing would risk a second transaction (the
+marker would make the chain refuse it, but the refusal costs a fee).
 
-``find_transfer`` asks ``getSignaturesForAddress`` of the marker: an index
-keyed by the id, one entry per landed attempt.
+``find_effect(effect)`` asks for the effect's marker account at finalized and
+confirmed, and finds the transaction through the marker's signatures.
 
-Confirmation: a sent transaction whose outcome is unknown (lost response,
-dropped by the leader) is never re-signed while its blockhash is still valid.
-It is re-signed only when the *finalized* block height is past its
-``lastValidBlockHeight`` and ``getSignatureStatuses`` (searching history)
-still does not know it. Anything in between is a :class:`ConfirmationTimeout`
-and the transfer stays in flight for the next call.
+``send_transfer``/``complete_inbound`` are those ports composed: one
+transaction per id in flight per adapter, re-signed only after the expiry
+above; a :class:`~chains.errors.ConfirmationTimeout` leaves it in flight for
+the next call.
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from typing import Any
 
 from solders.account_decoder import UiAccountEncoding
 from solders.commitment_config import CommitmentLevel
-from solders.instruction import AccountMeta, Instruction
-from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.rpc.config import (
     RpcAccountInfoConfig,
@@ -41,7 +41,6 @@ from solders.rpc.config import (
 )
 from solders.rpc.requests import (
     GetBlockHeight,
-    GetLatestBlockhash,
     GetMultipleAccounts,
     GetSignaturesForAddress,
     GetSignatureStatuses,
@@ -50,7 +49,6 @@ from solders.rpc.requests import (
 )
 from solders.rpc.responses import (
     GetBlockHeightResp,
-    GetLatestBlockhashResp,
     GetMultipleAccountsResp,
     GetSignaturesForAddressResp,
     GetSignatureStatusesResp,
@@ -58,11 +56,23 @@ from solders.rpc.responses import (
     SendTransactionResp,
 )
 from solders.signature import Signature
-from solders.system_program import CreateAccountWithSeedParams, create_account_with_seed
-from solders.transaction import Transaction, VersionedTransaction
+from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionConfirmationStatus, UiTransactionEncoding
 
-from chains.base import Commitment, Transfer, TransferReceipt, TransferStatus, check_transfer_id
+from chains.base import (
+    ChainFamily,
+    Commitment,
+    Effect,
+    InboundTransfer,
+    SignedTx,
+    Transfer,
+    TransferReceipt,
+    TransferStatus,
+    TxOutcome,
+    TxState,
+    check_transfer_id,
+    effect_id,
+)
 from chains.errors import (
     AccountMismatch,
     BlockhashExpired,
@@ -70,8 +80,6 @@ from chains.errors import (
     ConfirmationTimeout,
     DuplicateTransfer,
     InsufficientCapital,
-    InvalidAddress,
-    InvalidAmount,
     MalformedResponse,
     RpcResponseError,
     RpcTimeout,
@@ -81,196 +89,80 @@ from chains.errors import (
     UnknownChain,
 )
 from chains.solana_core import (
-    MEMO_PREFIX,
     MEMO_PROGRAM_ID,
     TOKEN_PROGRAM_ID,
-    U64_MAX,
     Pending,
-    SolanaCore,
+    inbound_marker_address,
     marker_address,
-    marker_seed,
-    parse_pubkey,
 )
+from chains.solana_effects import TRANSFER_CHECKED, SolanaEffects, memo_matches
 
 log = logging.getLogger("ballast.chains.solana")
-
-_TRANSFER_CHECKED = 12
 
 PREFLIGHT_FAILURE = -32002
 
 
-class SolanaSends(SolanaCore):
-    """Sends with on-chain idempotency by transfer id, and look-ups by that id."""
+class SolanaSends(SolanaEffects):
+    """Broadcast, status, look-ups by id, and the one-call sends."""
 
-    async def send_transfer(self, transfer: Transfer) -> TransferReceipt:
-        source = self._pool_key(transfer.source)
-        if transfer.cross_chain:
+    # -- broadcast ------------------------------------------------------------------
+
+    def _check_signed(self, signed: SignedTx) -> None:
+        if signed.family is not ChainFamily.SOLANA or signed.chain != self.chain:
             raise UnknownChain(
-                f"no bridge route from {self.chain!r} to {transfer.dst_chain!r}", chain=self.chain
-            )
-        recipient = parse_pubkey(transfer.recipient, what="recipient", chain=self.chain)
-        if transfer.amount > U64_MAX:
-            raise InvalidAmount(
-                f"amount {transfer.amount} exceeds the SPL token maximum {U64_MAX}",
+                f"signed transaction of {signed.family} chain {signed.chain!r} given to the "
+                f"adapter of {self.chain!r}",
                 chain=self.chain,
             )
-        if recipient == source:
-            raise InvalidAddress("recipient is the source pool itself", chain=self.chain)
-        lock = self._locks.setdefault(transfer.transfer_id, asyncio.Lock())
-        try:
-            async with lock:  # one send per id at a time in this process
-                return await self._send_locked(transfer, source, recipient)
-        finally:
-            if not lock.locked():
-                self._locks.pop(transfer.transfer_id, None)
 
-    async def _send_locked(
-        self, transfer: Transfer, source: Pubkey, recipient: Pubkey
-    ) -> TransferReceipt:
-        pending = self._inflight.get(transfer.transfer_id)
-        if pending is not None and pending.transfer != transfer:
-            raise DuplicateTransfer(
-                "a different transfer with this id is in flight",
-                chain=self.chain,
-                transfer_id=transfer.transfer_id,
-            )
-        if pending is None:
-            await self._precheck(transfer, source, recipient)
-        for _ in range(self._config.max_resigns + 1):
-            if pending is None:
-                pending = await self._sign(transfer, source, recipient)
-                self._inflight[transfer.transfer_id] = pending
-                await self._broadcast(pending)
-            receipt = await self._await_outcome(pending)
-            if receipt is not None:
-                self._inflight.pop(transfer.transfer_id, None)
-                return receipt
-            log.info(
-                "transfer %s: blockhash expired, signature %s unknown: re-signing",
-                transfer.transfer_id,
-                pending.signature,
-            )
-            pending = None
-        self._inflight.pop(transfer.transfer_id, None)
-        raise BlockhashExpired(
-            f"blockhash expired {self._config.max_resigns + 1} times without landing",
-            chain=self.chain,
-            transfer_id=transfer.transfer_id,
-        )
+    def discard(self, signed: SignedTx) -> None:
+        """Nothing to free on Solana: an unsent transaction dies with its blockhash."""
+        self._check_signed(signed)
 
-    async def _precheck(self, transfer: Transfer, source: Pubkey, recipient: Pubkey) -> None:
-        """Precise errors before signing; the chain enforces the same again."""
-        marker = marker_address(self._authority, transfer.transfer_id)
-        answer = await self._call(
-            GetMultipleAccounts(
-                [source, recipient, marker],
-                RpcAccountInfoConfig(
-                    encoding=UiAccountEncoding.Base64, commitment=CommitmentLevel.Confirmed
-                ),
-            ),
-            GetMultipleAccountsResp,
-        )
-        if len(answer.value) != 3:
-            raise MalformedResponse("getMultipleAccounts: wrong length", chain=self.chain)
-        src_acc, dst_acc, marker_acc = answer.value
-        pool = self._token(
-            src_acc, what=f"pool {transfer.source.pool_id!r} ({source})", owner=self._authority
-        )
-        if dst_acc is None:
-            raise AccountMismatch(
-                f"recipient {recipient}: no token account of mint {self._mint}", chain=self.chain
-            )
-        self._token(dst_acc, what=f"recipient {recipient}", owner=None)
-        if marker_acc is not None:
-            raise DuplicateTransfer(
-                f"transfer id already used (marker {marker} exists)",
-                chain=self.chain,
-                transfer_id=transfer.transfer_id,
-            )
-        if pool.amount < transfer.amount:
-            raise InsufficientCapital(
-                f"pool {transfer.source.pool_id!r} holds {pool.amount}, transfer needs "
-                f"{transfer.amount}",
-                chain=self.chain,
-                transfer_id=transfer.transfer_id,
-            )
-
-    def _instructions(
-        self, transfer: Transfer, source: Pubkey, recipient: Pubkey
-    ) -> list[Instruction]:
-        marker = marker_address(self._authority, transfer.transfer_id)
-        data = bytes([_TRANSFER_CHECKED]) + transfer.amount.to_bytes(8, "little")
-        data += bytes([self._config.decimals])
-        return [
-            create_account_with_seed(
-                CreateAccountWithSeedParams(
-                    from_pubkey=self._authority,
-                    to_pubkey=marker,
-                    base=self._authority,
-                    seed=marker_seed(transfer.transfer_id),
-                    lamports=self._marker_rent,
-                    space=0,
-                    owner=MEMO_PROGRAM_ID,
-                )
-            ),
-            Instruction(
-                TOKEN_PROGRAM_ID,
-                data,
-                [
-                    AccountMeta(source, is_signer=False, is_writable=True),
-                    AccountMeta(self._mint, is_signer=False, is_writable=False),
-                    AccountMeta(recipient, is_signer=False, is_writable=True),
-                    AccountMeta(self._authority, is_signer=True, is_writable=False),
-                ],
-            ),
-            Instruction(
-                MEMO_PROGRAM_ID,
-                (MEMO_PREFIX + transfer.transfer_id).encode(),
-                [AccountMeta(self._authority, is_signer=True, is_writable=False)],
-            ),
-        ]
-
-    async def _sign(self, transfer: Transfer, source: Pubkey, recipient: Pubkey) -> Pending:
-        latest = await self._call(
-            GetLatestBlockhash(RpcContextConfig(commitment=CommitmentLevel.Confirmed)),
-            GetLatestBlockhashResp,
-        )
-        blockhash = latest.value.blockhash
-        message = Message.new_with_blockhash(
-            self._instructions(transfer, source, recipient), self._authority, blockhash
-        )
-        tx = Transaction([self._signer], message, blockhash)
-        return Pending(transfer, tx, latest.value.last_valid_block_height)
-
-    async def _broadcast(self, pending: Pending) -> None:
-        """Send once. A lost answer is not an error here: the outcome is polled."""
+    async def broadcast(self, signed: SignedTx) -> TxOutcome:
+        """Send the signed bytes once (module docstring for how answers are read)."""
+        self._check_signed(signed)
         body = SendRawTransaction(
-            bytes(pending.tx),
+            signed.raw,
             RpcSendTransactionConfig(
                 skip_preflight=self._config.skip_preflight,
                 preflight_commitment=CommitmentLevel.Confirmed,
             ),
         )
-        tid = pending.transfer.transfer_id
         try:
             await self._rpc.call(body, SendTransactionResp)
         except (RpcTimeout, RpcUnavailable, MalformedResponse) as exc:
-            log.warning("transfer %s: send outcome unknown (%s): polling", tid, exc)
+            log.warning("%s: send outcome unknown (%s): polling", signed.effect_id, exc)
+            return self._outcome(signed, TxState.UNKNOWN, f"send outcome unknown: {exc.message}")
         except RpcResponseError as exc:
-            if exc.code == PREFLIGHT_FAILURE:
-                data = exc.fields.get("data")
-                err = data.get("err") if isinstance(data, dict) else None
-                logs = data.get("logs") if isinstance(data, dict) else None
-                if err in ("AlreadyProcessed", "BlockhashNotFound"):
-                    return  # landed before, or this node lags: the status poll decides
-                self._inflight.pop(tid, None)
-                raise self._tx_error(err, logs, tid) from None
-            self._inflight.pop(tid, None)  # the node refused it: it was never forwarded
-            raise
+            if exc.code != PREFLIGHT_FAILURE:
+                raise
+            data = exc.fields.get("data")
+            err = data.get("err") if isinstance(data, dict) else None
+            logs = data.get("logs") if isinstance(data, dict) else None
+            if err == "AlreadyProcessed":
+                return await self.status(signed)
+            if err == "BlockhashNotFound":  # this node lags, or it expired: status decides
+                return self._outcome(
+                    signed, TxState.UNKNOWN, "the node does not know its blockhash"
+                )
+            raise self._tx_error(err, logs, signed.effect_id or "", signed.tx_ref) from None
+        return self._outcome(signed, TxState.PENDING, f"accepted by {self._rpc.endpoint}")
 
-    def _tx_error(self, err: object, logs: object, tid: str) -> ChainError:
+    def _outcome(self, signed: SignedTx, state: TxState, detail: str, **kw: Any) -> TxOutcome:
+        return TxOutcome(
+            chain=self.chain,
+            state=state,
+            tx_ref=signed.tx_ref,
+            effect_id=signed.effect_id,
+            amount=signed.amount,
+            detail=detail,
+            **kw,
+        )
+
+    def _tx_error(self, err: object, logs: object, tid: str, sig: str | None = None) -> ChainError:
         """A transaction error (node JSON) as our typed error; logs kept, truncated."""
-        kw: dict[str, Any] = {"chain": self.chain, "transfer_id": tid}
+        kw: dict[str, Any] = {"chain": self.chain, "transfer_id": tid, "tx_hash": sig}
         if isinstance(logs, list):
             kw["logs"] = [str(line)[:200] for line in logs[-12:]]
         detail = err.get("InstructionError") if isinstance(err, dict) else None
@@ -282,9 +174,9 @@ class SolanaSends(SolanaCore):
             if index == 0 and custom == 1:
                 return InsufficientCapital("treasury authority lacks SOL for fees/rent", **kw)
             if index == 1 and custom == 1:
-                return InsufficientCapital("pool balance below the transfer amount", **kw)
+                return InsufficientCapital("source balance below the transfer amount", **kw)
             if index == 1 and custom == 4:
-                return Unauthorized("treasury authority does not own the pool", **kw)
+                return Unauthorized("treasury authority does not own the source account", **kw)
             if index == 1 and custom == 3:
                 return AccountMismatch("recipient token account has another mint", **kw)
             return TransactionReverted(f"instruction {index} failed: {why}", **kw)
@@ -292,14 +184,16 @@ class SolanaSends(SolanaCore):
             return InsufficientCapital("treasury authority lacks SOL for fees", **kw)
         return TransactionReverted(f"transaction failed: {str(err)[:200]}", **kw)
 
-    async def _statuses(self, sig: Signature) -> Any:
+    # -- status ---------------------------------------------------------------------
+
+    async def _signature_status(self, sig: Signature) -> Any:
         resp = await self._call(
             GetSignatureStatuses([sig], RpcSignatureStatusConfig(search_transaction_history=True)),
             GetSignatureStatusesResp,
         )
         if len(resp.value) != 1:
             raise MalformedResponse("getSignatureStatuses: wrong length", chain=self.chain)
-        return resp.value[0]
+        return resp.context.slot, resp.value[0]
 
     async def _finalized_height(self) -> int:
         resp = await self._call(
@@ -308,62 +202,113 @@ class SolanaSends(SolanaCore):
         )
         return int(resp.value)
 
-    async def _await_outcome(self, pending: Pending) -> TransferReceipt | None:
-        """The receipt once landed at ``send_commitment``; None once expired *and*
-        unknown (the caller re-signs); :class:`ConfirmationTimeout` otherwise."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._config.confirm_timeout
-        want_final = self._config.send_commitment is Commitment.FINALIZED
-        while True:
-            receipt = self._receipt_from_status(pending, await self._statuses(pending.signature))
-            if receipt is not None and (
-                receipt.status is TransferStatus.FINALIZED or not want_final
-            ):
-                return receipt
-            if receipt is None and await self._finalized_height() > pending.last_valid_height:
-                # Expired at finalized: it can never land now. Ask once more, then re-sign.
-                receipt = self._receipt_from_status(
-                    pending, await self._statuses(pending.signature)
-                )
-                if receipt is None:
-                    return None
-                continue  # it did land after all: wait for the commitment asked for
-            if loop.time() >= deadline:
-                landed = "landed, not yet final" if receipt else "blockhash still valid"
-                raise ConfirmationTimeout(
-                    f"signature {pending.signature} not {self._config.send_commitment} in "
-                    f"{self._config.confirm_timeout}s ({landed}); not re-signed",
-                    chain=self.chain,
-                    transfer_id=pending.transfer.transfer_id,
-                    signature=str(pending.signature),
-                )
-            await asyncio.sleep(self._config.poll_interval)
-
-    def _receipt_from_status(self, pending: Pending, status: Any) -> TransferReceipt | None:
-        """A receipt for a landed signature (confirmed or finalized); None if unknown."""
+    async def status(self, signed: SignedTx) -> TxOutcome:
+        """Where this signature stands (module docstring)."""
+        self._check_signed(signed)
+        sig = Signature.from_string(signed.tx_ref)
+        slot, status = await self._signature_status(sig)
         if status is None:
-            return None
+            height = await self._finalized_height()
+            last_valid = signed.last_valid_block_height
+            if last_valid is None or height <= last_valid:
+                return self._outcome(
+                    signed,
+                    TxState.UNKNOWN,
+                    f"signature unknown; its blockhash is valid until height {last_valid} "
+                    f"(finalized height {height}): do not re-sign yet",
+                    head=slot,
+                )
+            slot, status = await self._signature_status(sig)  # one more look, then it is gone
+            if status is None:
+                return self._outcome(
+                    signed,
+                    TxState.DROPPED,
+                    f"blockhash expired at finalized height {height} > {last_valid} and the "
+                    "signature is unknown: it can never land, sign the effect again",
+                    head=slot,
+                    final=True,
+                )
+        landed: dict[str, Any] = {"head": slot, "block_number": status.slot}
         if status.err is not None:
-            self._inflight.pop(pending.transfer.transfer_id, None)
-            raise self._tx_error(
-                json.loads(status.to_json()).get("err"), None, pending.transfer.transfer_id
+            err = json.loads(status.to_json()).get("err")
+            error = self._tx_error(err, None, signed.effect_id or "", signed.tx_ref)
+            final = status.confirmation_status == TransactionConfirmationStatus.Finalized
+            return self._outcome(
+                signed,
+                TxState.FAILED,
+                f"transaction {signed.tx_ref} failed in slot {status.slot}: {error.message}",
+                revert=json.dumps(err, sort_keys=True),
+                final=final,
+                **landed,
             )
         level = status.confirmation_status
         if level is None or level == TransactionConfirmationStatus.Processed:
-            return None
-        final = level == TransactionConfirmationStatus.Finalized
-        return TransferReceipt(
-            transfer_id=pending.transfer.transfer_id,
+            return self._outcome(signed, TxState.PENDING, "processed, not yet confirmed", **landed)
+        if level == TransactionConfirmationStatus.Finalized:
+            return self._outcome(signed, TxState.FINAL, "finalized", final=True, **landed)
+        return self._outcome(signed, TxState.INCLUDED, "confirmed", **landed)
+
+    # -- by effect id -----------------------------------------------------------------
+
+    def _marker_of(self, effect: Effect) -> Pubkey:
+        self._plan(effect)  # the same checks as prepare (and UnsupportedEffect for vaults)
+        if isinstance(effect, InboundTransfer):
+            return inbound_marker_address(self._authority, effect.transfer_id)
+        return marker_address(self._authority, effect_id(effect))
+
+    async def find_effect(self, effect: Effect) -> TxOutcome:
+        """The effect's marker at finalized / confirmed, and the transaction behind it."""
+        eid = effect_id(effect)
+        marker = self._marker_of(effect)
+        answers = await self._gather(
+            [
+                (
+                    GetMultipleAccounts(
+                        [marker],
+                        RpcAccountInfoConfig(encoding=UiAccountEncoding.Base64, commitment=level),
+                    ),
+                    GetMultipleAccountsResp,
+                )
+                for level in (CommitmentLevel.Finalized, CommitmentLevel.Confirmed)
+            ]
+        )
+        at_final, at_confirmed = (a.value[0] if a.value else None for a in answers)
+        head = int(answers[1].context.slot)
+        if at_final is None and at_confirmed is None:
+            return TxOutcome(
+                chain=self.chain,
+                state=TxState.UNKNOWN,
+                effect_id=eid,
+                head=head,
+                detail=f"no marker {marker} for {eid}",
+            )
+        found = await self._find_by_marker(marker, eid)
+        final = at_final is not None
+        return TxOutcome(
             chain=self.chain,
-            tx_ref=str(pending.signature),
-            status=TransferStatus.FINALIZED if final else TransferStatus.CONFIRMED,
-            block_number=status.slot,
-            amount=pending.transfer.amount,
+            state=TxState.FINAL if final else TxState.INCLUDED,
+            tx_ref=found.tx_ref if found else None,
+            effect_id=eid,
+            block_number=found.block_number if found else None,
+            final=final,
+            head=head,
+            amount=found.amount if found else None,
+            detail=f"marker {marker} exists",
         )
 
     async def find_transfer(self, transfer_id: str) -> TransferReceipt | None:
         check_transfer_id(transfer_id)
-        marker = marker_address(self._authority, transfer_id)
+        return await self._find_by_marker(marker_address(self._authority, transfer_id), transfer_id)
+
+    async def find_inbound(self, transfer_id: str) -> TransferReceipt | None:
+        """The delivery of this transfer id on this chain (from the bridge escrow), if any."""
+        check_transfer_id(transfer_id)
+        marker = inbound_marker_address(self._authority, transfer_id)
+        return await self._find_by_marker(marker, transfer_id)
+
+    async def _find_by_marker(self, marker: Pubkey, transfer_id: str) -> TransferReceipt | None:
+        """The successful transaction among the marker's signatures that carries the id
+        (a failed one only if none succeeded)."""
         entries = await self._call(
             GetSignaturesForAddress(
                 marker,
@@ -394,7 +339,7 @@ class SolanaSends(SolanaCore):
         return failed
 
     async def _read_transfer(self, sig: Signature, transfer_id: str) -> tuple[int, int] | None:
-        """(slot, amount) if this transaction is our transfer carrying this id's memo."""
+        """(slot, amount) if this transaction is ours carrying this id's memo."""
         resp = await self._call(
             GetTransaction(
                 sig,
@@ -419,12 +364,102 @@ class SolanaSends(SolanaCore):
                 data = bytes(ix.data)
                 if program == MEMO_PROGRAM_ID:
                     memo = data.decode("utf-8", "replace")
-                elif program == TOKEN_PROGRAM_ID and data[:1] == bytes([_TRANSFER_CHECKED]):
+                elif program == TOKEN_PROGRAM_ID and data[:1] == bytes([TRANSFER_CHECKED]):
                     amount = int.from_bytes(data[1:9], "little")
         except (IndexError, ValueError, AttributeError):
             raise MalformedResponse(
                 f"getTransaction {sig}: undecodable transaction", chain=self.chain
             ) from None
-        if memo != MEMO_PREFIX + transfer_id or amount is None:
+        if not memo_matches(memo, transfer_id) or amount is None:
             return None
         return int(resp.value.slot), amount
+
+    # -- one-call sends --------------------------------------------------------------------
+
+    async def send_transfer(self, transfer: Transfer) -> TransferReceipt:
+        return await self._execute(transfer)
+
+    async def complete_inbound(self, inbound: InboundTransfer) -> TransferReceipt:
+        """Deliver an inbound bridge transfer out of the bridge escrow (see solana_effects)."""
+        return await self._execute(inbound)
+
+    async def _execute(self, effect: Effect) -> TransferReceipt:
+        self._require_signer()
+        self._plan(effect)  # every input check before any call or lock
+        eid = effect_id(effect)
+        lock = self._locks.setdefault(eid, asyncio.Lock())
+        try:
+            async with lock:  # one send per id at a time in this process
+                return await self._execute_locked(effect)
+        finally:
+            if not lock.locked():
+                self._locks.pop(eid, None)
+
+    async def _execute_locked(self, effect: Effect) -> TransferReceipt:
+        eid = effect_id(effect)
+        pending = self._inflight.get(eid)
+        if pending is not None and pending.effect != effect:
+            raise DuplicateTransfer(
+                "a different effect with this id is in flight", chain=self.chain, transfer_id=eid
+            )
+        plan = self._plan(effect)
+        if pending is None:
+            await self._precheck(plan)
+        for _ in range(self._config.max_resigns + 1):
+            if pending is None:
+                pending = Pending(effect, await self._sign(plan))
+                self._inflight[eid] = pending
+                try:
+                    await self.broadcast(pending.signed)
+                except ChainError:
+                    self._inflight.pop(eid, None)  # refused: it was never forwarded
+                    raise
+            receipt = await self._await_outcome(pending)
+            if receipt is not None:
+                self._inflight.pop(eid, None)
+                return receipt
+            log.info("%s: blockhash expired, %s unknown: re-signing", eid, pending.signature)
+            pending = None
+        self._inflight.pop(eid, None)
+        raise BlockhashExpired(
+            f"blockhash expired {self._config.max_resigns + 1} times without landing",
+            chain=self.chain,
+            transfer_id=eid,
+        )
+
+    async def _await_outcome(self, pending: Pending) -> TransferReceipt | None:
+        """The receipt once landed at ``send_commitment``; None once DROPPED (the
+        caller re-signs); :class:`ConfirmationTimeout` otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.confirm_timeout
+        want_final = self._config.send_commitment is Commitment.FINALIZED
+        eid = effect_id(pending.effect)
+        while True:
+            outcome = await self.status(pending.signed)
+            if outcome.state is TxState.FAILED:
+                self._inflight.pop(eid, None)
+                raise self._tx_error(
+                    json.loads(outcome.revert or "null"), None, eid, outcome.tx_ref
+                )
+            if outcome.state is TxState.DROPPED:
+                return None
+            if outcome.state is TxState.FINAL or (outcome.landed and not want_final):
+                return TransferReceipt(
+                    transfer_id=eid,
+                    chain=self.chain,
+                    tx_ref=pending.signature,
+                    status=TransferStatus.FINALIZED if outcome.final else TransferStatus.CONFIRMED,
+                    block_number=outcome.block_number,
+                    amount=pending.signed.amount,
+                )
+            if loop.time() >= deadline:
+                landed = "landed, not yet final" if outcome.landed else "blockhash still valid"
+                raise ConfirmationTimeout(
+                    f"signature {pending.signature} not {self._config.send_commitment} in "
+                    f"{self._config.confirm_timeout}s ({landed}); not re-signed",
+                    chain=self.chain,
+                    transfer_id=eid,
+                    signature=pending.signature,
+                    tx_hash=pending.signature,
+                )
+            await asyncio.sleep(self._config.poll_interval)

@@ -2,17 +2,23 @@
 
 :class:`FaultyEndpoint` wraps a real :class:`~chains.evm_rpc.EvmEndpoint`
 (embedded or HTTP) and, on request, times out, answers with an error payload,
-or serves an older view of the chain than the node really has. Everything it
-does not fault goes to the real node unchanged, so the adapter under test
-still runs against a real chain. It counts round trips so tests can assert
-that retries are bounded and that permanent errors are not retried.
+serves an older view of the chain than the node really has, stalls until
+released (to see that a failed read cancels what is still in flight), or
+swallows a broadcast (answers its hash, never forwards it: a node that lost
+the transaction). Everything it does not fault goes to the real node
+unchanged, so the adapter under test still runs against a real chain. It
+counts round trips so tests can assert that retries are bounded and that
+permanent errors are not retried.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from eth_utils import keccak
 
 from chains.errors import ChainError, RpcTimeout, RpcUnavailable
 from chains.evm_rpc import Call, EvmEndpoint, error_from_payload
@@ -39,8 +45,15 @@ class FaultyEndpoint:
     lag: int = 0  # serve the chain as it was this many blocks ago
     round_trips: int = 0
     methods_seen: list[str] = field(default_factory=list)
+    stalled: int = 0  # requests that reached a stall
+    cancelled: int = 0  # stalled requests cancelled by the caller
+    forwarded_after_stall: int = 0  # stalled requests that went on to the node
+    swallowed: list[str] = field(default_factory=list)  # hashes of swallowed broadcasts
     _faults: list[_Fault] = field(default_factory=list)
     _answers: list[list[Any]] = field(default_factory=list)
+    _stall_methods: frozenset[str] = frozenset()
+    _release: asyncio.Event | None = None
+    _swallow: int = 0
 
     @property
     def name(self) -> str:
@@ -78,6 +91,41 @@ class FaultyEndpoint:
         payload = {"code": code, "message": message}
         self._add(times, methods, lambda n: error_from_payload(payload, endpoint=n), False)
 
+    def stall(self, methods: Sequence[str]) -> None:
+        """Requests touching ``methods`` hang until :meth:`release` (or cancellation)."""
+        self._stall_methods = frozenset(methods)
+        self._release = asyncio.Event()
+
+    def release(self) -> None:
+        self._stall_methods = frozenset()
+        if self._release is not None:
+            self._release.set()
+
+    def swallow(self, times: int = 1) -> None:
+        """The next ``times`` ``eth_sendRawTransaction`` calls answer the transaction's
+        hash and are never forwarded: the node lost them."""
+        self._swallow += times
+
+    async def _maybe_stall(self, methods: Sequence[str]) -> None:
+        if self._release is None or not self._stall_methods.intersection(methods):
+            return
+        self.stalled += 1
+        try:
+            await self._release.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.forwarded_after_stall += 1
+
+    def _swallowed(self, method: str, params: list[Any]) -> tuple[bool, Any]:
+        if method != "eth_sendRawTransaction" or self._swallow <= 0:
+            return False, None
+        self._swallow -= 1
+        raw = bytes.fromhex(str(params[0])[2:])
+        tx_hash = "0x" + keccak(raw).hex()
+        self.swallowed.append(tx_hash)
+        return True, tx_hash
+
     def answer(self, times: int, method: str, result: Any) -> None:
         """The next ``times`` calls of ``method`` get ``result`` without reaching the node
         (a node that lies: e.g. a wrong chain id or a bogus gas estimate)."""
@@ -114,6 +162,10 @@ class FaultyEndpoint:
         for exc in (self._take(method, whole=True), self._take(method, whole=False)):
             if exc is not None:
                 raise exc
+        await self._maybe_stall([method])
+        hit, swallowed = self._swallowed(method, params)
+        if hit:
+            return swallowed
         result = await self._lagged(method, params)
         lost = self._take(method, whole=True, after=True)
         if lost is not None:
@@ -127,11 +179,14 @@ class FaultyEndpoint:
             exc = self._take(method, whole=True)
             if exc is not None:
                 raise exc
+        await self._maybe_stall([m for m, _ in calls])
         out: list[Any] = [None] * len(calls)
         forward: list[int] = []
-        for i, (method, _) in enumerate(calls):
+        for i, (method, params) in enumerate(calls):
             exc = self._take(method, whole=False)
             hit, result = (False, None) if exc is not None else self._answered(method)
+            if exc is None and not hit:
+                hit, result = self._swallowed(method, params)
             if exc is not None:
                 out[i] = exc
             elif hit:

@@ -14,8 +14,12 @@ take seconds, not a minute.
 
 ::
 
-    async with embedded_evm_chains([ChainSpec("ethereum", 31001, pools=(10**9, 5 * 10**8))]) as env:
+    async with embedded_evm_chains([EmbeddedChainSpec("ethereum", 31001, pools=(10**9,))]) as env:
         snap = await env["ethereum"].adapter.read_balances(env["ethereum"].pools)
+
+(``EmbeddedChainSpec`` is also exported as ``ChainSpec``, its former name, for
+callers not yet moved; :class:`chains.factory.ChainSpec` is the config of a
+real chain.)
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ EMBEDDED_RETRY = RetryPolicy(attempts=4, max_seconds=5.0, initial_wait=0.01, max
 
 
 @dataclass(frozen=True, slots=True)
-class ChainSpec:
+class EmbeddedChainSpec:
     """One embedded chain: its name, its own chain id and its pools' opening balances."""
 
     name: str
@@ -61,6 +65,10 @@ class ChainSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pools", tuple(self.pools))
+
+
+#: The former name, kept while callers move to ``EmbeddedChainSpec``.
+ChainSpec = EmbeddedChainSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,7 @@ def _artifact(name: str) -> tuple[str, ContractAbi]:
 class EmbeddedEvmChain:
     """One py-evm chain with our contracts, its adapter and a back door for set-up."""
 
-    spec: ChainSpec
+    spec: EmbeddedChainSpec
     w3: Any
     endpoint: EthTesterEndpoint
     admin: LocalAccount
@@ -265,6 +273,20 @@ class EmbeddedEvmChain:
         if list(got) != list(amounts):
             raise RuntimeError(f"embedded set-up: pools on {self.name} not funded as asked")
 
+    async def approve_cedent(self, pool: str) -> None:
+        """The vault's admin lets ``pool`` cede to the vault."""
+        fn = self.abi("ReinsuranceVault").fn("setCedent")
+        self.transact(self.admin, self.deployment.vault, fn.encode(pool, True))
+
+    async def fund_vault(self, amount: int) -> None:
+        """A reinsurer (the admin here) deposits ``amount`` into the vault."""
+        token, vault = self.deployment.token, self.deployment.vault
+        await self.mint(self.admin.address, amount)
+        approve = self.abi("SettlementToken").fn("approve")
+        self.transact(self.admin, token, approve.encode(vault, amount))
+        deposit = self.abi("ReinsuranceVault").fn("deposit")
+        self.transact(self.admin, vault, deposit.encode(amount, self.admin.address))
+
     async def fund_gas(self, address: str, wei: int = 10**20) -> None:
         """Give an account native currency for gas (e.g. a second, unauthorised key)."""
         funder = self.tester.get_accounts()[0]
@@ -340,7 +362,9 @@ def _new_w3(chain_id: int) -> Any:
     return AsyncWeb3(provider, middleware=[])
 
 
-async def start_chain(spec: ChainSpec, *, admin_key: bytes | None = None) -> EmbeddedEvmChain:
+async def start_chain(
+    spec: EmbeddedChainSpec, *, admin_key: bytes | None = None
+) -> EmbeddedEvmChain:
     """Start one embedded chain, deploy our contracts and the spec's pools."""
     w3 = _new_w3(spec.chain_id)
     tester = w3.provider.ethereum_tester
@@ -377,7 +401,7 @@ async def start_chain(spec: ChainSpec, *, admin_key: bytes | None = None) -> Emb
 
 
 @asynccontextmanager
-async def embedded_evm_chains(specs: Sequence[ChainSpec]) -> AsyncIterator[EmbeddedEvmEnv]:
+async def embedded_evm_chains(specs: Sequence[EmbeddedChainSpec]) -> AsyncIterator[EmbeddedEvmEnv]:
     """Start every chain, wire bridge routes between them, finalize, and tear down after."""
     names = [s.name for s in specs]
     ids = [s.chain_id for s in specs]

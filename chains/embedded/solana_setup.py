@@ -116,6 +116,18 @@ class EmbeddedSolana:
             executable=False,
         )
 
+    def create_escrow(self, amount: int = 0) -> Pubkey:
+        """A bridge escrow: a token account of the mint owned by the treasury authority."""
+        key = Keypair().pubkey()
+        self._supply += amount
+        self.ledger.set_accounts(
+            {
+                key: self._token_account(self.authority.pubkey(), amount),
+                self.mint: self._mint_account(),
+            }
+        )
+        return key
+
     def new_token_account(
         self, *, owner: Pubkey | None = None, mint: Pubkey | None = None
     ) -> Pubkey:

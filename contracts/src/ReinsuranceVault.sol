@@ -13,6 +13,8 @@ import {TokenIO} from "./lib/TokenIO.sol";
 ///    never more than `totalAssets()`: redemptions may only take free capacity.
 ///  - A cession id is accepted once, ever; recoveries on it never exceed its
 ///    ceded amount.
+///  - A recovery id is paid once, ever (`recoveryPaid`): a retried or replayed
+///    recovery instruction can never pay twice.
 ///  - Share maths rounds in the vault's favour (down on deposit and redeem) and
 ///    counts `VIRTUAL_SHARES` shares and one asset unit that nobody owns. Shares
 ///    therefore start at 10^6 per asset unit, and a first depositor who donates
@@ -44,6 +46,7 @@ contract ReinsuranceVault is Operated {
     mapping(address owner => uint256) public balanceOf;
     mapping(address cedent => bool) public isCedent;
     mapping(bytes32 cessionId => Cession) private _cessions;
+    mapping(bytes32 recoveryId => bool) public recoveryPaid;
 
     /// @dev ERC-20 style share mint/burn events.
     event Transfer(address indexed from, address indexed to, uint256 value);
@@ -53,7 +56,7 @@ contract ReinsuranceVault is Operated {
     );
     event CedentSet(address indexed cedent, bool allowed);
     event CessionAccepted(bytes32 indexed cessionId, address indexed cedent, uint256 cededAmount, uint256 premium);
-    event RecoveryPaid(bytes32 indexed cessionId, address indexed cedent, uint256 amount);
+    event RecoveryPaid(bytes32 indexed recoveryId, bytes32 indexed cessionId, address indexed cedent, uint256 amount);
     event CessionReleased(bytes32 indexed cessionId, uint256 released);
 
     error NotCedent(address caller);
@@ -66,6 +69,7 @@ contract ReinsuranceVault is Operated {
     error CessionExists(bytes32 cessionId);
     error CessionNotOpen(bytes32 cessionId);
     error RecoveryOverCap(bytes32 cessionId, uint256 requested, uint256 remaining);
+    error RecoveryIdUsed(bytes32 recoveryId);
 
     constructor(address asset_, address admin_, address operator_) Operated(admin_, operator_) {
         if (asset_ == address(0)) revert ZeroAddress();
@@ -183,15 +187,19 @@ contract ReinsuranceVault is Operated {
         _asset.safeTransferFrom(msg.sender, address(this), premium);
     }
 
-    /// @notice Pay the cedent a recovery out of the cession's reserved capacity.
-    function payRecovery(bytes32 cessionId, uint256 amount) external onlyOperator {
+    /// @notice Pay the cedent a recovery out of the cession's reserved capacity,
+    /// under a recovery id that can never be paid twice.
+    function payRecovery(bytes32 recoveryId, bytes32 cessionId, uint256 amount) external onlyOperator {
+        if (recoveryId == bytes32(0)) revert ZeroId();
         if (amount == 0) revert ZeroAmount();
+        if (recoveryPaid[recoveryId]) revert RecoveryIdUsed(recoveryId);
         Cession storage c = _cessions[cessionId];
         if (!c.open) revert CessionNotOpen(cessionId);
         if (amount > c.remaining) revert RecoveryOverCap(cessionId, amount, c.remaining);
+        recoveryPaid[recoveryId] = true;
         c.remaining -= amount;
         reservedCapacity -= amount;
-        emit RecoveryPaid(cessionId, c.cedent, amount);
+        emit RecoveryPaid(recoveryId, cessionId, c.cedent, amount);
         _asset.safeTransfer(c.cedent, amount);
     }
 

@@ -29,11 +29,13 @@ from chains.base import PoolRef
 from chains.embedded.evm import EvmDeployment, contract_address
 from chains.evm import FINALIZED, EvmAdapter, EvmChainConfig
 from chains.evm_abi import ContractAbi
-from chains.evm_rpc import HttpEndpoint
+from chains.evm_rpc import HttpEndpoint, as_int
 from chains.retry import RetryPolicy
+from chains.testing import FaultyEndpoint
 from tests.conftest import node_tool, selected_backends
 
 FAST_RETRY = RetryPolicy(attempts=4, max_seconds=5.0, initial_wait=0.01, max_wait=0.05)
+NO_RETRY = RetryPolicy(attempts=1, max_seconds=5.0, initial_wait=0.01, max_wait=0.01)
 
 
 def skip_unless_selected(config: pytest.Config, backend: str) -> None:
@@ -87,6 +89,42 @@ class EvmHarness:
 
     def malformed_pool(self) -> PoolRef:
         return PoolRef(self.chain, "malformed", "0x12345", self.back.deployment.token)
+
+    # -- what the saga-port conformance tests need -----------------------------
+
+    async def advance(self, blocks: int) -> None:
+        """Mine ``blocks`` blocks (empty unless transactions wait)."""
+        await self.back.mine(blocks)
+
+    async def onchain_nonce(self) -> int | None:
+        """The operator key's mined transaction count, read without the adapter."""
+        raw = await self.back.endpoint.request(
+            "eth_getTransactionCount", [self.back.operator.address, "latest"]
+        )
+        return as_int(raw, "nonce")
+
+    async def read_only_adapter(self) -> Any:
+        return self.back.new_adapter(operator_key=None)
+
+    async def adapter_losing_broadcast_answers(self) -> Any:
+        """An adapter whose node executes every broadcast but whose answer is lost."""
+        faulty = FaultyEndpoint(self.back.endpoint, label="lossy")
+        faulty.lose_response(100, ["eth_sendRawTransaction"])
+        return self.back.new_adapter([faulty], retry=NO_RETRY)
+
+    def faulty_adapter(self, **overrides: Any) -> tuple[EvmAdapter, FaultyEndpoint]:
+        faulty = FaultyEndpoint(self.back.endpoint, label="faulty")
+        return self.back.new_adapter([faulty], **overrides), faulty
+
+    @property
+    def vault(self) -> str:
+        return str(self.back.deployment.vault)
+
+    async def approve_cedent(self, pool: str) -> None:
+        await self.back.approve_cedent(pool)
+
+    async def fund_vault(self, amount: int) -> None:
+        await self.back.fund_vault(amount)
 
     async def wrong_asset_pool(self) -> PoolRef:
         other = await _maybe_await(
@@ -346,6 +384,24 @@ class AnvilChain:
 
     async def finalize(self) -> None:
         await self.rpc("anvil_mine", ["0x3"])  # finalized = head - 2 with one slot per epoch
+
+    async def mine(self, blocks: int = 1) -> None:
+        await self.rpc("anvil_mine", [hex(blocks)])
+
+    async def approve_cedent(self, pool: str) -> None:
+        assert self.deployment is not None
+        fn = self.abi("ReinsuranceVault").fn("setCedent")
+        await self.bulk([(self.deployment.vault, fn.encode(pool, True), 200_000)])
+
+    async def fund_vault(self, amount: int) -> None:
+        assert self.deployment is not None
+        token, vault = self.deployment.token, self.deployment.vault
+        mint = self.abi("SettlementToken").fn("mint").encode(self.admin.address, amount)
+        approve = self.abi("SettlementToken").fn("approve").encode(vault, amount)
+        deposit = self.abi("ReinsuranceVault").fn("deposit").encode(amount, self.admin.address)
+        await self.bulk([(token, mint, 200_000)])
+        await self.bulk([(token, approve, 200_000)])
+        await self.bulk([(vault, deposit, 300_000)])
 
 
 @asynccontextmanager

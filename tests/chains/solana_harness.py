@@ -15,6 +15,7 @@ import pytest
 from solders.keypair import Keypair
 
 from chains.base import PoolRef
+from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.solana import SolanaAdapter, SolanaConfig, connect_solana
 from tests.conftest import selected_backends
@@ -59,6 +60,28 @@ class SolanaHarness:
 
     async def wrong_asset_pool(self) -> PoolRef:
         return self.env.foreign_pool(wrong="mint")
+
+    # -- what the saga-port conformance tests need -----------------------------
+
+    async def advance(self, blocks: int) -> None:
+        self.env.ledger.advance(blocks)
+
+    async def onchain_nonce(self) -> int | None:
+        return None  # no nonces on Solana: a signature is unknown until it lands
+
+    async def read_only_adapter(self) -> SolanaAdapter:
+        return await connect_solana(
+            replace(
+                self.env.config,
+                treasury_key=None,
+                treasury_authority=str(self.env.authority.pubkey()),
+            )
+        )
+
+    async def adapter_losing_broadcast_answers(self) -> SolanaAdapter:
+        """The node executes the next send but the answer never arrives."""
+        self.env.server.inject(Fault(FaultKind.DROP_RESPONSE, method="sendTransaction"))
+        return self.adapter
 
 
 @asynccontextmanager

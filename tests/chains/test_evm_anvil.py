@@ -12,7 +12,7 @@ from eth_account import Account
 
 from chains import errors
 from chains.base import Transfer
-from chains.embedded.evm import ChainSpec, EmbeddedEvmChain, embedded_evm_chains
+from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmChain, embedded_evm_chains
 from chains.evm_rpc import HttpEndpoint
 from chains.testing import FaultyEndpoint
 from tests.chains.conformance import new_transfer_id as tid
@@ -33,7 +33,7 @@ async def anvil(request: pytest.FixtureRequest) -> AsyncIterator[AnvilChain]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def embedded(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmChain]:
     skip_unless_selected(request.config, "embedded")
-    async with embedded_evm_chains([ChainSpec("embedded", 31_600_002)]) as env:
+    async with embedded_evm_chains([EmbeddedChainSpec("embedded", 31_600_002)]) as env:
         yield env["embedded"]
 
 
@@ -63,7 +63,7 @@ async def test_py_evm_accepts_a_transaction_signed_for_another_chain(
     chain id); the adapter's own chain-id check is what protects there."""
     (pool,) = await embedded.create_pools([1_000_000])
     lying = FaultyEndpoint(embedded.endpoint, label="lying-proxy")
-    lying.answer(1, "eth_chainId", embedded.chain_id + 1)
+    lying.answer(100, "eth_chainId", embedded.chain_id + 1)  # it keeps lying
     adapter = embedded.new_adapter([lying], chain_id=embedded.chain_id + 1)
     await adapter.send_transfer(Transfer(tid(), pool, "embedded", Account.create().address, 10))
     assert await embedded.token_balance(pool.address) == 1_000_000 - 10

@@ -23,7 +23,7 @@ from chains.base import (
     Transfer,
     TransferStatus,
 )
-from chains.embedded.evm import ChainSpec, EmbeddedEvmEnv, embedded_evm_chains
+from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmEnv, embedded_evm_chains
 from chains.evm import recipient_bytes32
 from chains.testing import FaultyEndpoint
 from tests.chains.conformance import new_transfer_id as tid
@@ -37,7 +37,7 @@ IDS = {"ethereum": 31_500_001, "base": 31_500_002, "arbitrum": 31_500_003}
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmEnv]:
     skip_unless_selected(request.config, "embedded")
-    specs = [ChainSpec(name, cid, pools=(3_000_000,)) for name, cid in IDS.items()]
+    specs = [EmbeddedChainSpec(name, cid, pools=(3_000_000,)) for name, cid in IDS.items()]
     async with embedded_evm_chains(specs) as env:
         yield env
 
@@ -193,5 +193,5 @@ async def test_bridge_recipients_are_32_bytes_per_family() -> None:
 
 async def test_embedded_chains_need_distinct_ids() -> None:
     with pytest.raises(ValueError, match="distinct"):
-        async with embedded_evm_chains([ChainSpec("a", 7), ChainSpec("b", 7)]):
+        async with embedded_evm_chains([EmbeddedChainSpec("a", 7), EmbeddedChainSpec("b", 7)]):
             pass

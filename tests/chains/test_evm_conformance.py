@@ -11,8 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from chains.embedded.evm import ChainSpec, EmbeddedEvmChain, embedded_evm_chains
-from tests.chains.conformance import AdapterConformance
+from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmChain, embedded_evm_chains
+from tests.chains.conformance import (
+    AdapterConformance,
+    EvmSagaConformance,
+    SagaPortConformance,
+)
 from tests.chains.evm_harness import AnvilChain, EvmHarness, anvil_chain, skip_unless_selected
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -21,7 +25,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def embedded(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmChain]:
     skip_unless_selected(request.config, "embedded")
-    async with embedded_evm_chains([ChainSpec("evm-embedded", 31_337_001)]) as env:
+    async with embedded_evm_chains([EmbeddedChainSpec("evm-embedded", 31_337_001)]) as env:
         yield env["evm-embedded"]
 
 
@@ -32,13 +36,13 @@ async def anvil(request: pytest.FixtureRequest) -> AsyncIterator[AnvilChain]:
         yield chain
 
 
-class TestEmbeddedEvm(AdapterConformance):
+class TestEmbeddedEvm(AdapterConformance, SagaPortConformance, EvmSagaConformance):
     @pytest.fixture
     def harness(self, embedded: EmbeddedEvmChain) -> EvmHarness:
         return EvmHarness(embedded, embedded.adapter)
 
 
-class TestAnvilEvm(AdapterConformance):
+class TestAnvilEvm(AdapterConformance, SagaPortConformance, EvmSagaConformance):
     @pytest.fixture
     def harness(self, anvil: AnvilChain) -> EvmHarness:
         return EvmHarness(anvil, anvil.adapter)

@@ -18,7 +18,7 @@ from chains import errors
 from chains.base import PoolRef, Transfer
 from chains.embedded.evm import (
     EMBEDDED_RETRY,
-    ChainSpec,
+    EmbeddedChainSpec,
     EmbeddedEvmChain,
     embedded_evm_chains,
     start_chain,
@@ -35,7 +35,9 @@ CHAIN_ID = 31_400_001
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chain(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedEvmChain]:
     skip_unless_selected(request.config, "embedded")
-    async with embedded_evm_chains([ChainSpec("main", CHAIN_ID, pools=(5_000_000, 7))]) as env:
+    async with embedded_evm_chains(
+        [EmbeddedChainSpec("main", CHAIN_ID, pools=(5_000_000, 7))]
+    ) as env:
         yield env["main"]
 
 
@@ -112,7 +114,7 @@ async def test_another_chain_posing_as_this_one_is_a_disagreement(
 ) -> None:
     # Same chain id, same deployer key: same contract and pool addresses, other state.
     impostor = await start_chain(
-        ChainSpec("main", CHAIN_ID, pools=(5_000_000, 7)), admin_key=bytes(chain.admin.key)
+        EmbeddedChainSpec("main", CHAIN_ID, pools=(5_000_000, 7)), admin_key=bytes(chain.admin.key)
     )
     assert [p.address for p in impostor.pools] == [p.address for p in chain.pools[:2]]
     await impostor.finalize()
@@ -123,7 +125,7 @@ async def test_another_chain_posing_as_this_one_is_a_disagreement(
 
 
 async def test_endpoint_of_another_chain_id_is_refused(chain: EmbeddedEvmChain) -> None:
-    other = await start_chain(ChainSpec("other", CHAIN_ID + 1))
+    other = await start_chain(EmbeddedChainSpec("other", CHAIN_ID + 1))
     adapter = chain.new_adapter([chain.endpoint, other.endpoint])
     with pytest.raises(errors.EndpointDisagreement) as caught:
         await adapter.read_balances(chain.pools)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.chains.conformance import AdapterConformance
+from tests.chains.conformance import AdapterConformance, SagaPortConformance
 from tests.chains.solana_harness import SolanaHarness, skip_unless_selected, solana_harness
 
 
@@ -17,5 +17,5 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[SolanaHarness
         yield h
 
 
-class TestSolanaConformance(AdapterConformance):
+class TestSolanaConformance(AdapterConformance, SagaPortConformance):
     pass

@@ -221,21 +221,25 @@ def test_recoveries_are_capped_and_paid_to_the_cedent(chain: Deployment) -> None
     fund_vault(chain, 1_000 * USDC)
     _cede_directly(chain, "c", 300 * USDC, 10 * USDC)
     before = chain.balance(chain.provider)
-    assert_reverts(v.payRecovery(tid("c"), 1), chain.stranger, "Unauthorized", chain.stranger)
-    assert_reverts(v.payRecovery(tid("c"), 1), chain.provider, "Unauthorized", chain.provider)
-    assert_reverts(v.payRecovery(tid("c"), 0), op, "ZeroAmount")
-    assert_reverts(v.payRecovery(tid("x"), 1), op, "CessionNotOpen", tid("x"))
-    receipt = send(v.payRecovery(tid("c"), 200 * USDC), op)
+    r1, c = tid("r1"), tid("c")
+    assert_reverts(v.payRecovery(r1, c, 1), chain.stranger, "Unauthorized", chain.stranger)
+    assert_reverts(v.payRecovery(r1, c, 1), chain.provider, "Unauthorized", chain.provider)
+    assert_reverts(v.payRecovery(r1, c, 0), op, "ZeroAmount")
+    assert_reverts(v.payRecovery(b"\x00" * 32, c, 1), op, "ZeroId")
+    assert_reverts(v.payRecovery(r1, tid("x"), 1), op, "CessionNotOpen", tid("x"))
+    assert not v.recoveryPaid(r1).call()
+    receipt = send(v.payRecovery(r1, c, 200 * USDC), op)
     assert events(chain.vault, receipt, "RecoveryPaid") == [
-        {"cessionId": tid("c"), "cedent": chain.provider, "amount": 200 * USDC}
+        {"recoveryId": r1, "cessionId": c, "cedent": chain.provider, "amount": 200 * USDC}
     ]
+    assert v.recoveryPaid(r1).call()
     assert chain.balance(chain.provider) == before + 200 * USDC
     assert v.reservedCapacity().call() == 100 * USDC
     assert_reverts(
-        v.payRecovery(tid("c"), 100 * USDC + 1),
+        v.payRecovery(tid("r2"), c, 100 * USDC + 1),
         op,
         "RecoveryOverCap",
-        tid("c"),
+        c,
         100 * USDC + 1,
         100 * USDC,
         mined=True,
@@ -243,12 +247,27 @@ def test_recoveries_are_capped_and_paid_to_the_cedent(chain: Deployment) -> None
     assert v.totalAssets().call() == 810 * USDC
 
 
+def test_a_recovery_id_pays_once(chain: Deployment) -> None:
+    """A retried or replayed recovery instruction is refused, within the cap or not."""
+    v = chain.vault.functions
+    op = chain.operator
+    fund_vault(chain, 1_000 * USDC)
+    _cede_directly(chain, "c", 300 * USDC, 10 * USDC)
+    send(v.payRecovery(tid("once"), tid("c"), 50 * USDC), op)
+    before = chain.balance(chain.provider)
+    assert_reverts(
+        v.payRecovery(tid("once"), tid("c"), 50 * USDC), op, "RecoveryIdUsed", tid("once")
+    )
+    assert chain.balance(chain.provider) == before
+    assert v.cessionOf(tid("c")).call()[2] == 250 * USDC
+
+
 def test_release_frees_the_remaining_reservation(chain: Deployment) -> None:
     v = chain.vault.functions
     op = chain.operator
     fund_vault(chain, 1_000 * USDC)
     _cede_directly(chain, "c", 300 * USDC, 10 * USDC)
-    send(v.payRecovery(tid("c"), 50 * USDC), op)
+    send(v.payRecovery(tid("r"), tid("c"), 50 * USDC), op)
     assert_reverts(v.releaseCession(tid("c")), chain.stranger, "Unauthorized", chain.stranger)
     receipt = send(v.releaseCession(tid("c")), op)
     assert events(chain.vault, receipt, "CessionReleased") == [
@@ -257,7 +276,7 @@ def test_release_frees_the_remaining_reservation(chain: Deployment) -> None:
     assert v.reservedCapacity().call() == 0
     assert v.freeCapacity().call() == 960 * USDC
     assert_reverts(v.releaseCession(tid("c")), op, "CessionNotOpen", tid("c"))
-    assert_reverts(v.payRecovery(tid("c"), 1), op, "CessionNotOpen", tid("c"))
+    assert_reverts(v.payRecovery(tid("r2"), tid("c"), 1), op, "CessionNotOpen", tid("c"))
     assert_reverts(v.acceptCession(tid("c"), 1, 1), chain.provider, "CessionExists", tid("c"))
 
 
