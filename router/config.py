@@ -20,6 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from chains.base import ChainFamily
+from chains.evm_config import BridgeRoute, Confirmations, FeePolicy, FinalizedTag
+from chains.factory import ChainSpec
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 
 
@@ -47,7 +51,24 @@ class ChainConfig(_Model):
     settlement_asset: str | None = None
     batch_reader: str | None = None  # EVM Multicall-style reader contract
     #: Operator key (EVM hex) or treasury keypair (Solana, base58 or hex).
+    #: Only the executor needs it: a reporting agent reads without it.
     signer_key: SecretStr | None = None
+    #: Solana: the treasury's public key (pools' owner), for reading without a key.
+    treasury_authority: str | None = None
+    #: Where capital gathers on this chain between plan legs: a RiskPool
+    #: contract operated by the treasury (EVM) or a token account (Solana).
+    hub: str | None = None
+    #: The BridgeEndpoint contract (EVM) or the bridge escrow token account (Solana).
+    bridge_endpoint: str | None = None
+    #: Finality: this many confirmations, or (unset) the node's ``finalized`` tag.
+    confirmations: int | None = Field(default=None, ge=0, le=10_000)
+    rpc_timeout: float = Field(default=10.0, gt=0, le=600)
+    #: EVM: the most a transaction may pay per gas (wei); never exceeded.
+    max_fee_per_gas: int | None = Field(default=None, ge=1)
+    #: EVM: replace a transaction not included after this many blocks.
+    replace_after_blocks: int = Field(default=3, ge=1, le=10_000)
+    #: EVM: first block to scan for effects by id (saves scanning from genesis).
+    log_from_block: int = Field(default=0, ge=0)
 
     @field_validator("name")
     @classmethod
@@ -181,6 +202,35 @@ class PolicyConfig(_Model):
         return self
 
 
+class TemporalConfig(_Model):
+    """Where the executor's workflows run.
+
+    ``address = "embedded"`` starts a Temporal dev server from the installed
+    ``temporal`` binary (its state in ``dev_server_db``) for a single machine;
+    anything else is a Temporal cluster's frontend ``host:port``.
+    """
+
+    address: str = "embedded"
+    namespace: str = "default"
+    task_queue: str = "ballast-executor"
+    dev_server_db: Path = Path("temporal.db")
+
+
+class ExecutionConfig(_Model):
+    """How approved plans are carried out on chain."""
+
+    #: Off: ExecutePlan only records the request (no chain is touched).
+    enabled: bool = True
+    #: ``ballast serve`` runs an executor worker in its own process (single machine).
+    embedded_worker: bool = True
+    #: A step unfinished after this long is STUCK: in flight until an operator resolves it.
+    step_deadline_seconds: float = Field(default=900.0, gt=0)
+    #: How often a pending transaction is looked at.
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How long one observation activity polls before it reports back.
+    observe_seconds: float = Field(default=20.0, gt=0, le=600)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -202,6 +252,8 @@ class RouterSettings(BaseSettings):
     routes: tuple[RouteConfig, ...] = ()
     client: ClientConfig = ClientConfig()
     vaults: tuple[VaultConfig, ...] = ()
+    temporal: TemporalConfig = TemporalConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> RouterSettings:
@@ -243,3 +295,54 @@ def load_settings(path: Path | None = None, **overrides: Any) -> RouterSettings:
         _toml_file: ClassVar[Path | None] = path
 
     return _FromFile(**overrides)
+
+
+def chain_spec(settings: RouterSettings, name: str, *, with_signer: bool = True) -> ChainSpec:
+    """The chains package's spec for one configured chain: the one place router
+    config becomes adapter config (``chains.factory.connect`` builds from it).
+    Without the signer the adapter only reads (a reporting agent)."""
+    chain = next((c for c in settings.chains if c.name == name), None)
+    if chain is None:
+        raise ValueError(f"unknown chain {name!r}; configured: {[c.name for c in settings.chains]}")
+    if not chain.rpc_urls:
+        raise ValueError(f"chain {name}: set rpc_urls")
+    if chain.settlement_asset is None:
+        raise ValueError(f"chain {name}: set settlement_asset (token contract or mint)")
+    by_name = {c.name: c for c in settings.chains}
+    routes = {}
+    for r in settings.routes:
+        dst = by_name[r.dst_chain]
+        if r.src_chain == name and dst.chain_id is not None:
+            routes[r.dst_chain] = BridgeRoute(dst.chain_id, ChainFamily(dst.family))
+    for r in settings.routes:  # deliveries arrive from the other end of a lane too
+        src = by_name[r.src_chain]
+        if r.dst_chain == name and r.src_chain not in routes and src.chain_id is not None:
+            routes[r.src_chain] = BridgeRoute(src.chain_id, ChainFamily(src.family))
+    fees = FeePolicy(replace_after_blocks=chain.replace_after_blocks)
+    if chain.max_fee_per_gas is not None:
+        fees = FeePolicy(
+            max_fee_per_gas=chain.max_fee_per_gas,
+            priority_fee=min(FeePolicy().priority_fee, chain.max_fee_per_gas),
+            replace_after_blocks=chain.replace_after_blocks,
+        )
+    return ChainSpec(
+        family=ChainFamily(chain.family),
+        name=chain.name,
+        rpc_urls=chain.rpc_urls,
+        settlement_asset=chain.settlement_asset,
+        chain_id=chain.chain_id,
+        signer_key=chain.signer_key if with_signer else None,
+        treasury_authority=chain.treasury_authority,
+        batch_reader=chain.batch_reader,
+        bridge_endpoint=chain.bridge_endpoint,
+        routes=routes,
+        finality=(
+            Confirmations(chain.confirmations)
+            if chain.confirmations is not None
+            else FinalizedTag()
+        ),
+        rpc_timeout=chain.rpc_timeout,
+        fees=fees,
+        decimals=chain.decimals,
+        log_from_block=chain.log_from_block,
+    )

@@ -225,6 +225,7 @@ def _proposal(plan: rt.Plan, *, stale: Sequence[str]) -> m.PlanProposal:
             amount=c.capacity_used,
             vault_id=c.vault_id,
             fee=c.premium,
+            share_ppm=c.share_ppm,
         )
     shortfalls = [f"{pid}: {amt} base units below target" for pid, amt in plan.shortfalls.items()]
     shortfalls += [f"{pid}: last confirmed report is stale; not planned" for pid in stale]

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from chains.base import MAX_AMOUNT as CHAIN_MAX_AMOUNT
 from router.errors import InvalidRecord
 
-#: Largest amount the router holds exactly: uint256, the widest on-chain integer.
-MAX_AMOUNT = 2**256 - 1
+#: Largest amount anywhere in the system (uint256): one definition, in ``chains.base``.
+MAX_AMOUNT = CHAIN_MAX_AMOUNT
 #: Largest block number / slot (fits a signed 64-bit column).
 MAX_BLOCK = 2**63 - 1
 

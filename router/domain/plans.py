@@ -132,6 +132,8 @@ class PlanStep:
     #: What the executor last learnt (why it waits, why it is stuck).
     detail: str | None = None
     deadline_at: datetime | None = None
+    #: A cession's quota share of the pool's retained risk, parts per million.
+    share_ppm: int | None = None
 
     def __post_init__(self) -> None:
         check_int(self.seq, "seq", lo=0, hi=1_000_000)

@@ -150,6 +150,7 @@ def step(r: Row) -> PlanStep:
         route_id=r["route_id"],
         detail=r.get("detail"),
         deadline_at=r.get("deadline_at"),
+        share_ppm=r.get("share_ppm"),
     )
 
 

@@ -257,6 +257,7 @@ def _step_row(plan_id: str, s: PlanStep, now: datetime) -> dict[str, Any]:
         "dst_pool": s.dst_pool,
         "vault_id": s.vault_id,
         "route_id": s.route_id,
+        "share_ppm": s.share_ppm,
         "amount": s.amount,
         "fee": s.fee,
         "transfer_id": s.transfer_id,

@@ -229,6 +229,8 @@ class PlanStepRow(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=512)
     #: Past this the step is STUCK: in flight until an operator resolves it.
     deadline_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    #: A cession's quota share, parts per million of the pool's retained risk.
+    share_ppm: int | None = None
 
 
 class ApprovalRow(SQLModel, table=True):

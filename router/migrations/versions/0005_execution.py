@@ -50,6 +50,7 @@ def upgrade() -> None:
     with op.batch_alter_table("plan_steps") as batch:
         batch.add_column(sa.Column("detail", S(length=512), nullable=True))
         batch.add_column(sa.Column("deadline_at", UtcDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("share_ppm", sa.Integer(), nullable=True))
     with op.batch_alter_table("transfers") as batch:
         batch.add_column(sa.Column("block_number", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("delivery_tx", S(length=128), nullable=True))
@@ -69,6 +70,7 @@ def downgrade() -> None:
         for c in ("delivered_block", "delivery_tx", "block_number"):
             batch.drop_column(c)
     with op.batch_alter_table("plan_steps") as batch:
+        batch.drop_column("share_ppm")
         batch.drop_column("deadline_at")
         batch.drop_column("detail")
     op.drop_index("ix_tx_attempts_plan_id", "tx_attempts")

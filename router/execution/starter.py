@@ -1,0 +1,48 @@
+"""Starting plan sagas and signalling them: the app layer's door to Temporal.
+
+Workflow id = plan id: Temporal refuses to start a plan whose saga runs or
+ran, so a plan is carried out by one saga, once, whoever asks and however often.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from router.config import ExecutionConfig
+from router.execution.messages import WORKFLOW, Resolution, SagaInput
+
+log = logging.getLogger("ballast.execution")
+
+
+class TemporalStarter:
+    def __init__(self, client: Client, task_queue: str, execution: ExecutionConfig) -> None:
+        self._client = client
+        self._queue = task_queue
+        self._execution = execution
+
+    async def start(self, plan_id: str) -> bool:
+        """Start the plan's saga unless it runs or ran; True if this call started it."""
+        try:
+            await self._client.start_workflow(
+                WORKFLOW,
+                SagaInput(
+                    plan_id,
+                    step_deadline_seconds=self._execution.step_deadline_seconds,
+                    poll_seconds=self._execution.poll_seconds,
+                    observe_seconds=self._execution.observe_seconds,
+                ),
+                id=plan_id,
+                task_queue=self._queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            return False  # it runs, or ran to its end: never a second saga
+        return True
+
+    async def resolve(self, plan_id: str, resolution: Resolution) -> None:
+        await self._client.get_workflow_handle(plan_id).signal("resolve", resolution)

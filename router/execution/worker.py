@@ -1,0 +1,105 @@
+"""The executor's worker: the plan saga and its activities, on the chains' signing adapters.
+
+``ballast worker`` runs one against a Temporal address; ``ballast serve``
+can run one in-process (``execution.embedded_worker``). Any number of workers
+may serve one task queue: Temporal hands each activity to one of them, and
+the chain ids make a repeated activity harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from chains.base import ChainFamily
+from chains.factory import connect
+from router.config import RouterSettings, chain_spec
+from router.domain.execution import LIVE_ATTEMPTS
+from router.execution.activities import Attester, PlanActivities
+from router.execution.effects import ChainPlace, Places
+from router.execution.faults import CrashPlan
+from router.execution.saga import PlanSaga
+from router.store import Store
+
+log = logging.getLogger("ballast.execution")
+
+
+def chain_places(settings: RouterSettings) -> dict[str, ChainPlace]:
+    return {
+        c.name: ChainPlace(c.name, ChainFamily(c.family), c.settlement_asset or "", c.hub)
+        for c in settings.chains
+    }
+
+
+@contextlib.asynccontextmanager
+async def signing_adapters(settings: RouterSettings) -> AsyncIterator[dict[str, Any]]:
+    """An adapter per chain that has a signer key (the others cannot execute)."""
+    adapters: dict[str, Any] = {}
+    try:
+        for c in settings.chains:
+            if c.signer_key is not None:
+                adapters[c.name] = await connect(chain_spec(settings, c.name))
+        yield adapters
+    finally:
+        for a in adapters.values():
+            await a.aclose()
+
+
+async def adopt_recorded(store: Store, adapters: Mapping[str, Any]) -> int:
+    """Before acting: every live signed transaction's nonce counts as ours again (EVM),
+    so a restarted worker never signs a second transaction at a nonce it already used."""
+    from router.execution.activities import _signed
+
+    adopted = 0
+    plans = await store.list_plans()
+    for plan in plans:
+        if plan.status.value != "executing":
+            continue
+        for attempt in await store.plan_attempts(plan.plan_id):
+            adapter = adapters.get(attempt.chain)
+            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
+                adapter.adopt(_signed(attempt))
+                adopted += 1
+    return adopted
+
+
+@contextlib.asynccontextmanager
+async def executor_worker(
+    client: Client,
+    settings: RouterSettings,
+    store: Store,
+    adapters: Mapping[str, Any],
+    attester: Attester | None,
+    *,
+    crash: CrashPlan | None = None,
+) -> AsyncIterator[Worker]:
+    places_cfg = chain_places(settings)
+
+    async def places() -> Places:
+        pools = {p.pool_id: p for p in await store.list_pools()}
+        vaults = {v.vault_id: v for v in await store.list_vaults()}
+        return Places(places_cfg, pools, vaults)
+
+    await adopt_recorded(store, adapters)
+    acts = PlanActivities(
+        store,
+        dict(adapters),
+        places,
+        attester,
+        poll_seconds=settings.execution.poll_seconds,
+        observe_seconds=settings.execution.observe_seconds,
+        crash=crash,
+    )
+    worker = Worker(
+        client,
+        task_queue=settings.temporal.task_queue,
+        workflows=[PlanSaga],
+        activities=acts.all(),
+    )
+    async with worker:
+        yield worker
