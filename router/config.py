@@ -206,14 +206,16 @@ class TemporalConfig(_Model):
     """Where the executor's workflows run.
 
     ``address = "embedded"`` starts a Temporal dev server from the installed
-    ``temporal`` binary (its state in ``dev_server_db``) for a single machine;
-    anything else is a Temporal cluster's frontend ``host:port``.
+    ``temporal`` binary (its state in ``dev_server_db``, by default beside the
+    router's SQLite database so a restart resumes every saga) for a single
+    machine; anything else is a Temporal cluster's frontend ``host:port``.
     """
 
     address: str = "embedded"
     namespace: str = "default"
     task_queue: str = "ballast-executor"
-    dev_server_db: Path = Path("temporal.db")
+    #: Unset: beside the router's SQLite file, or in a temporary directory.
+    dev_server_db: Path | None = None
 
 
 class ExecutionConfig(_Model):

@@ -57,7 +57,12 @@ STEP_STATES: dict[m.StepStatus, int] = {
     m.StepStatus.DONE: treasury_pb2.STEP_STATE_DONE,
     m.StepStatus.FAILED: treasury_pb2.STEP_STATE_FAILED,
     m.StepStatus.SKIPPED: treasury_pb2.STEP_STATE_SKIPPED,
+    m.StepStatus.SIGNED: treasury_pb2.STEP_STATE_SIGNED,
+    m.StepStatus.DELIVERING: treasury_pb2.STEP_STATE_DELIVERING,
+    m.StepStatus.STUCK: treasury_pb2.STEP_STATE_STUCK,
+    m.StepStatus.REFUNDED: treasury_pb2.STEP_STATE_REFUNDED,
 }
+assert set(STEP_STATES) == set(m.StepStatus), "every step status has a wire code"
 STEP_KINDS: dict[m.StepKind, int] = {
     m.StepKind.TRANSFER: treasury_pb2.STEP_KIND_TRANSFER,
     m.StepKind.CESSION: treasury_pb2.STEP_KIND_CESSION,
@@ -231,6 +236,7 @@ def plan_to_proto(plan: m.Plan, asset: str, pool_chain: dict[str, str]) -> treas
             state=STEP_STATES[s.status],
             transfer_id=s.transfer_id or "",
             route=s.route_id or "",
+            detail=s.detail or "",
         )
         for s in sorted(plan.steps, key=lambda s: s.seq)
     ]

@@ -41,7 +41,7 @@ from router.app.access import AccessControl, sync_registry
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.plans import PlanEvents, Plans
-from router.app.ports import Engine
+from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
 from router.app.reporting import Reporting
 from router.config import RouterSettings
@@ -93,7 +93,11 @@ def _credentials(settings: RouterSettings) -> grpc.ServerCredentials | None:
 
 
 async def start_router(
-    settings: RouterSettings, *, store: Store | None = None, engine: Engine | None = None
+    settings: RouterSettings,
+    *,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    executor: Executor | None = None,
 ) -> RunningRouter:
     """Open the store (unless given), sync the registry, bind and start serving."""
     if settings.auth.mode == "mtls" and settings.tls is None:
@@ -128,7 +132,7 @@ async def start_router(
         positions = PositionCache(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
-        plans = Plans(store, engine, settings.policy, events)
+        plans = Plans(store, engine, settings.policy, events, executor)
         covers = Covers(store, engine, settings.policy, positions.invalidate)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
@@ -153,6 +157,9 @@ async def start_router(
         await server.start()
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # Reconcile before acting: every EXECUTING plan has its saga.
+        for plan_id in await plans.reconcile_executions():
+            log.info("started the saga of %s, recorded but not running", plan_id)
     except BaseException:
         if owns:
             await store.aclose()
@@ -174,9 +181,13 @@ async def start_router(
 
 @contextlib.asynccontextmanager
 async def running_router(
-    settings: RouterSettings, *, store: Store | None = None, engine: Engine | None = None
+    settings: RouterSettings,
+    *,
+    store: Store | None = None,
+    engine: Engine | None = None,
+    executor: Executor | None = None,
 ) -> AsyncIterator[RunningRouter]:
-    router = await start_router(settings, store=store, engine=engine)
+    router = await start_router(settings, store=store, engine=engine, executor=executor)
     try:
         yield router
     finally:
@@ -189,7 +200,16 @@ async def serve(settings: RouterSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running_router(settings) as router:
-        log.info("serving on %s; SIGTERM or Ctrl-C stops gracefully", router.address)
-        await stop.wait()
-        log.info("stopping: health NOT_SERVING, draining in-flight calls")
+    from router.execution.worker import execution_runtime
+
+    store = await open_store(settings.database_url)
+    try:
+        async with (
+            execution_runtime(settings, store) as executor,
+            running_router(settings, store=store, executor=executor) as router,
+        ):
+            log.info("serving on %s; SIGTERM or Ctrl-C stops gracefully", router.address)
+            await stop.wait()
+            log.info("stopping: health NOT_SERVING, draining in-flight calls")
+    finally:
+        await store.aclose()

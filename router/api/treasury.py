@@ -1,8 +1,4 @@
-"""TreasuryService: proto -> use case (``router.app``) -> proto, nothing more.
-
-Execution proper belongs to the executor: ``ExecutePlan`` records the request
-and moves the plan to EXECUTING (see :meth:`router.app.plans.Plans.request_execution`).
-"""
+"""TreasuryService: proto -> use case (``router.app``) -> proto, nothing more."""
 
 from __future__ import annotations
 
@@ -22,10 +18,10 @@ from router.app.positions import Materialized, PositionCache
 from router.config import PolicyConfig
 from router.errors import InvalidRequest
 
-EXECUTION_NOTE = (
-    "execution request recorded and the plan is EXECUTING; the executor that sends "
-    "the steps on chain is not enabled in this release, so steps stay PENDING"
-)
+_RESOLUTIONS = {
+    pb.STEP_RESOLUTION_RETRY: "retry",
+    pb.STEP_RESOLUTION_REFUNDED: "refunded",
+}
 _FINGERPRINT_CHARS = frozenset("0123456789abcdef")
 
 
@@ -139,7 +135,20 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         plan_id = convert.parse_id(request.plan_id, "plan_id")
         key = convert.parse_key(request.idempotency_key)
         done = await self._plans.request_execution(auth.current_identity(), plan_id, key)
-        return pb.ExecutePlanResponse(plan=await self._plan_proto(done.plan), note=EXECUTION_NOTE)
+        return pb.ExecutePlanResponse(plan=await self._plan_proto(done.plan), note=done.note)
+
+    async def ResolveStep(
+        self, request: pb.ResolveStepRequest, context: ServicerContext
+    ) -> pb.ResolveStepResponse:
+        plan_id = convert.parse_id(request.plan_id, "plan_id")
+        action = _RESOLUTIONS.get(request.resolution)
+        if action is None:
+            raise InvalidRequest("resolution", "must be STEP_RESOLUTION_RETRY or _REFUNDED")
+        reason = convert.parse_reason(request.reason)
+        plan = await self._plans.resolve_step(
+            auth.current_identity(), plan_id, request.step_index, action, reason
+        )
+        return pb.ResolveStepResponse(plan=await self._plan_proto(plan))
 
     async def WatchPlan(
         self, request: pb.WatchPlanRequest, context: ServicerContext

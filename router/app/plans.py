@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from router import domain as m
-from router.app.ports import Engine, PlanStore
+from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
 from router.config import PolicyConfig
 from router.errors import (
@@ -26,6 +27,8 @@ from router.errors import (
     PreconditionFailed,
     StaleVersion,
 )
+
+log = logging.getLogger("ballast.router.plans")
 
 FINAL_PLAN = frozenset({m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED})
 EXECUTE_SCOPE = "execute_plan"
@@ -68,6 +71,8 @@ class ExecutionRequested:
     plan: m.Plan
     #: False when this call repeated an earlier request with the same key.
     first: bool
+    #: What happens next, for the operator (started, already running, recorded only).
+    note: str = ""
 
 
 class Plans:
@@ -79,11 +84,13 @@ class Plans:
         engine: Engine,
         policy: PolicyConfig,
         events: PlanEvents | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._policy = policy
         self.events = events or PlanEvents()
+        self._executor = executor
 
     def approvals_needed(self, leaving: int) -> int:
         """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
@@ -216,7 +223,7 @@ class Plans:
                     return await self._replay(earlier, record)
                 raise
             self.events.notify()
-            return ExecutionRequested(plan, first=True)
+            return ExecutionRequested(plan, first=True, note=await self._start(plan_id))
         raise PreconditionFailed(
             f"plan {plan_id} changed while execution was requested; read it and retry"
         )
@@ -227,7 +234,65 @@ class Plans:
         differs = earlier.differs_from(record)
         if differs:
             raise IdempotencyMismatch(record.scope, record.key, mismatch=differs)
-        return ExecutionRequested(await self._store.get_plan(earlier.subject), first=False)
+        plan = await self._store.get_plan(earlier.subject)
+        # A repeat also starts a saga a crash kept from starting (never a second one).
+        note = await self._start(plan.plan_id) if plan.status is m.PlanStatus.EXECUTING else ""
+        return ExecutionRequested(plan, first=False, note=note)
+
+    async def _start(self, plan_id: str) -> str:
+        """Hand the plan to the executor; the request stays recorded whatever happens."""
+        if self._executor is None:
+            return (
+                "execution request recorded; no executor is configured on this router, "
+                "so no step is sent (run `ballast worker` and retry with the same key)"
+            )
+        try:
+            started = await self._executor.start(plan_id)
+        except Exception as exc:  # Temporal unreachable: the reconciler starts it later
+            log.warning("could not start the saga of %s: %s", plan_id, type(exc).__name__)
+            return (
+                "execution request recorded; the executor is unreachable now and will "
+                "start the plan when it is (or retry with the same key)"
+            )
+        return "execution started" if started else "execution already under way"
+
+    async def reconcile_executions(self) -> list[str]:
+        """Every EXECUTING plan has its saga (run at start-up: a crash between
+        recording a request and starting its saga leaves nothing behind)."""
+        if self._executor is None:
+            return []
+        started = []
+        for plan in await self._store.list_plans(m.PlanStatus.EXECUTING, limit=10_000):
+            if await self._executor.start(plan.plan_id):
+                started.append(plan.plan_id)
+        return started
+
+    async def resolve_step(
+        self, operator: m.Identity, plan_id: str, seq: int, action: str, reason: str
+    ) -> m.Plan:
+        """An operator's decision about a STUCK step: "retry" (new deadline) or
+        "refunded" (after checking the chain: the capital went back). Audited."""
+        if action not in ("retry", "refunded"):
+            raise InvalidRequest("action", "must be retry or refunded")
+        plan = await self._store.get_plan(plan_id)
+        step = next((s for s in plan.steps if s.seq == seq), None)
+        if step is None:
+            raise InvalidRequest("step", f"plan {plan_id} has no step {seq}")
+        if plan.status is not m.PlanStatus.EXECUTING or step.status is not m.StepStatus.STUCK:
+            raise PreconditionFailed(
+                f"step {seq} of plan {plan_id} is {step.status.value} (plan "
+                f"{plan.status.value}): only a stuck step of an executing plan is resolved"
+            )
+        if self._executor is None:
+            raise PreconditionFailed("no executor is configured on this router")
+        await self._store.append_audit(
+            operator.uri,
+            "resolution_requested",
+            plan_id,
+            {"seq": seq, "action": action, "reason": reason},
+        )
+        await self._executor.resolve(plan_id, seq, action, operator.uri, reason)
+        return plan
 
     async def watch(self, plan_id: str) -> AsyncIterator[m.Plan]:
         """The plan now, then again after every change, until it is final

@@ -130,6 +130,20 @@ class AccessStore(Access, AuditLog, Transactional, Protocol):
     pass
 
 
+class Executor(Protocol):
+    """Carries approved plans out on chain (``router.execution`` over Temporal)."""
+
+    async def start(self, plan_id: str) -> bool:
+        """Start the plan's saga; False if it already runs or ran (never twice)."""
+        ...
+
+    async def resolve(
+        self, plan_id: str, seq: int, action: str, operator: str, reason: str
+    ) -> None:
+        """Hand an operator's decision about a stuck step to the running saga."""
+        ...
+
+
 class Engine(Protocol):
     """What the use cases need of the reinsurance engine (``router.app.engine``)."""
 
@@ -165,6 +179,7 @@ __all__ = [
     "CoverBook",
     "CoverStore",
     "Engine",
+    "Executor",
     "Keys",
     "PlanBook",
     "PlanStore",

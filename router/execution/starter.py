@@ -44,5 +44,9 @@ class TemporalStarter:
             return False  # it runs, or ran to its end: never a second saga
         return True
 
-    async def resolve(self, plan_id: str, resolution: Resolution) -> None:
-        await self._client.get_workflow_handle(plan_id).signal("resolve", resolution)
+    async def resolve(
+        self, plan_id: str, seq: int, action: str, operator: str, reason: str
+    ) -> None:
+        await self._client.get_workflow_handle(plan_id).signal(
+            "resolve", Resolution(seq, action, operator, reason)
+        )

@@ -16,11 +16,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from temporalio.client import Client
 
 from router.config import TemporalConfig
@@ -112,14 +114,25 @@ async def start_dev_server(db_file: Path, *, port: int | None = None) -> DevServ
     raise NotReady("the Temporal dev server did not answer within 30 s")
 
 
+def dev_server_file(config: TemporalConfig, database_url: str) -> Path:
+    """Where the embedded dev server keeps its state: as configured, else beside
+    the router's SQLite file, else in a fresh temporary directory."""
+    if config.dev_server_db is not None:
+        return config.dev_server_db
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).with_suffix(".temporal.db")
+    return Path(tempfile.mkdtemp(prefix="ballast-temporal-")) / "temporal.db"
+
+
 @contextlib.asynccontextmanager
-async def temporal_client(config: TemporalConfig) -> AsyncIterator[Client]:
+async def temporal_client(config: TemporalConfig, database_url: str = "") -> AsyncIterator[Client]:
     """A client for the configured Temporal; with ``address = "embedded"`` a dev
-    server is started for the block's duration (state kept in ``dev_server_db``)."""
+    server is started for the block's duration (see :func:`dev_server_file`)."""
     server: DevServer | None = None
     address = config.address
     if address == "embedded":
-        server = await start_dev_server(config.dev_server_db)
+        server = await start_dev_server(dev_server_file(config, database_url))
         address = server.address
     try:
         yield await Client.connect(address, namespace=config.namespace)

@@ -8,6 +8,7 @@ the chain ids make a repeated activity harmless.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -24,6 +25,8 @@ from router.execution.activities import Attester, PlanActivities
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
 from router.execution.saga import PlanSaga
+from router.execution.starter import TemporalStarter
+from router.execution.temporal import temporal_client
 from router.store import Store
 
 log = logging.getLogger("ballast.execution")
@@ -103,3 +106,48 @@ async def executor_worker(
     )
     async with worker:
         yield worker
+
+
+@contextlib.asynccontextmanager
+async def execution_runtime(
+    settings: RouterSettings,
+    store: Store,
+    *,
+    attester: Attester | None = None,
+    run_worker: bool | None = None,
+) -> AsyncIterator[TemporalStarter | None]:
+    """What a router process needs to execute plans: a starter for sagas, and
+    (single machine) a worker beside it. ``None`` when execution is disabled."""
+    if not settings.execution.enabled:
+        yield None
+        return
+    worker_here = settings.execution.embedded_worker if run_worker is None else run_worker
+    async with temporal_client(settings.temporal, settings.database_url) as client:
+        starter = TemporalStarter(client, settings.temporal.task_queue, settings.execution)
+        if not worker_here:
+            yield starter
+            return
+        async with (
+            signing_adapters(settings) as adapters,
+            executor_worker(
+                client, settings, store, adapters, attester, crash=CrashPlan.from_env()
+            ),
+        ):
+            yield starter
+
+
+async def run_worker(settings: RouterSettings, stop: asyncio.Event) -> None:
+    """``ballast worker``: serve the task queue until ``stop`` is set."""
+    from router.store import open_store
+
+    store = await open_store(settings.database_url)
+    try:
+        async with (
+            temporal_client(settings.temporal, settings.database_url) as client,
+            signing_adapters(settings) as adapters,
+            executor_worker(client, settings, store, adapters, None, crash=CrashPlan.from_env()),
+        ):
+            log.info("executor worker on task queue %s", settings.temporal.task_queue)
+            await stop.wait()
+    finally:
+        await store.aclose()

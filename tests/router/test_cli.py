@@ -66,7 +66,7 @@ async def test_status_plan_approve_execute_rebalance(
     assert code == 0 and "APPROVED" in out
 
     code, out = await cli("execute", plan_id, "-c", str(alice), "--key", "cli-key-0001")
-    assert code == 0 and "not enabled" in out
+    assert code == 0 and "no executor is configured" in out
 
     code, out = await cli("rebalance", "-c", str(alice))
     assert code == 0, out

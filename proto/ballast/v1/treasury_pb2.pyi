@@ -36,6 +36,16 @@ class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_STATE_DONE: _ClassVar[StepState]
     STEP_STATE_FAILED: _ClassVar[StepState]
     STEP_STATE_SKIPPED: _ClassVar[StepState]
+    STEP_STATE_SIGNED: _ClassVar[StepState]
+    STEP_STATE_DELIVERING: _ClassVar[StepState]
+    STEP_STATE_STUCK: _ClassVar[StepState]
+    STEP_STATE_REFUNDED: _ClassVar[StepState]
+
+class StepResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STEP_RESOLUTION_UNSPECIFIED: _ClassVar[StepResolution]
+    STEP_RESOLUTION_RETRY: _ClassVar[StepResolution]
+    STEP_RESOLUTION_REFUNDED: _ClassVar[StepResolution]
 PLAN_STATE_UNSPECIFIED: PlanState
 PLAN_STATE_PENDING_APPROVAL: PlanState
 PLAN_STATE_APPROVED: PlanState
@@ -52,6 +62,13 @@ STEP_STATE_SENT: StepState
 STEP_STATE_DONE: StepState
 STEP_STATE_FAILED: StepState
 STEP_STATE_SKIPPED: StepState
+STEP_STATE_SIGNED: StepState
+STEP_STATE_DELIVERING: StepState
+STEP_STATE_STUCK: StepState
+STEP_STATE_REFUNDED: StepState
+STEP_RESOLUTION_UNSPECIFIED: StepResolution
+STEP_RESOLUTION_RETRY: StepResolution
+STEP_RESOLUTION_REFUNDED: StepResolution
 
 class PoolPosition(_message.Message):
     __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale", "arriving", "active_cover")
@@ -100,7 +117,7 @@ class GetPositionResponse(_message.Message):
     def __init__(self, pools: _Optional[_Iterable[_Union[PoolPosition, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PlanStep(_message.Message):
-    __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state", "transfer_id")
+    __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state", "transfer_id", "detail")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +129,7 @@ class PlanStep(_message.Message):
     COST_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     index: int
     kind: StepKind
     source_chain: str
@@ -123,7 +141,8 @@ class PlanStep(_message.Message):
     cost: _common_pb2.Amount
     state: StepState
     transfer_id: str
-    def __init__(self, index: _Optional[int] = ..., kind: _Optional[_Union[StepKind, str]] = ..., source_chain: _Optional[str] = ..., source_pool_id: _Optional[str] = ..., destination_chain: _Optional[str] = ..., destination_id: _Optional[str] = ..., route: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ..., transfer_id: _Optional[str] = ...) -> None: ...
+    detail: str
+    def __init__(self, index: _Optional[int] = ..., kind: _Optional[_Union[StepKind, str]] = ..., source_chain: _Optional[str] = ..., source_pool_id: _Optional[str] = ..., destination_chain: _Optional[str] = ..., destination_id: _Optional[str] = ..., route: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ..., transfer_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
     __slots__ = ("plan_id", "state", "created_at", "created_by", "steps", "total_cost", "total_moved", "approved_by", "approvals_required", "shortfalls", "version", "summary")
@@ -224,6 +243,24 @@ class ExecutePlanResponse(_message.Message):
     plan: Plan
     note: str
     def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ResolveStepRequest(_message.Message):
+    __slots__ = ("plan_id", "step_index", "resolution", "reason")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    step_index: int
+    resolution: StepResolution
+    reason: str
+    def __init__(self, plan_id: _Optional[str] = ..., step_index: _Optional[int] = ..., resolution: _Optional[_Union[StepResolution, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResolveStepResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: Plan
+    def __init__(self, plan: _Optional[_Union[Plan, _Mapping]] = ...) -> None: ...
 
 class WatchPlanRequest(_message.Message):
     __slots__ = ("plan_id",)

@@ -73,6 +73,11 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.FromString,
                 _registered_method=True)
+        self.ResolveStep = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ResolveStep',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ResolveStepRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ResolveStepResponse.FromString,
+                _registered_method=True)
         self.SetPartnerActive = channel.unary_unary(
                 '/ballast.v1.TreasuryService/SetPartnerActive',
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.SetPartnerActiveRequest.SerializeToString,
@@ -156,6 +161,16 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveStep(self, request, context):
+        """ResolveStep hands an operator's decision about a STUCK step to its saga:
+        retry (keep trying, with a new deadline) or refunded (after checking the
+        chain, the capital went back). Audited. FAILED_PRECONDITION unless the
+        step is stuck and its plan executing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetPartnerActive(self, request, context):
         """SetPartnerActive deactivates (or reactivates) a partner at once, on every
         replica: its next call is refused with PERMISSION_DENIED. Audited.
@@ -224,6 +239,11 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.WatchPlan,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.SerializeToString,
+            ),
+            'ResolveStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveStep,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ResolveStepRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ResolveStepResponse.SerializeToString,
             ),
             'SetPartnerActive': grpc.unary_unary_rpc_method_handler(
                     servicer.SetPartnerActive,
@@ -439,6 +459,33 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/WatchPlan',
             ballast_dot_v1_dot_treasury__pb2.WatchPlanRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.WatchPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ResolveStep',
+            ballast_dot_v1_dot_treasury__pb2.ResolveStepRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ResolveStepResponse.FromString,
             options,
             channel_credentials,
             insecure,
