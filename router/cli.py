@@ -380,6 +380,57 @@ def token(
     print(TokenSigner(settings.auth.token_secret).issue(who, ttl_seconds=ttl))
 
 
+@app.command()
+def worker(config: ConfigOpt = None, verbose: bool = False) -> None:
+    """Run an executor worker: carries approved plans out on chain (Temporal task queue).
+
+    Needs the chains' signer keys and the Temporal address (temporal.address);
+    any number of workers may serve one queue.
+    """
+    import signal
+
+    from router.execution.worker import run_worker
+
+    _logging(verbose)
+    settings = _settings(config)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(go())
+
+
+@app.command()
+def resolve(
+    plan_id: str,
+    step: Annotated[int, typer.Argument(help="the stuck step's index")],
+    action: Annotated[str, typer.Argument(help="retry or refunded")],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit log)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Resolve a STUCK step: retry it, or record it refunded after checking the chain."""
+    codes = {
+        "retry": treasury_pb2.STEP_RESOLUTION_RETRY,
+        "refunded": treasury_pb2.STEP_RESOLUTION_REFUNDED,
+    }
+    if action not in codes:
+        raise typer.BadParameter("action must be retry or refunded")
+    settings = _settings(config)
+    resp = _run(
+        settings,
+        lambda c: c.treasury.ResolveStep(
+            treasury_pb2.ResolveStepRequest(
+                plan_id=plan_id, step_index=step, resolution=codes[action], reason=reason
+            )
+        ),
+    )
+    console.print(plan_table(resp.plan))
+
+
 def main() -> None:
     app()
 
