@@ -81,21 +81,23 @@ class Faulty:
 _blocks = itertools.count(100)
 
 
-async def fund(store: Store, balances: dict[str, int], *, at: datetime | None = None) -> None:
-    """Confirm these pool balances (quorum 1), each at a new block."""
+async def fund(
+    store: Store, balances: dict[str, int], *, at: datetime | None = None, block: int | None = None
+) -> None:
+    """Confirm these pool balances (quorum 1), each at a new block (or at ``block``)."""
     pools = {p.pool_id: p.chain for p in await store.list_pools()}
     now = at or datetime.now(UTC)
     reports = []
     for pool, amount in balances.items():
-        block = next(_blocks)
+        number = block if block is not None else next(_blocks)
         reports.append(
             ReportIn(
                 chain=pools[pool],
                 pool_id=pool,
                 reporter_id=pools[pool],
                 amount=amount,
-                block_number=block,
-                block_hash="0x" + f"{block:064x}",
+                block_number=number,
+                block_hash="0x" + f"{number:064x}",
                 finalized=True,
                 observed_at=now,
             )

@@ -1,0 +1,155 @@
+"""Capital in flight is counted exactly once: by where each transfer landed against
+the block of the pool's confirmed balance (virtual balances)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from router import domain as m
+from router.app.engine import ReinsuranceEngine
+from router.app.positions import pool_views, read_state, requirements
+from router.config import PolicyConfig
+from router.store import Store
+from tests.app.conftest import UNIT, fund
+
+
+async def views(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> dict[str, m.PoolView]:
+    snap = await read_state(book)
+    reqs = await requirements(engine, snap)
+    return {v.pool.pool_id: v for v in pool_views(snap, reqs, policy, datetime.now(UTC))}
+
+
+def tid(n: int) -> str:
+    return "0x" + f"{n:064x}"
+
+
+async def confirmed_block(book: Store, pool: str) -> int:
+    bal = await book.latest_balance(pool)
+    assert bal is not None
+    return bal.block_number
+
+
+async def test_a_transfer_out_counts_until_the_balance_shows_it(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 1_000 * UNIT, "a2": 100 * UNIT})
+    out = m.TransferRecord(
+        tid(1),
+        "chain-a",
+        "a1",
+        "chain-a",
+        "0xhub",
+        300 * UNIT,
+        plan_id="p1",
+        step_seq=0,
+        dst_pool="hub:chain-a",
+    )
+    await book.record_transfer(out)
+    v = await views(book, engine, policy)
+    # Signed, not yet anywhere: the balance still shows it, but it may leave at any time.
+    assert (v["a1"].capital, v["a1"].in_flight, v["a1"].spendable) == (
+        1_000 * UNIT,
+        300 * UNIT,
+        700 * UNIT,
+    )
+    landed_at = await confirmed_block(book, "a1") + 5
+    await book.update_transfer(
+        tid(1), m.TransferState.FINALIZED, tx_ref="0xtx", block_number=landed_at
+    )
+    assert (await views(book, engine, policy))["a1"].in_flight == 300 * UNIT
+    # The next confirmed balance is at a later block: it shows the transfer, counted once.
+    await fund(book, {"a1": 700 * UNIT}, block=landed_at + 1)
+    v = await views(book, engine, policy)
+    assert (v["a1"].capital, v["a1"].in_flight, v["a1"].spendable) == (700 * UNIT, 0, 700 * UNIT)
+
+
+async def test_a_transfer_in_counts_towards_the_target_then_as_capital(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 1_000 * UNIT, "a2": 100 * UNIT})
+    inbound = m.TransferRecord(
+        tid(2),
+        "chain-a",
+        "hub:chain-a",
+        "chain-a",
+        "0xa2",
+        250 * UNIT,
+        plan_id="p1",
+        step_seq=1,
+        dst_pool="a2",
+    )
+    await book.record_transfer(inbound)
+    v = await views(book, engine, policy)
+    assert (v["a2"].arriving, v["a2"].arriving_final, v["a2"].spendable) == (
+        250 * UNIT,
+        0,
+        100 * UNIT,
+    )
+    block = await confirmed_block(book, "a2") + 3
+    await book.update_transfer(tid(2), m.TransferState.FINALIZED, tx_ref="0xin", block_number=block)
+    v = await views(book, engine, policy)
+    # Final on chain after the confirmed block: capital the next report will show.
+    assert (v["a2"].arriving, v["a2"].arriving_final, v["a2"].spendable) == (
+        0,
+        250 * UNIT,
+        350 * UNIT,
+    )
+    await fund(book, {"a2": 350 * UNIT}, block=block)
+    v = await views(book, engine, policy)
+    assert (v["a2"].capital, v["a2"].arriving_final, v["a2"].spendable) == (
+        350 * UNIT,
+        0,
+        350 * UNIT,
+    )
+
+
+async def test_a_failed_transfer_is_nowhere(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 1_000 * UNIT, "a2": 100 * UNIT})
+    await book.record_transfer(
+        m.TransferRecord(tid(3), "chain-a", "a1", "chain-a", "0xa2", 10 * UNIT, dst_pool="a2")
+    )
+    await book.update_transfer(tid(3), m.TransferState.FAILED)
+    v = await views(book, engine, policy)
+    assert (v["a1"].in_flight, v["a2"].arriving, v["a2"].arriving_final) == (0, 0, 0)
+
+
+async def test_premiums_leave_and_placed_cessions_relieve(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    from router.app.covers import Covers, CoverTerms
+    from tests.app.conftest import ACME
+
+    await fund(book, {"a1": 1_000_000 * UNIT})
+    covers = Covers(book, engine, policy)
+    terms = CoverTerms("chain-a", "a1", m.CoverType.CUSTODY, 500_000 * UNIT, 365)
+    await covers.bind(ACME, "cede-0001", (await covers.quote(ACME, terms)).quote.quote_id, terms)
+    await book.upsert_vault(m.Vault("v1", "chain-a", "0xvault", "USDC", 10**15, 300))
+    gross = (await views(book, engine, policy))["a1"].requirement.scr
+    await book.record_cession(
+        m.Cession(
+            "0x" + "c1" * 32,
+            "v1",
+            "a1",
+            250_000 * UNIT,
+            9 * UNIT,
+            plan_id="p1",
+            status=m.CessionStatus.PENDING,
+            share_ppm=500_000,
+            step_seq=2,
+        )
+    )
+    v = await views(book, engine, policy)
+    assert v["a1"].in_flight == 9 * UNIT  # the premium is leaving
+    assert v["a1"].requirement.scr == gross  # no relief before it is placed
+    block = await confirmed_block(book, "a1") + 1
+    await book.update_cession(
+        "0x" + "c1" * 32, m.CessionStatus.PLACED, tx_ref="0xc", block_number=block
+    )
+    v = await views(book, engine, policy)
+    # Half the retained risk ceded: the requirement halves (a quota share is linear).
+    assert abs(v["a1"].requirement.scr - gross // 2) <= 1
+    assert v["a1"].in_flight == 9 * UNIT  # paid after the confirmed block: not yet in it
