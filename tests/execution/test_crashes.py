@@ -1,0 +1,126 @@
+"""kill -9 of the worker at every step boundary (and of the Temporal server): after a
+restart every effect happened exactly once and capital is conserved to the unit.
+
+A fast subset runs in ``make test``; ``--run-slow`` runs every point with more seeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from router import domain as m
+from router.domain.execution import AttemptState
+from router.execution.messages import SagaOutcome
+from router.execution.starter import TemporalStarter
+from router.execution.temporal import DevServer
+from tests.chains.evm_harness import AnvilChain, anvil_chain
+from tests.execution.crash_harness import (
+    UNIT,
+    World,
+    approved_plan,
+    mining,
+    spawn_worker,
+    stop,
+    wait_exit,
+    world,
+)
+
+pytestmark = pytest.mark.node
+
+FAST = [("sign", 1, 1), ("broadcast", 2, 2), ("final", 1, 3), ("credit", 2, 4)]
+SLOW = [
+    (point, nth, seed)
+    for seed in range(5, 9)
+    for point in ("sign", "broadcast", "seen", "final", "credit")
+    for nth in (1, 2, 3)
+]
+
+
+@pytest.fixture
+async def anvil() -> AsyncIterator[AnvilChain]:
+    async with anvil_chain("anvil-x", 31_337) as chain:
+        yield chain
+
+
+def plan_steps(seed: int) -> tuple[list[m.PlanStep], int, int]:
+    rng = random.Random(seed)
+    move = rng.randrange(10_000, 300_000) * UNIT + rng.randrange(UNIT)
+    premium = rng.randrange(100, 5_000) * UNIT + rng.randrange(UNIT)
+    steps = [
+        m.PlanStep(0, m.StepKind.TRANSFER, "p0", move, "anvil-x", "hub:anvil-x"),
+        m.PlanStep(1, m.StepKind.TRANSFER, "hub:anvil-x", move, "anvil-x", "p1"),
+        m.PlanStep(
+            2, m.StepKind.CESSION, "p0", 50_000 * UNIT, vault_id="v1", fee=premium, share_ppm=50_000
+        ),
+    ]
+    return steps, move, premium
+
+
+async def crash_and_recover(w: World, server: DevServer, point: str, nth: int, seed: int) -> None:
+    steps, move, premium = plan_steps(seed)
+    plan = await approved_plan(w.store, f"plan-crash-{point}-{nth}-{seed}", steps)
+    before = await w.balances()
+    client = await Client.connect(server.address)
+    starter = TemporalStarter(client, w.settings.temporal.task_queue, w.settings.execution)
+    assert await starter.start(plan.plan_id)
+    crashing = spawn_worker(w.config_file, f"{point}:{nth}")
+    try:
+        code = await wait_exit(crashing, 120)
+    finally:
+        stop(crashing)
+    assert code == -9, f"the worker should have died at {point}:{nth}, exited {code}"
+    survivor = spawn_worker(w.config_file)
+    try:
+        handle = client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome)
+        outcome = await asyncio.wait_for(handle.result(), 180)
+    finally:
+        stop(survivor)
+    assert outcome.status == "completed", outcome
+    await audit_exactly_once(w, plan.plan_id, before, move, premium)
+
+
+async def audit_exactly_once(
+    w: World, plan_id: str, before: dict[str, int], move: int, premium: int
+) -> None:
+    p0, p1 = (p.address for p in w.pools)
+    after = await w.balances()
+    # Each effect once: the pool paid the move and the premium once, the other
+    # pool got the move once, the hub kept nothing, the vault got one premium.
+    assert after[p0] == before[p0] - move - premium
+    assert after[p1] == before[p1] + move
+    assert after[w.hub.address] == before[w.hub.address]
+    assert after["vault"] == before["vault"] + premium
+    assert sum(after.values()) == sum(before.values())  # conserved to the unit
+    done = await w.store.get_plan(plan_id)
+    assert done.status is m.PlanStatus.COMPLETED
+    assert {s.status for s in done.steps} == {m.StepStatus.DONE}
+    attempts = await w.store.plan_attempts(plan_id)
+    by_step: dict[int, list[AttemptState]] = {}
+    for a in attempts:
+        by_step.setdefault(a.seq, []).append(a.state)
+    for seq, states in by_step.items():
+        # At most one attempt landed per effect; the rest were never sent or dropped.
+        assert states.count(AttemptState.FINAL) <= 1, (seq, states)
+
+
+@pytest.mark.parametrize(("point", "nth", "seed"), FAST)
+async def test_a_worker_killed_at_a_boundary_resumes_and_each_effect_happens_once(
+    anvil: AnvilChain, temporal_server: DevServer, tmp_path: Path, point: str, nth: int, seed: int
+) -> None:
+    async with world(anvil, tmp_path, temporal_server.address) as w, mining(anvil):
+        await crash_and_recover(w, temporal_server, point, nth, seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "nth", "seed"), SLOW)
+async def test_crash_points_over_many_seeds(
+    anvil: AnvilChain, temporal_server: DevServer, tmp_path: Path, point: str, nth: int, seed: int
+) -> None:
+    async with world(anvil, tmp_path, temporal_server.address) as w, mining(anvil):
+        await crash_and_recover(w, temporal_server, point, nth, seed)
