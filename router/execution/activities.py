@@ -21,7 +21,10 @@ anything else is raised for Temporal to retry with backoff.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -88,6 +91,28 @@ def _signed_dict(signed: SignedTx) -> dict[str, Any]:
 
 def _signed(attempt: TxAttempt) -> SignedTx:
     return SignedTx(**dict(attempt.signed))
+
+
+def heartbeating(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Heartbeat every second while the activity runs: a worker that dies is noticed
+    within the saga's short heartbeat timeout, not after the activity's full timeout."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        async def beat() -> None:
+            while True:
+                activity.heartbeat()
+                await asyncio.sleep(1.0)
+
+        ticker = asyncio.create_task(beat())
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    return wrapper
 
 
 class NonRetryable(Exception):
@@ -167,6 +192,7 @@ class PlanActivities:
     # -- activities ------------------------------------------------------------
 
     @activity.defn(name="load_plan")
+    @heartbeating
     async def load_plan(self, plan_id: str) -> list[SagaStep]:
         plan = await self._store.get_plan(plan_id)
         return [
@@ -175,6 +201,7 @@ class PlanActivities:
         ]
 
     @activity.defn(name="sign_effect")
+    @heartbeating
     async def sign_effect(self, ref: StepRef) -> EffectReport:
         _, step = await self._step(ref)
         try:
@@ -234,6 +261,7 @@ class PlanActivities:
         return EffectReport(Progress.SIGNED, signed.tx_ref)
 
     @activity.defn(name="broadcast_effect")
+    @heartbeating
     async def broadcast_effect(self, ref: StepRef) -> EffectReport:
         _, step = await self._step(ref)
         effect = await self._effect(ref, step)
@@ -247,17 +275,16 @@ class PlanActivities:
         return report
 
     @activity.defn(name="observe_effect")
+    @heartbeating
     async def observe_effect(self, ref: StepRef) -> EffectReport:
         """Watch the recorded transaction for up to ``observe_seconds``."""
         _, step = await self._step(ref)
         effect = await self._effect(ref, step)
         eid = _key(ref)
         adapter = self._adapter(effect)
-        loop = activity.info()
         report = EffectReport(Progress.SENT)
         elapsed = 0.0
         while elapsed < self._observe:
-            activity.heartbeat(loop.attempt)
             live = await self._live(eid)
             if live is None:
                 attempts = await self._store.attempts(eid)
@@ -471,6 +498,7 @@ class PlanActivities:
             )
 
     @activity.defn(name="mark_delivering")
+    @heartbeating
     async def mark_delivering(self, ref: StepRef) -> str:
         await self._store.set_step_status(
             ref.plan_id, ref.seq, m.StepStatus.DELIVERING, detail="final at the source; delivering"
@@ -478,6 +506,7 @@ class PlanActivities:
         return "ok"
 
     @activity.defn(name="credit_step")
+    @heartbeating
     async def credit_step(self, ref: StepRef) -> str:
         _, step = await self._step(ref)
         if step.status is m.StepStatus.DONE:
@@ -496,6 +525,7 @@ class PlanActivities:
         return "ok"
 
     @activity.defn(name="mark_stuck")
+    @heartbeating
     async def mark_stuck(self, args: list[Any]) -> str:
         plan_id, seq, leg, detail = args
         why = f"unfinished past its deadline ({leg} leg): {detail or 'no answer from the chain'}"
@@ -507,6 +537,7 @@ class PlanActivities:
         return "ok"
 
     @activity.defn(name="resolve_step")
+    @heartbeating
     async def resolve_step(self, args: list[Any]) -> str:
         plan_id, seq, action, operator, reason = args
         _, step = await self._step(StepRef(plan_id, seq, Leg.SOURCE.value))
@@ -529,6 +560,7 @@ class PlanActivities:
         return "ok"
 
     @activity.defn(name="finish_plan")
+    @heartbeating
     async def finish_plan(self, args: list[str]) -> str:
         plan_id, status = args
         plan = await self._store.get_plan(plan_id)
@@ -587,8 +619,6 @@ def _report_of(attempt: TxAttempt) -> EffectReport:
 
 
 async def _sleep(seconds: float) -> None:
-    import asyncio
-
     await asyncio.sleep(seconds)
 
 

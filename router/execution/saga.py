@@ -48,6 +48,7 @@ RETRY = RetryPolicy(
     non_retryable_error_types=["NonRetryable"],
 )
 FINAL = {"done", "failed", "skipped", "refunded"}
+HEARTBEAT_SECONDS = 5.0
 
 
 @workflow.defn(name=WORKFLOW)
@@ -67,7 +68,9 @@ class PlanSaga:
             arg,
             result_type=result_type,
             start_to_close_timeout=timedelta(seconds=seconds),
-            heartbeat_timeout=timedelta(seconds=max(10.0, seconds / 2)),
+            # Activities heartbeat every second: a dead worker's activity is
+            # handed to another after this, not after its whole timeout.
+            heartbeat_timeout=timedelta(seconds=HEARTBEAT_SECONDS),
             retry_policy=RETRY,
         )
 
@@ -78,6 +81,7 @@ class PlanSaga:
             inp.plan_id,
             result_type=list[SagaStep],
             start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=timedelta(seconds=HEARTBEAT_SECONDS),
             retry_policy=RETRY,
         )
         outcome: dict[int, str] = {}

@@ -7,6 +7,7 @@ ran, so a plan is carried out by one saga, once, whoever asks and however often.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -39,6 +40,8 @@ class TemporalStarter:
                 task_queue=self._queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                # A workflow task held by a worker that died is retried after this.
+                task_timeout=timedelta(seconds=5),
             )
         except WorkflowAlreadyStartedError:
             return False  # it runs, or ran to its end: never a second saga

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -103,6 +104,9 @@ async def executor_worker(
         task_queue=settings.temporal.task_queue,
         workflows=[PlanSaga],
         activities=acts.all(),
+        # A worker that dies leaves its cached workflows on a queue of its own:
+        # other workers take them over after this, instead of the default 10 s.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
     async with worker:
         yield worker

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from temporalio.client import Client
 
 from router import domain as m
@@ -31,7 +32,8 @@ from tests.execution.crash_harness import (
     world,
 )
 
-pytestmark = pytest.mark.node
+# One anvil node for the module (each test deploys its own pools and hub on it).
+pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
 
 FAST = [("sign", 1, 1), ("broadcast", 2, 2), ("final", 1, 3), ("credit", 2, 4)]
 SLOW = [
@@ -42,7 +44,7 @@ SLOW = [
 ]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def anvil() -> AsyncIterator[AnvilChain]:
     async with anvil_chain("anvil-x", 31_337) as chain:
         yield chain

@@ -205,7 +205,10 @@ async def test_operator_positions_plan_approve_execute_watch(
     ex = await op.treasury.ExecutePlan(
         treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
     )
-    assert ex.plan.state == treasury_pb2.PLAN_STATE_EXECUTING and "no executor is configured" in ex.note
+    assert (
+        ex.plan.state == treasury_pb2.PLAN_STATE_EXECUTING
+        and "no executor is configured" in ex.note
+    )
     again = await op.treasury.ExecutePlan(
         treasury_pb2.ExecutePlanRequest(plan_id=made.plan_id, idempotency_key="exec-0001")
     )
