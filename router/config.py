@@ -4,25 +4,84 @@ Environment variables (prefix ``BALLAST_``, nested with ``__``, e.g.
 ``BALLAST_AUTH__TOKEN_SECRET``) override the file. Secrets are ``SecretStr`` so
 they never show in a repr, a log line or an error message. The parsed settings
 are passed to constructors; nothing deeper reads the environment.
+
+Every problem is a :class:`ConfigError` that names the setting and what is
+wrong with it, never the value given: a misspelt secret key, or a secret of the
+wrong type, would otherwise be echoed back (pydantic's own messages quote the
+input). The ``ballast`` example config is ``ballast.example.toml`` at the
+repository root.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from chains.base import ChainFamily
 from chains.evm_config import BridgeRoute, Confirmations, FeePolicy, FinalizedTag
 from chains.factory import ChainSpec
+from router.errors import RouterError
+
+
+class ConfigError(RouterError, ValueError):
+    """The configuration is unusable. ``problems`` are ``(setting, what is wrong)``
+    pairs, e.g. ``("auth.token_secrte", "unknown setting (check the spelling)")``;
+    neither ever contains a configured value."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = tuple(problems)
+        text = "; ".join(f"{where}: {what}" if where else what for where, what in self.problems)
+        super().__init__(text, problems=self.problems)
+
+
+#: Our wording for pydantic's error types where its own says less than it should.
+_PROBLEMS = {
+    "extra_forbidden": "unknown setting (check the spelling)",
+    "missing": "is required",
+}
+
+
+_TOML_CHAR = re.compile(r"(character) '.*?'(?= \(at line)")
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    """pydantic's errors as (setting, problem), without ``input_value``."""
+    problems = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        what = _PROBLEMS.get(e["type"]) or e["msg"].removeprefix("Value error, ")
+        problems.append((_where(tuple(e["loc"])), what))
+    return problems
+
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
 
@@ -133,10 +192,90 @@ class VaultConfig(_Model):
     premium_bps: int = Field(default=300, ge=0, le=10000)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsMaterial:
+    """The server's TLS files, read and checked (the key never shows in a repr)."""
+
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    def __repr__(self) -> str:
+        return f"TlsMaterial(ca={len(self.ca_pem)} bytes, cert={len(self.cert_pem)} bytes)"
+
+
+def _read(path: Path, where: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([(where, f"file {path} does not exist")]) from None
+    except IsADirectoryError:
+        raise ConfigError([(where, f"{path} is a directory, not a file")]) from None
+    except PermissionError:
+        raise ConfigError([(where, f"file {path} is not readable by this user")]) from None
+    except OSError as exc:
+        raise ConfigError([(where, f"file {path} cannot be read ({exc.strerror})")]) from None
+
+
+def _certificates(pem: bytes, path: Path, where: str) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise ConfigError([(where, f"{path} holds no PEM certificate")])
+    return certs
+
+
 class TlsConfig(_Model):
     ca_cert: Path
     server_cert: Path
     server_key: Path
+
+    def material(self) -> TlsMaterial:
+        """Read the files and check them: each exists and parses, and the server
+        key belongs to the server certificate (gRPC reports a mismatch only as
+        "failed to bind")."""
+        ca = _read(self.ca_cert, "tls.ca_cert")
+        cert = _read(self.server_cert, "tls.server_cert")
+        key_pem = _read(self.server_key, "tls.server_key")
+        _certificates(ca, self.ca_cert, "tls.ca_cert")
+        leaf = _certificates(cert, self.server_cert, "tls.server_cert")[0]
+        try:
+            key = serialization.load_pem_private_key(key_pem, password=None)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                [("tls.server_key", f"{self.server_key} is not an unencrypted PEM private key")]
+            ) from None
+        public = serialization.PublicFormat.SubjectPublicKeyInfo
+        der = serialization.Encoding.DER
+        if key.public_key().public_bytes(der, public) != leaf.public_key().public_bytes(
+            der, public
+        ):
+            raise ConfigError(
+                [
+                    (
+                        "tls.server_key",
+                        f"{self.server_key} is not the key of the certificate in "
+                        f"{self.server_cert}; give the key issued with that certificate",
+                    )
+                ]
+            )
+        return TlsMaterial(ca, cert, key_pem)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """A client's credentials, read: a bearer token, or a certificate and key."""
+
+    ca_pem: bytes | None
+    cert_pem: bytes | None = None
+    key_pem: bytes | None = None
+    token: SecretStr | None = None
+
+    def __repr__(self) -> str:
+        kind = "token" if self.token is not None else "certificate"
+        return f"ClientCredentials({kind}, key=<hidden>)"
 
 
 class ClientConfig(_Model):
@@ -147,6 +286,19 @@ class ClientConfig(_Model):
     cert: Path | None = None
     key: Path | None = None
     token: SecretStr | None = None
+
+    def credentials(self) -> ClientCredentials:
+        """Read the files; a token wins over a certificate."""
+        ca = _read(self.ca_cert, "client.ca_cert") if self.ca_cert else None
+        if self.token is not None:
+            return ClientCredentials(ca, token=self.token)
+        missing = [f"client.{k}" for k in ("ca_cert", "cert", "key") if getattr(self, k) is None]
+        if missing:
+            raise ConfigError(
+                [("client", f"no credentials: set {', '.join(missing)} (or client.token)")]
+            )
+        assert self.cert is not None and self.key is not None
+        return ClientCredentials(ca, _read(self.cert, "client.cert"), _read(self.key, "client.key"))
 
 
 class AuthConfig(_Model):
@@ -257,6 +409,14 @@ class RouterSettings(BaseSettings):
     temporal: TemporalConfig = TemporalConfig()
     execution: ExecutionConfig = ExecutionConfig()
 
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isascii() or not port.isdigit() or int(port) > 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:50051 or [::]:50051")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> RouterSettings:
         if self.auth.mode == "token" and self.auth.token_secret is None:
@@ -272,6 +432,24 @@ class RouterSettings(BaseSettings):
             if route.src_chain not in chains or route.dst_chain not in chains:
                 raise ValueError(f"route {route.route_id!r} names an unknown chain")
         return self
+
+    def server_tls(self) -> TlsMaterial | None:
+        """What ``ballast serve`` needs beyond parsing: TLS files that exist, parse
+        and match, and a ``[tls]`` section whenever clients authenticate by
+        certificate. ``None``: plaintext (token mode without ``[tls]``)."""
+        if self.tls is None:
+            if self.auth.mode == "mtls":
+                raise ConfigError(
+                    [
+                        (
+                            "tls",
+                            "auth.mode 'mtls' needs a [tls] section with ca_cert, "
+                            "server_cert and server_key (ballast dev-certs makes local ones)",
+                        )
+                    ]
+                )
+            return None
+        return self.tls.material()
 
     @classmethod
     def settings_customise_sources(
@@ -289,14 +467,29 @@ class RouterSettings(BaseSettings):
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> RouterSettings:
-    """Settings from ``path`` (TOML, optional), then the environment, then ``overrides``."""
+    """Settings from ``path`` (TOML, optional), then the environment, then ``overrides``.
+
+    Raises :class:`ConfigError` for anything unusable, naming settings, never values.
+    """
     if path is not None and not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
+        raise ConfigError([("config", f"file {path} does not exist")])
 
     class _FromFile(RouterSettings):
         _toml_file: ClassVar[Path | None] = path
 
-    return _FromFile(**overrides)
+    try:
+        return _FromFile(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_problems(err)) from None
+    except tomllib.TOMLDecodeError as err:
+        # Its message gives line and column; the one character some messages
+        # quote could be part of a secret, so it goes.
+        msg = _TOML_CHAR.sub(r"\1", str(err))
+        raise ConfigError([("config", f"{path} is not valid TOML: {msg}")]) from None
+    except SettingsError as err:
+        # e.g. a BALLAST_* variable that should hold JSON and does not; the
+        # message names the field and the source only.
+        raise ConfigError([("environment", str(err))]) from None
 
 
 def chain_spec(settings: RouterSettings, name: str, *, with_signer: bool = True) -> ChainSpec:

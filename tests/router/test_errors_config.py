@@ -16,7 +16,7 @@ from router import errors as store_errors  # one tree now
 from router.agent.client import RouterClient
 from router.api import convert, status
 from router.api.server import start_router
-from router.config import load_settings
+from router.config import ConfigError, load_settings
 from router.devtools.pki import TestCA
 from router.store import open_store
 from tests.router.conftest import make_settings
@@ -136,3 +136,87 @@ def test_page_tokens_are_ascii_digits() -> None:
     with pytest.raises(errors.InvalidRequest):
         convert.parse_page(0, "¹")
     assert convert.parse_page(0, "200") == (convert.DEFAULT_PAGE, 200)
+
+
+SECRET = "s3cret-[/bold]-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("toml", "setting", "problem"),
+    [
+        (f'[auth]\ntoken_secrte = "{SECRET}"\n', "auth.token_secrte", "unknown setting"),
+        (f'[client]\ntoken = ["{SECRET}"]\n', "client.token", "valid string"),
+        (f'[auth]\ntoken_secret = {{ v = "{SECRET}" }}\n', "auth.token_secret", "valid string"),
+        (
+            f'[[chains]]\nname = "e"\nfamily = "evm"\nsigner_key = 0x{"ab" * 32}\n',
+            "chains[0].signer_key",
+            "valid string",
+        ),
+        (f'listen = "{SECRET}"\n', "listen", "HOST:PORT"),
+        (f'auth = "{SECRET}"\n', "auth", "valid dictionary"),
+    ],
+)
+def test_config_errors_name_the_setting_and_never_the_value(
+    tmp_path: Path, toml: str, setting: str, problem: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    text = str(err.value)
+    assert setting in text and problem in text
+    assert "s3cret" not in text and "abab" not in text and "input" not in text
+    assert err.value.problems and all(SECRET not in w + p for w, p in err.value.problems)
+
+
+def test_invalid_toml_is_reported_by_position_without_the_text(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[auth]\ntoken_secret = "ab\x01cd-secret"\n')
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2") as err:
+        load_settings(cfg)
+    assert "secret" not in str(err.value).replace("token_secret", "") and "\\x01" not in str(
+        err.value
+    )
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "none.toml")
+
+
+def test_server_tls_is_checked_before_serving(tmp_path: Path, ca: TestCA) -> None:
+    files = ca.write(tmp_path, {"server": ca.server(), "other": ca.server()})
+    (cert, key), (_, other_key) = files["server"], files["other"]
+    ok = load_settings(tls={"ca_cert": tmp_path / "ca.pem", "server_cert": cert, "server_key": key})
+    material = ok.server_tls()
+    assert material is not None and material.key_pem == key.read_bytes()
+    assert "PRIVATE" not in repr(material)
+
+    def problem(**tls: Path) -> str:
+        base = {"ca_cert": tmp_path / "ca.pem", "server_cert": cert, "server_key": key}
+        with pytest.raises(ConfigError) as err:
+            load_settings(tls=base | tls).server_tls()
+        return str(err.value)
+
+    assert "tls.server_key" in problem(server_key=other_key) and "not the key" in problem(
+        server_key=other_key
+    )
+    assert "does not exist" in problem(server_cert=tmp_path / "gone.pem")
+    assert "no PEM certificate" in problem(ca_cert=key)
+    assert "not an unencrypted PEM private key" in problem(server_key=cert)
+    assert "is a directory" in problem(server_key=tmp_path)
+    with pytest.raises(ConfigError, match=r"tls: auth.mode 'mtls' needs a \[tls\] section"):
+        load_settings().server_tls()
+    token = load_settings(auth={"mode": "token", "token_secret": "x" * 32})
+    assert token.server_tls() is None
+
+
+def test_client_credentials_say_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"client.ca_cert, client.cert, client.key"):
+        load_settings().client.credentials()
+    with pytest.raises(ConfigError, match=r"client.key: file .* does not exist"):
+        load_settings(
+            client={"ca_cert": __file__, "cert": __file__, "key": tmp_path / "k.pem"}
+        ).client.credentials()
+    creds = load_settings(client={"token": "t0ken-value"}).client.credentials()
+    assert creds.token is not None and "t0ken" not in repr(creds)
