@@ -1,147 +1,217 @@
-"""``ballast``: the operator CLI and the entry points of the router's processes.
+"""ballast: the operator CLI and the entry points of the router's processes.
 
-Config comes from ``--config FILE`` (TOML) and ``BALLAST_*`` environment
-variables (see :mod:`router.config`); the caller's credentials are in its
-``[client]`` section. Amounts are shown in whole units of the asset (exact:
-integer arithmetic) and sent as base units.
+Config comes from --config FILE (TOML, see ballast.example.toml) and BALLAST_*
+environment variables; the caller's credentials are in its [client] section.
+Amounts are whole units of their asset with its symbol (exact integer
+arithmetic); --raw shows base units. Piped output is plain aligned text.
+Every failure is one line on stderr: exit 2 for usage or configuration,
+1 when the router or a chain refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import re
+import socket
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import grpc
 import typer
-from ballast.v1 import common_pb2, treasury_pb2
-from rich.console import Console
-from rich.table import Table
+from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
-from router.config import ChainConfig, RouterSettings, load_settings
+from router.cli_views import Sheet, Units, plan_sheet, position_sheet, show, when
+from router.config import (
+    ChainConfig,
+    ClientCredentials,
+    ConfigError,
+    RouterSettings,
+    load_settings,
+)
+from router.errors import InvalidRequest, RouterError, StoreUnavailable
 
-# Plain help text: Rich markup would swallow "[client]" as a style tag.
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
-console = Console()
+# No Rich markup anywhere: help text names "[client]", and what we print comes
+# from users, the router and the config (a secret with "[/bold]" in it would
+# crash a markup pass, and "[bold]" would vanish from it).
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # its tracebacks print local variables: secrets
+)
+partner_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Deactivate or reactivate a partner insurer: effective at once on every replica.",
+)
+reporter_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Deactivate or reactivate a reporter (e.g. ethereum or ethereum/node-a).",
+)
+app.add_typer(partner_app, name="partner")
+app.add_typer(reporter_app, name="reporter")
+
+log = logging.getLogger("ballast.router.cli")
 T = TypeVar("T")
 
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML config file", exists=True, dir_okay=False),
 ]
+RawOpt = Annotated[bool, typer.Option("--raw", help="amounts in base units")]
+ReasonOpt = Annotated[
+    str, typer.Option("--reason", help="why (kept in the audit log; 1-256 characters)")
+]
+
+
+# ----------------------------------------------------------------- failures
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit: 2 for usage/config, 1 for a refusal."""
+    typer.secho(f"error: {' '.join(message.split())}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
 
 
 def _settings(config: Path | None) -> RouterSettings:
     try:
         return load_settings(config)
-    except ValueError as exc:
-        console.print(f"[red]invalid configuration:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except ConfigError as exc:
+        fail(f"invalid configuration: {exc}")
 
 
-def _client(settings: RouterSettings) -> RouterClient:
-    c = settings.client
-    ca = c.ca_cert.read_bytes() if c.ca_cert else None
-    if c.token is not None:
-        return RouterClient.token(c.address, c.token.get_secret_value(), ca_pem=ca)
-    if ca is None or c.cert is None or c.key is None:
-        console.print("[red]no credentials:[/red] set client.ca_cert/cert/key or client.token")
-        raise typer.Exit(2)
+def _credentials(settings: RouterSettings) -> ClientCredentials:
+    try:
+        return settings.client.credentials()
+    except ConfigError as exc:
+        fail(f"invalid configuration: {exc}")
+
+
+def _connect(address: str, creds: ClientCredentials) -> RouterClient:
+    if creds.token is not None:
+        return RouterClient.token(address, creds.token.get_secret_value(), ca_pem=creds.ca_pem)
+    assert creds.ca_pem is not None  # credentials() insists on client.ca_cert with a certificate
     return RouterClient.mtls(
-        c.address, ca_pem=ca, cert_pem=c.cert.read_bytes(), key_pem=c.key.read_bytes()
+        address, ca_pem=creds.ca_pem, cert_pem=creds.cert_pem, key_pem=creds.key_pem
     )
 
 
 def _run(settings: RouterSettings, call: Callable[[RouterClient], Awaitable[T]]) -> T:
+    """One conversation with the router; a refusal is one line and exit 1."""
+    creds = _credentials(settings)
+    address = settings.client.address
+
     async def go() -> T:
-        async with _client(settings) as client:
+        async with _connect(address, creds) as client:
             return await call(client)
 
     try:
         return asyncio.run(go())
     except grpc.aio.AioRpcError as err:
-        console.print(f"[red]{err.code().name}:[/red] {err.details()}")
-        raise typer.Exit(1) from err
+        hint = ""
+        if err.code() is grpc.StatusCode.UNAVAILABLE:
+            hint = f" (is a router listening on {address}, and does client.ca_cert match it?)"
+        fail(f"{err.code().name}: {err.details() or ''}{hint}", 1)
 
 
-def units(amount: common_pb2.Amount, decimals: int = 6) -> str:
-    """Base units -> whole units, exactly (no float)."""
-    n = int(amount.value or "0")
-    if decimals == 0:
-        return f"{n:,}"
-    whole, frac = divmod(n, 10**decimals)
-    return f"{whole:,}.{frac:0{decimals}d}"
+# ------------------------------------------------------------------ logging
+
+_NOISY_LOGGERS = (
+    "asyncio",
+    "aiohttp",
+    "httpx",
+    "httpcore",
+    "httpx2",
+    "httpcore2",
+    "urllib3",
+    "web3",
+    "solana",
+    "websockets",
+)
+#: Any URL (RPC endpoints, database URLs): user info, path and query can hold
+#: credentials and API keys (Infura/Alchemy put the key in the path).
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 
 
-def _decimals(settings: RouterSettings) -> dict[str, int]:
-    return {c.name: c.decimals for c in settings.chains}
+def redact(text: str) -> str:
+    """URLs cut to scheme://host[:port]; bearer and basic credentials dropped."""
+    from chains.errors import redact_url
+
+    return _BEARER.sub(r"\1 <redacted>", _URL.sub(lambda m: redact_url(m[0]), text))
 
 
-def position_table(resp: treasury_pb2.GetPositionResponse, decimals: dict[str, int]) -> Table:
-    t = Table(title="Pools")
-    for col in (
-        "chain",
-        "pool",
-        "capital",
-        "locked",
-        "in flight",
-        "SCR",
-        "MCR",
-        "ratio",
-        "age",
-        "",
-    ):
-        t.add_column(col, justify="right" if col not in ("chain", "pool", "") else "left")
-    for p in resp.pools:
-        d = decimals.get(p.chain, 6)
-        ratio = f"{p.solvency_ratio_bps / 100:.2f} %" if p.HasField("solvency_ratio_bps") else "-"
-        age = f"{p.staleness.seconds}s" if p.HasField("confirmed_at") else "never"
-        style = "red" if p.stale else ""
-        t.add_row(
-            p.chain,
-            p.pool_id,
-            units(p.capital, d),
-            units(p.locked, d),
-            units(p.in_flight, d),
-            units(p.scr, d),
-            units(p.mcr, d),
-            ratio,
-            age,
-            "STALE" if p.stale else "",
-            style=style,
-        )
-    return t
+class RedactSecrets(logging.Filter):
+    """On every root handler: whatever logger a record comes from (our code or a
+    library's), its message, traceback and stack are redacted before formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to the handler's error path
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
 
 
-def plan_table(plan: treasury_pb2.Plan) -> Table:
-    state = treasury_pb2.PlanState.Name(plan.state).removeprefix("PLAN_STATE_")
-    approvals = f"{len(plan.approved_by)}/{plan.approvals_required}"
-    title = f"Plan {plan.plan_id or '(dry run)'} — {state}, approvals {approvals}"
-    t = Table(title=title, caption=plan.summary)
-    for col in ("#", "kind", "from", "to", "amount", "cost", "state"):
-        t.add_column(col)
-    for s in plan.steps:
-        t.add_row(
-            str(s.index),
-            treasury_pb2.StepKind.Name(s.kind).removeprefix("STEP_KIND_").lower(),
-            f"{s.source_chain}/{s.source_pool_id}",
-            f"{s.destination_chain}/{s.destination_id}",
-            units(s.amount),
-            units(s.cost),
-            treasury_pb2.StepState.Name(s.state).removeprefix("STEP_STATE_").lower(),
-        )
-    return t
-
-
-def _logging(verbose: bool) -> None:
+def setup_logging(verbose: bool) -> None:
+    """Our lines at INFO (DEBUG with --verbose) on stderr; libraries' at WARNING
+    unless --verbose; every handler redacts secrets."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())
+
+
+# -------------------------------------------------------------------- serve
+
+
+def _check_listen(listen: str) -> None:
+    """Fail with one line if the address cannot be bound (gRPC would only say
+    "failed to bind", the same words it uses for a certificate/key mismatch)."""
+    host, _, port_text = listen.rpartition(":")
+    host, port = host.strip("[]"), int(port_text)
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        fail(f"listen: host {host!r} does not resolve to an address of this machine")
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+        try:
+            probe.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"listen: {listen} is already in use (another router?): stop it or "
+                    "set another port in listen",
+                    1,
+                )
+            fail(f"listen: cannot bind {listen}: {exc.strerror}", 1)
 
 
 @app.command()
@@ -149,25 +219,44 @@ def serve(config: ConfigOpt = None, verbose: bool = False) -> None:
     """Run the router until SIGTERM/Ctrl-C (then stop gracefully)."""
     from router.api.server import serve as serve_router
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = _settings(config)
-    asyncio.run(serve_router(settings))
-
-
-def _check_adapter_config(chain: ChainConfig) -> None:
-    if chain.family == "evm":
-        if chain.chain_id is None or chain.signer_key is None or not chain.rpc_urls:
-            raise typer.BadParameter(f"chain {chain.name}: set chain_id, rpc_urls and signer_key")
-    elif chain.signer_key is None or not chain.rpc_urls or chain.settlement_asset is None:
-        raise typer.BadParameter(
-            f"chain {chain.name}: set rpc_urls, settlement_asset and signer_key"
+    try:
+        settings.server_tls()
+    except ConfigError as exc:
+        fail(f"invalid configuration: {exc}")
+    _check_listen(settings.listen)
+    try:
+        asyncio.run(serve_router(settings))
+    except InvalidRequest as exc:
+        where = "database_url" if exc.field == "url" else "configuration"
+        fail(f"{where}: {exc}")
+    except StoreUnavailable as exc:
+        fail(
+            f"database_url: cannot open the database ({exc}); check that it runs and accepts us", 1
         )
+    except RouterError as exc:
+        fail(f"the router could not start: {exc}", 1)
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed to bind"):
+            raise
+        # gRPC's bind failure after our own check passed: lost a race for the port.
+        fail(f"listen: cannot bind {settings.listen} (in use, or not this machine's)", 1)
 
 
-async def _adapter(chain: ChainConfig) -> Any:
-    """Build the chain adapter an agent reads with, from the chain's config."""
-    assert chain.signer_key is not None
+# -------------------------------------------------------------------- agent
+
+
+async def _reader(chain: ChainConfig) -> Any:
+    """The balance reader of a reporting agent. It never loads the treasury key:
+    the EVM adapter of this build insists on a signer, so it gets a key made for
+    this process, with no funds and no role on any contract (reads never use it;
+    a send would be refused on chain)."""
     if chain.family == "evm":
+        import secrets
+
+        from pydantic import SecretStr
+
         from chains.evm import EvmChainConfig, connect_evm
 
         assert chain.chain_id is not None
@@ -175,7 +264,7 @@ async def _adapter(chain: ChainConfig) -> Any:
             EvmChainConfig(
                 chain=chain.name,
                 chain_id=chain.chain_id,
-                operator_key=chain.signer_key,
+                operator_key=SecretStr("0x" + secrets.token_hex(32)),
                 endpoints=chain.rpc_urls,
                 settlement_asset=chain.settlement_asset,
                 batch_reader=chain.batch_reader,
@@ -186,8 +275,11 @@ async def _adapter(chain: ChainConfig) -> Any:
 
     from chains.solana import SolanaConfig, connect_solana
 
-    assert chain.settlement_asset is not None
-    key = bytes(Keypair.from_base58_string(chain.signer_key.get_secret_value()))
+    assert chain.settlement_asset is not None and chain.signer_key is not None
+    try:
+        key = bytes(Keypair.from_base58_string(chain.signer_key.get_secret_value()))
+    except ValueError:
+        fail(f"chains[{chain.name}].signer_key: not a base58 Solana keypair")
     return await connect_solana(
         SolanaConfig(
             chain=chain.name,
@@ -199,6 +291,20 @@ async def _adapter(chain: ChainConfig) -> Any:
     )
 
 
+def _agent_problem(chain: ChainConfig) -> str | None:
+    need = ["rpc_urls"] if not chain.rpc_urls else []
+    if chain.family == "evm" and chain.chain_id is None:
+        need.append("chain_id")
+    if chain.family == "solana":
+        if chain.settlement_asset is None:
+            need.append("settlement_asset")
+        if chain.signer_key is None:
+            # The Solana adapter of this build checks pool ownership against the
+            # treasury key's public half; read-only Solana adapters lift this.
+            need.append("signer_key (the Solana reader needs the treasury keypair for now)")
+    return f"chain {chain.name}: set {', '.join(need)}" if need else None
+
+
 @app.command()
 def agent(
     chain: Annotated[str, typer.Option("--chain", help="chain name from the config")],
@@ -207,80 +313,101 @@ def agent(
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
     verbose: bool = False,
 ) -> None:
-    """Run a reporting agent for one chain: read its pools in a loop, stream to the router."""
+    """Run a reporting agent for one chain: read its pools in a loop, stream to the router.
+
+    Reads only: an EVM agent needs no signer_key.
+    """
     import signal
 
     from chains.base import PoolRef
+    from chains.errors import ChainError, InvalidInput
     from router.agent.reporting import ReportingAgent
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = _settings(config)
     spec = next((c for c in settings.chains if c.name == chain), None)
     if spec is None:
-        raise typer.BadParameter(
-            f"unknown chain {chain!r}; configured: {[c.name for c in settings.chains]}"
-        )
-    _check_adapter_config(spec)
+        fail(f"unknown chain {chain!r}; configured: {[c.name for c in settings.chains]}")
+    problem = _agent_problem(spec)
+    if problem is not None:
+        fail(problem)
+    creds = _credentials(settings)
     pools = [
         PoolRef(p.chain, p.pool_id, p.address, spec.settlement_asset or p.asset)
         for p in settings.pools
         if p.chain == chain
     ]
 
-    async def go() -> None:
+    async def go() -> Any:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        adapter = await _adapter(spec)
+        reader = await _reader(spec)
         try:
-            async with _client(settings) as client:
+            async with _connect(settings.client.address, creds) as client:
                 ag = ReportingAgent(
-                    adapter, pools, client, asset=spec.asset, interval_seconds=interval
+                    reader, pools, client, asset=spec.asset, interval_seconds=interval
                 )
-                stats = await ag.run(rounds=rounds, stop=stop)
+                return await ag.run(rounds=rounds, stop=stop)
         finally:
-            await adapter.aclose()
-        console.print(
-            f"{stats.rounds} rounds, {stats.sent} reports sent, {stats.accepted} accepted, "
-            f"{stats.rejected} rejected, {stats.failed_reads} failed reads"
-        )
+            await reader.aclose()
 
-    asyncio.run(go())
+    try:
+        stats = asyncio.run(go())
+    except InvalidInput as exc:  # the chain's settings (an address, a URL) are wrong
+        fail(f"chain {chain}: {exc}")
+    except ChainError as exc:  # its message names endpoints without credentials
+        fail(f"chain {chain}: {exc}", 1)
+    typer.echo(
+        f"{stats.rounds} rounds, {stats.sent} reports sent, {stats.accepted} accepted, "
+        f"{stats.rejected} rejected, {stats.failed_reads} failed reads"
+    )
+
+
+# ------------------------------------------------------------ operator view
 
 
 @app.command()
-def status(config: ConfigOpt = None) -> None:
-    """Show every pool's capital, requirement, ratio and report age."""
+def status(
+    config: ConfigOpt = None,
+    chain: Annotated[
+        list[str] | None, typer.Option("--chain", help="only this chain; repeatable")
+    ] = None,
+    raw: RawOpt = False,
+) -> None:
+    """Every pool: capital, locked, in flight, arriving, cover in force, SCR, MCR,
+    ratio (red below 100 %, yellow below target) and report age, with totals."""
     settings = _settings(config)
-    resp = _run(settings, lambda c: c.treasury.GetPosition(treasury_pb2.GetPositionRequest()))
-    console.print(position_table(resp, _decimals(settings)))
+    request = treasury_pb2.GetPositionRequest(chains=chain or [])
+    resp = _run(settings, lambda c: c.treasury.GetPosition(request))
+    show(position_sheet(resp, Units.of(settings, raw), settings.policy.target_ratio_bps))
+
+
+def _show_plan(plan: treasury_pb2.Plan, settings: RouterSettings, raw: bool) -> None:
+    show(plan_sheet(plan, Units.of(settings, raw)))
 
 
 @app.command()
 def plan(
     config: ConfigOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="compute, do not store")] = False,
+    raw: RawOpt = False,
 ) -> None:
     """Compute a rebalancing plan (stored for approval unless --dry-run)."""
     settings = _settings(config)
-    resp = _run(
-        settings,
-        lambda c: c.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest(dry_run=dry_run)),
-    )
-    console.print(plan_table(resp.plan))
-    for s in resp.plan.shortfalls:
-        console.print(f"[yellow]shortfall:[/yellow] {s}")
+    request = treasury_pb2.PlanRebalanceRequest(dry_run=dry_run)
+    resp = _run(settings, lambda c: c.treasury.PlanRebalance(request))
+    _show_plan(resp.plan, settings, raw)
 
 
 @app.command()
-def approve(plan_id: str, config: ConfigOpt = None) -> None:
+def approve(plan_id: str, config: ConfigOpt = None, raw: RawOpt = False) -> None:
     """Approve a plan as the configured operator."""
     settings = _settings(config)
-    resp = _run(
-        settings, lambda c: c.treasury.ApprovePlan(treasury_pb2.ApprovePlanRequest(plan_id=plan_id))
-    )
-    console.print(plan_table(resp.plan))
+    request = treasury_pb2.ApprovePlanRequest(plan_id=plan_id)
+    resp = _run(settings, lambda c: c.treasury.ApprovePlan(request))
+    _show_plan(resp.plan, settings, raw)
 
 
 @app.command()
@@ -290,22 +417,20 @@ def execute(
     key: Annotated[
         str | None, typer.Option(help="idempotency key; reuse it to retry safely")
     ] = None,
+    raw: RawOpt = False,
 ) -> None:
     """Request execution of an approved plan (recorded; the executor comes later)."""
     settings = _settings(config)
     key = key or f"cli-{uuid.uuid4().hex[:16]}"
-    resp = _run(
-        settings,
-        lambda c: c.treasury.ExecutePlan(
-            treasury_pb2.ExecutePlanRequest(plan_id=plan_id, idempotency_key=key)
-        ),
-    )
-    console.print(plan_table(resp.plan))
-    console.print(f"idempotency key: {key}\n[yellow]{resp.note}[/yellow]")
+    request = treasury_pb2.ExecutePlanRequest(plan_id=plan_id, idempotency_key=key)
+    resp = _run(settings, lambda c: c.treasury.ExecutePlan(request))
+    _show_plan(resp.plan, settings, raw)
+    typer.echo(f"idempotency key: {key}")
+    typer.secho(resp.note, fg=typer.colors.YELLOW)
 
 
 @app.command()
-def rebalance(config: ConfigOpt = None) -> None:
+def rebalance(config: ConfigOpt = None, raw: RawOpt = False) -> None:
     """Scheduled job: refresh positions, compute and store a plan, report.
 
     Executing within pre-approved limits comes with the executor; until then
@@ -319,43 +444,178 @@ def rebalance(config: ConfigOpt = None) -> None:
         return pos, made
 
     pos, made = _run(settings, go)
-    console.print(position_table(pos, _decimals(settings)))
-    console.print(plan_table(made.plan))
-    for s in made.plan.shortfalls:
-        console.print(f"[yellow]shortfall:[/yellow] {s}")
-    console.print(
-        "[yellow]automatic execution is not enabled yet:[/yellow] the plan is stored "
-        f"for approval (ballast approve {made.plan.plan_id})"
+    units = Units.of(settings, raw)
+    show(position_sheet(pos, units, settings.policy.target_ratio_bps))
+    show(plan_sheet(made.plan, units))
+    typer.secho(
+        "automatic execution is not enabled yet: the plan is stored for approval "
+        f"(ballast approve {made.plan.plan_id})",
+        fg=typer.colors.YELLOW,
     )
+
+
+# -------------------------------------------------------------- offboarding
+
+
+def _set_active(kind: str, ident: str, active: bool, reason: str, config: Path | None) -> None:
+    settings = _settings(config)
+    if kind == "partner":
+        p = treasury_pb2.SetPartnerActiveRequest(partner_id=ident, active=active, reason=reason)
+        resp: Any = _run(settings, lambda c: c.treasury.SetPartnerActive(p))
+    else:
+        r = treasury_pb2.SetReporterActiveRequest(reporter_id=ident, active=active, reason=reason)
+        resp = _run(settings, lambda c: c.treasury.SetReporterActive(r))
+    now = "active" if active else "inactive"
+    was = "it was already" if resp.was_active == active else "it was"
+    before = "active" if resp.was_active else "inactive"
+    typer.echo(f"{kind} {ident} is now {now} ({was} {before}); reason recorded: {reason}")
+
+
+@partner_app.command("deactivate")
+def partner_deactivate(partner_id: str, reason: ReasonOpt, config: ConfigOpt = None) -> None:
+    """Refuse every call of this partner from now on (PERMISSION_DENIED)."""
+    _set_active("partner", partner_id, False, reason, config)
+
+
+@partner_app.command("activate")
+def partner_activate(partner_id: str, reason: ReasonOpt, config: ConfigOpt = None) -> None:
+    """Let a deactivated partner call again."""
+    _set_active("partner", partner_id, True, reason, config)
+
+
+@reporter_app.command("deactivate")
+def reporter_deactivate(reporter_id: str, reason: ReasonOpt, config: ConfigOpt = None) -> None:
+    """Refuse this reporter's next batch, even on an open stream."""
+    _set_active("reporter", reporter_id, False, reason, config)
+
+
+@reporter_app.command("activate")
+def reporter_activate(reporter_id: str, reason: ReasonOpt, config: ConfigOpt = None) -> None:
+    """Accept a deactivated reporter's reports again."""
+    _set_active("reporter", reporter_id, True, reason, config)
+
+
+def _certificate_pem(path: Path) -> str:
+    """The certificate in ``path``, re-encoded: only the certificate leaves this
+    machine, never a private key that happens to share the file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read it ({exc.strerror})")
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        fail(f"{path}: no PEM certificate in it (give the .pem, not the .key)")
+    return cert.public_bytes(Encoding.PEM).decode()
+
+
+def _revocation_line(r: treasury_pb2.Revocation) -> str:
+    return (
+        f"{r.fingerprint} {r.identity or '(unknown identity)'} revoked by {r.revoked_by} "
+        f"at {when(r.revoked_at)}: {r.reason}"
+    )
+
+
+@app.command("revoke-cert")
+def revoke_cert(
+    reason: ReasonOpt,
+    certificate: Annotated[
+        Path | None, typer.Argument(help="the certificate's PEM file", dir_okay=False)
+    ] = None,
+    fingerprint: Annotated[
+        str | None, typer.Option(help="or its SHA-256 (of the DER), 64 lowercase hex")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Refuse a client certificate at every later call and batch (UNAUTHENTICATED)."""
+    if (certificate is None) == (fingerprint is None):
+        fail("give the certificate's PEM file or --fingerprint, one of the two")
+    settings = _settings(config)
+    if certificate is not None:
+        request = treasury_pb2.RevokeCertificateRequest(
+            pem=_certificate_pem(certificate), reason=reason
+        )
+    else:
+        request = treasury_pb2.RevokeCertificateRequest(fingerprint=fingerprint, reason=reason)
+    resp = _run(settings, lambda c: c.treasury.RevokeCertificate(request))
+    typer.echo(f"revoked: {_revocation_line(resp.revocation)}")
+
+
+@app.command()
+def revocations(config: ConfigOpt = None) -> None:
+    """List revoked certificates, oldest first."""
+    settings = _settings(config)
+    resp = _run(
+        settings, lambda c: c.treasury.ListRevocations(treasury_pb2.ListRevocationsRequest())
+    )
+    sheet = Sheet(
+        f"Revoked certificates ({len(resp.revocations)})",
+        (
+            ("fingerprint (SHA-256)", False),
+            ("identity", False),
+            ("revoked by", False),
+            ("revoked at", False),
+            ("reason", False),
+        ),
+    )
+    for r in resp.revocations:
+        row = [r.fingerprint, r.identity, r.revoked_by, when(r.revoked_at), r.reason]
+        sheet.rows.append((row, ""))
+    show(sheet)
+
+
+# ----------------------------------------------------------- local set-ups
 
 
 @app.command("dev-certs")
 def dev_certs(
     directory: Annotated[Path, typer.Argument(help="where to write the PEM files")],
     identity: Annotated[
-        list[str], typer.Option("--identity", "-i", help="client identity URI, repeatable")
-    ],
+        list[str] | None,
+        typer.Option("--identity", "-i", help="client identity URI, repeatable"),
+    ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="extra DNS name for the server certificate; repeatable"),
+    ] = None,
+    days: Annotated[int, typer.Option(help="validity of a new CA and its certificates")] = 30,
 ) -> None:
-    """Write a throwaway CA, a server certificate and client certificates (local use only).
+    """A local CA with a server certificate and client certificates (never for production).
 
-    The CA key is not kept: run it again to issue more. Never use these in production.
+    The CA key stays in DIRECTORY as ca.key (mode 0600): run again with more
+    --identity options to add identities to the same CA. The server certificate
+    is written once (again when --host is given).
     """
-    from router.api.auth import parse_identity
-    from router.devtools.pki import TestCA
+    from router.devtools.pki import CaFilesError, local_ca
+    from router.domain import parse_identity
 
-    for uri in identity:
+    uris = identity or []
+    for uri in uris:
         try:
             parse_identity(uri)
-        except Exception as exc:
-            raise typer.BadParameter(str(exc)) from exc
-    ca = TestCA("Ballast dev CA")
-    pairs = {"server": ca.server()}
-    for uri in identity:
+        except RouterError as exc:
+            fail(f"--identity: {exc}")
+    if days < 1:
+        fail("--days must be at least 1")
+    try:
+        ca, created = local_ca(directory, days=days)
+    except CaFilesError as exc:
+        fail(str(exc))
+    pairs = {}
+    if created or host or not (directory / "server.pem").exists():
+        pairs["server"] = ca.server(*(host or []))
+    for uri in uris:
         pairs[uri.removeprefix("ballast://").replace("/", "-")] = ca.client(uri)
     written = ca.write(directory, pairs)
+    state = "new" if created else "existing"
+    typer.echo(
+        f"CA ({state}): {directory / 'ca.pem'} (its key: {directory / 'ca.key'}, keep it private)"
+    )
     for name, (cert, key) in written.items():
-        console.print(f"{name}: {cert} {key}")
-    console.print(f"CA: {directory / 'ca.pem'}")
+        typer.echo(f"{name}: {cert} {key}")
 
 
 @app.command()
@@ -367,17 +627,23 @@ def token(
     ttl: Annotated[int, typer.Option(help="seconds the token is valid")] = 3600,
 ) -> None:
     """Issue a bearer token for token auth mode (signed with auth.token_secret)."""
-    from router.api.auth import TokenSigner, parse_identity
+    from router.api.auth import TokenSigner
+    from router.domain import parse_identity
 
     settings = _settings(config)
     if settings.auth.token_secret is None:
-        console.print("[red]auth.token_secret is not set[/red]")
-        raise typer.Exit(2)
+        fail("auth.token_secret is not set")
     try:
         who = parse_identity(identity)
-    except Exception as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    print(TokenSigner(settings.auth.token_secret).issue(who, ttl_seconds=ttl))
+        signer = TokenSigner(settings.auth.token_secret)
+    except RouterError as exc:
+        fail(f"--identity: {exc}")
+    except ValueError as exc:  # the signer's own checks; they never quote the secret
+        fail(f"auth.token_secret: {exc}")
+    typer.echo(signer.issue(who, ttl_seconds=ttl))
+
+
+# ---------------------------------------------------------------- execution
 
 
 @app.command()
@@ -391,7 +657,7 @@ def worker(config: ConfigOpt = None, verbose: bool = False) -> None:
 
     from router.execution.worker import run_worker
 
-    _logging(verbose)
+    setup_logging(verbose)
     settings = _settings(config)
 
     async def go() -> None:
@@ -401,7 +667,12 @@ def worker(config: ConfigOpt = None, verbose: bool = False) -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_worker(settings, stop)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except ConfigError as exc:
+        fail(f"invalid configuration: {exc}")
+    except RouterError as exc:
+        fail(f"the worker stopped: {exc}", 1)
 
 
 @app.command()
@@ -409,8 +680,9 @@ def resolve(
     plan_id: str,
     step: Annotated[int, typer.Argument(help="the stuck step's index")],
     action: Annotated[str, typer.Argument(help="retry or refunded")],
-    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit log)")],
+    reason: ReasonOpt,
     config: ConfigOpt = None,
+    raw: RawOpt = False,
 ) -> None:
     """Resolve a STUCK step: retry it, or record it refunded after checking the chain."""
     codes = {
@@ -418,21 +690,49 @@ def resolve(
         "refunded": treasury_pb2.STEP_RESOLUTION_REFUNDED,
     }
     if action not in codes:
-        raise typer.BadParameter("action must be retry or refunded")
+        fail(f"action must be retry or refunded, not {action!r}")
     settings = _settings(config)
-    resp = _run(
-        settings,
-        lambda c: c.treasury.ResolveStep(
-            treasury_pb2.ResolveStepRequest(
-                plan_id=plan_id, step_index=step, resolution=codes[action], reason=reason
-            )
-        ),
+    request = treasury_pb2.ResolveStepRequest(
+        plan_id=plan_id, step_index=step, resolution=codes[action], reason=reason
     )
-    console.print(plan_table(resp.plan))
+    resp = _run(settings, lambda c: c.treasury.ResolveStep(request))
+    _show_plan(resp.plan, settings, raw)
+
+
+# --------------------------------------------------------------------- main
 
 
 def main() -> None:
-    app()
+    """The ``ballast`` entry point: usage errors and surprises are one line too."""
+    # typer vendors click; these are its usage errors (bad options, no arguments).
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="ballast", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.format_message())
+        code = 2
+    except UsageError as exc:
+        where = f"{exc.ctx.command_path} --help" if exc.ctx is not None else "ballast --help"
+        typer.secho(
+            f"error: {' '.join(exc.format_message().split())} (see {where})",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        code = 2
+    except typer.Abort:
+        code = 130
+    except Exception as exc:  # a defect: its text could carry a secret, so the class only
+        log.debug("unexpected failure", exc_info=True)
+        typer.secho(
+            f"error: unexpected {type(exc).__name__}; run again with --verbose where "
+            "the command has it, and report it",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
