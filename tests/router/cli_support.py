@@ -20,6 +20,13 @@ def ballast_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "router.cli"]
 
 
+def ballast_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without BALLAST_* settings or forced colours, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BALLAST_")}
+    env.pop("FORCE_COLOR", None)
+    return env | (extra or {})
+
+
 @dataclass(frozen=True, slots=True)
 class Ran:
     code: int
@@ -33,14 +40,11 @@ class Ran:
 
 async def ballast(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
     """Run ``ballast ARGS`` to completion; stdout and stderr are pipes."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BALLAST_")}
-    full_env.pop("FORCE_COLOR", None)
-    full_env.update(env or {})
     proc = await asyncio.create_subprocess_exec(
         *ballast_command(),
         *args,
         cwd=cwd,
-        env=full_env,
+        env=ballast_env(env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

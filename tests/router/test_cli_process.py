@@ -1,21 +1,28 @@
 """``ballast`` as an operator runs it: the installed entry point in its own process.
 
 Every failure is one line on stderr with a non-zero exit code, never a
-traceback and never a secret.
+traceback and never a secret; the example config serves as it is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ballast.v1 import treasury_pb2
 from cryptography import x509
+from grpc_health.v1 import health_pb2
 
+from router.agent.client import RouterClient
 from router.devtools.pki import TestCA
-from tests.router.cli_support import Ran, ballast
+from tests.router.cli_support import Ran, ballast, ballast_command, ballast_env
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "[/bold]s3cret-[bold]value-0123456789"  # Rich markup in a secret
 
 
@@ -189,3 +196,53 @@ async def test_dev_certs_adds_identities_to_the_same_ca(tmp_path: Path) -> None:
     (certs / "ca.key").unlink()
     ran = await ballast("dev-certs", str(certs), "-i", "ballast://partner/globex")
     assert_one_line_failure(ran, 2, "without its key")
+
+
+async def test_the_example_config_serves_as_it_is(tmp_path: Path) -> None:
+    """The commands README.md gives, in a copy of the repository's example."""
+    shutil.copy(ROOT / "ballast.example.toml", tmp_path / "ballast.example.toml")
+    made = await ballast(
+        "dev-certs",
+        "certs",
+        *("-i", "ballast://operator/alice", "-i", "ballast://partner/acme"),
+        *("-i", "ballast://reporter/ethereum"),
+        cwd=tmp_path,
+    )
+    assert made.code == 0, made.err
+    port = free_port()
+    env = {"BALLAST_LISTEN": f"127.0.0.1:{port}", "BALLAST_CLIENT__ADDRESS": f"127.0.0.1:{port}"}
+    proc = await asyncio.create_subprocess_exec(
+        *ballast_command(),
+        "serve",
+        "--config",
+        "ballast.example.toml",
+        cwd=tmp_path,
+        env=ballast_env(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    certs = tmp_path / "certs"
+    try:
+        async with RouterClient.mtls(
+            f"127.0.0.1:{port}",
+            ca_pem=(certs / "ca.pem").read_bytes(),
+            cert_pem=(certs / "operator-alice.pem").read_bytes(),
+            key_pem=(certs / "operator-alice.key").read_bytes(),
+        ) as c:
+            health = await c.health.Check(
+                health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            pos = await c.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+            assert {p.pool_id for p in pos.pools} == {"eth-main", "eth-alt", "sol-main"}
+        status = await ballast("status", "--config", "ballast.example.toml", cwd=tmp_path, env=env)
+        assert status.code == 0, status.err
+        assert "eth-main" in status.out
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert b"draining in-flight calls" in err and b"Traceback" not in err
