@@ -119,7 +119,16 @@ class ReportingAgent:
                 self.stats.rejected += ack.rejected
                 for rej in ack.rejections:
                     log.warning("router rejected %s/%s: %s", rej.chain, rej.pool_id, rej.detail)
-        except (grpc.aio.AioRpcError, ConnectionError) as exc:
+        except grpc.aio.AioRpcError as exc:
+            # Code and details only: the error's own text spans lines and
+            # carries gRPC's debug string.
+            log.warning(
+                "report stream failed, reopening next round: %s: %s",
+                exc.code().name,
+                " ".join((exc.details() or "").split()),
+            )
+            self._call = None
+        except ConnectionError as exc:
             log.warning("report stream failed, reopening next round: %s", exc)
             self._call = None
 

@@ -4,6 +4,8 @@ credential reaches its output, whoever logs the URL."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -11,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from chains.embedded.solana_setup import embedded_solana
+from router.agent.client import RouterClient
+from router.agent.reporting import ReportingAgent
 from router.api.server import RunningRouter, running_router
 from router.cli import redact
 from router.devtools.pki import TestCA
@@ -169,3 +174,26 @@ async def test_evm_agent_reads_without_a_signer_key(
     for secret in SECRETS:
         assert secret not in ran.out + ran.err
     assert sorted(b.amount for b in balances.values()) == [7_000_000, 9_000_000]
+
+
+async def test_a_failed_report_stream_is_logged_as_one_line(
+    ca: TestCA, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gRPC's error text spans lines and carries its debug string: the agent logs
+    the status code and details only."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    pair = ca.client("ballast://reporter/ethereum")
+    async with embedded_evm_chains([ChainSpec("ethereum", 31337, pools=[5])]) as env:
+        chain = env["ethereum"]
+        async with RouterClient.mtls(
+            f"127.0.0.1:{port}", ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+        ) as client:
+            agent = ReportingAgent(chain.adapter, chain.pools, client, interval_seconds=0.0)
+            with caplog.at_level(logging.WARNING, logger="ballast.router.agent.reporting"):
+                await agent.run(rounds=1)
+    [record] = [r for r in caplog.records if "report stream failed" in r.getMessage()]
+    message = record.getMessage()
+    assert "UNAVAILABLE" in message
+    assert "\n" not in message and "debug_error_string" not in message
