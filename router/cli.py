@@ -602,14 +602,16 @@ def dev_certs(
         fail("--days must be at least 1")
     try:
         ca, created = local_ca(directory, days=days)
+        pairs = {}
+        if created or host or not (directory / "server.pem").exists():
+            pairs["server"] = ca.server(*(host or []))
+        for uri in uris:
+            pairs[uri.removeprefix("ballast://").replace("/", "-")] = ca.client(uri)
+        written = ca.write(directory, pairs)
     except CaFilesError as exc:
         fail(str(exc))
-    pairs = {}
-    if created or host or not (directory / "server.pem").exists():
-        pairs["server"] = ca.server(*(host or []))
-    for uri in uris:
-        pairs[uri.removeprefix("ballast://").replace("/", "-")] = ca.client(uri)
-    written = ca.write(directory, pairs)
+    except OSError as exc:
+        fail(f"{directory}: cannot write there ({exc.strerror})")
     state = "new" if created else "existing"
     typer.echo(
         f"CA ({state}): {directory / 'ca.pem'} (its key: {directory / 'ca.key'}, keep it private)"
