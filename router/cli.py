@@ -28,10 +28,10 @@ from ballast.v1 import treasury_pb2
 from router.agent.client import RouterClient
 from router.cli_views import Sheet, Units, plan_sheet, position_sheet, show, when
 from router.config import (
-    ChainConfig,
     ClientCredentials,
     ConfigError,
     RouterSettings,
+    chain_spec,
     load_settings,
 )
 from router.errors import InvalidRequest, RouterError, StoreUnavailable
@@ -124,18 +124,6 @@ def _run(settings: RouterSettings, call: Callable[[RouterClient], Awaitable[T]])
 
 # ------------------------------------------------------------------ logging
 
-_NOISY_LOGGERS = (
-    "asyncio",
-    "aiohttp",
-    "httpx",
-    "httpcore",
-    "httpx2",
-    "httpcore2",
-    "urllib3",
-    "web3",
-    "solana",
-    "websockets",
-)
 #: Any URL (RPC endpoints, database URLs): user info, path and query can hold
 #: credentials and API keys (Infura/Alchemy put the key in the path).
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
@@ -151,7 +139,13 @@ def redact(text: str) -> str:
 
 class RedactSecrets(logging.Filter):
     """On every root handler: whatever logger a record comes from (our code or a
-    library's), its message, traceback and stack are redacted before formatting."""
+    library's), its message, traceback and stack are redacted before formatting.
+
+    Beyond ``chains.logs.RedactUrls``: the traceback is rendered here (a
+    handler's filters run before its formatter fills ``exc_text``, so a filter
+    that only rewrites ``exc_text`` lets the first handler print the URL), any
+    URL scheme (database URLs carry passwords), and bearer/basic credentials.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -178,7 +172,9 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    for name in _NOISY_LOGGERS:
+    from chains.logs import THIRD_PARTY_LOGGERS
+
+    for name in (*THIRD_PARTY_LOGGERS, "asyncio"):
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
@@ -247,64 +243,6 @@ def serve(config: ConfigOpt = None, verbose: bool = False) -> None:
 # -------------------------------------------------------------------- agent
 
 
-async def _reader(chain: ChainConfig) -> Any:
-    """The balance reader of a reporting agent. It never loads the treasury key:
-    the EVM adapter of this build insists on a signer, so it gets a key made for
-    this process, with no funds and no role on any contract (reads never use it;
-    a send would be refused on chain)."""
-    if chain.family == "evm":
-        import secrets
-
-        from pydantic import SecretStr
-
-        from chains.evm import EvmChainConfig, connect_evm
-
-        assert chain.chain_id is not None
-        return await connect_evm(
-            EvmChainConfig(
-                chain=chain.name,
-                chain_id=chain.chain_id,
-                operator_key=SecretStr("0x" + secrets.token_hex(32)),
-                endpoints=chain.rpc_urls,
-                settlement_asset=chain.settlement_asset,
-                batch_reader=chain.batch_reader,
-            )
-        )
-    from pydantic import SecretBytes
-    from solders.keypair import Keypair
-
-    from chains.solana import SolanaConfig, connect_solana
-
-    assert chain.settlement_asset is not None and chain.signer_key is not None
-    try:
-        key = bytes(Keypair.from_base58_string(chain.signer_key.get_secret_value()))
-    except ValueError:
-        fail(f"chains[{chain.name}].signer_key: not a base58 Solana keypair")
-    return await connect_solana(
-        SolanaConfig(
-            chain=chain.name,
-            rpc_url=chain.rpc_urls[0],
-            settlement_mint=chain.settlement_asset,
-            treasury_key=SecretBytes(key),
-            decimals=chain.decimals,
-        )
-    )
-
-
-def _agent_problem(chain: ChainConfig) -> str | None:
-    need = ["rpc_urls"] if not chain.rpc_urls else []
-    if chain.family == "evm" and chain.chain_id is None:
-        need.append("chain_id")
-    if chain.family == "solana":
-        if chain.settlement_asset is None:
-            need.append("settlement_asset")
-        if chain.signer_key is None:
-            # The Solana adapter of this build checks pool ownership against the
-            # treasury key's public half; read-only Solana adapters lift this.
-            need.append("signer_key (the Solana reader needs the treasury keypair for now)")
-    return f"chain {chain.name}: set {', '.join(need)}" if need else None
-
-
 @app.command()
 def agent(
     chain: Annotated[str, typer.Option("--chain", help="chain name from the config")],
@@ -315,22 +253,25 @@ def agent(
 ) -> None:
     """Run a reporting agent for one chain: read its pools in a loop, stream to the router.
 
-    Reads only: an EVM agent needs no signer_key.
+    Reads only: it needs no signer_key (a Solana agent needs treasury_authority
+    instead, the pools' owner).
     """
     import signal
 
     from chains.base import PoolRef
     from chains.errors import ChainError, InvalidInput
+    from chains.factory import connect
     from router.agent.reporting import ReportingAgent
 
     setup_logging(verbose)
     settings = _settings(config)
-    spec = next((c for c in settings.chains if c.name == chain), None)
-    if spec is None:
-        fail(f"unknown chain {chain!r}; configured: {[c.name for c in settings.chains]}")
-    problem = _agent_problem(spec)
-    if problem is not None:
-        fail(problem)
+    try:
+        # Reads only: the key is dropped (on Solana after deriving the pools'
+        # owner from it, unless treasury_authority is set).
+        spec = chain_spec(settings, chain).without_signer()
+    except ValueError as exc:  # chain_spec's and chains' own checks; they never quote a key
+        fail(str(exc))
+    asset = next(c.asset for c in settings.chains if c.name == chain)
     creds = _credentials(settings)
     pools = [
         PoolRef(p.chain, p.pool_id, p.address, spec.settlement_asset or p.asset)
@@ -343,12 +284,10 @@ def agent(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        reader = await _reader(spec)
+        reader = await connect(spec)
         try:
             async with _connect(settings.client.address, creds) as client:
-                ag = ReportingAgent(
-                    reader, pools, client, asset=spec.asset, interval_seconds=interval
-                )
+                ag = ReportingAgent(reader, pools, client, asset=asset, interval_seconds=interval)
                 return await ag.run(rounds=rounds, stop=stop)
         finally:
             await reader.aclose()
@@ -419,7 +358,7 @@ def execute(
     ] = None,
     raw: RawOpt = False,
 ) -> None:
-    """Request execution of an approved plan (recorded; the executor comes later)."""
+    """Execute an approved plan: the router starts its saga; the note says what follows."""
     settings = _settings(config)
     key = key or f"cli-{uuid.uuid4().hex[:16]}"
     request = treasury_pb2.ExecutePlanRequest(plan_id=plan_id, idempotency_key=key)

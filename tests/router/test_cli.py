@@ -244,8 +244,17 @@ async def test_agent_command_explains_bad_configuration(tmp_path: Path) -> None:
     code, out = await cli("agent", "--chain", "nope", "-c", str(cfg), "--rounds", "1")
     assert code == 2 and "unknown chain" in out
     code, out = await cli("agent", "--chain", "ethereum", "-c", str(cfg), "--rounds", "1")
-    assert code == 2 and "chain_id" in out and "rpc_urls" in out
-    assert "signer_key" not in out  # a reporting agent reads only
+    assert code == 2 and "rpc_urls" in out
+    cfg.write_text(
+        '[[chains]]\nname = "ethereum"\nfamily = "evm"\nrpc_urls = ["http://127.0.0.1:1"]\n'
+        'settlement_asset = "0x0000000000000000000000000000000000000001"\n'
+        '[[chains]]\nname = "solana"\nfamily = "solana"\nrpc_urls = ["http://127.0.0.1:1"]\n'
+        'settlement_asset = "So11111111111111111111111111111111111111112"\n'
+    )
+    code, out = await cli("agent", "--chain", "ethereum", "-c", str(cfg), "--rounds", "1")
+    assert code == 2 and "chain id" in out and "signer_key" not in out  # reads only
+    code, out = await cli("agent", "--chain", "solana", "-c", str(cfg), "--rounds", "1")
+    assert code == 2 and "treasury_authority" in out  # the pools' owner, not a key
 
 
 async def test_dev_certs_and_tokens_reach_a_router(

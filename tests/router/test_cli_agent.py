@@ -1,5 +1,5 @@
-"""``ballast agent`` as a process: it reads only (no treasury key), and no RPC
-credential reaches its output, whoever logs the URL."""
+"""``ballast agent`` as a process: it reads only (no treasury key on EVM or
+Solana), and no RPC credential reaches its output, whoever logs the URL."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ async def test_agent_logging_quiets_libraries_and_redacts_every_record() -> None
     assert "our own info line" in err
 
 
-async def test_solana_agent_never_prints_its_rpc_credentials(
+async def test_solana_agent_reads_without_a_key_and_never_prints_its_rpc_credentials(
     server_files: dict[str, Path], tmp_path: Path, ca: TestCA
 ) -> None:
     async with embedded_solana([1_500_000, 2_500_000], chain="solana") as env:
@@ -110,7 +110,7 @@ async def test_solana_agent_never_prints_its_rpc_credentials(
                 "solana",
                 '[[chains]]\nname = "solana"\nfamily = "solana"\n'
                 f'rpc_urls = ["{url}"]\nsettlement_asset = "{env.mint}"\n'
-                f'signer_key = "{env.authority}"\n',
+                f'treasury_authority = "{env.authority.pubkey()}"\n',  # no signer_key
                 "".join(
                     f'[[pools]]\nchain = "solana"\npool_id = "{p.pool_id}"\n'
                     f'address = "{p.address}"\n'
