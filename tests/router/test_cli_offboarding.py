@@ -1,6 +1,7 @@
 """Offboarding from the CLI, end to end: an operator deactivates a partner or a
 reporter, or revokes a certificate, and the very next call of that party is
-refused by the live router on 127.0.0.1."""
+refused by the live router on 127.0.0.1. Refusals go through the installed
+entry point; the rest runs the same commands in this process."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from router.agent.client import RouterClient
 from router.api.server import RunningRouter
 from router.app.access import fingerprint_of
 from router.devtools.pki import TestCA
-from tests.router.cli_support import ballast, client_config
+from tests.router.cli_support import ballast, client_config, invoke
 from tests.router.conftest import ClientFactory, report, send_batches
 
 C = grpc.StatusCode
@@ -44,7 +45,7 @@ async def test_partner_deactivate_refuses_its_next_call_and_activate_restores_it
     await acme.partner.QuoteCover(quote_request())  # works before
 
     reason = "contract ended [bold]2026[/bold]"  # shown as typed, never as markup
-    ran = await ballast("partner", "deactivate", "acme", "--reason", reason, "-c", str(alice))
+    ran = await invoke("partner", "deactivate", "acme", "--reason", reason, "-c", str(alice))
     assert ran.code == 0, ran.err
     assert (
         ran.out.strip()
@@ -54,10 +55,10 @@ async def test_partner_deactivate_refuses_its_next_call_and_activate_restores_it
         await acme.partner.QuoteCover(quote_request())  # the same open channel
     assert err.value.code() == C.PERMISSION_DENIED
 
-    again = await ballast("partner", "deactivate", "acme", "--reason", "twice", "-c", str(alice))
+    again = await invoke("partner", "deactivate", "acme", "--reason", "twice", "-c", str(alice))
     assert again.code == 0 and "it was already inactive" in again.out
 
-    ran = await ballast("partner", "activate", "acme", "--reason", "renewed", "-c", str(alice))
+    ran = await invoke("partner", "activate", "acme", "--reason", "renewed", "-c", str(alice))
     assert ran.code == 0 and "now active (it was inactive)" in ran.out
     await acme.partner.QuoteCover(quote_request())
 
@@ -73,7 +74,7 @@ async def test_reporter_deactivate_refuses_its_next_batch(
     acks = await send_batches(eth, [report("eth-main", 10**12, 7)])
     assert acks[0].accepted == 1
 
-    ran = await ballast(
+    ran = await invoke(
         "reporter", "deactivate", "ethereum", "--reason", "node retired", "-c", str(alice)
     )
     assert ran.code == 0, ran.err
@@ -82,7 +83,7 @@ async def test_reporter_deactivate_refuses_its_next_batch(
     assert err.value.code() == C.PERMISSION_DENIED
     assert (await router.store.latest_balance("eth-main")).amount == 10**12  # type: ignore[union-attr]
 
-    ran = await ballast("reporter", "activate", "ethereum", "--reason", "back", "-c", str(alice))
+    ran = await invoke("reporter", "activate", "ethereum", "--reason", "back", "-c", str(alice))
     assert ran.code == 0, ran.err
     acks = await send_batches(eth, [report("eth-main", 3 * 10**12, 9)])
     assert acks[0].accepted == 1
@@ -99,10 +100,10 @@ async def test_revoke_cert_refuses_the_next_call_of_that_certificate(
     ) as acme:
         await acme.partner.QuoteCover(quote_request())
 
-        refused = await ballast("revoke-cert", str(key), "--reason", "leaked", "-c", str(alice))
+        refused = await invoke("revoke-cert", str(key), "--reason", "leaked", "-c", str(alice))
         assert refused.code == 2 and "no PEM certificate" in refused.err  # the key never leaves
 
-        ran = await ballast("revoke-cert", str(cert), "--reason", "key leaked", "-c", str(alice))
+        ran = await invoke("revoke-cert", str(cert), "--reason", "key leaked", "-c", str(alice))
         assert ran.code == 0, ran.err
         fingerprint = fingerprint_of(cert.read_bytes())
         assert fingerprint in ran.out and "ballast://partner/acme" in ran.out
@@ -118,16 +119,16 @@ async def test_revoke_cert_refuses_the_next_call_of_that_certificate(
     ) as acme2:
         await acme2.partner.QuoteCover(quote_request())
 
-    listed = await ballast("revocations", "-c", str(alice))
+    listed = await invoke("revocations", "-c", str(alice))
     assert listed.code == 0, listed.err
     row = next(line for line in listed.out.splitlines() if line.startswith(fingerprint))
     assert "ballast://partner/acme" in row and "operator/alice" in row and "key leaked" in row
 
-    by_fp = await ballast(
+    by_fp = await invoke(
         "revoke-cert", "--fingerprint", "ab" * 32, "--reason", "lost laptop", "-c", str(alice)
     )
     assert by_fp.code == 0, by_fp.err
-    listed = await ballast("revocations", "-c", str(alice))
+    listed = await invoke("revocations", "-c", str(alice))
     assert "Revoked certificates (2)" in listed.out
 
 
