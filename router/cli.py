@@ -19,14 +19,15 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
 from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
-from router.cli_views import Sheet, Units, plan_sheet, position_sheet, show, when
+from router.cli_deploy import deploy as deploy_command
+from router.cli_views import Sheet, Units, fail, plan_sheet, position_sheet, show, when
 from router.config import (
     ClientCredentials,
     ConfigError,
@@ -73,12 +74,6 @@ ReasonOpt = Annotated[
 
 
 # ----------------------------------------------------------------- failures
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr, then exit: 2 for usage/config, 1 for a refusal."""
-    typer.secho(f"error: {' '.join(message.split())}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code)
 
 
 def _settings(config: Path | None) -> RouterSettings:
@@ -641,6 +636,9 @@ def resolve(
 
 
 # --------------------------------------------------------------------- main
+
+
+app.command("deploy")(deploy_command)
 
 
 def main() -> None:

@@ -17,8 +17,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, NoReturn
 
+import typer
 from ballast.v1 import common_pb2, treasury_pb2
 from rich.console import Console
 from rich.measure import Measurement
@@ -328,3 +329,9 @@ def plan_sheet(plan: treasury_pb2.Plan, units: Units) -> Sheet:
         sheet.notes.append((f"router summary: {plan.summary}", ""))
     sheet.notes += _unknown_note(units, chains)
     return sheet
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit: 2 for usage/config, 1 for a refusal."""
+    typer.secho(f"error: {' '.join(message.split())}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
