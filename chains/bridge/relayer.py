@@ -132,6 +132,10 @@ class Relayer:
         self._gate = asyncio.Semaphore(self._config.concurrency)
 
     @property
+    def journal(self) -> RelayerJournal:
+        return self._journal
+
+    @property
     def sources(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(lane.src_chain for lane in self._transport.lanes))
 

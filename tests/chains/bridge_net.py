@@ -3,12 +3,12 @@ read straight from the chains, and delivery counts read from the chains' logs.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
-from chains.base import PoolRef, Transfer
+from chains.base import EffectSender, PoolRef, Transfer
 from chains.bridge import (
     DeliveryReport,
     DeliveryState,
@@ -76,6 +76,7 @@ async def fresh_relayer(
     clock: Clock | None = None,
     journal: RelayerJournal | None = None,
     sink: ReportSink | None = None,
+    destinations: Mapping[str, EffectSender] | None = None,
     **config: float,
 ) -> Relayer:
     """A relayer whose cursors start after everything final so far (earlier tests'
@@ -88,7 +89,7 @@ async def fresh_relayer(
         await journal.set_cursor(lane.src_chain, await source.final_height() + 1)
     return Relayer(
         transport,
-        net.destinations,
+        destinations or net.destinations,
         journal,
         RelayerConfig(**config),  # type: ignore[arg-type]
         clock=clock or Clock(),

@@ -71,7 +71,7 @@ async def test_a_send_is_delivered_once_at_finality_with_capital_conserved(
     with pytest.raises(errors.NotYetFinal):
         await net.bridge.attest(src, sent.id)
     assert await relayer.run_once() == []
-    assert await relayer._journal.get(sent.id) is None  # type: ignore[attr-defined]
+    assert await relayer.journal.get(sent.id) is None
     assert await net.balance(dst, recipient) == 0
 
     await net.finalize()
@@ -175,6 +175,36 @@ async def test_a_crash_between_prepare_and_broadcast_delivers_the_same_bytes_onc
     assert await net.balance(dst, s.recipient) == attested.inbound.amount
 
 
+class Crash(Exception):
+    """The process dies here (injected)."""
+
+
+class CrashOnRecord(MemoryJournal):
+    """A journal whose process dies while recording the first signed delivery."""
+
+    async def put(self, item: PendingDelivery) -> None:
+        if item.attempt is not None:
+            raise Crash(item.attempt.tx_ref)
+        await super().put(item)
+
+
+async def test_nothing_is_broadcast_before_it_is_recorded(net: EmbeddedBridge) -> None:
+    journal = CrashOnRecord()
+    relayer = await fresh_relayer(net, journal=journal)
+    s = await send(net, "evm-a", SOLANA, 1_100_000)
+    await net.finalize()
+    sends_before = net.solana.server.sends_received
+    with pytest.raises(Crash):
+        await relayer.run_once()
+    assert net.solana.server.sends_received == sends_before  # signed, never sent
+    assert await deliveries(net, SOLANA, s.id) == 0
+    restarted = await fresh_relayer(net)
+    await restarted.track("evm-a", s.id)
+    seen = await drive(net, [restarted], [s.id])
+    assert [r.state for r in seen[s.id]] == [DeliveryState.DELIVERED]
+    assert await deliveries(net, SOLANA, s.id) == 1
+
+
 @pytest.mark.parametrize(("src", "dst"), [("evm-a", "evm-b"), ("evm-b", SOLANA)])
 async def test_an_attempt_that_lost_the_race_is_refused_and_reports_the_winner(
     net: EmbeddedBridge, src: str, dst: str
@@ -196,7 +226,7 @@ async def test_an_attempt_that_lost_the_race_is_refused_and_reports_the_winner(
         destinations[dst] = net.evm[dst].new_adapter(operator_key="0x" + bytes(other.key).hex())
     else:
         net.solana.ledger.advance(1)  # another blockhash: another signature
-    quick = Relayer(net.bridge, destinations, MemoryJournal())
+    quick = await fresh_relayer(net, destinations=destinations)
     await quick.track(src, s.id)
     won = await drive(net, [quick], [s.id])
     (winner,) = won[s.id]
