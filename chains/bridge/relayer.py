@@ -130,6 +130,7 @@ class Relayer:
         self._recovered = False
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(self._config.concurrency)
+        self._sending: dict[str, asyncio.Lock] = {}
 
     @property
     def journal(self) -> RelayerJournal:
@@ -232,13 +233,16 @@ class Relayer:
                 f"no destination adapter for {inbound.dst_chain!r}", chain=inbound.dst_chain
             )
         if item.attempt is None:
-            try:
-                signed = await dst.prepare(inbound)
-            except DuplicateTransfer:  # delivered already (by the saga, another relayer)
-                return await self._look(item, attested, dst, "the destination has the id")
-            item = dataclasses.replace(item, attempt=signed)
-            await self._journal.put(item)  # recorded before it can exist on chain
-            await self._broadcast(item, dst, signed)
+            # Sign, record, broadcast as one unit per destination: transactions reach
+            # the node in the order their nonces were handed out (no self-made gaps).
+            async with self._sending.setdefault(inbound.dst_chain, asyncio.Lock()):
+                try:
+                    signed = await dst.prepare(inbound)
+                except DuplicateTransfer:  # delivered already (the saga, another relayer)
+                    return await self._look(item, attested, dst, "the destination has the id")
+                item = dataclasses.replace(item, attempt=signed)
+                await self._journal.put(item)  # recorded before it can exist on chain
+                await self._broadcast(item, dst, signed)
             raise _Wait(f"delivery {signed.tx_ref} broadcast on {inbound.dst_chain}")
         return await self._follow(item, attested, dst, item.attempt)
 
@@ -274,8 +278,7 @@ class Relayer:
                 return await self._look(item, attested, dst, outcome.detail, found)
             if state is TxState.FAILED and outcome.revert in _FINAL_REVERTS:
                 # The chain refused it for a reason time does not fix (a wrong
-                # attester, a recipient it cannot pay): an operator must look.
-                await self._journal.put(dataclasses.replace(item, attempt=None))
+                # attester, a malformed delivery): an operator must look.
                 raise TransactionReverted(
                     f"delivery {signed.tx_ref} failed: {outcome.detail}",
                     chain=outcome.chain,
@@ -292,10 +295,11 @@ class Relayer:
             raise _Wait(f"delivery {signed.tx_ref} broadcast again: {outcome.detail}", state.value)
         replacer = dst if isinstance(dst, FeeReplacer) else None
         if replacer is not None and replacer.due_for_replacement(signed, outcome):
-            bumped = await replacer.replace(signed)
-            item = dataclasses.replace(item, attempt=bumped)
-            await self._journal.put(item)
-            await self._broadcast(item, dst, bumped)
+            async with self._sending.setdefault(signed.chain, asyncio.Lock()):
+                bumped = await replacer.replace(signed)
+                item = dataclasses.replace(item, attempt=bumped)
+                await self._journal.put(item)
+                await self._broadcast(item, dst, bumped)
             raise _Wait(f"replaced {signed.tx_ref} by {bumped.tx_ref} at a higher fee")
         raise _Wait(f"delivery {signed.tx_ref} {state.value}: {outcome.detail}", state.value)
 

@@ -175,6 +175,34 @@ async def test_a_crash_between_prepare_and_broadcast_delivers_the_same_bytes_onc
     assert await net.balance(dst, s.recipient) == attested.inbound.amount
 
 
+@pytest.mark.parametrize("dst", ["evm-b", SOLANA])
+async def test_an_attempt_that_can_never_land_is_signed_again_once(
+    net: EmbeddedBridge, dst: str
+) -> None:
+    """DROPPED (its nonce went to another transaction; its blockhash expired) and no
+    delivery of the id on chain: then, and only then, a new delivery is signed."""
+    s = await send(net, "evm-a", dst, 2_500_000)
+    await net.finalize()
+    journal = MemoryJournal()
+    attested = await net.bridge.attest("evm-a", s.id)
+    adapter = net.destinations[dst]
+    signed = await adapter.prepare(attested.inbound)
+    await journal.put(PendingDelivery(s.id, "evm-a", Clock()(), attempt=signed))
+    if dst == SOLANA:
+        net.solana.expire_blockhashes()
+    else:  # the nonce is spent by a no-op of ours instead
+        evm = net.evm[dst].adapter
+        await evm.broadcast(await evm.cancel(signed))
+    await net.finalize()
+    assert (await adapter.status(signed)).state is TxState.DROPPED
+    relayer = await fresh_relayer(net, journal=journal)
+    seen = await drive(net, [relayer], [s.id])
+    (report,) = seen[s.id]
+    assert report.state is DeliveryState.DELIVERED and report.delivery_tx != signed.tx_ref
+    assert await deliveries(net, dst, s.id) == 1
+    assert await net.balance(dst, s.recipient) == attested.inbound.amount
+
+
 class Crash(Exception):
     """The process dies here (injected)."""
 
@@ -311,14 +339,17 @@ async def test_a_transfer_past_its_deadline_is_stuck_then_delivered(net: Embedde
 async def test_a_restart_resumes_from_the_journal_file(net: EmbeddedBridge, tmp_path: Path) -> None:
     path = tmp_path / "relayer.json"
     first = await fresh_relayer(net, journal=FileJournal(path))
-    early = await send(net, "evm-b", "evm-a", 900_000)
+    # Several deliveries to one chain, one key, a journal that really waits on disk:
+    # they must still reach the node in nonce order.
+    early = [await send(net, "evm-b", "evm-a", 900_000 + i) for i in range(3)]
     await net.finalize()
     assert await first.run_once() == []  # tracked and broadcast, then the process stops
+    assert [await deliveries(net, "evm-a", s.id) for s in early] == [1, 1, 1]
     late = await send(net, SOLANA, "evm-b", 800_000)  # sent while nothing runs
 
     again = Relayer(net.bridge, net.destinations, FileJournal(path))
-    seen = await drive(net, [again], [early.id, late.id])
-    for s in (early, late):
+    seen = await drive(net, [again], [*(s.id for s in early), late.id])
+    for s in (*early, late):
         (report,) = seen[s.id]
         assert report.state is DeliveryState.DELIVERED
         assert await deliveries(net, s.dst, s.id) == 1
