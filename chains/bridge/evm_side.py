@@ -117,10 +117,11 @@ class EvmBridgeChain(EvmReconcile):
             out.append(sent)
         return out
 
-    async def find_send(self, transfer_id: str) -> SentTransfer:
-        """The send with this id at a final block, read on every endpoint (which must agree)."""
+    async def find_send(self, transfer_id: str, *, near: int | None = None) -> SentTransfer:
+        """The send with this id at a final block, read on every endpoint (which must
+        agree). ``near``: the block to search first (then the whole range)."""
         check_transfer_id(transfer_id)
-        found = await self._on_every_endpoint(lambda ep: self._find_on(ep, transfer_id))
+        found = await self._on_every_endpoint(lambda ep: self._find_on(ep, transfer_id, near))
         first = found[0]
         for other, ep in zip(found[1:], self._endpoints[1:], strict=True):
             if other != first:
@@ -140,7 +141,7 @@ class EvmBridgeChain(EvmReconcile):
             )
         return first
 
-    async def _find_on(self, ep: EvmEndpoint, transfer_id: str) -> SentTransfer:
+    async def _find_on(self, ep: EvmEndpoint, transfer_id: str, near: int | None) -> SentTransfer:
         meter = Meter()
         final = await self._final_block(ep, meter)
         sender_of = self._bridge_abi.fn("senderOf").encode(bytes.fromhex(transfer_id[2:]))
@@ -165,7 +166,11 @@ class EvmBridgeChain(EvmReconcile):
                 chain=self.chain,
                 transfer_id=transfer_id,
             )
-        entries = await self._sent_logs(ep, self.origin, final.number, transfer_id, meter)
+        entries: list[Mapping[str, Any]] = []
+        if near is not None and self.origin <= near <= final.number:
+            entries = await self._sent_logs(ep, near, near, transfer_id, meter)
+        if not entries:  # no hint, or a wrong one: the whole range
+            entries = await self._sent_logs(ep, self.origin, final.number, transfer_id, meter)
         if not entries:
             raise UnknownSend(
                 f"the endpoint recorded {transfer_id} but its BridgeSent event is not in blocks "

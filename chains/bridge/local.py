@@ -137,10 +137,13 @@ class LocalBridge:
 
     # -- attestations ---------------------------------------------------------------
 
-    async def attest(self, src_chain: str, transfer_id: str) -> Attested:
-        """The delivery of a final send, attested for its destination (module docstring)."""
+    async def attest(
+        self, src_chain: str, transfer_id: str, *, near: int | None = None
+    ) -> Attested:
+        """The delivery of a final send, attested for its destination (module docstring).
+        ``near``: the block/slot where the send was seen, if known (a search hint only)."""
         check_transfer_id(transfer_id)
-        sent = await self.source(src_chain).find_send(transfer_id)
+        sent = await self.source(src_chain).find_send(transfer_id, near=near)
         return self._attest(sent)
 
     def _attest(self, sent: SentTransfer) -> Attested:
@@ -171,7 +174,7 @@ class LocalBridge:
         )
         return Attested(sent=sent, lane=lane, fee=sent.amount - delivered, inbound=inbound)
 
-    async def verify(self, inbound: InboundTransfer) -> Attested:
+    async def verify(self, inbound: InboundTransfer, *, near: int | None = None) -> Attested:
         """Check a delivery before it is made: signed by our attester for exactly this
         delivery, and equal to what the final source send attests to. Needed where no
         contract checks (a Solana release); :class:`AttestationMismatch` otherwise."""
@@ -197,7 +200,7 @@ class LocalBridge:
                 chain=inbound.dst_chain,
                 transfer_id=inbound.transfer_id,
             )
-        expected = await self.attest(inbound.src_chain, inbound.transfer_id)
+        expected = await self.attest(inbound.src_chain, inbound.transfer_id, near=near)
         want = expected.inbound
         if (want.dst_chain, want.recipient, want.amount) != (
             inbound.dst_chain,

@@ -167,18 +167,24 @@ class Relayer:
             except ChainError as exc:  # that source waits; the others go on
                 log.warning("%s: scanning bridge sends failed: %s", chain, exc)
         items = await self._journal.pending()
-        results = await asyncio.gather(*(self._guarded_step(item) for item in items))
-        reports = [r for r in results if r is not None]
+        try:  # a failure outside the chain layer (the journal) stops the whole pass
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._guarded_step(item)) for item in items]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        reports = [r for r in (t.result() for t in tasks) if r is not None]
         if self._sink is not None:
             for report in reports:
                 await self._sink.record(report)
         return reports
 
-    async def track(self, src_chain: str, transfer_id: str) -> None:
-        """Hand over one transfer (a saga's, or an operator's retry) whatever the cursor."""
+    async def track(self, src_chain: str, transfer_id: str, *, block: int | None = None) -> None:
+        """Hand over one transfer (a saga's, or an operator's retry) whatever the cursor;
+        ``block``: the source block/slot of its send, if known (a search hint)."""
         self._transport.source(src_chain)  # UnknownChain before anything is written
         if await self._journal.get(transfer_id) is None:
-            await self._journal.put(PendingDelivery(transfer_id, src_chain, self._clock()))
+            item = PendingDelivery(transfer_id, src_chain, self._clock(), block=block)
+            await self._journal.put(item)
 
     async def forget(self, transfer_id: str) -> None:
         """An operator resolved this transfer by hand: stop trying."""
@@ -205,7 +211,10 @@ class Relayer:
         end = min(final, start + self._config.scan_window - 1)
         for sent in await source.sends(start, end):
             if await self._journal.get(sent.transfer_id) is None:
-                await self._journal.put(PendingDelivery(sent.transfer_id, chain, self._clock()))
+                seen = PendingDelivery(
+                    sent.transfer_id, chain, self._clock(), block=sent.block_number
+                )
+                await self._journal.put(seen)
         await self._journal.set_cursor(chain, end + 1)
 
     # -- one transfer -------------------------------------------------------------------
@@ -215,7 +224,9 @@ class Relayer:
             attested = self._attested.get(item.transfer_id)
             try:
                 if attested is None:
-                    attested = await self._transport.attest(item.src_chain, item.transfer_id)
+                    attested = await self._transport.attest(
+                        item.src_chain, item.transfer_id, near=item.block
+                    )
                     self._attested[item.transfer_id] = attested
                 return await self._step(item, attested)
             except _Wait as wait:

@@ -197,8 +197,9 @@ class SolanaBridgeChain:
                 out.append(sent)
         return out
 
-    async def find_send(self, transfer_id: str) -> SentTransfer:
-        """The send with this id, found through its outbound marker at finalized."""
+    async def find_send(self, transfer_id: str, *, near: int | None = None) -> SentTransfer:
+        """The send with this id, found through its outbound marker at finalized (the
+        marker is the index: ``near`` is not needed)."""
         check_transfer_id(transfer_id)
         marker = marker_address(self._authority, transfer_id)
         answers = await with_retries(

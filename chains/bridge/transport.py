@@ -48,8 +48,12 @@ class SendSource(Protocol):
         """
         ...
 
-    async def find_send(self, transfer_id: str) -> SentTransfer:
+    async def find_send(self, transfer_id: str, *, near: int | None = None) -> SentTransfer:
         """The send with this id at a final block.
+
+        ``near``: the block/slot where the caller saw it (a scan, the saga's send
+        outcome). Only where to look first: the facts are read from the chain, and
+        a wrong hint costs a full search, never a wrong answer.
 
         :class:`~chains.errors.NotYetFinal` when the chain shows it only at its
         head, :class:`~chains.errors.UnknownSend` when not at all,
@@ -79,8 +83,11 @@ class BridgeTransport(Protocol):
         """The reader of one source chain's sends; :class:`~chains.errors.UnknownChain`."""
         ...
 
-    async def attest(self, src_chain: str, transfer_id: str) -> Attested:
-        """Read the send by id on its source at finality and attest its delivery.
+    async def attest(
+        self, src_chain: str, transfer_id: str, *, near: int | None = None
+    ) -> Attested:
+        """Read the send by id on its source at finality and attest its delivery
+        (``near``: where to look first, as in :meth:`SendSource.find_send`).
 
         The amount delivered is what the source chain shows sent minus the lane
         fee: never a caller's figure. :class:`~chains.errors.FeeExceedsAmount`

@@ -124,7 +124,7 @@ class PendingDelivery:
     is broadcast: after a crash the same bytes are broadcast again (or looked
     up), never a second transaction signed blindly. ``first_seen`` (Unix
     seconds) starts the STUCK deadline; ``stuck_reported`` keeps a STUCK report
-    from repeating.
+    from repeating; ``block`` is the source block/slot the send was seen in.
     """
 
     transfer_id: str
@@ -132,6 +132,7 @@ class PendingDelivery:
     first_seen: float
     attempt: SignedTx | None = None
     stuck_reported: bool = False
+    block: int | None = None  # where the send was seen: where attest looks first
 
     def __post_init__(self) -> None:
         check_transfer_id(self.transfer_id)

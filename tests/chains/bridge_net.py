@@ -20,6 +20,7 @@ from chains.bridge import (
 )
 from chains.bridge.embedded import SOLANA, EmbeddedBridge
 from chains.bridge.transport import BridgeTransport
+from chains.evm_rpc import as_int
 from chains.solana import inbound_marker_address
 from tests.chains.conformance import new_transfer_id as tid
 
@@ -38,6 +39,7 @@ class Clock:
 class Sent:
     transfer: Transfer
     recipient: str
+    since: int = 0  # the destination's head when planned: its delivery is later
 
     @property
     def id(self) -> str:
@@ -57,7 +59,15 @@ async def planned(
 ) -> Sent:
     """A bridge send from a pool of ``src`` to a fresh recipient on ``dst``, not sent yet."""
     recipient = await net.new_recipient(dst)
-    return Sent(Transfer(tid(), pool or net.pools(src)[0], dst, recipient, amount), recipient)
+    transfer = Transfer(tid(), pool or net.pools(src)[0], dst, recipient, amount)
+    return Sent(transfer, recipient, await head(net, dst))
+
+
+async def head(net: EmbeddedBridge, chain: str) -> int:
+    """The chain's newest block (EVM) or slot (Solana)."""
+    if chain == SOLANA:
+        return net.solana.ledger.slot
+    return as_int(await net.evm[chain].endpoint.request("eth_blockNumber", []), "head")
 
 
 async def send(
@@ -139,8 +149,9 @@ async def capital(net: EmbeddedBridge, sent: Sent) -> dict[str, int]:
     }
 
 
-async def deliveries(net: EmbeddedBridge, chain: str, transfer_id: str) -> int:
-    """How many deliveries of this id the destination chain holds (from its records)."""
+async def deliveries(net: EmbeddedBridge, chain: str, transfer_id: str, since: int = 0) -> int:
+    """How many deliveries of this id the destination chain holds (from its records),
+    in blocks from ``since`` (eth-tester scans every block of the range)."""
     if chain == SOLANA:
         marker = inbound_marker_address(net.solana.authority.pubkey(), transfer_id)
         records = net.solana.ledger.signatures_for(marker, "confirmed")
@@ -152,7 +163,7 @@ async def deliveries(net: EmbeddedBridge, chain: str, transfer_id: str) -> int:
         [
             {
                 "address": evm.deployment.bridge,
-                "fromBlock": "0x0",
+                "fromBlock": hex(since),
                 "toBlock": "latest",
                 "topics": [topic, transfer_id],
             }

@@ -35,7 +35,7 @@ from chains.embedded.solana_setup import token_account_data
 from chains.evm import BridgeRoute
 from chains.solana import MEMO_PROGRAM_ID, TOKEN_PROGRAM_ID
 from chains.testing import FaultyEndpoint
-from tests.chains.bridge_net import deliveries, escrow_key, fresh_relayer, send
+from tests.chains.bridge_net import deliveries, escrow_key, fresh_relayer, head, send
 from tests.chains.conformance import new_transfer_id as tid
 from tests.chains.evm_harness import skip_unless_selected
 from tests.chains.solana_harness import skip_unless_selected as skip_unless_litesvm
@@ -75,6 +75,11 @@ async def test_an_attestation_carries_what_the_source_chain_shows(
     assert (inbound.dst_chain, inbound.recipient) == (dst, s.recipient)
     assert inbound.amount == 1_000_000 - attested.fee == attested.delivered
     assert await net.bridge.verify(inbound) == attested
+    # Where the caller says it saw the send only narrows the search: right or wrong,
+    # the chain's facts come back.
+    assert await net.bridge.attest(src, s.id, near=sent.block_number) == attested
+    assert await net.bridge.attest(src, s.id, near=sent.block_number + 1) == attested
+    assert await net.bridge.attest(src, s.id, near=10**12) == attested
     # A caller claiming the whole amount, or more, with our attestation: refused.
     for claimed in (1_000_000, inbound.amount + 1):
         with pytest.raises(errors.AttestationMismatch):
@@ -143,7 +148,7 @@ async def test_forged_attestations_are_refused_by_the_evm_endpoint(net: Embedded
     await careless.broadcast(signed)
     outcome = await careless.status(signed)
     assert outcome.state is TxState.FAILED and outcome.revert == "InvalidAttestation"
-    assert await deliveries(net, "evm-b", s.id) == 0
+    assert await deliveries(net, "evm-b", s.id, s.since) == 0
     assert await net.balance("evm-b", s.recipient) == 0
     await adapter.complete_inbound(good)  # the real one still goes through, once
     assert await net.balance("evm-b", s.recipient) == good.amount
@@ -189,7 +194,7 @@ async def test_forged_deliveries_to_solana_are_refused_before_the_treasury_signs
         with pytest.raises(errors.AttestationMismatch):
             await net.bridge.verify(bad)
     assert net.solana.token_balance(other) == 0
-    assert await deliveries(net, SOLANA, s.id) == 0
+    assert await deliveries(net, SOLANA, s.id, s.since) == 0
     assert (await net.bridge.verify(good)).inbound == good
 
 
@@ -215,7 +220,7 @@ async def test_replayed_deliveries_are_refused_by_the_chain(net: EmbeddedBridge)
                 await net.evm[s.dst].new_adapter([lying]).complete_inbound(inbound)
             assert caught.value.fields["revert"] == "TransferIdUsed"
         assert await net.balance(s.dst, s.recipient) == paid
-        assert await deliveries(net, s.dst, s.id) == 1
+        assert await deliveries(net, s.dst, s.id, s.since) == 1
 
 
 # --------------------------------------------------------- not our sends
@@ -223,6 +228,7 @@ async def test_replayed_deliveries_are_refused_by_the_chain(net: EmbeddedBridge)
 
 async def test_an_endpoint_send_by_a_stranger_is_never_attested(net: EmbeddedBridge) -> None:
     relayer = await fresh_relayer(net)
+    since = await head(net, "evm-b")
     chain = net.evm["evm-a"]
     stranger, token, bridge = chain.admin, chain.deployment.token, chain.deployment.bridge
     await chain.mint(stranger.address, 5_000)
@@ -243,13 +249,14 @@ async def test_an_endpoint_send_by_a_stranger_is_never_attested(net: EmbeddedBri
     await net.finalize()
     assert await relayer.run_once() == []
     assert await relayer.journal.get(foreign) is None
-    assert await deliveries(net, "evm-b", foreign) == 0
+    assert await deliveries(net, "evm-b", foreign, since) == 0
 
 
 async def test_an_escrow_payment_not_signed_by_the_treasury_is_never_attested(
     net: EmbeddedBridge,
 ) -> None:
     relayer = await fresh_relayer(net)
+    since = await head(net, "evm-a")
     ledger, mint = net.solana.ledger, net.solana.mint
     outsider, account = Keypair(), Keypair().pubkey()
     rent = ledger.svm.minimum_balance_for_rent_exemption(165)
@@ -295,7 +302,7 @@ async def test_an_escrow_payment_not_signed_by_the_treasury_is_never_attested(
     await net.finalize()
     assert await relayer.run_once() == []
     assert await relayer.journal.get(foreign) is None  # never even tracked
-    assert await deliveries(net, "evm-a", foreign) == 0
+    assert await deliveries(net, "evm-a", foreign, since) == 0
 
 
 # ------------------------------------------------------------ configuration
@@ -317,7 +324,7 @@ async def test_a_destination_that_does_not_accept_our_attester_is_stuck_at_once(
     (report,) = await relayer.run_once()
     assert report.state is DeliveryState.STUCK and not report.retrying
     assert "InvalidAttestation" in report.reason and report.amount_sent == 90_000
-    assert await deliveries(net, "evm-b", s.id) == 0
+    assert await deliveries(net, "evm-b", s.id, s.since) == 0
     assert await net.balance("evm-b", s.recipient) == 0
 
 
