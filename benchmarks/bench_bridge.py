@@ -136,12 +136,13 @@ async def embedded_lane(
     n: int,
     trips: Callable[[], int],
 ) -> str:
-    async def make(count: int) -> list[str]:
+    async def make(count: int) -> list[tuple[str, int | None]]:
+        """Sends made and finalized: (id, block) as the saga would know them."""
         ids = []
         for _ in range(count):
             transfer = Transfer(tid(), net.pools(src)[0], dst, await net.new_recipient(dst), AMOUNT)
-            await net.adapter(src).send_transfer(transfer)
-            ids.append(transfer.transfer_id)
+            receipt = await net.adapter(src).send_transfer(transfer)
+            ids.append((transfer.transfer_id, receipt.block_number))
         await net.finalize()
         return ids
 
@@ -149,14 +150,14 @@ async def embedded_lane(
     relayer = await fresh(bridge, destinations)
     ids = await make(n)
     before = trips()
-    relayer_s, _ = await timed(relayer, net.finalize, set(ids))
+    relayer_s, _ = await timed(relayer, net.finalize, {i for i, _ in ids})
     trips_relayer = (trips() - before) / n
 
     ids = await make(n)
     before = trips()
     t0 = time.perf_counter()
-    for transfer_id in ids:
-        attested = await bridge.attest(src, transfer_id)
+    for transfer_id, block in ids:
+        attested = await bridge.attest(src, transfer_id, near=block)
         adapter = destinations[dst]
         await adapter.complete_inbound(attested.inbound)  # type: ignore[attr-defined]
     await net.finalize()
@@ -208,13 +209,13 @@ async def anvil(n: int) -> list[str]:
             for chain in chains.values():
                 await chain.finalize()
 
-        async def make(count: int) -> list[str]:
+        async def make(count: int) -> list[tuple[str, int | None]]:
             ids = []
             for _ in range(count):
                 recipient = Account.create().address
                 transfer = Transfer(tid(), pools["anvil-a"], "anvil-b", recipient, AMOUNT)
-                await adapters["anvil-a"].send_transfer(transfer)
-                ids.append(transfer.transfer_id)
+                receipt = await adapters["anvil-a"].send_transfer(transfer)
+                ids.append((transfer.transfer_id, receipt.block_number))
             await finalize()
             return ids
 
@@ -226,13 +227,13 @@ async def anvil(n: int) -> list[str]:
         relayer = await fresh(bridge, destinations)
         ids = await make(n)
         before = trips()
-        relayer_s, _ = await timed(relayer, finalize, set(ids))
+        relayer_s, _ = await timed(relayer, finalize, {i for i, _ in ids})
         trips_relayer = (trips() - before) / n
         ids = await make(n)
         before = trips()
         t0 = time.perf_counter()
-        for transfer_id in ids:
-            attested = await bridge.attest("anvil-a", transfer_id)
+        for transfer_id, block in ids:
+            attested = await bridge.attest("anvil-a", transfer_id, near=block)
             await adapters["anvil-b"].complete_inbound(attested.inbound)
         await finalize()
         direct_s = time.perf_counter() - t0
