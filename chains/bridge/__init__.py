@@ -14,7 +14,7 @@ See ``chains/bridge/README.md`` for the invariants. The public API:
 from chains.bridge.evm_side import EvmBridgeChain
 from chains.bridge.fees import Lane, lane_fee
 from chains.bridge.journal import FileJournal, MemoryJournal, RelayerJournal
-from chains.bridge.local import BridgeChain, LocalBridge
+from chains.bridge.local import BridgeChain, LocalBridge, bridge_chain
 from chains.bridge.relayer import Relayer, RelayerConfig, ReportSink
 from chains.bridge.solana_side import SolanaBridgeChain, solana_delivery_digest
 from chains.bridge.transport import BridgeTransport, SendSource
@@ -45,6 +45,7 @@ __all__ = [
     "SendSource",
     "SentTransfer",
     "SolanaBridgeChain",
+    "bridge_chain",
     "lane_fee",
     "solana_delivery_digest",
 ]

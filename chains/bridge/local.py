@@ -44,8 +44,17 @@ from chains.errors import (
     UnknownChain,
     UnknownLane,
 )
+from chains.factory import ChainSpec, evm_config, solana_config
 
 BridgeChain = EvmBridgeChain | SolanaBridgeChain
+
+
+def bridge_chain(spec: ChainSpec, *, pools: Iterable[str] = ()) -> BridgeChain:
+    """The bridge's read-only view of one configured chain (keys in the spec are
+    not kept). ``pools``: EVM only, the pools whose sends are ours."""
+    if spec.family is ChainFamily.EVM:
+        return EvmBridgeChain(evm_config(spec), pools=pools)
+    return SolanaBridgeChain(solana_config(spec))
 
 
 def _signer(key: SecretStr | SecretBytes) -> LocalAccount:

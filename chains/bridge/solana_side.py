@@ -20,6 +20,7 @@ source send, before anything asks the treasury to sign a release.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -116,6 +117,11 @@ class SolanaBridgeChain:
     def __init__(self, config: SolanaConfig) -> None:
         if config.bridge_escrow is None:
             raise InvalidInput("the bridge needs the chain's escrow account", chain=config.chain)
+        self._authority = _authority(config)
+        # Read-only: the treasury key is not kept, only its public key.
+        config = dataclasses.replace(
+            config, treasury_key=None, treasury_authority=str(self._authority)
+        )
         self._config = config
         self._escrow = parse_pubkey(config.bridge_escrow, what="bridge escrow", chain=config.chain)
         self._mint = parse_pubkey(

@@ -14,17 +14,18 @@ from eth_account import Account
 from pydantic import SecretStr
 
 from chains import errors
-from chains.base import EffectSender, PoolRef, Transfer
+from chains.base import ChainFamily, EffectSender, PoolRef, Transfer
 from chains.bridge import (
     DeliveryReport,
     DeliveryState,
-    EvmBridgeChain,
     Lane,
     LocalBridge,
     MemoryJournal,
     Relayer,
+    bridge_chain,
 )
-from chains.evm import BridgeRoute, EvmAdapter
+from chains.evm import FINALIZED, BridgeRoute, EvmAdapter
+from chains.factory import ChainSpec
 from tests.chains.conformance import new_transfer_id as tid
 from tests.chains.evm_harness import AnvilChain, anvil_chain, skip_unless_selected
 
@@ -88,9 +89,18 @@ async def pair(request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
             )
             (pools[name],) = await chain.create_pools([10**12])
             adapters[name] = chain.new_adapter(routes=routes[name])
-            sides.append(
-                EvmBridgeChain(chain.config(routes=routes[name]), pools=[pools[name].address])
+            spec = ChainSpec(
+                family=ChainFamily.EVM,
+                name=name,
+                rpc_urls=(chain.url,),
+                settlement_asset=chain.deployment.token,
+                chain_id=chain.chain_id,
+                signer_key=SecretStr("0x" + bytes(chain.operator.key).hex()),
+                bridge_endpoint=bridge,
+                routes=routes[name],
+                finality=FINALIZED,
             )
+            sides.append(bridge_chain(spec, pools=[pools[name].address]))
         lanes = [Lane(A[0], B[0], 3, 50), Lane(B[0], A[0], 3, 50)]
         bridge = LocalBridge(sides, lanes, SecretStr("0x" + bytes(attester.key).hex()))
         try:

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from eth_account import Account as EthAccount
 from eth_account.messages import encode_defunct
-from pydantic import SecretStr
+from pydantic import SecretBytes, SecretStr
 from solana.rpc.async_api import AsyncClient
 from solders.account import Account as SolAccount
 from solders.instruction import AccountMeta, Instruction
@@ -21,18 +21,21 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from chains import errors
-from chains.base import InboundTransfer, Transfer, TxState
+from chains.base import ChainFamily, InboundTransfer, Transfer, TxState
 from chains.bridge import (
     DeliveryState,
     EvmBridgeChain,
     Lane,
     LocalBridge,
+    SolanaBridgeChain,
+    bridge_chain,
     solana_delivery_digest,
 )
 from chains.bridge.embedded import SOLANA, EmbeddedBridge, embedded_bridge
 from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import token_account_data
 from chains.evm import BridgeRoute
+from chains.factory import ChainSpec
 from chains.solana import MEMO_PROGRAM_ID, TOKEN_PROGRAM_ID
 from chains.testing import FaultyEndpoint
 from tests.chains.bridge_net import deliveries, escrow_key, fresh_relayer, head, send
@@ -360,6 +363,33 @@ async def test_the_attester_key_never_shows(net: EmbeddedBridge) -> None:
         assert "s3cret" not in str(caught.value) and "zz" not in str(caught.value)
     with pytest.raises(errors.InvalidInput, match="SecretStr"):
         LocalBridge([], [], secret)  # type: ignore[arg-type]
+
+
+async def test_a_bridge_side_built_from_a_chain_spec_reads_without_the_key(
+    net: EmbeddedBridge,
+) -> None:
+    s = await send(net, SOLANA, "evm-a", 60_000)
+    await net.finalize()
+    config = net.solana_adapter._config
+    spec = ChainSpec(
+        family=ChainFamily.SOLANA,
+        name=SOLANA,
+        rpc_urls=(config.rpc_url,),
+        settlement_asset=config.settlement_mint,
+        signer_key=SecretBytes(bytes(net.solana.authority)),
+        bridge_endpoint=net.escrow,
+        routes={c.name: BridgeRoute(c.chain_id) for c in net.evm},
+    )
+    side = bridge_chain(spec)
+    try:
+        assert isinstance(side, SolanaBridgeChain)
+        assert side.authority == str(net.solana.authority.pubkey())
+        assert side._config.treasury_key is None  # the key is not kept
+        found = await side.find_send(s.id)
+        assert found == await net.bridge.chains[SOLANA].find_send(s.id)
+        assert found.amount == 60_000 and found.dst_chain == "evm-a"
+    finally:
+        await side.aclose()
 
 
 async def test_a_stray_inbound_for_an_unknown_chain_is_refused(net: EmbeddedBridge) -> None:
