@@ -1,4 +1,4 @@
-"""Shared helpers of the bridge tests: a fake clock, a fresh relayer, capital
+"""What the bridge tests share: a fake clock, a fresh relayer, capital
 read straight from the chains, and delivery counts read from the chains' logs."""
 
 from __future__ import annotations
