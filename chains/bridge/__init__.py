@@ -17,7 +17,7 @@ from chains.bridge.journal import FileJournal, MemoryJournal, RelayerJournal
 from chains.bridge.local import BridgeChain, LocalBridge, bridge_chain
 from chains.bridge.relayer import Relayer, RelayerConfig, ReportSink
 from chains.bridge.solana_side import SolanaBridgeChain, solana_delivery_digest
-from chains.bridge.transport import BridgeTransport, SendSource
+from chains.bridge.transport import BridgeTransport, DeliveryAttester, SendSource
 from chains.bridge.values import (
     Attested,
     DeliveryReport,
@@ -30,6 +30,7 @@ __all__ = [
     "Attested",
     "BridgeChain",
     "BridgeTransport",
+    "DeliveryAttester",
     "DeliveryReport",
     "DeliveryState",
     "EvmBridgeChain",

@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from chains.base import InboundTransfer
 from chains.bridge.fees import Lane
 from chains.bridge.values import Attested, SentTransfer
+from chains.errors import AttestationMismatch
 
 
 @runtime_checkable
@@ -94,3 +96,28 @@ class BridgeTransport(Protocol):
         when nothing would arrive.
         """
         ...
+
+
+class DeliveryAttester:
+    """A transport seen from a caller that knows where a send must arrive (the plan
+    saga): ``attest(src_chain, dst_chain, transfer_id)`` is the delivery the final
+    send entitles to, read from the source (so it is checked even where no
+    contract checks, a Solana release). A send bound elsewhere is
+    :class:`~chains.errors.AttestationMismatch`; not final yet,
+    :class:`~chains.errors.NotYetFinal` (retryable)."""
+
+    def __init__(self, transport: BridgeTransport) -> None:
+        self._transport = transport
+
+    async def attest(
+        self, src_chain: str, dst_chain: str, transfer_id: str, *, near: int | None = None
+    ) -> InboundTransfer:
+        attested = await self._transport.attest(src_chain, transfer_id, near=near)
+        if attested.inbound.dst_chain != dst_chain:
+            raise AttestationMismatch(
+                f"send {transfer_id} from {src_chain} goes to {attested.inbound.dst_chain}, "
+                f"not {dst_chain}",
+                chain=src_chain,
+                transfer_id=transfer_id,
+            )
+        return attested.inbound

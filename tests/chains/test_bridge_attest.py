@@ -23,6 +23,7 @@ from solders.transaction import Transaction
 from chains import errors
 from chains.base import ChainFamily, InboundTransfer, Transfer, TxState
 from chains.bridge import (
+    DeliveryAttester,
     DeliveryState,
     EvmBridgeChain,
     Lane,
@@ -96,6 +97,20 @@ async def test_an_attestation_carries_what_the_source_chain_shows(
     )
     with pytest.raises(errors.AttestationMismatch, match="source send attests"):
         await net.bridge.verify(overpaid)
+
+
+async def test_the_saga_gets_the_delivery_a_final_send_entitles_to(net: EmbeddedBridge) -> None:
+    attester = DeliveryAttester(net.bridge)
+    s = await send(net, "evm-a", SOLANA, 420_000)
+    with pytest.raises(errors.NotYetFinal) as caught:
+        await attester.attest("evm-a", SOLANA, s.id)
+    assert caught.value.retryable
+    await net.finalize()
+    inbound = await attester.attest("evm-a", SOLANA, s.id)
+    assert inbound == (await net.bridge.attest("evm-a", s.id)).inbound
+    assert inbound.recipient == s.recipient and inbound.amount == 420_000 - (210 + 100)
+    with pytest.raises(errors.AttestationMismatch):  # the send goes elsewhere
+        await attester.attest("evm-a", "evm-b", s.id)
 
 
 async def test_unknown_ids_chains_and_same_chain_transfers_are_not_bridge_sends(
