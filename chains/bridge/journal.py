@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from chains.bridge.values import PendingDelivery
+from chains.errors import InvalidInput
 
 
 @runtime_checkable
@@ -82,11 +83,17 @@ class FileJournal(MemoryJournal):
         self._path = Path(path)
         self._lock = asyncio.Lock()
         if self._path.exists():
-            data = json.loads(self._path.read_text("utf-8"))
-            self._cursors = {str(k): int(v) for k, v in data.get("cursors", {}).items()}
-            for raw in data.get("pending", []):
-                item = PendingDelivery(**raw)
-                self._items[item.transfer_id] = item
+            try:
+                data = json.loads(self._path.read_text("utf-8"))
+                self._cursors = {str(k): int(v) for k, v in data.get("cursors", {}).items()}
+                for raw in data.get("pending", []):
+                    item = PendingDelivery(**raw)
+                    self._items[item.transfer_id] = item
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise InvalidInput(
+                    f"relayer journal {self._path.name} cannot be read ({type(exc).__name__}): "
+                    "fix or move it; a relayer never starts on a journal it does not understand"
+                ) from None
 
     async def set_cursor(self, chain: str, height: int) -> None:
         async with self._lock:

@@ -82,6 +82,14 @@ async def test_a_file_journal_comes_back_whole_after_a_restart(tmp_path: Path) -
     assert json.loads(path.read_text())["cursors"] == {"evm-a": 77, "solana": 1_234}
 
 
+@pytest.mark.parametrize("text", ["{not json", '{"pending": [{"transfer_id": "0x12"}]}', "[]"])
+def test_a_journal_file_it_cannot_read_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "relayer.json"
+    path.write_text(text)
+    with pytest.raises(errors.InvalidInput, match="cannot be read"):
+        FileJournal(path)
+
+
 def test_a_pending_delivery_needs_a_transfer_id() -> None:
     with pytest.raises(errors.InvalidTransferId):
         PendingDelivery("0x12", "evm-a", 0.0)
