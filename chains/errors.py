@@ -28,7 +28,18 @@ only that flag.
     ├── EndpointDisagreement            endpoints of one chain disagree on block
     │                                   hash, balances or head; never averaged
     ├── NotFinal                        the state asked for is not final yet;
-    │                                   retryable (finality will come)
+    │   │                               retryable (finality will come)
+    │   └── NotYetFinal                 a bridge send seen at the head, not yet at
+    │                                   a final block: never attested before
+    ├── BridgeError                     the bridge refuses to attest or deliver
+    │   ├── UnknownSend(LookupError)    no send of ours with this id on the source
+    │   ├── UnknownLane(LookupError)    no configured lane between the two chains
+    │   ├── ForeignSend                 sent by an account that is not one of our
+    │   │                               pools: never attested
+    │   ├── FeeExceedsAmount            the lane fee takes the whole amount: a
+    │   │                               delivery would be zero or negative
+    │   └── AttestationMismatch         a delivery differs from the source send,
+    │                                   or its attestation is not the attester's
     └── TransactionError                a write failed (``tx_hash`` once one was signed)
         ├── TransactionReverted         the chain refused it (reason attached)
         ├── InsufficientCapital         free capital below the amount
@@ -159,6 +170,41 @@ class EndpointDisagreement(ChainError):
 
 class NotFinal(ChainError):
     retryable = True
+
+
+class NotYetFinal(NotFinal):
+    """A bridge send the source chain shows at its head but not at a final block.
+    Nothing is attested before finality; it will come (retryable)."""
+
+
+class BridgeError(ChainError):
+    """The bridge refuses to attest or deliver a transfer (``transfer_id`` names it)."""
+
+    def __init__(self, message: str, *, transfer_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, transfer_id=transfer_id, **kw)
+        self.transfer_id = transfer_id
+
+
+class UnknownSend(BridgeError, LookupError):
+    """The source chain has no bridge send of ours with this id (even at its head)."""
+
+
+class UnknownLane(BridgeError, LookupError):
+    """No lane is configured from the send's chain to its destination."""
+
+
+class ForeignSend(BridgeError):
+    """The send was made by an account that is not one of our pools (anyone may
+    call ``BridgeEndpoint.send`` or pay into the escrow): it is never attested."""
+
+
+class FeeExceedsAmount(BridgeError):
+    """The lane fee is at least the amount sent: nothing (or less) would arrive."""
+
+
+class AttestationMismatch(BridgeError):
+    """A delivery does not match the final source send (amount, recipient, chain),
+    or its attestation was not signed by the attester for exactly that delivery."""
 
 
 class TransactionError(ChainError):

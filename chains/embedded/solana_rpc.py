@@ -405,8 +405,21 @@ class SolanaRpcServer:
         limit = config.get("limit", 1000) if isinstance(config, dict) else 1000
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise invalid_params("Invalid limit; max 1000")
+        records = self.chain.signatures_for(pubkey, commitment)
+        # Paging as a node pages: newest first, strictly older than ``before``,
+        # strictly newer than ``until``.
+        before = config.get("before") if isinstance(config, dict) else None
+        until = config.get("until") if isinstance(config, dict) else None
+        if before is not None:
+            sig = self._signature(before)
+            at = next((i for i, r in enumerate(records) if r.signature == sig), None)
+            records = [] if at is None else records[at + 1 :]
+        if until is not None:
+            sig = self._signature(until)
+            at = next((i for i, r in enumerate(records) if r.signature == sig), None)
+            records = records if at is None else records[:at]
         out = []
-        for record in self.chain.signatures_for(pubkey, commitment)[:limit]:
+        for record in records[:limit]:
             final = self.chain.is_finalized(record.slot)
             out.append(
                 {
