@@ -354,6 +354,18 @@ class PolicyConfig(_Model):
         return self
 
 
+class BridgeConfig(_Model):
+    """The bridge cross-chain steps are delivered through.
+
+    ``local``: our ``BridgeEndpoint`` contracts and the Solana escrow, attested
+    with one key (embedded chains, development, tests); its lanes and fees are
+    the configured routes'. ``none``: no bridge, cross-chain steps cannot run.
+    """
+
+    kind: Literal["none", "local"] = "none"
+    attester_key: SecretStr | None = None
+
+
 class TemporalConfig(_Model):
     """Where the executor's workflows run.
 
@@ -408,6 +420,7 @@ class RouterSettings(BaseSettings):
     vaults: tuple[VaultConfig, ...] = ()
     temporal: TemporalConfig = TemporalConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    bridge: BridgeConfig = BridgeConfig()
 
     @field_validator("listen")
     @classmethod
@@ -431,6 +444,8 @@ class RouterSettings(BaseSettings):
         for route in self.routes:
             if route.src_chain not in chains or route.dst_chain not in chains:
                 raise ValueError(f"route {route.route_id!r} names an unknown chain")
+        if self.bridge.kind == "local" and self.bridge.attester_key is None:
+            raise ValueError("bridge.kind 'local' needs bridge.attester_key")
         return self
 
     def server_tls(self) -> TlsMaterial | None:

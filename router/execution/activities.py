@@ -33,6 +33,7 @@ from temporalio import activity
 
 from chains.base import (
     Cession,
+    ChainFamily,
     InboundTransfer,
     SignedTx,
     Transfer,
@@ -171,7 +172,12 @@ class PlanActivities:
         assert isinstance(src, Transfer)
         inbound = await self._attester.attest(src.chain, src.dst_chain, src.transfer_id)
         want = delivery_recipient(step, places)
-        if inbound.recipient.lower() != want.address.lower() or inbound.amount != delivered(step):
+        same = (
+            inbound.recipient.lower() == want.address.lower()  # EVM: checksum case is not identity
+            if places.chain(want.chain).family is ChainFamily.EVM
+            else inbound.recipient == want.address  # base58 is case-sensitive
+        )
+        if not same or inbound.amount != delivered(step):
             raise _Mismatch(
                 f"the bridge attests {inbound.amount} to {inbound.recipient}; the plan "
                 f"delivers {delivered(step)} to {want.address}: left for an operator"

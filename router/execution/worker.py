@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from chains.base import ChainFamily
+from chains.bridge import DeliveryAttester, Lane, LocalBridge, bridge_chain
 from chains.factory import connect
 from router.config import RouterSettings, chain_spec
 from router.domain.execution import LIVE_ATTEMPTS
@@ -31,6 +32,35 @@ from router.execution.temporal import temporal_client
 from router.store import Store
 
 log = logging.getLogger("ballast.execution")
+
+
+@contextlib.asynccontextmanager
+async def configured_bridge(settings: RouterSettings) -> AsyncIterator[Attester | None]:
+    """The attester the saga delivers with, from ``[bridge]`` (None: no bridge).
+
+    The local bridge trusts sends of the configured pools and hubs only, on
+    lanes priced as the planner prices the routes.
+    """
+    if settings.bridge.kind == "none" or settings.bridge.attester_key is None:
+        yield None
+        return
+    ours: dict[str, list[str]] = {}
+    for p in settings.pools:
+        ours.setdefault(p.chain, []).append(p.address)
+    for c in settings.chains:
+        if c.hub is not None:
+            ours.setdefault(c.name, []).append(c.hub)
+    sides = [
+        bridge_chain(chain_spec(settings, c.name, with_signer=False), pools=ours.get(c.name, ()))
+        for c in settings.chains
+        if c.rpc_urls and c.settlement_asset
+    ]
+    lanes = [Lane(r.src_chain, r.dst_chain, r.fee_bps, r.fixed_fee) for r in settings.routes]
+    bridge = LocalBridge(sides, lanes, settings.bridge.attester_key)
+    try:
+        yield DeliveryAttester(bridge)
+    finally:
+        await bridge.aclose()
 
 
 def chain_places(settings: RouterSettings) -> dict[str, ChainPlace]:
@@ -131,12 +161,14 @@ async def execution_runtime(
         if not worker_here:
             yield starter
             return
-        async with (
-            signing_adapters(settings) as adapters,
-            executor_worker(
-                client, settings, store, adapters, attester, crash=CrashPlan.from_env()
-            ),
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            adapters = await stack.enter_async_context(signing_adapters(settings))
+            bridge = attester or await stack.enter_async_context(configured_bridge(settings))
+            await stack.enter_async_context(
+                executor_worker(
+                    client, settings, store, adapters, bridge, crash=CrashPlan.from_env()
+                )
+            )
             yield starter
 
 
@@ -149,7 +181,8 @@ async def run_worker(settings: RouterSettings, stop: asyncio.Event) -> None:
         async with (
             temporal_client(settings.temporal, settings.database_url) as client,
             signing_adapters(settings) as adapters,
-            executor_worker(client, settings, store, adapters, None, crash=CrashPlan.from_env()),
+            configured_bridge(settings) as bridge,
+            executor_worker(client, settings, store, adapters, bridge, crash=CrashPlan.from_env()),
         ):
             log.info("executor worker on task queue %s", settings.temporal.task_queue)
             await stop.wait()
