@@ -41,6 +41,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (chain_errors.EndpointDisagreement, Code.UNAVAILABLE),
     (chain_errors.InsufficientCapital, Code.FAILED_PRECONDITION),
     (chain_errors.ReadOnlyAdapter, Code.FAILED_PRECONDITION),
+    (chain_errors.BridgeError, Code.FAILED_PRECONDITION),
     (chain_errors.FeeCapExceeded, Code.UNAVAILABLE),
     (chain_errors.NonceError, Code.FAILED_PRECONDITION),
     (chain_errors.DuplicateTransfer, Code.ALREADY_EXISTS),
