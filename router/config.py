@@ -395,6 +395,8 @@ class ExecutionConfig(_Model):
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
     #: How long one observation activity polls before it reports back.
     observe_seconds: float = Field(default=20.0, gt=0, le=600)
+    #: How often the worker reads every vault's free capacity on chain.
+    vault_refresh_seconds: float = Field(default=30.0, gt=0)
 
 
 class RouterSettings(BaseSettings):

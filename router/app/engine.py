@@ -169,7 +169,9 @@ class ReinsuranceEngine:
                 if r.src_chain in chains and r.dst_chain in chains
             ),
             vaults=tuple(
-                rt.Vault(vault_id=v.vault_id, capacity=v.capacity, qs_rate=v.premium_bps / 10_000)
+                rt.Vault(
+                    vault_id=v.vault_id, capacity=v.usable_capacity, qs_rate=v.premium_bps / 10_000
+                )
                 for v in vaults
             ),
             # Capital already on its way to a pool counts towards its target, so

@@ -77,12 +77,24 @@ class Partner:
 
 @dataclass(frozen=True, slots=True)
 class Vault:
+    """A reinsurance vault. ``capacity`` is the most the config lets it take;
+    ``free_on_chain`` what the vault itself says it can still take (read at a
+    final block, ``None`` until read). The planner uses the smaller."""
+
     vault_id: str
     chain: str
     address: str
     asset: str
     capacity: int
     premium_bps: int
+    free_on_chain: int | None = None
+    free_at_block: int | None = None
+
+    @property
+    def usable_capacity(self) -> int:
+        if self.free_on_chain is None:
+            return self.capacity
+        return min(self.capacity, self.free_on_chain)
 
     def __post_init__(self) -> None:
         check_id(self.vault_id, "vault_id")

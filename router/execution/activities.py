@@ -50,6 +50,7 @@ from chains.errors import (
 from router import domain as m
 from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.domain.execution import effect_id as attempt_key
+from router.errors import PreconditionFailed
 from router.execution.effects import (
     PHASES,
     Places,
@@ -215,6 +216,13 @@ class PlanActivities:
         except _Mismatch as exc:
             await self._store.set_step_status(ref.plan_id, ref.seq, step.status, detail=str(exc))
             return EffectReport(Progress.WAITING, detail=str(exc))
+        except PreconditionFailed as exc:
+            # The step cannot become an effect (no hub, a vault on another chain...):
+            # nothing was signed, nothing moved; retrying would not change that.
+            await self._store.set_step_status(
+                ref.plan_id, ref.seq, m.StepStatus.FAILED, detail=str(exc)
+            )
+            return EffectReport(Progress.FAILED, detail=str(exc))
         eid = _key(ref)
         live = await self._live(eid)
         if live is not None:

@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from chains.base import ChainFamily
 from chains.bridge import DeliveryAttester, Lane, LocalBridge, bridge_chain
+from chains.errors import ChainError
 from chains.factory import connect
 from router.config import RouterSettings, chain_spec
 from router.domain.execution import LIVE_ATTEMPTS
@@ -138,8 +139,43 @@ async def executor_worker(
         # other workers take them over after this, instead of the default 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
-    async with worker:
-        yield worker
+    watcher = asyncio.create_task(
+        watch_vaults(store, adapters, settings.execution.vault_refresh_seconds)
+    )
+    try:
+        async with worker:
+            yield worker
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def refresh_vaults(store: Store, adapters: Mapping[str, Any]) -> int:
+    """Read every vault's free capacity on chain (final block) into the store, so
+    the planner never offers a cession the vault would refuse. Returns how many."""
+    done = 0
+    for vault in await store.list_vaults():
+        adapter = adapters.get(vault.chain)
+        if adapter is None or not hasattr(adapter, "vault_state"):
+            continue
+        try:
+            state = await adapter.vault_state(vault.address)
+        except ChainError as exc:  # next round; the planner keeps the last final read
+            log.warning("vault %s not read: %s", vault.vault_id, type(exc).__name__)
+            continue
+        if state.finalized:
+            await store.record_vault_capacity(
+                vault.vault_id, state.free_capacity, state.block_number
+            )
+            done += 1
+    return done
+
+
+async def watch_vaults(store: Store, adapters: Mapping[str, Any], every: float) -> None:
+    while True:
+        await refresh_vaults(store, adapters)
+        await asyncio.sleep(every)
 
 
 @contextlib.asynccontextmanager

@@ -113,7 +113,14 @@ def quote(r: Row) -> Quote:
 
 def vault(r: Row) -> Vault:
     return Vault(
-        r["vault_id"], r["chain"], r["address"], r["asset"], r["capacity"], r["premium_bps"]
+        r["vault_id"],
+        r["chain"],
+        r["address"],
+        r["asset"],
+        r["capacity"],
+        r["premium_bps"],
+        r.get("free_on_chain"),
+        r.get("free_at_block"),
     )
 
 

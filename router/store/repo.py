@@ -527,6 +527,20 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart):
             await self._upsert(conn, VAULTS, ["vault_id"], row)
         return vault
 
+    async def record_vault_capacity(self, vault_id: str, free: int, block: int) -> None:
+        """What the vault can still take, read on chain at a final block; only a
+        later block replaces it (replicas and workers racing cannot regress it)."""
+        stmt = (
+            sa.update(VAULTS)
+            .where(
+                VAULTS.c.vault_id == vault_id,
+                sa.or_(VAULTS.c.free_at_block.is_(None), VAULTS.c.free_at_block < block),
+            )
+            .values(free_on_chain=free, free_at_block=block, updated_at=utcnow())
+        )
+        async with self._tx() as conn:
+            await conn.execute(stmt)
+
     async def list_vaults(self) -> list[Vault]:
         async with self._tx() as conn:
             rows = (await conn.execute(sa.select(VAULTS).order_by(VAULTS.c.vault_id))).mappings()

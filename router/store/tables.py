@@ -174,6 +174,9 @@ class VaultRow(SQLModel, table=True):
     capacity: int = Field(sa_column=_amount())
     premium_bps: int
     updated_at: datetime = Field(sa_column=_ts())
+    #: What the vault can still take, read on chain at ``free_at_block`` (final).
+    free_on_chain: int | None = Field(default=None, sa_column=sa.Column(Amount(), nullable=True))
+    free_at_block: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
 
 
 class CessionRow(SQLModel, table=True):

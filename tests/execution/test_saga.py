@@ -128,6 +128,11 @@ async def test_a_same_chain_plan_with_a_cession_executes_each_effect_once(
             )
             record = await eth.adapter.cession_of(eth.deployment.vault, cession.cession_id)
             assert record is not None and record.ceded == ceded and record.premium == premium
+            # The worker read the vault's free capacity on chain: the planner uses it.
+            (stored_vault,) = await store.list_vaults()
+            assert stored_vault.free_on_chain is not None
+            assert stored_vault.free_on_chain <= vault_before + premium
+            assert stored_vault.usable_capacity == stored_vault.free_on_chain
             attempts = await store.plan_attempts(plan.plan_id)
             assert len(attempts) == 3 and {a.state for a in attempts} == {AttemptState.FINAL}
             # Starting it again is refused: it ran to its end.

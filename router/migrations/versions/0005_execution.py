@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-from router.store.types import UtcDateTime
+from router.store.types import Amount, UtcDateTime
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
@@ -55,6 +55,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("block_number", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("delivery_tx", S(length=128), nullable=True))
         batch.add_column(sa.Column("delivered_block", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("vaults") as batch:
+        batch.add_column(sa.Column("free_on_chain", Amount(), nullable=True))
+        batch.add_column(sa.Column("free_at_block", sa.BigInteger(), nullable=True))
     with op.batch_alter_table("cessions") as batch:
         batch.add_column(sa.Column("share_ppm", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("step_seq", sa.Integer(), nullable=True))
@@ -66,6 +69,9 @@ def downgrade() -> None:
     with op.batch_alter_table("cessions") as batch:
         for c in ("block_number", "tx_ref", "step_seq", "share_ppm"):
             batch.drop_column(c)
+    with op.batch_alter_table("vaults") as batch:
+        batch.drop_column("free_at_block")
+        batch.drop_column("free_on_chain")
     with op.batch_alter_table("transfers") as batch:
         for c in ("delivered_block", "delivery_tx", "block_number"):
             batch.drop_column(c)
