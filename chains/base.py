@@ -123,6 +123,8 @@ class BalanceSnapshot:
     observed_at: datetime
     reports: tuple[BalanceReport, ...]
     rpc_calls: int = 0  # round trips this read cost, for the benchmarks
+    #: The chain's own time of that block, when the chain says (EVM headers do).
+    block_time: datetime | None = None
 
 
 # ------------------------------------------------------------------- effects

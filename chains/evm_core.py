@@ -53,6 +53,7 @@ class Block:
 
     number: int
     hash: str
+    timestamp: int | None = None  # the block's own time (seconds), when the header has it
 
 
 class EvmCore:
@@ -293,8 +294,11 @@ class EvmCore:
             head = await self._rpc(ep, "eth_getBlockByNumber", [hex(number), False], meter)
         if not isinstance(head, Mapping):
             raise NotFinal(f"endpoint {ep.name} has no final block yet", chain=self.chain)
+        stamp = head.get("timestamp")
         return Block(
-            _int(head.get("number"), "block number"), _hash(head.get("hash"), "block hash")
+            _int(head.get("number"), "block number"),
+            _hash(head.get("hash"), "block hash"),
+            _int(stamp, "block timestamp") if stamp is not None else None,
         )
 
 

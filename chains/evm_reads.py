@@ -110,6 +110,11 @@ class EvmReads(EvmCore):
             observed_at=now,
             reports=tuple(reports),
             rpc_calls=sum(m.calls for m in meters.values()),
+            block_time=(
+                datetime.fromtimestamp(ref.block.timestamp, UTC)
+                if ref.block.timestamp is not None
+                else None
+            ),
         )
 
     async def _refuse_missing(

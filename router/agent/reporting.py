@@ -53,6 +53,11 @@ def snapshot_batches(
             finalized=r.finalized,
         )
         msg.observed_at.FromDatetime(r.observed_at)
+        if snapshot.block_time is not None:
+            # The block's own time lets the router judge staleness without trusting
+            # our clock alone. A chain mined faster than real time (a local dev
+            # chain) can run ahead of the clock: never claim more than our read.
+            msg.block_time.FromDatetime(min(snapshot.block_time, r.observed_at))
         reports.append(msg)
     return [
         pb.StreamReportsRequest(

@@ -45,6 +45,11 @@ async def test_agent_reports_final_balances(
             balances = await router.store.latest_balances("ethereum")
     assert balances[chain.pools[0].pool_id].amount == 7_000_000
     assert balances[chain.pools[1].pool_id].amount == 1_009
+    # The block's own time travels with the report: freshness never rests on
+    # the reporter's clock alone (and never claims more than its read).
+    for bal in balances.values():
+        assert bal.block_time is not None and bal.block_time <= bal.observed_at
+        assert bal.fresh_at == min(bal.observed_at, bal.block_time, bal.confirmed_at)
 
 
 class _FailsFirst:
