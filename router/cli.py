@@ -27,7 +27,16 @@ from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
 from router.cli_deploy import deploy as deploy_command
-from router.cli_views import Sheet, Units, fail, plan_sheet, position_sheet, show, when
+from router.cli_views import (
+    Sheet,
+    Units,
+    fail,
+    plan_sheet,
+    position_sheet,
+    show,
+    transit_sheet,
+    when,
+)
 from router.config import (
     ClientCredentials,
     ConfigError,
@@ -315,7 +324,11 @@ def status(
     settings = _settings(config)
     request = treasury_pb2.GetPositionRequest(chains=chain or [])
     resp = _run(settings, lambda c: c.treasury.GetPosition(request))
-    show(position_sheet(resp, Units.of(settings, raw), settings.policy.target_ratio_bps))
+    units = Units.of(settings, raw)
+    show(position_sheet(resp, units, settings.policy.target_ratio_bps))
+    moving = transit_sheet(resp, units)
+    if moving is not None:
+        show(moving)
 
 
 def _show_plan(plan: treasury_pb2.Plan, settings: RouterSettings, raw: bool) -> None:

@@ -257,6 +257,42 @@ def position_sheet(resp: treasury_pb2.GetPositionResponse, units: Units, target_
     return sheet
 
 
+def transit_sheet(resp: treasury_pb2.GetPositionResponse, units: Units) -> Sheet | None:
+    """Capital of executing plans between pools: at a hub, or in the bridge (None: none)."""
+    if not resp.in_transit:
+        return None
+    sheet = Sheet(
+        "In transit (executing plans; neither available nor lost)",
+        (
+            ("plan", False),
+            ("step", True),
+            ("where", False),
+            ("to", False),
+            ("amount", True),
+            ("state", False),
+            ("detail", False),
+        ),
+    )
+    for t in resp.in_transit:
+        places = units.places(t.chain)
+        state = _name(treasury_pb2.StepState, t.state, "STEP_STATE_").lower()
+        sheet.rows.append(
+            (
+                [
+                    t.plan_id,
+                    str(t.step_index),
+                    f"{t.chain} {t.place}",
+                    t.destination_chain,
+                    f"{units.number(_int(t.amount), places)} {units.label(t.amount.asset, places)}",
+                    state,
+                    t.detail[:60],
+                ],
+                "bold red" if state == "stuck" else "",
+            )
+        )
+    return sheet
+
+
 # -------------------------------------------------------------------- plans
 
 _SHORTFALL = re.compile(r"^(?P<pool>\S+): (?P<n>\d+) base units below target\Z")

@@ -352,3 +352,16 @@ def parse_reporter_id(value: str) -> str:
             "reporter_id", f"must be <chain> or <chain>/<node> in [a-z0-9._-], got {value[:70]!r}"
         )
     return value
+
+
+def transit_proto(t: m.Transit, asset: str) -> treasury_pb2.Transit:
+    return treasury_pb2.Transit(
+        plan_id=t.plan_id,
+        step_index=t.seq,
+        chain=t.chain,
+        place=t.place,
+        destination_chain=t.destination_chain,
+        amount=amount(asset, t.amount),
+        state=STEP_STATES[m.StepStatus(t.status)],
+        detail=t.detail,
+    )

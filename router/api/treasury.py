@@ -29,7 +29,8 @@ class PositionAnswers:
     """GetPosition answers, one per (view, second, chains): a burst of calls
     costs one proto build per second, not one per call (answers are never mutated)."""
 
-    def __init__(self, policy: PolicyConfig) -> None:
+    def __init__(self, policy: PolicyConfig, asset: str = "USDC") -> None:
+        self._asset = asset
         self._stale_after = timedelta(seconds=policy.staleness_limit_seconds)
         self._answers: dict[tuple[int, datetime, tuple[str, ...]], pb.GetPositionResponse] = {}
 
@@ -48,6 +49,11 @@ class PositionAnswers:
                 convert.position_proto(v, now, self._stale_after)
                 for v in view.views
                 if not wanted or v.pool.chain in wanted
+            ],
+            in_transit=[
+                convert.transit_proto(t, self._asset)
+                for t in view.transit
+                if not wanted or t.chain in wanted or t.destination_chain in wanted
             ],
         )
         if len(self._answers) >= 64:
@@ -68,7 +74,7 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
     ) -> None:
         self._plans = plans
         self._positions = positions
-        self._answers = PositionAnswers(policy)
+        self._answers = PositionAnswers(policy, asset)
         self._access = access
         self._registry = registry
         self._asset = asset

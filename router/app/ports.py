@@ -115,6 +115,9 @@ class ReportSink(Protocol):
 
 class PositionStore(Registry, Balances, CoverBook, Protocol):
     async def moving_transfers(self) -> list[m.TransferRecord]: ...
+    async def list_plans(
+        self, status: m.PlanStatus | None = None, *, limit: int = 100
+    ) -> list[m.Plan]: ...
     async def list_cessions(self, pool_id: str | None = None) -> list[m.Cession]: ...
 
 

@@ -33,6 +33,7 @@ class StateSnapshot:
     moving: tuple[m.TransferRecord, ...]  # transfers whose capital may still be on its way
     cessions: tuple[m.Cession, ...]
     chains: frozenset[str]
+    executing: tuple[m.Plan, ...] = ()
 
     def cover_by_type(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -61,9 +62,70 @@ async def read_state(repo: PositionStore, *, now: datetime | None = None) -> Sta
     moving = await repo.moving_transfers()
     cessions = await repo.list_cessions()
     chains = frozenset(c.name for c in await repo.list_chains())
+    executing = await repo.list_plans(m.PlanStatus.EXECUTING, limit=10_000)
     return StateSnapshot(
-        tuple(pools), balances, tuple(covers), tuple(moving), tuple(cessions), chains
+        tuple(pools),
+        balances,
+        tuple(covers),
+        tuple(moving),
+        tuple(cessions),
+        chains,
+        tuple(executing),
     )
+
+
+def transit(snap: StateSnapshot) -> list[m.Transit]:
+    """Capital of every executing plan that left its pools and has not reached them:
+    what each hub holds between legs, and each bridge transfer not yet delivered."""
+    by_id = {t.transfer_id: t for t in snap.moving}
+    landed = (m.TransferState.CONFIRMED, m.TransferState.FINALIZED, m.TransferState.DELIVERED)
+    out: list[m.Transit] = []
+    for plan in snap.executing:
+        at_hub: dict[str, int] = {}
+        holder: dict[str, m.PlanStep] = {}
+        for s in sorted(plan.steps, key=lambda s: s.seq):
+            t = by_id.get(s.transfer_id or "")
+            if s.kind is not m.StepKind.TRANSFER or t is None or t.status not in landed:
+                continue
+            from_hub = s.src_pool.startswith("hub:")
+            to_hub = (s.dst_pool or "").startswith("hub:")
+            if from_hub:
+                at_hub[t.src_chain] = at_hub.get(t.src_chain, 0) - s.amount
+            if to_hub and t.dst_chain == t.src_chain:
+                at_hub[t.dst_chain] = at_hub.get(t.dst_chain, 0) + s.amount
+                holder[t.dst_chain] = s
+            elif to_hub and t.status is m.TransferState.DELIVERED:
+                at_hub[t.dst_chain] = at_hub.get(t.dst_chain, 0) + s.amount - s.fee
+                holder[t.dst_chain] = s
+            elif to_hub:
+                out.append(
+                    m.Transit(
+                        plan.plan_id,
+                        s.seq,
+                        t.src_chain,
+                        "bridge",
+                        t.dst_chain,
+                        s.amount,
+                        s.status.value,
+                        s.detail or "",
+                    )
+                )
+        for chain, amount in sorted(at_hub.items()):
+            if amount > 0 and chain in holder:
+                s = holder[chain]
+                out.append(
+                    m.Transit(
+                        plan.plan_id,
+                        s.seq,
+                        chain,
+                        "hub",
+                        chain,
+                        amount,
+                        s.status.value,
+                        s.detail or "",
+                    )
+                )
+    return out
 
 
 async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, m.Requirement]:
@@ -175,6 +237,7 @@ class Materialized:
     views: list[m.PoolView]
     index: dict[str, int]  # pool id -> position in ``views``
     serial: int
+    transit: list[m.Transit] = dataclasses.field(default_factory=list)
 
 
 class PositionCache:
@@ -258,6 +321,7 @@ class PositionCache:
             views=views,
             index={v.pool.pool_id: i for i, v in enumerate(views)},
             serial=self._serial,
+            transit=transit(snap),
         )
         missed = self._log[start:]
         if not self._building:

@@ -316,9 +316,7 @@ def conservation(
     return ok
 
 
-async def settled_positions(
-    op: RouterClient, chain: Holdings
-) -> list[treasury_pb2.PoolPosition]:
+async def settled_positions(op: RouterClient, chain: Holdings) -> list[treasury_pb2.PoolPosition]:
     """Positions once the agents have confirmed, at final blocks, the balances the
     chains hold (read directly): the router's view and the chains' agree."""
     want = {name: amount for (_, role, name), amount in chain.balances.items() if role == "pool"}

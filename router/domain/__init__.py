@@ -52,7 +52,7 @@ from router.domain.plans import (
     StepKind,
     StepStatus,
 )
-from router.domain.positions import NO_REQUIREMENT, PoolExposure, PoolView, Requirement
+from router.domain.positions import NO_REQUIREMENT, PoolExposure, PoolView, Requirement, Transit
 from router.domain.registry import Chain, Partner, Pool, Reporter, Vault
 from router.domain.transfers import (
     MOVING,
@@ -111,6 +111,7 @@ __all__ = [
     "StepStatus",
     "TransferRecord",
     "TransferState",
+    "Transit",
     "Vault",
     "check_amount",
     "check_block_hash",

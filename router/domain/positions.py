@@ -81,3 +81,18 @@ class PoolExposure:
     @property
     def active_cover(self) -> int:
         return sum(self.cover_by_type.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Transit:
+    """Capital of an executing plan between places: at a chain's hub between legs,
+    or in the bridge (sent, not yet delivered). Neither available nor lost."""
+
+    plan_id: str
+    seq: int  # the step that holds it
+    chain: str  # where it is now
+    place: str  # "hub" or "bridge"
+    destination_chain: str
+    amount: int
+    status: str
+    detail: str = ""

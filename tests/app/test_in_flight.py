@@ -153,3 +153,72 @@ async def test_premiums_leave_and_placed_cessions_relieve(
     # Half the retained risk ceded: the requirement halves (a quota share is linear).
     assert abs(v["a1"].requirement.scr - gross // 2) <= 1
     assert v["a1"].in_flight == 9 * UNIT  # paid after the confirmed block: not yet in it
+
+
+async def test_capital_between_pools_shows_at_its_hub_or_in_the_bridge(book: Store) -> None:
+    from router.app.positions import read_state, transit
+
+    T = m.StepKind.TRANSFER
+    steps = (
+        m.PlanStep(0, T, "a1", 500, "chain-a", "hub:chain-a", transfer_id=tid(10)),
+        m.PlanStep(
+            1,
+            T,
+            "hub:chain-a",
+            300,
+            "chain-b",
+            "hub:chain-b",
+            fee=7,
+            transfer_id=tid(11),
+            route_id="a-b",
+        ),
+        m.PlanStep(
+            2,
+            T,
+            "hub:chain-a",
+            200,
+            "chain-b",
+            "hub:chain-b",
+            fee=5,
+            transfer_id=tid(12),
+            route_id="a-b",
+        ),
+        m.PlanStep(3, T, "hub:chain-b", 293, "chain-b", "b1", transfer_id=tid(13)),
+    )
+    await book.create_plan(m.PlanDraft("plan-transit", "carol", steps, 500, 12))
+    plan = await book.approve_plan("plan-transit", "bob")
+    await book.update_plan_status(
+        "plan-transit", m.PlanStatus.EXECUTING, expected_version=plan.version
+    )
+
+    async def transfer(n: int, step: m.PlanStep, state: m.TransferState) -> None:
+        src = step.src_pool.removeprefix("hub:") if step.src_pool.startswith("hub:") else "chain-a"
+        await book.record_transfer(
+            m.TransferRecord(
+                tid(n),
+                src,
+                step.src_pool,
+                step.dst_chain or src,
+                "0xr",
+                step.amount,
+                plan_id="plan-transit",
+                step_seq=step.seq,
+                dst_pool=step.dst_pool,
+            )
+        )
+        await book.update_transfer(tid(n), state, tx_ref=f"0x{n}", block_number=n)
+
+    await transfer(10, steps[0], m.TransferState.FINALIZED)  # 500 reached hub a
+    await transfer(11, steps[1], m.TransferState.DELIVERED)  # 293 reached hub b
+    await transfer(12, steps[2], m.TransferState.FINALIZED)  # 200 in the bridge
+    await book.set_step_status("plan-transit", 2, m.StepStatus.STUCK, detail="no delivery")
+    places = {(t.chain, t.place): t for t in transit(await read_state(book))}
+    assert places[("chain-a", "bridge")].amount == 200
+    assert places[("chain-a", "bridge")].status == "stuck"
+    assert places[("chain-a", "bridge")].destination_chain == "chain-b"
+    assert places[("chain-b", "hub")].amount == 300 - 7
+    assert ("chain-a", "hub") not in places  # 500 in, 300 + 200 out: nothing left there
+    # Once hub b pays the pool, nothing of it is in transit any more.
+    await transfer(13, steps[3], m.TransferState.FINALIZED)
+    places = {(t.chain, t.place) for t in transit(await read_state(book))}
+    assert places == {("chain-a", "bridge")}

@@ -289,3 +289,33 @@ def test_help_names_the_client_section() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "[client]" in result.output
+
+
+def test_status_shows_capital_in_transit_and_marks_a_stuck_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ballast.v1 import common_pb2
+
+    from router.cli_views import Units, show, transit_sheet
+
+    resp = treasury_pb2.GetPositionResponse(
+        in_transit=[
+            treasury_pb2.Transit(
+                plan_id="plan-1",
+                step_index=3,
+                chain="ethereum",
+                place="bridge",
+                destination_chain="solana",
+                amount=common_pb2.Amount(asset="USDC", value="1234567890"),
+                state=treasury_pb2.STEP_STATE_STUCK,
+                detail="no delivery yet",
+            )
+        ]
+    )
+    assert transit_sheet(treasury_pb2.GetPositionResponse(), Units({}, False)) is None
+    sheet = transit_sheet(resp, Units({"ethereum": 6, "solana": 6}, False))
+    assert sheet is not None
+    show(sheet)
+    out = capsys.readouterr().out
+    assert "1,234.567890 USDC" in out and "stuck" in out and "ethereum bridge" in out
+    assert "solana" in out and "no delivery yet" in out

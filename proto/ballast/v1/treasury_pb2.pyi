@@ -109,12 +109,34 @@ class GetPositionRequest(_message.Message):
     def __init__(self, chains: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetPositionResponse(_message.Message):
-    __slots__ = ("pools", "as_of")
+    __slots__ = ("pools", "as_of", "in_transit")
     POOLS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    IN_TRANSIT_FIELD_NUMBER: _ClassVar[int]
     pools: _containers.RepeatedCompositeFieldContainer[PoolPosition]
     as_of: _timestamp_pb2.Timestamp
-    def __init__(self, pools: _Optional[_Iterable[_Union[PoolPosition, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    in_transit: _containers.RepeatedCompositeFieldContainer[Transit]
+    def __init__(self, pools: _Optional[_Iterable[_Union[PoolPosition, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_transit: _Optional[_Iterable[_Union[Transit, _Mapping]]] = ...) -> None: ...
+
+class Transit(_message.Message):
+    __slots__ = ("plan_id", "step_index", "chain", "place", "destination_chain", "amount", "state", "detail")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    step_index: int
+    chain: str
+    place: str
+    destination_chain: str
+    amount: _common_pb2.Amount
+    state: StepState
+    detail: str
+    def __init__(self, plan_id: _Optional[str] = ..., step_index: _Optional[int] = ..., chain: _Optional[str] = ..., place: _Optional[str] = ..., destination_chain: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., state: _Optional[_Union[StepState, str]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class PlanStep(_message.Message):
     __slots__ = ("index", "kind", "source_chain", "source_pool_id", "destination_chain", "destination_id", "route", "amount", "cost", "state", "transfer_id", "detail")
