@@ -58,6 +58,7 @@ from router.execution.effects import (
     delivered,
     delivery_recipient,
     shape_of,
+    source_chain,
     source_effect,
 )
 from router.execution.faults import CrashPlan
@@ -101,6 +102,9 @@ def heartbeating(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not activity.in_activity():  # called directly (a benchmark, a tool)
+            return await fn(*args, **kwargs)
+
         async def beat() -> None:
             while True:
                 activity.heartbeat()
@@ -202,10 +206,26 @@ class PlanActivities:
     @heartbeating
     async def load_plan(self, plan_id: str) -> list[SagaStep]:
         plan = await self._store.get_plan(plan_id)
-        return [
-            SagaStep(s.seq, shape_of(s).value, PHASES[shape_of(s)], s.status.value)
-            for s in sorted(plan.steps, key=lambda s: s.seq)
-        ]
+        places = await self._places()
+
+        def nonces(chain: str) -> str:
+            return chain if places.chain(chain).family is ChainFamily.EVM else ""
+
+        out = []
+        for s in sorted(plan.steps, key=lambda s: s.seq):
+            shape = shape_of(s)
+            delivery = delivery_recipient(s, places).chain if shape is Shape.BRIDGE else ""
+            out.append(
+                SagaStep(
+                    s.seq,
+                    shape.value,
+                    PHASES[shape],
+                    s.status.value,
+                    source_nonces=nonces(source_chain(s, places)),
+                    delivery_nonces=nonces(delivery) if delivery else "",
+                )
+            )
+        return out
 
     @activity.defn(name="sign_effect")
     @heartbeating

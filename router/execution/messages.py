@@ -41,6 +41,11 @@ class SagaStep:
     shape: str  # router.execution.effects.Shape
     phase: int
     status: str  # the step's status when the saga (re)started
+    #: The nonce sequence each leg's transaction takes (its EVM chain; "" for a
+    #: chain without account nonces, or no such leg): sends that share one are
+    #: made one at a time, so nonces reach the node in order.
+    source_nonces: str = ""
+    delivery_nonces: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ fails the plan: the steps after it are skipped, nothing is undone blindly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -55,6 +56,10 @@ HEARTBEAT_SECONDS = 5.0
 class PlanSaga:
     def __init__(self) -> None:
         self._resolutions: dict[int, Resolution] = {}
+        # One send at a time per nonce sequence: a transaction is signed and
+        # broadcast before the next is signed, so nonces reach the node in
+        # order (a node that keeps no future nonces refuses a gap).
+        self._sending: dict[str, asyncio.Lock] = {}
 
     @workflow.signal
     def resolve(self, resolution: Resolution) -> None:
@@ -110,7 +115,8 @@ class PlanSaga:
             legs = ["delivery"]
         for leg in legs:
             ref = StepRef(inp.plan_id, step.seq, leg)
-            result, deadline = await self._effect(inp, ref, deadline)
+            nonces = step.delivery_nonces if leg == "delivery" else step.source_nonces
+            result, deadline = await self._effect(inp, ref, nonces, deadline)
             if result != "final":
                 return result
             if leg == "source" and step.shape == "bridge":
@@ -118,23 +124,29 @@ class PlanSaga:
         await self._act(Act.CREDIT, StepRef(inp.plan_id, step.seq, legs[-1]), str)
         return "done"
 
+    async def _send(self, ref: StepRef, nonces: str) -> EffectReport:
+        """Sign (reconciling first) and, if signed, broadcast; in nonce order."""
+        lock = self._sending.setdefault(nonces, asyncio.Lock()) if nonces else None
+        async with lock or contextlib.nullcontext():
+            report: EffectReport = await self._act(Act.SIGN, ref, EffectReport)  # type: ignore[assignment]
+            if report.progress is Progress.SIGNED:
+                report = await self._act(Act.BROADCAST, ref, EffectReport)  # type: ignore[assignment]
+            return report
+
     async def _effect(
-        self, inp: SagaInput, ref: StepRef, deadline: datetime
+        self, inp: SagaInput, ref: StepRef, nonces: str, deadline: datetime
     ) -> tuple[str, datetime]:
         """Drive one effect to FINAL (or FAILED / refunded); returns the result and
         the deadline, which an operator's "retry" extends."""
         stuck = False
-        report: EffectReport = await self._act(Act.SIGN, ref, EffectReport)  # type: ignore[assignment]
+        report = await self._send(ref, nonces)
         while True:
             if report.progress is Progress.FINAL:
                 return "final", deadline
             if report.progress is Progress.FAILED:
                 return "failed", deadline
-            if report.progress is Progress.DROPPED:
-                report = await self._act(Act.SIGN, ref, EffectReport)  # type: ignore[assignment]
-                continue
-            if report.progress is Progress.SIGNED:
-                report = await self._act(Act.BROADCAST, ref, EffectReport)  # type: ignore[assignment]
+            if report.progress in (Progress.DROPPED, Progress.SIGNED):
+                report = await self._send(ref, nonces)
                 continue
             if workflow.now() > deadline and not stuck:
                 stuck = True
@@ -160,7 +172,7 @@ class PlanSaga:
                 # Cannot be signed or mined now (fee above the cap, a nonce to fill):
                 # wait a while on a durable timer, then try the whole effect again.
                 await workflow.sleep(timedelta(seconds=max(inp.poll_seconds, 5.0)))
-                report = await self._act(Act.SIGN, ref, EffectReport)  # type: ignore[assignment]
+                report = await self._send(ref, nonces)
                 continue
             report = await self._act(  # type: ignore[assignment]
                 Act.OBSERVE, ref, EffectReport, seconds=inp.observe_seconds + 60.0
