@@ -100,9 +100,22 @@ class EmbeddedBridge:
             await chain.finalize()
         self.solana.finalize()
 
+    async def tick(self) -> None:
+        """Time passes as on live networks (embedded chains only move on
+        transactions): one block on each EVM chain and a few Solana slots, few
+        enough that a blockhash outlives many ticks (150 slots) while finality
+        (32 slots) comes within a handful."""
+        for chain in self.evm:
+            await chain.mine(1)
+        self.solana.ledger.advance(SLOTS_PER_TICK)
+
     @property
     def chains(self) -> tuple[str, ...]:
         return (*(c.name for c in self.evm), SOLANA)
+
+
+#: Solana slots per :meth:`EmbeddedBridge.tick`.
+SLOTS_PER_TICK = 8
 
 
 def default_lanes(chains: Sequence[str], fee_bps: FeeBps, fixed_fee: int) -> list[Lane]:

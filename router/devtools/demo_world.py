@@ -186,9 +186,7 @@ async def blocks_keep_coming(world: DemoWorld, every: float = 0.1) -> AsyncItera
 
     async def run() -> None:
         while True:
-            for chain in world.net.evm:
-                await chain.mine(1)
-            world.net.solana.finalize()
+            await world.net.tick()
             await asyncio.sleep(every)
 
     task = asyncio.create_task(run())

@@ -33,9 +33,7 @@ async def ticking(net: EmbeddedBridge, every: float = 0.05) -> AsyncIterator[Non
 
     async def run() -> None:
         while True:
-            for chain in net.evm:
-                await chain.mine(1)
-            net.solana.finalize()
+            await net.tick()
             await asyncio.sleep(every)
 
     task = asyncio.create_task(run())
