@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -70,10 +71,21 @@ class DevServer:
             self.process.wait()
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the process that started it dies, even by kill -9,
+    so no orphaned server keeps the SQLite file (and a restart can open it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
     """Its own process group, so stopping it stops all it started."""
     return subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
 
 
