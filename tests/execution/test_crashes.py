@@ -19,7 +19,7 @@ from router import domain as m
 from router.domain.execution import AttemptState
 from router.execution.messages import SagaOutcome
 from router.execution.starter import TemporalStarter
-from router.execution.temporal import DevServer
+from router.execution.temporal import DevServer, start_dev_server
 from tests.chains.evm_harness import AnvilChain, anvil_chain
 from tests.execution.crash_harness import (
     UNIT,
@@ -126,3 +126,52 @@ async def test_crash_points_over_many_seeds(
 ) -> None:
     async with world(anvil, tmp_path, temporal_server.address) as w, mining(anvil):
         await crash_and_recover(w, temporal_server, point, nth, seed)
+
+
+async def step_done(w: World, plan_id: str, seq: int, seconds: float = 120) -> None:
+    """Wait until the store shows step ``seq`` DONE (the saga wrote it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        plan = await w.store.get_plan(plan_id)
+        if plan.steps[seq].status is m.StepStatus.DONE:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"step {seq} of {plan_id} not done after {seconds}s")
+
+
+@pytest.mark.parametrize("worker_too", [False, True], ids=["server", "server+worker"])
+async def test_the_temporal_server_killed_mid_plan_restarts_on_its_file_and_the_saga_finishes(
+    anvil: AnvilChain, tmp_path: Path, worker_too: bool
+) -> None:
+    """kill -9 of the Temporal dev server after the first effect (alone, or after the
+    worker died at its second broadcast): restarted on the same SQLite file and
+    port, it resumes the saga, and each effect still happens exactly once."""
+    db = tmp_path / "temporal" / "temporal.db"
+    server = await start_dev_server(db)
+    port = int(server.address.rsplit(":", 1)[1])
+    async with world(anvil, tmp_path, server.address) as w, mining(anvil):
+        steps, move, premium = plan_steps(11 + worker_too)
+        plan = await approved_plan(w.store, f"plan-server-kill-{worker_too}", steps)
+        before = await w.balances()
+        client = await Client.connect(server.address)
+        starter = TemporalStarter(client, w.settings.temporal.task_queue, w.settings.execution)
+        assert await starter.start(plan.plan_id)
+        worker = spawn_worker(w.config_file, "broadcast:2" if worker_too else "")
+        try:
+            if worker_too:  # the worker dies at its second broadcast, then the server
+                assert await wait_exit(worker, 120) == -9
+            else:
+                await step_done(w, plan.plan_id, 0)
+            server.stop(kill=True)
+            server = await start_dev_server(db, port=port)
+            if worker_too:
+                worker = spawn_worker(w.config_file)
+            client = await Client.connect(server.address)
+            handle = client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome)
+            outcome = await asyncio.wait_for(handle.result(), 180)
+        finally:
+            stop(worker)
+            server.stop()
+        assert outcome.status == "completed", outcome
+        await audit_exactly_once(w, plan.plan_id, before, move, premium)
