@@ -68,6 +68,12 @@ class RunningRouter:
     positions: PositionCache
     owns_store: bool
 
+    def execution_changed(self) -> None:
+        """An executor worker in this process moved a step: positions (capital in
+        transit, cessions placed) are rebuilt and plan watchers woken now."""
+        self.positions.invalidate()
+        self.events.notify()
+
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING first, then let in-flight calls finish;
         background work ends before the store closes."""
@@ -203,11 +209,18 @@ async def serve(settings: RouterSettings) -> None:
     from router.execution.worker import execution_runtime
 
     store = await open_store(settings.database_url)
+    routers: list[RunningRouter] = []  # the worker starts first; it hears the router once up
+
+    def changed() -> None:
+        for r in routers:
+            r.execution_changed()
+
     try:
         async with (
-            execution_runtime(settings, store) as executor,
+            execution_runtime(settings, store, on_change=changed) as executor,
             running_router(settings, store=store, executor=executor) as router,
         ):
+            routers.append(router)
             log.info("serving on %s; SIGTERM or Ctrl-C stops gracefully", router.address)
             await stop.wait()
             log.info("stopping: health NOT_SERVING, draining in-flight calls")

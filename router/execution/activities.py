@@ -98,27 +98,37 @@ def _signed(attempt: TxAttempt) -> SignedTx:
 
 def heartbeating(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """Heartbeat every second while the activity runs: a worker that dies is noticed
-    within the saga's short heartbeat timeout, not after the activity's full timeout."""
+    within the saga's short heartbeat timeout, not after the activity's full timeout.
+    When it returns, the activities' ``on_change`` hears that execution state may
+    have moved (steps, transfers, cessions)."""
 
     @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not activity.in_activity():  # called directly (a benchmark, a tool)
-            return await fn(*args, **kwargs)
-
-        async def beat() -> None:
-            while True:
-                activity.heartbeat()
-                await asyncio.sleep(1.0)
-
-        ticker = asyncio.create_task(beat())
+    async def wrapper(self: PlanActivities, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await fn(*args, **kwargs)
+            return await _beating(fn, self, *args, **kwargs)
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            if self.on_change is not None:
+                self.on_change()
 
     return wrapper
+
+
+async def _beating(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    if not activity.in_activity():  # called directly (a benchmark, a tool)
+        return await fn(*args, **kwargs)
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(1.0)
+
+    ticker = asyncio.create_task(beat())
+    try:
+        return await fn(*args, **kwargs)
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
 
 
 class NonRetryable(Exception):
@@ -136,7 +146,11 @@ class PlanActivities:
         poll_seconds: float = 1.0,
         observe_seconds: float = 20.0,
         crash: CrashPlan | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        #: Called after every activity: this process's views of positions and
+        #: plans (other processes see the change within their cache's TTL).
+        self.on_change = on_change
         self._store = store
         self._chains = chains
         self._places = places

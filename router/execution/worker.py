@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -112,6 +112,7 @@ async def executor_worker(
     attester: Attester | None,
     *,
     crash: CrashPlan | None = None,
+    on_change: Callable[[], None] | None = None,
 ) -> AsyncIterator[Worker]:
     places_cfg = chain_places(settings)
 
@@ -129,6 +130,7 @@ async def executor_worker(
         poll_seconds=settings.execution.poll_seconds,
         observe_seconds=settings.execution.observe_seconds,
         crash=crash,
+        on_change=on_change,
     )
     worker = Worker(
         client,
@@ -185,9 +187,11 @@ async def execution_runtime(
     *,
     attester: Attester | None = None,
     run_worker: bool | None = None,
+    on_change: Callable[[], None] | None = None,
 ) -> AsyncIterator[TemporalStarter | None]:
     """What a router process needs to execute plans: a starter for sagas, and
-    (single machine) a worker beside it. ``None`` when execution is disabled."""
+    (single machine) a worker beside it, whose progress ``on_change`` hears.
+    ``None`` when execution is disabled."""
     if not settings.execution.enabled:
         yield None
         return
@@ -202,7 +206,13 @@ async def execution_runtime(
             bridge = attester or await stack.enter_async_context(configured_bridge(settings))
             await stack.enter_async_context(
                 executor_worker(
-                    client, settings, store, adapters, bridge, crash=CrashPlan.from_env()
+                    client,
+                    settings,
+                    store,
+                    adapters,
+                    bridge,
+                    crash=CrashPlan.from_env(),
+                    on_change=on_change,
                 )
             )
             yield starter
