@@ -123,11 +123,13 @@ def plan_table(plan: treasury_pb2.Plan) -> Table:
         ],
     )
     for s in plan.steps:
+        # A cession goes to a vault on the pool's own chain.
+        to_chain = s.destination_chain or s.source_chain
         table.add_row(
             str(s.index),
             treasury_pb2.StepKind.Name(s.kind).removeprefix("STEP_KIND_").lower(),
             f"{s.source_chain}/{s.source_pool_id}",
-            f"{s.destination_chain}/{s.destination_id}",
+            f"{to_chain}/{s.destination_id}",
             usd(s.amount.value),
             usd(s.cost.value),
             treasury_pb2.StepState.Name(s.state).removeprefix("STEP_STATE_").lower(),
@@ -223,7 +225,12 @@ async def run(console: Console, workdir: Path) -> int:
         )
         await stack.enter_async_context(
             executor_worker(
-                client, settings, store, world.net.destinations, DeliveryAttester(world.net.bridge)
+                client,
+                settings,
+                store,
+                world.net.destinations,
+                DeliveryAttester(world.net.bridge),
+                on_change=router.execution_changed,
             )
         )
         console.print(f"router on {router.address}; Temporal dev server and a worker running")

@@ -20,16 +20,21 @@ from chains.bridge.embedded import SOLANA, EmbeddedBridge, embedded_bridge
 
 USDC = 10**6
 
-#: Opening balances, deliberately uneven: Ethereum rich, Base thin, Solana mixed.
+#: Opening balances, deliberately uneven: Ethereum rich, Base thin, Solana
+#: with little to spare.
 POOLS: dict[str, tuple[int, ...]] = {
     "ethereum": (4_200_000 * USDC, 1_750_000 * USDC),
     "base": (120_000 * USDC, 35_000 * USDC),
-    SOLANA: (2_600_000 * USDC, 90_000 * USDC),
+    SOLANA: (20_000 * USDC, 90_000 * USDC),
 }
 #: Reinsurers' deposits in each EVM chain's vault.
 VAULT_DEPOSITS = {"ethereum": 2_000_000 * USDC, "base": 400_000 * USDC}
+#: Quota-share premium each vault charges (bps of the ceded share's exposure).
+VAULT_PREMIUM_BPS = {"ethereum": 400, "base": 350}
 #: Lanes: (fee in bps, fixed fee); the planner prices the routes the same way.
 LANE_FEES = {"evm": (2.5, 5 * USDC), SOLANA: (4.0, 5 * USDC)}
+#: Lanes into Base carry little per plan (in base units); the others are open.
+LANE_CAPACITY = {("ethereum", "base"): 15_000 * USDC, (SOLANA, "base"): 5_000 * USDC}
 
 
 def lane_fee(src: str, dst: str) -> tuple[float, int]:
@@ -100,6 +105,7 @@ class DemoWorld:
                     "fee_bps": lane.fee_bps,
                     "fixed_fee": lane.fixed_fee,
                     "latency_s": 900.0,
+                    "capacity": LANE_CAPACITY.get((lane.src_chain, lane.dst_chain), 10**15),
                 }
                 for lane in self.lanes()
             ],
@@ -109,7 +115,7 @@ class DemoWorld:
                     "chain": chain,
                     "address": self.vault(chain),
                     "capacity": 3_000_000 * USDC,
-                    "premium_bps": 350,
+                    "premium_bps": VAULT_PREMIUM_BPS[chain],
                 }
                 for chain in VAULT_DEPOSITS
             ],
