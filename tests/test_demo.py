@@ -35,7 +35,8 @@ async def test_demo_executes_a_plan_on_chain_and_conserves_capital(tmp_path: Pat
     assert ("ethereum", "base") in crossed
     assert any(dst == "solana" for _, dst in crossed)
     assert any(src == "solana" for src, _ in crossed)
-    assert re.search(r"│ cession\s+│ base/bas-pool-0\s+│ base/base-vault\s+│[^│]+│[^│]+│ done", text)
+    cession = r"│ cession\s+│ base/bas-pool-0\s+│ base/base-vault\s+│[^│]+│[^│]+│ done"
+    assert re.search(cession, text)
     premiums = re.search(r"vaults \+([\d,.]+) \(premiums ([\d,.]+)\)", text)
     assert premiums and premiums[1] == premiums[2] and float(premiums[1].replace(",", "")) > 0
     assert re.search(r"plan plan-\S+: COMPLETED", text)
