@@ -1,0 +1,207 @@
+"""The saga under faults that are not crashes: RPC endpoints that time out, refuse,
+lose answers or lag, and two workers (and two starts) racing for one plan. In
+each case every effect happens once and capital is conserved to the unit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from chains.base import PoolRef
+from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmChain, embedded_evm_chains
+from chains.testing import FaultyEndpoint
+from router import domain as m
+from router.app.access import sync_registry
+from router.config import RouterSettings, load_settings
+from router.domain.execution import AttemptState
+from router.execution.messages import SagaOutcome
+from router.execution.starter import TemporalStarter
+from router.execution.temporal import DevServer
+from router.execution.worker import executor_worker
+from router.store import Store, open_store
+from tests.execution.conftest import block_producer, db_url
+from tests.execution.test_saga import make_plan
+
+UNIT = 10**6
+MOVE, PREMIUM, CEDED = 150_000 * UNIT, 2_000 * UNIT, 80_000 * UNIT
+
+
+@dataclass
+class Setup:
+    eth: EmbeddedEvmChain
+    env: object
+    pools: tuple[PoolRef, PoolRef, PoolRef]  # a1, a2, hub
+    settings: RouterSettings
+    store: Store
+
+    async def holdings(self) -> dict[str, int]:
+        out = {p.address: await self.eth.token_balance(p.address) for p in self.pools}
+        out["vault"] = await self.eth.token_balance(self.eth.deployment.vault)
+        return out
+
+
+@contextlib.asynccontextmanager
+async def setup(tmp_path: Path, temporal: DevServer, queue: str) -> AsyncIterator[Setup]:
+    async with embedded_evm_chains(
+        [EmbeddedChainSpec("ethereum", 31_011, pools=(1_000_000 * UNIT, 10_000 * UNIT))]
+    ) as env:
+        eth = env["ethereum"]
+        a1, a2 = eth.pools
+        (hub,) = await eth.create_pools([0], asset=eth.deployment.token)
+        await eth.fund_vault(500_000 * UNIT)
+        await eth.approve_cedent(a1.address)
+        await eth.finalize()
+        settings = load_settings(
+            database_url=db_url(tmp_path),
+            chains=[
+                {
+                    "name": "ethereum",
+                    "family": "evm",
+                    "chain_id": 31_011,
+                    "settlement_asset": eth.deployment.token,
+                    "hub": hub.address,
+                }
+            ],
+            pools=[
+                {"chain": "ethereum", "pool_id": "a1", "address": a1.address},
+                {"chain": "ethereum", "pool_id": "a2", "address": a2.address},
+            ],
+            vaults=[
+                {
+                    "vault_id": "v1",
+                    "chain": "ethereum",
+                    "address": eth.deployment.vault,
+                    "capacity": 10**15,
+                }
+            ],
+            execution={"poll_seconds": 0.05, "observe_seconds": 2.0},
+            temporal={"address": temporal.address, "task_queue": queue},
+        )
+        store = await open_store(settings.database_url)
+        await sync_registry(store, settings)
+        try:
+            yield Setup(eth, env, (a1, a2, hub), settings, store)
+        finally:
+            await store.aclose()
+
+
+def plan_steps() -> list[m.PlanStep]:
+    return [
+        m.PlanStep(0, m.StepKind.TRANSFER, "a1", MOVE, "ethereum", "hub:ethereum"),
+        m.PlanStep(1, m.StepKind.TRANSFER, "hub:ethereum", MOVE, "ethereum", "a2"),
+        m.PlanStep(
+            2, m.StepKind.CESSION, "a1", CEDED, vault_id="v1", fee=PREMIUM, share_ppm=80_000
+        ),
+    ]
+
+
+async def audit_once(s: Setup, plan_id: str, before: dict[str, int]) -> None:
+    a1, a2, hub = (p.address for p in s.pools)
+    after = await s.holdings()
+    assert after[a1] == before[a1] - MOVE - PREMIUM
+    assert after[a2] == before[a2] + MOVE
+    assert after[hub] == before[hub]
+    assert after["vault"] == before["vault"] + PREMIUM
+    assert sum(after.values()) == sum(before.values())
+    done = await s.store.get_plan(plan_id)
+    assert done.status is m.PlanStatus.COMPLETED
+    assert [st.status for st in done.steps] == [m.StepStatus.DONE] * 3
+    finals: dict[int, int] = {}
+    for a in await s.store.plan_attempts(plan_id):
+        finals[a.seq] = finals.get(a.seq, 0) + (a.state is AttemptState.FINAL)
+    assert finals == {0: 1, 1: 1, 2: 1}, finals
+
+
+def lost_answers(f: FaultyEndpoint) -> None:
+    """Broadcasts executed whose answers never came back, receipts timing out."""
+    f.lose_response(2, ["eth_sendRawTransaction"])
+    f.time_out(4, ["eth_getTransactionReceipt"])
+
+
+def swallowed(f: FaultyEndpoint) -> None:
+    """Broadcasts answered with their hash but never forwarded: the node lost them."""
+    f.swallow(2)
+
+
+def refusing(f: FaultyEndpoint) -> None:
+    """The endpoint refuses connections and answers error payloads for a while."""
+    f.refuse(6)
+    f.error_payload(3, -32000, "header not found", ["eth_getBlockByNumber"])
+
+
+FAULTS: dict[str, Callable[[FaultyEndpoint], None]] = {
+    "lost-answers": lost_answers,
+    "swallowed": swallowed,
+    "refusing": refusing,
+    "lagging": lambda f: setattr(f, "lag", 3),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_rpc_faults_during_execution_are_waited_out_or_reconciled_never_doubled(
+    temporal_server: DevServer, tmp_path: Path, fault: str
+) -> None:
+    async with setup(tmp_path, temporal_server, f"faults-{fault}") as s:
+        faulty = FaultyEndpoint(s.eth.endpoint, label=f"faulty-{fault}")
+        FAULTS[fault](faulty)
+        adapter = s.eth.new_adapter([faulty])
+        plan = await make_plan(s.store, f"plan-fault-{fault}", plan_steps())
+        before = await s.holdings()
+        client = await Client.connect(temporal_server.address)
+        starter = TemporalStarter(client, s.settings.temporal.task_queue, s.settings.execution)
+        try:
+            async with (
+                block_producer(s.env),  # type: ignore[arg-type]
+                executor_worker(client, s.settings, s.store, {"ethereum": adapter}, None),
+            ):
+                assert await starter.start(plan.plan_id)
+                outcome = await asyncio.wait_for(
+                    client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 180
+                )
+        finally:
+            await adapter.aclose()
+        assert outcome.status == "completed", outcome
+        await audit_once(s, plan.plan_id, before)
+        if fault == "swallowed":  # the lost transactions were found missing and sent again
+            assert len(faulty.swallowed) == 2
+        if fault == "lagging":
+            assert faulty.lag == 3 and faulty.round_trips > 0
+
+
+async def test_two_workers_and_two_starts_race_for_one_plan_and_each_effect_happens_once(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    async with setup(tmp_path, temporal_server, "two-workers") as s:
+        plan = await make_plan(s.store, "plan-two-workers", plan_steps())
+        before = await s.holdings()
+        client = await Client.connect(temporal_server.address)
+        starters = [
+            TemporalStarter(client, s.settings.temporal.task_queue, s.settings.execution)
+            for _ in range(2)
+        ]
+        # Two workers (as two processes would be: each its own Temporal client and
+        # its own adapter, with its own nonce cache, on the same key).
+        other = await Client.connect(temporal_server.address)
+        adapters = [s.eth.new_adapter(), s.eth.new_adapter()]
+        try:
+            async with (
+                block_producer(s.env),  # type: ignore[arg-type]
+                executor_worker(client, s.settings, s.store, {"ethereum": adapters[0]}, None),
+                executor_worker(other, s.settings, s.store, {"ethereum": adapters[1]}, None),
+            ):
+                started = await asyncio.gather(*(st.start(plan.plan_id) for st in starters))
+                assert sorted(started) == [False, True]  # one saga
+                outcome = await asyncio.wait_for(
+                    client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 180
+                )
+        finally:
+            for a in adapters:
+                await a.aclose()
+        assert outcome.status == "completed", outcome
+        await audit_once(s, plan.plan_id, before)
