@@ -189,3 +189,98 @@ async def approved_plan(store: Store, plan_id: str, steps: list[m.PlanStep]) -> 
     return await store.update_plan_status(
         plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
     )
+
+
+@dataclass
+class BridgedWorld:
+    """Two anvil nodes, a pool and a hub on each, the local bridge between them."""
+
+    chains: tuple[AnvilChain, AnvilChain]
+    pools: tuple[PoolRef, PoolRef]  # p0 on the first chain, p1 on the second
+    hubs: tuple[PoolRef, PoolRef]
+    settings: RouterSettings
+    config_file: Path
+    store: Store
+
+    async def balances(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i, chain in enumerate(self.chains):
+            assert chain.deployment is not None
+            for role, ref in (("pool", self.pools[i]), ("hub", self.hubs[i])):
+                out[f"{chain.name}:{role}"] = await chain.token_balance(ref.address)
+            out[f"{chain.name}:bridge"] = await chain.token_balance(chain.deployment.bridge)
+        return out
+
+
+#: The lane's price both ways (bps, fixed fee in base units): the bridge charges
+#: it, the plan's bridge step carries it.
+LANE_BPS, LANE_FIXED = 3, 50 * UNIT
+
+
+@contextlib.asynccontextmanager
+async def bridged_world(
+    a: AnvilChain, b: AnvilChain, tmp: Path, temporal_address: str
+) -> AsyncIterator[BridgedWorld]:
+    from eth_account import Account
+
+    attester = Account.create()
+    pools, hubs = [], []
+    for chain, funds in ((a, 1_000_000 * UNIT), (b, 50_000 * UNIT)):
+        assert chain.deployment is not None
+        bridge = chain.deployment.bridge
+        set_attester = chain.abi("BridgeEndpoint").fn("setAttester").encode(attester.address)
+        liquidity = chain.abi("SettlementToken").fn("mint").encode(bridge, 10**9 * UNIT)
+        await chain.bulk(
+            [(bridge, set_attester, 200_000), (chain.deployment.token, liquidity, 200_000)]
+        )
+        (pool,) = await chain.create_pools([funds])
+        (hub,) = await chain.create_pools([0])
+        pools.append(pool)
+        hubs.append(hub)
+        await chain.finalize()
+    raw: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp / 'router.db'}",
+        "chains": [
+            {
+                "name": c.name,
+                "family": "evm",
+                "chain_id": c.chain_id,
+                "rpc_urls": [c.url],
+                "settlement_asset": c.deployment.token,  # type: ignore[union-attr]
+                "batch_reader": c.deployment.reader,  # type: ignore[union-attr]
+                "bridge_endpoint": c.deployment.bridge,  # type: ignore[union-attr]
+                "hub": hubs[i].address,
+                "signer_key": "0x" + bytes(c.operator.key).hex(),
+                "rpc_timeout": 5.0,
+            }
+            for i, c in enumerate((a, b))
+        ],
+        "pools": [
+            {"chain": c.name, "pool_id": f"p{i}", "address": pools[i].address}
+            for i, c in enumerate((a, b))
+        ],
+        "routes": [
+            {
+                "route_id": f"{src.name}-{dst.name}",
+                "src_chain": src.name,
+                "dst_chain": dst.name,
+                "fee_bps": LANE_BPS,
+                "fixed_fee": LANE_FIXED,
+            }
+            for src, dst in ((a, b), (b, a))
+        ],
+        "bridge": {"kind": "local", "attester_key": "0x" + bytes(attester.key).hex()},
+        "temporal": {"address": temporal_address, "task_queue": f"bridged-{uuid.uuid4().hex[:8]}"},
+        "execution": {"poll_seconds": 0.05, "observe_seconds": 3.0, "embedded_worker": False},
+    }
+    config_file = tmp / "ballast.toml"
+    write_toml(config_file, raw)
+    settings = load_settings(config_file)
+    store = await open_store(settings.database_url)
+    await sync_registry(store, settings)
+    try:
+        yield BridgedWorld(
+            (a, b), (pools[0], pools[1]), (hubs[0], hubs[1]), settings, config_file, store
+        )
+    finally:
+        await store.aclose()
