@@ -357,42 +357,80 @@ def _shares(
             new = _largest(shares[key], fits)
             over -= now - terms(key, new)[0]
             _set(shares, key, new)
-    # pools: a cession that breaks the pool's floor or locked capital is cut
+    # pools: a pool whose cessions break its floor or locked capital is repaired alone
     by_pool: dict[int, list[tuple[int, int, str]]] = {}
     for key in shares:
         by_pool.setdefault(key[0], []).append(key)
     for kp in sorted(by_pool):
-        p = pools[kp]
-        keys = sorted(by_pool[kp])
+        if _repair_pool(inp, kp, sorted(by_pool[kp]), shares, lp_floor, avail[kp], moves[kp]):
+            repaired = True
+    return shares, repaired
 
-        def safe(cur: dict[tuple[int, int, str], int], p=p, keys=keys, kp=kp) -> bool:
-            prem = srel = mrel = 0
-            for key in keys:
-                if cur.get(key, 0) > 0:
-                    _, pr, sr, mr = terms(key, cur[key])
-                    prem += pr
-                    srel += sr
-                    mrel += mr
-            return not pool_violations(p, avail[kp], moves[kp], prem, srel, mrel)
 
-        if safe(shares):
-            continue
-        repaired = True
+def _repair_pool(
+    inp: PlanInput,
+    kp: int,
+    keys: list[tuple[int, int, str]],
+    shares: dict[tuple[int, int, str], int],
+    lp_floor: dict[tuple[int, int, str], int],
+    before: int,
+    move: int,
+) -> bool:
+    """Make pool ``kp`` safe by changing its own cessions only: first back to the
+    solver's shares rounded down, then the dearest cession (premium per unit of
+    relief) cut to the largest safe share (exact bisection), then the next; with
+    no cession the pool is always safe. True if anything changed."""
+    p = inp.pools[kp]
+    f = exact(p.target_ratio)
+
+    def deficit(cur: dict[tuple[int, int, str], int]) -> int:
+        """0 when safe; else how far from it (locked first, then the ratio floor)."""
+        prem = srel = mrel = 0
         for key in keys:
-            trial = dict(shares)
-            trial[key] = 0
-            if not safe(trial):
-                _set(shares, key, 0)
-                continue
+            if cur.get(key, 0) > 0:
+                c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], _KIND[key[2]], cur[key])
+                prem += c.premium
+                srel += c.scr_relief
+                mrel += c.mcr_relief
+        if not pool_violations(p, before, move, prem, srel, mrel):
+            return 0
+        after = before + move - prem
+        req_a = max(p.scr - srel, p.mcr - mrel, 0)
+        locked = max(0, p.locked - after)
+        floor = max(
+            0, min(f.numerator * req_a - after * f.denominator, before * req_a - after * p.required)
+        )
+        return locked * (p.required + f.denominator + 1) + floor
 
-            def ok(q: int, key=key) -> bool:
+    if deficit(shares) == 0:
+        return False
+    for key in keys:
+        _set(shares, key, min(shares.get(key, 0), lp_floor.get(key, 0)))
+    if deficit(shares) == 0:
+        return True
+
+    def harm(key: tuple[int, int, str]) -> tuple[Fraction, tuple[int, int, str]]:
+        c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], _KIND[key[2]], shares[key])
+        return Fraction(c.premium, max(c.scr_relief, c.mcr_relief) + 1), key
+
+    for key in sorted((k for k in keys if k in shares), key=harm, reverse=True):
+        trial = dict(shares)
+        trial[key] = 0
+        d0 = deficit(trial)
+        if d0 == 0:
+
+            def ok(q: int, key: tuple[int, int, str] = key) -> bool:
                 t2 = dict(shares)
                 t2[key] = q
-                return safe(t2)
+                return deficit(t2) == 0
 
             _set(shares, key, _largest(shares[key], ok))
-            break
-    return shares, repaired
+            return True
+        if d0 < deficit(shares):
+            _set(shares, key, 0)
+    for key in keys:
+        shares.pop(key, None)  # nothing ceded: the pool only received, always safe
+    return True
 
 
 def _largest(hi: int, ok: Callable[[int], bool]) -> int:
