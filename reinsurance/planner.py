@@ -210,7 +210,7 @@ def _integerise(
     max_out: dict[int, int] = {}
     lp_out: dict[int, float] = {}
     for jd, k in enumerate(model.donors):
-        mo = donor_max_out(pools[k], avail[k])
+        mo = model.max_out[k]
         max_out[k] = mo
         v = float(x[model.col_o + jd]) * u
         lp_out[k] = v
@@ -468,7 +468,7 @@ def _binding(inp: PlanInput, model: Model, x: np.ndarray, avail: list[int]) -> t
     for jd, k in enumerate(model.donors):
         p = inp.pools[k]
         xo = x[model.col_o + jd]
-        if xo > tol and xo >= donor_max_out(p, avail[k]) / u * (1 - tol):
+        if xo > tol and xo >= model.max_out[k] / u * (1 - tol):
             out.append(f"pool:{p.pool_id}:donor_limit")
     nrc = len(model.receivers)
     shortf = x[model.col_s : model.col_s + nrc]

@@ -56,6 +56,7 @@ class Model:
     route_cap: list[int]  # effective capacity of each (<= capacity, <= what can flow)
     binaried: list[int]  # positions in ``routes`` that carry a binary
     donors: list[int]  # pool indices
+    max_out: dict[int, int]  # most each donor may give
     receivers: list[int]  # pool indices
     qs_pool: np.ndarray  # receiver position of each quota-share pair
     qs_vault: np.ndarray  # vault index of each quota-share pair
@@ -126,21 +127,26 @@ def donor_max_out(p: PoolState, available: int) -> int:
     return max(0, min(available - p.locked, available - need))
 
 
-def classify(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[list[int], list[int]]:
-    """Receivers (below their band, or below the minimum ratio) and donors (above it)."""
-    donors: list[int] = []
+def classify(
+    inp: PlanInput, avail: list[int], pending: list[int]
+) -> tuple[dict[int, int], list[int]]:
+    """Receivers (below their band, or below the minimum ratio) and donors (above
+    it), the donors with the most each may give."""
+    donors: dict[int, int] = {}
     receivers: list[int] = []
     for k, p in enumerate(inp.pools):
         req = p.required
         if req <= 0:
             if avail[k] > p.locked:
-                donors.append(k)
+                donors[k] = donor_max_out(p, avail[k])
             continue
         ratio = (avail[k] + pending[k]) / req
         if ratio < max(p.target_ratio - p.band, p.min_ratio):  # never idle below the minimum
             receivers.append(k)
-        elif avail[k] / req > p.target_ratio + p.band and donor_max_out(p, avail[k]) > 0:
-            donors.append(k)
+        elif avail[k] / req > p.target_ratio + p.band:
+            mo = donor_max_out(p, avail[k])
+            if mo > 0:
+                donors[k] = mo
     return donors, receivers
 
 
@@ -194,12 +200,12 @@ def _pairs(inp: PlanInput, receivers: list[int], layer: bool) -> tuple[np.ndarra
 def build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[Model, Arrays]:
     pools = inp.pools
     cfg = inp.config
-    donors, receivers = classify(inp, avail, pending)
+    max_out, receivers = classify(inp, avail, pending)
+    donors = list(max_out)
     chains = sorted({p.chain for p in pools})
     chain_ix = {c: k for k, c in enumerate(chains)}
     recv_chains = {pools[k].chain for k in receivers}
     can_give: dict[str, int] = {}
-    max_out = {k: donor_max_out(pools[k], avail[k]) for k in donors}
     for k in donors:
         can_give[pools[k].chain] = can_give.get(pools[k].chain, 0) + max_out[k]
     routes: list[int] = []
@@ -465,6 +471,7 @@ def build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[Model, 
         route_cap=route_cap,
         binaried=binaried,
         donors=donors,
+        max_out=max_out,
         receivers=receivers,
         qs_pool=qs_pool,
         qs_vault=qs_vault,
