@@ -148,6 +148,11 @@ def _with_gaps(
     allow = model.margin_cost + per_unit * (
         2 + len(plan.bridges) + len(plan.moves) + 2 * len(plan.cessions)
     )
+    if penalty:  # and for a pool left short, a share a ppm short of the solver's
+        index = {p.pool_id: p for p in inp.pools}
+        allow += per_unit * sum(
+            1e-6 * index[c.pool_id].target_ratio * index[c.pool_id].required for c in plan.cessions
+        )
     status = sol.status
     if model.n_cols and math.isfinite(bound):
         ok = gap <= max(cfg.mip_rel_gap * obj, allow) and gap <= max(cfg.cost_rel_gap * cost, allow)
@@ -307,6 +312,7 @@ def _shares(
     repaired = False
     shares: dict[tuple[int, int, str], int] = {}
     lp_floor: dict[tuple[int, int, str], int] = {}
+    lp_val: dict[tuple[int, int, str], float] = {}
     total: dict[int, int] = {}
     for kind, col0, jr_arr, kv_arr in (
         ("qs", model.col_q, model.qs_pool, model.qs_vault),
@@ -325,6 +331,7 @@ def _shares(
             if ppm > 0:
                 shares[(kp, kv, kind)] = ppm
                 lp_floor[(kp, kv, kind)] = min(ppm, math.floor(float(vals[n]) + 0.2))
+                lp_val[(kp, kv, kind)] = float(vals[n])
                 total[kp] = total.get(kp, 0) + ppm
 
     def terms(key: tuple[int, int, str], ppm: int) -> tuple[int, int, int, int]:
@@ -341,8 +348,10 @@ def _shares(
         if over <= 0:
             continue
         repaired = True
-        # first round this vault's shares down, as the solver had them
-        for key in sorted(k for k in shares if k[1] == kv):
+        # first round this vault's shares down, as the solver had them, those that
+        # lose least first (largest remainder: the rest stay rounded up)
+        frac = {k: lp_val[k] - math.floor(lp_val[k]) for k in shares if k[1] == kv}
+        for key in sorted(frac, key=lambda k: (frac[k], k)):
             if over > 0 and lp_floor[key] < shares[key]:
                 over -= terms(key, shares[key])[0] - terms(key, lp_floor[key])[0]
                 _set(shares, key, lp_floor[key])
