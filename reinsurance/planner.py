@@ -155,7 +155,7 @@ def _with_gaps(
         )
     status = sol.status
     if model.n_cols and math.isfinite(bound):
-        ok = gap <= max(cfg.mip_rel_gap * obj, allow) and gap <= max(cfg.cost_rel_gap * cost, allow)
+        ok = gap <= cfg.mip_rel_gap * obj + allow and gap <= cfg.cost_rel_gap * cost + allow
         if ok and proof != "none":
             status, proof = "Optimal", "model"
         elif sol.limited:

@@ -44,7 +44,7 @@ from reinsurance.planner_types import BridgeRoute, PlanInput, PoolState, Vault
 PPM = 1_000_000
 EPS_MOVE = 1e-7  # tie-break per base unit moved between a pool and its hub: no circles
 YEAR_S = 365.0 * 86_400.0
-MARGIN_COST = 0.2  # per base unit of rounding margin left unmet (penalties are >= 1)
+MARGIN_COST = 0.05  # per base unit of rounding margin left unmet (penalties are >= 1)
 
 
 @dataclass(slots=True)

@@ -293,7 +293,7 @@ def compare(inp: PlanInput, plan: Plan, ref: Reference) -> Comparison:
     """Rounding allowances: per receiver (1 + t) units per transfer leg, ceiled
     premium and floored relief, and 2 ppm of its requirement per cession it
     places (shares are whole ppm); per plan one unit per fee, premium and the
-    transit cost, and the cost of the rounding margins (<= 0.2 per unit)."""
+    transit cost, and the cost of the rounding margins (<= 0.2 per unit, generously)."""
     cfg = inp.config
     pen = float(plan_penalty(inp, plan, ref.receivers))
     per_pool: dict[str, int] = {}
