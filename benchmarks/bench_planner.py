@@ -239,7 +239,7 @@ def reference_section(n: int) -> None:
             if c.plan_cost <= c.ref_cost + c.cost_allowance:
                 ratio = min(ratio, 1.0)
             ratios.append(ratio)
-            if c.ref_cost >= USDC:
+            if c.ref_cost >= max(USDC, 1e-9 * c.ref_penalty):  # above float noise at 1e30
                 raw.append(c.plan_cost / c.ref_cost)
         obj = c.plan_cost + c.plan_penalty
         beyond = obj - c.penalty_allowance - c.cost_allowance - (c.ref_cost + c.ref_penalty)

@@ -35,6 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from reinsurance.errors import SolverError
 from reinsurance.money import bps_fee
 from reinsurance.planner_check import (
     Decisions,
@@ -92,7 +93,7 @@ def plan_rebalance(inp: PlanInput) -> Plan:
         )
         if not check_plan(inp, plan):
             return _with_gaps(inp, model, sol, plan, avail, pending, repaired or attempt is not dec)
-    raise AssertionError("the empty plan failed the safety check")  # unreachable
+    raise SolverError("even the empty plan failed the safety check", status=sol.status)
 
 
 def _available(inp: PlanInput) -> tuple[list[int], list[int]]:
