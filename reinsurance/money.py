@@ -23,14 +23,20 @@ from fractions import Fraction
 from reinsurance.errors import InvalidInput
 
 BPS = 10_000
+# The largest amount the engine accepts anywhere (a uint256, what a token
+# balance or an "unlimited" lane can hold): floats of it stay finite, so no
+# amount can overflow inside the solver.
+MAX_AMOUNT = 2**256 - 1
 
 
 def check_amount(value: object, field: str, *, allow_zero: bool = True) -> int:
-    """An ``int`` (not bool) base-unit amount, >= 0 (or > 0)."""
+    """An ``int`` (not bool) base-unit amount, >= 0 (or > 0) and <= ``MAX_AMOUNT``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, f"must be an int in base units, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         raise InvalidInput(field, f"must be {'>=' if allow_zero else '>'} 0, got {value}")
+    if value > MAX_AMOUNT:
+        raise InvalidInput(field, "must be <= 2**256 - 1 (the largest amount accepted)")
     return value
 
 

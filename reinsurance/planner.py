@@ -1,45 +1,42 @@
-"""The rebalancing + placement planner: one HiGHS model, bulk-built.
+"""The rebalancing + placement planner: one HiGHS model, bulk-built, repaired in integers.
 
 ``plan_rebalance(PlanInput) -> Plan`` is a pure function: same input, same plan.
 
-Model (amounts scaled by a power of ten so HiGHS sees numbers near 1..1e6):
+The model (:mod:`reinsurance.planner_model`) is the one the README documents:
+receivers / donors by band, a hub per chain with a no-transit row, a flow and
+(with a fixed fee or minimum size) a binary per route, soft target and
+minimum-ratio rows, hard floor / locked rows, one share per eligible (pool,
+vault) pair. :mod:`reinsurance.planner_solve` solves it.
 
-* Pools are classified with their band: *receivers* (ratio, counting pending
-  arrivals, below ``target - band``) may receive capital and cede exposure;
-  *donors* (ratio above ``target + band``) may give capital down to their
-  target and never below ``capital - locked``; the rest are left alone. This
-  keeps in-band pools out of the model (no churn) and the model small.
-* Per chain a hub balance (capital in = capital out, to the unit after
-  rounding) and a no-transit row; per route a flow, and a binary when it has a
-  fixed fee or a minimum size (so the MIP has at most one binary per route).
-* Per receiver: soft target rows (shortfall variables, heavily penalised, more
-  below the minimum ratio), hard floor rows (never below the ratio it had), a
-  locked-capital row, and per vault a quota-share and a layer variable.
-  ``max(scr, mcr)`` is handled as two rows each: ``A >= r*max(S, M)`` iff
-  ``A >= r*S`` and ``A >= r*M``. VaR is comonotone-additive, so quota share and
-  layers on one pool's loss reduce its SCR linearly (see README).
-* Objective: bridge fees + premiums + cost of capital in transit + penalties.
+Post-solve, every value becomes an integer the safe way, and every property
+the rounding can break is repaired *locally and exactly*:
 
-Post-solve, every float is rounded the safe way (see :mod:`reinsurance.money`),
-hubs are re-balanced to the unit, and :func:`check_plan` re-checks every safety
-property in integers. If rounding broke one, the whole plan is scaled down
-(``scale`` < 1, down to the empty plan, which is always safe) rather than
-returning a violating plan.
+* values within the solver's tolerance of a bound are snapped to it (a route
+  at its minimum stays open, a share at its cap stays at its cap);
+* a chain whose pools cannot give what it sends has that route cut (never a
+  receiver, so capital never transits a chain); each hub then balances to the
+  unit by adjusting that chain's donors and receivers;
+* a vault over capacity has its own cessions reduced, to the largest share
+  that fits (binary search: the share is an integer, the search exact);
+* a pool whose rounded cessions break its floor or locked capital has one
+  cession reduced to the largest share that is safe (with none it is safe).
+
+``check_plan`` must then pass; if it ever did not, the empty plan (always safe)
+would be returned with ``scale == 0``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from fractions import Fraction
 
-import highspy
 import numpy as np
-from highspy._core import _Highs
-from numpy.typing import ArrayLike
 
 from reinsurance.errors import SolverError
-from reinsurance.money import BPS, bps_fee
+from reinsurance.money import bps_fee
 from reinsurance.planner_check import (
     Decisions,
     assemble_plan,
@@ -48,75 +45,22 @@ from reinsurance.planner_check import (
     exact,
     pool_violations,
 )
-from reinsurance.planner_types import BridgeRoute, CessionKind, Plan, PlanInput, PoolState, Vault
+from reinsurance.planner_model import (
+    EPS_MOVE,
+    Model,
+    build,
+    donor_max_out,
+    layer_cap_ppm,
+    qs_cap_ppm,
+    route_ok,
+)
+from reinsurance.planner_solve import Solved, solve
+from reinsurance.planner_types import CessionKind, Plan, PlanInput
+
+__all__ = ["donor_max_out", "plan_rebalance"]
 
 PPM = 1_000_000
-_EPS_MOVE = 1e-7  # tiny cost per unit moved between a pool and its hub: no gratuitous moves
-_YEAR_S = 365.0 * 86_400.0
-_ROUNDING_MARGIN = 8.0  # base units
-_SCALES = (1.0, 1 - 1e-6, 1 - 1e-4, 0.999, 0.99, 0.95, 0.9, 0.75, 0.5, 0.25, 0.0)
-
-
-@dataclass(slots=True)
-class _Model:
-    """Index maps between the HiGHS columns and the domain objects."""
-
-    unit: int
-    routes: list[int]  # indices into inp.routes
-    binaried: list[int]  # positions in ``routes`` that carry a binary
-    donors: list[int]  # pool indices
-    receivers: list[int]  # pool indices
-    qs_vaults: list[int]  # vault indices (all vaults)
-    layer_vaults: list[int]  # vault indices with a layer
-    col_z: int
-    col_u: int
-    col_o: int
-    col_i: int
-    col_s: int
-    col_m: int
-    col_q: int
-    col_l: int
-    n_cols: int
-    n_rows: int
-    vault_row0: int
-
-
-@dataclass(slots=True)
-class _Arrays:
-    """The whole model in CSC form (built in bulk, passed to HiGHS at once)."""
-
-    cost: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    rlo: np.ndarray
-    rhi: np.ndarray
-    starts: np.ndarray
-    index: np.ndarray
-    value: np.ndarray
-    col_of_nz: np.ndarray
-
-    def pass_to(self, h: _Highs, n_rows: int, integer_cols: np.ndarray) -> None:
-        """Hand the whole model to HiGHS in one call, straight from the arrays."""
-        n = int(self.cost.size)
-        integrality = np.zeros(n, dtype=np.int32)
-        integrality[integer_cols] = 1
-        h.passModel(
-            n,
-            n_rows,
-            int(self.index.size),
-            int(highspy.MatrixFormat.kColwise.value),
-            int(highspy.ObjSense.kMinimize.value),
-            0.0,
-            self.cost,
-            self.lo,
-            self.hi,
-            self.rlo,
-            self.rhi,
-            self.starts[:-1].astype(np.int32),
-            self.index,
-            self.value,
-            integrality,
-        )
+_KIND = {"qs": CessionKind.QUOTA_SHARE, "layer": CessionKind.LAYER}
 
 
 def plan_rebalance(inp: PlanInput) -> Plan:
@@ -124,36 +68,32 @@ def plan_rebalance(inp: PlanInput) -> Plan:
     inp.validate()
     t0 = time.perf_counter()
     avail, pending = _available(inp)
-    model, arrays = _build(inp, avail, pending)
+    model, arrays = build(inp, avail, pending)
     build_s = time.perf_counter() - t0
-
     t1 = time.perf_counter()
-    x, status, gap, obj, bound = _solve(inp, arrays, model)
+    sol = solve(inp, arrays, model)
     solve_s = time.perf_counter() - t1
-
-    binding = _binding(inp, model, x, avail)
-    for scale in _SCALES:
-        dec = _integerise(inp, model, x, scale, avail)
-        if dec is None:
-            continue
+    dec, repaired = _integerise(inp, model, sol.x, avail)
+    binding = _binding(inp, model, sol.x, avail)
+    for attempt in (dec, Decisions(sent={}, moves=[0] * len(inp.pools), shares={})):
         plan = assemble_plan(
             inp,
-            dec,
-            status=status,
-            mip_gap=gap,
-            objective=obj * model.unit,
-            dual_bound=bound * model.unit,
+            attempt,
+            status=sol.status,
+            mip_gap=0.0,
+            objective=0.0,
+            dual_bound=0.0,
             binding=binding,
             solve_time_s=solve_s,
             build_time_s=build_s,
-            scale=scale,
+            scale=1.0 if attempt is dec else 0.0,
             n_cols=model.n_cols,
             n_rows=model.n_rows,
             n_binaries=len(model.binaried),
         )
         if not check_plan(inp, plan):
-            return plan
-    raise SolverError("even the empty plan failed the safety check", status=status)  # unreachable
+            return _with_gaps(inp, model, sol, plan, avail, pending, repaired or attempt is not dec)
+    raise SolverError("even the empty plan failed the safety check", status=sol.status)
 
 
 def _available(inp: PlanInput) -> tuple[list[int], list[int]]:
@@ -169,387 +109,363 @@ def _available(inp: PlanInput) -> tuple[list[int], list[int]]:
     return avail, pending
 
 
-def _route_ok(r: BridgeRoute, z: int) -> bool:
-    """A transfer of ``z`` is worth making and allowed on ``r`` (delivers > 0)."""
-    return z >= max(r.min_transfer, 1) and z > bps_fee(z, r.fee_bps) + r.fixed_fee
-
-
-def _ratio_pair(r: float) -> tuple[int, int]:
-    f = exact(r)
-    return f.numerator, f.denominator
-
-
-def donor_max_out(p: PoolState, available: int) -> int:
-    """Most a donor may give: keep ``locked`` and its target ratio, in integers."""
-    num, den = _ratio_pair(p.target_ratio)
-    need = -(-num * p.required // den)
-    return max(0, min(available - p.locked, available - need))
-
-
-def _classify(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[list[int], list[int]]:
-    donors: list[int] = []
-    receivers: list[int] = []
-    for k, p in enumerate(inp.pools):
-        req = p.required
-        if req <= 0:
-            if avail[k] > p.locked:
-                donors.append(k)
-            continue
-        ratio = (avail[k] + pending[k]) / req
-        if ratio < max(p.target_ratio - p.band, p.min_ratio):  # never idle below the minimum
-            receivers.append(k)
-        elif avail[k] / req > p.target_ratio + p.band and donor_max_out(p, avail[k]) > 0:
-            donors.append(k)
-    return donors, receivers
-
-
-def _layer_kappa(v: Vault) -> float:
-    assert v.layer_attachment is not None and v.layer_limit is not None
-    return min(max(1.0 - v.layer_attachment, 0.0), v.layer_limit)
-
-
-def _build(inp: PlanInput, avail: list[int], pending: list[int]) -> tuple[_Model, _Arrays]:
-    pools = inp.pools
+def _with_gaps(
+    inp: PlanInput,
+    model: Model,
+    sol: Solved,
+    plan: Plan,
+    avail: list[int],
+    pending: list[int],
+    repaired: bool,
+) -> Plan:
+    """Measure the returned plan itself against the documented model's bound,
+    and call it ``Optimal`` only when both gaps are proven for it."""
     cfg = inp.config
-    donors, receivers = _classify(inp, avail, pending)
-    chains = sorted({p.chain for p in pools})
-    chain_ix = {c: k for k, c in enumerate(chains)}
-    donor_chains = {pools[k].chain for k in donors}
-    recv_chains = {pools[k].chain for k in receivers}
-    routes = [
-        k
-        for k, r in enumerate(inp.routes)
-        if r.src_chain in donor_chains
-        and r.dst_chain in recv_chains
-        and r.capacity > max(r.min_transfer, r.fixed_fee)
-        and r.fee_bps < BPS
-    ]
-    binaried = [
-        j
-        for j, k in enumerate(routes)
-        if inp.routes[k].fixed_fee > 0 or inp.routes[k].min_transfer > 0
-    ]
-    vaults = list(inp.vaults)
-    qs_v = [k for k, v in enumerate(vaults) if v.capacity > 0] if receivers else []
-    ly_v = [k for k in qs_v if vaults[k].has_layer]
-
-    big = max([1, *avail, *(p.scr for p in pools), *(p.mcr for p in pools)])
-    unit = 10 ** max(0, int(math.log10(big)) - 6)
-
-    nr, nb, nd, nrc = len(routes), len(binaried), len(donors), len(receivers)
-    nq, nl = len(qs_v), len(ly_v)
-    col_z = 0
-    col_u = col_z + nr
-    col_o = col_u + nb
-    col_i = col_o + nd
-    col_s = col_i + nrc
-    col_m = col_s + nrc
-    col_q = col_m + nrc
-    col_l = col_q + nrc * nq
-    n_cols = col_l + nrc * nl
-
-    nch = len(chains)
-    row_hub = 0
-    row_transit = nch
-    row_rub = 2 * nch
-    row_rlb = row_rub + nb
-    row_recv = row_rlb + nb
-    per_recv = 8 if nq else 4
-    vault_row0 = row_recv + per_recv * nrc
-    n_rows = vault_row0 + nq
-
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-
-    def add(r: ArrayLike, c: ArrayLike, v: ArrayLike) -> None:
-        r_a, c_a, v_a = np.broadcast_arrays(
-            np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64), np.asarray(v, dtype=float)
-        )
-        rows.append(r_a.ravel())
-        cols.append(c_a.ravel())
-        vals.append(v_a.ravel())
-
-    cost = np.zeros(n_cols)
-    lo = np.zeros(n_cols)
-    hi = np.full(n_cols, highspy.kHighsInf)
-    rlo = np.full(n_rows, -highspy.kHighsInf)
-    rhi = np.full(n_rows, highspy.kHighsInf)
-    rlo[:nch] = 0.0
-    rhi[:nch] = 0.0
-    rhi[row_transit : row_transit + nch] = 0.0
-    row_keep = np.ones(n_rows, dtype=bool)
-
-    # routes
-    for j, k in enumerate(routes):
-        r = inp.routes[k]
-        c = col_z + j
-        b = r.fee_bps / BPS
-        hi[c] = r.capacity / unit
-        cost[c] = b + cfg.cost_of_capital * r.latency_s / _YEAR_S
-        add([row_hub + chain_ix[r.src_chain], row_hub + chain_ix[r.dst_chain]], c, [-1.0, 1.0 - b])
-        add(row_transit + chain_ix[r.src_chain], c, 1.0)
-    for jb, j in enumerate(binaried):
-        r = inp.routes[routes[j]]
-        cu = col_u + jb
-        hi[cu] = 1.0
-        cost[cu] = r.fixed_fee / unit
-        add(row_hub + chain_ix[r.dst_chain], cu, -r.fixed_fee / unit)
-        add([row_rub + jb, row_rlb + jb], col_z + j, [1.0, 1.0])
-        add([row_rub + jb, row_rlb + jb], cu, [-r.capacity / unit, -max(r.min_transfer, 1) / unit])
-        rhi[row_rub + jb] = 0.0
-        rlo[row_rlb + jb] = 0.0
-
-    # donors
-    if nd:
-        d_cols = col_o + np.arange(nd)
-        d_chain = np.array([chain_ix[pools[k].chain] for k in donors])
-        hi[d_cols] = [donor_max_out(pools[k], avail[k]) / unit for k in donors]
-        cost[d_cols] = _EPS_MOVE
-        add(row_hub + d_chain, d_cols, 1.0)
-        add(row_transit + d_chain, d_cols, -1.0)
-
-    # receivers
-    if nrc:
-        ridx = np.array(receivers)
-        a = np.array([avail[k] for k in receivers], dtype=float) / unit
-        pend = np.array([pending[k] for k in receivers], dtype=float) / unit
-        s_ = np.array([pools[k].scr for k in receivers], dtype=float) / unit
-        m_ = np.array([pools[k].mcr for k in receivers], dtype=float) / unit
-        locked = np.array([pools[k].locked for k in receivers], dtype=float) / unit
-        t = np.array([pools[k].target_ratio for k in receivers])
-        mn = np.array([pools[k].min_ratio for k in receivers])
-        req = np.maximum(s_, m_)
-        fl = np.where(req > 0, np.minimum(a / np.where(req > 0, req, 1.0), t), t)
-        base = row_recv + per_recv * np.arange(nrc)
-        r_ts, r_tm, r_ms, r_mm = base, base + 1, base + 2, base + 3
-        i_cols = col_i + np.arange(nrc)
-        r_chain = np.array([chain_ix[pools[k].chain] for k in receivers])
-        cost[i_cols] = _EPS_MOVE
-        add(row_hub + r_chain, i_cols, -1.0)
-        for rr in (r_ts, r_tm, r_ms, r_mm):
-            add(rr, i_cols, 1.0)
-        s_cols = col_s + np.arange(nrc)
-        m_cols = col_m + np.arange(nrc)
-        cost[s_cols] = cfg.shortfall_penalty
-        cost[m_cols] = cfg.min_shortfall_penalty
-        add(np.concatenate([r_ts, r_tm]), np.concatenate([s_cols, s_cols]), 1.0)
-        add(np.concatenate([r_ms, r_mm]), np.concatenate([m_cols, m_cols]), 1.0)
-        # a few base units of margin so that flooring transfers and reliefs
-        # does not leave a met target short by a unit
-        # (and cession shares are floored to whole ppm: up to 1 ppm of SCR each)
-        margin = (_ROUNDING_MARGIN + (1e-9 + 1.01e-6 * (nq + nl)) * t * req * unit) / unit
-        rlo[r_ts] = t * s_ - a - pend + margin
-        rlo[r_tm] = t * m_ - a - pend + margin
-        rlo[r_ms] = mn * s_ - a - pend
-        rlo[r_mm] = mn * m_ - a - pend
-        if nq:
-            r_fs, r_fm, r_lk, r_c = base + 4, base + 5, base + 6, base + 7
-            add(np.concatenate([r_fs, r_fm, r_lk]), np.tile(i_cols, 3), 1.0)
-            rlo[r_fs] = fl * s_ - a
-            rlo[r_fm] = fl * m_ - a
-            rlo[r_lk] = locked - a
-            rhi[r_c] = 1.0
-            # worst drop of each hard row over {cessions >= 0, sum <= 1}: the row
-            # is redundant (dropped) when its slack at zero covers it
-            worst_fs = np.zeros(nrc)
-            worst_fm = np.zeros(nrc)
-            worst_lk = np.zeros(nrc)
-            for jv, kv in enumerate(qs_v):
-                v = vaults[kv]
-                rho = v.qs_rate * (1.0 - v.qs_commission)
-                qc = col_q + np.arange(nrc) * nq + jv
-                hi[qc] = v.max_share
-                p_coef = s_ * rho
-                cost[qc] = p_coef
-                add(r_ts, qc, t * s_ - p_coef)
-                add(r_tm, qc, t * m_ - p_coef)
-                add(r_ms, qc, mn * s_ - p_coef)
-                add(r_mm, qc, mn * m_ - p_coef)
-                add(r_fs, qc, fl * s_ - p_coef)
-                add(r_fm, qc, fl * m_ - p_coef)
-                add(r_lk, qc, -p_coef)
-                worst_fs = np.maximum(worst_fs, p_coef - fl * s_)
-                worst_fm = np.maximum(worst_fm, p_coef - fl * m_)
-                worst_lk = np.maximum(worst_lk, p_coef)
-                add(r_c, qc, 1.0)
-                add(vault_row0 + jv, qc, s_)
-                rhi[vault_row0 + jv] = v.capacity / unit
-            for jl, kv in enumerate(ly_v):
-                v = vaults[kv]
-                assert v.layer_limit is not None and v.layer_rate_on_line is not None
-                lim, kap = v.layer_limit, _layer_kappa(v)
-                lc = col_l + np.arange(nrc) * nl + jl
-                hi[lc] = min(1.0, v.max_share / lim)
-                p_coef = s_ * v.layer_rate_on_line * lim
-                cost[lc] = p_coef
-                add(r_ts, lc, t * s_ * kap - p_coef)
-                add(r_tm, lc, -p_coef)
-                add(r_ms, lc, mn * s_ * kap - p_coef)
-                add(r_mm, lc, -p_coef)
-                add(r_fs, lc, fl * s_ * kap - p_coef)
-                add(r_fm, lc, -p_coef)
-                add(r_lk, lc, -p_coef)
-                worst_fs = np.maximum(worst_fs, p_coef - fl * s_ * kap)
-                worst_fm = np.maximum(worst_fm, p_coef)
-                worst_lk = np.maximum(worst_lk, p_coef)
-                add(r_c, lc, 1.0)
-                add(vault_row0 + qs_v.index(kv), lc, s_ * lim)
-            for rr, worst in ((r_fs, worst_fs), (r_fm, worst_fm), (r_lk, worst_lk)):
-                row_keep[rr] = -rlo[rr] < worst * (1 + 1e-9) + 1e-9
-        # one requirement component implies the other when it is larger whatever
-        # is ceded: with Q = sum qs, K = layer relief <= kappa_max * (1 - Q),
-        # M <= S * (1 - kappa_max) gives M(1-Q) <= S(1-Q-K), and S <= M gives
-        # S(1-Q-K) <= M(1-Q); the same holds for the target, min and floor rows
-        kappa_max = max((_layer_kappa(vaults[kv]) for kv in ly_v), default=0.0)
-        mcr_implied = m_ <= s_ * (1.0 - kappa_max) * (1 - 1e-12)
-        scr_implied = ~mcr_implied & (s_ <= m_ * (1 - 1e-12))
-        row_keep[r_tm[mcr_implied]] = False
-        row_keep[r_mm[mcr_implied]] = False
-        row_keep[r_ts[scr_implied]] = False
-        row_keep[r_ms[scr_implied]] = False
-        if nq:
-            row_keep[r_fm[mcr_implied]] = False
-            row_keep[r_fs[scr_implied]] = False
-        del ridx
-
-    # drop the redundant hard rows and renumber the rest
-    new_index = np.cumsum(row_keep) - 1
-    n_rows = int(row_keep.sum())
-    vault_row0 = int(new_index[vault_row0]) if nq else n_rows
-    rlo, rhi = rlo[row_keep], rhi[row_keep]
-    if rows:
-        r_all = np.concatenate(rows)
-        c_all = np.concatenate(cols)
-        v_all = np.concatenate(vals)
-    else:
-        r_all = c_all = np.zeros(0, dtype=np.int64)
-        v_all = np.zeros(0)
-    keep = (v_all != 0.0) & row_keep[r_all]
-    r_all, c_all, v_all = new_index[r_all[keep]], c_all[keep], v_all[keep]
-    order = np.lexsort((r_all, c_all))
-    starts = np.zeros(n_cols + 1, dtype=np.int64)
-    np.cumsum(np.bincount(c_all, minlength=n_cols), out=starts[1:])
-    arrays = _Arrays(
-        cost=cost,
-        lo=lo,
-        hi=hi,
-        rlo=rlo,
-        rhi=rhi,
-        starts=starts,
-        index=r_all[order].astype(np.int32),
-        value=v_all[order],
-        col_of_nz=c_all[order],
-    )
-    model = _Model(
-        unit=unit,
-        routes=routes,
-        binaried=binaried,
-        donors=donors,
-        receivers=receivers,
-        qs_vaults=qs_v,
-        layer_vaults=ly_v,
-        col_z=col_z,
-        col_u=col_u,
-        col_o=col_o,
-        col_i=col_i,
-        col_s=col_s,
-        col_m=col_m,
-        col_q=col_q,
-        col_l=col_l,
-        n_cols=n_cols,
-        n_rows=n_rows,
-        vault_row0=vault_row0,
-    )
-    return model, arrays
-
-
-def _highs(cfg_threads: int, time_left: float) -> _Highs:
-    """A silent solver. The bare binding, not ``highspy.Highs``: the wrapper
-    enables callbacks in its constructor, which prints HiGHS's banner before
-    ``output_flag`` can be turned off (the engine does no I/O)."""
-    h = _Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", max(time_left, 1e-3))
-    h.setOptionValue("threads", int(cfg_threads))
-    h.setOptionValue("random_seed", 0)
-    return h
-
-
-def _solve(
-    inp: PlanInput, arrays: _Arrays, model: _Model
-) -> tuple[np.ndarray, str, float, float, float]:
-    """LP relaxation first (fast, and often integral); then fix the used routes'
-    binaries and re-solve (warm) for an incumbent; the full MIP only if that
-    incumbent is not within ``mip_rel_gap`` of the relaxation bound."""
+    pen = Fraction(0)
+    pt, pm = exact(cfg.shortfall_penalty), exact(cfg.min_shortfall_penalty)
+    for k in model.receivers:
+        p, o = inp.pools[k], plan.pools[k]
+        have = o.capital_after + pending[k]
+        for rate, ratio in ((pt, exact(p.target_ratio)), (pm, exact(p.min_ratio))):
+            d = ratio.numerator * o.required_after - have * ratio.denominator
+            if d > 0:
+                pen += rate * Fraction(d, ratio.denominator)
+    moved = sum(abs(m.amount) for m in plan.moves)
+    cost = plan.costs.total + EPS_MOVE * moved
+    penalty = float(pen)
+    obj = cost + penalty
+    e = plan.explanation
     if model.n_cols == 0:
-        return np.zeros(0), "Empty", 0.0, 0.0, 0.0
-    cfg = inp.config
-    deadline = time.perf_counter() + cfg.time_limit_s
-    h = _highs(cfg.threads, cfg.time_limit_s)
-    h.setOptionValue("presolve", "off")
-    arrays.pass_to(h, model.n_rows, np.zeros(0, dtype=np.int64))
-    h.run()
-    status = h.modelStatusToString(h.getModelStatus())
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        # no usable relaxation in time: the empty plan is always feasible
-        return np.zeros(model.n_cols), status, math.inf, 0.0, 0.0
-
-    x = np.asarray(h.getSolution().col_value, dtype=float)
-    bound = float(h.getInfo().objective_function_value)
-    nb = len(model.binaried)
-    if nb == 0:
-        return _finite(x, status), status, 0.0, bound, bound
-    ucols = np.arange(model.col_u, model.col_u + nb)
-    uval = x[ucols]
-    if np.all((uval < 1e-9) | (uval > 1 - 1e-9)):
-        return _finite(x, status), status, 0.0, bound, bound
-    # incumbent: routes the relaxation uses are opened, the others closed
-    fix = (uval > 1e-9).astype(float)
-    h.changeColsBounds(nb, ucols.astype(np.int32), fix, fix)
-    h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
-    h.run()
-    best_x, best_obj = x, math.inf  # no incumbent: the relaxation, rounded and checked
-    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-        best_x = np.asarray(h.getSolution().col_value, dtype=float)
-        best_obj = float(h.getInfo().objective_function_value)
-    gap = _gap(best_obj, bound)
-    if gap <= cfg.mip_rel_gap or time.perf_counter() >= deadline:
-        st = "Optimal" if gap <= cfg.mip_rel_gap else "Time limit reached"
-        return _finite(best_x, st), st, gap, best_obj, bound
-    # the full MIP, warm-started from the incumbent
-    m = _highs(cfg.threads, deadline - time.perf_counter())
-    m.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
-    arrays.pass_to(m, model.n_rows, ucols)
-    if math.isfinite(best_obj):
-        start = highspy.HighsSolution()
-        start.col_value = best_x.tolist()
-        m.setSolution(start)
-    m.run()
-    msol = m.getSolution()
-    info = m.getInfo()
-    status = m.modelStatusToString(m.getModelStatus())
-    if msol.value_valid and float(info.objective_function_value) < best_obj:
-        best_x = np.asarray(msol.col_value, dtype=float)
-        best_obj = float(info.objective_function_value)
-    if math.isfinite(info.mip_dual_bound):
-        bound = max(bound, float(info.mip_dual_bound))
-    return _finite(best_x, status), status, _gap(best_obj, bound), best_obj, bound
+        bound, proof = 0.0, "model"
+    elif math.isfinite(sol.bound):
+        bound, proof = sol.bound * model.unit - model.margin_cost, sol.proof
+    else:
+        bound, proof = -math.inf, "none"
+    gap = max(0.0, obj - bound) if math.isfinite(bound) else math.inf
+    # rounding to base units (the allowance the README documents): a unit per
+    # transfer, move and cession (and, for a pool left short, that unit's
+    # penalty) plus the soft rounding margins' cost
+    per_unit = 1.0 + (max(cfg.shortfall_penalty, cfg.min_shortfall_penalty) if penalty else 0.0)
+    allow = model.margin_cost + per_unit * (
+        2 + len(plan.bridges) + len(plan.moves) + 2 * len(plan.cessions)
+    )
+    if penalty:  # and for a pool left short, a share a ppm short of the solver's
+        index = {p.pool_id: p for p in inp.pools}
+        allow += per_unit * sum(
+            1e-6 * index[c.pool_id].target_ratio * index[c.pool_id].required for c in plan.cessions
+        )
+    status = sol.status
+    if model.n_cols and math.isfinite(bound):
+        ok = gap <= cfg.mip_rel_gap * obj + allow and gap <= cfg.cost_rel_gap * cost + allow
+        if ok and proof != "none":
+            status, proof = "Optimal", "model"
+        elif sol.limited:
+            status = "Time limit reached"
+        else:
+            status = "Feasible"
+    if plan.explanation.scale == 0.0 and model.n_cols:
+        status = "Repair failed"
+    return dataclasses.replace(
+        plan,
+        explanation=dataclasses.replace(
+            e,
+            status=status,
+            mip_gap=gap / obj if obj > 0 else (0.0 if gap == 0 else math.inf),
+            cost_gap=gap / cost if cost > 0 else (0.0 if gap == 0 else math.inf),
+            objective=obj,
+            dual_bound=bound,
+            penalty=penalty,
+            proof=proof,
+            repaired=repaired,
+        ),
+    )
 
 
-def _gap(obj: float, bound: float) -> float:
-    if not math.isfinite(obj):
-        return math.inf
-    return max(0.0, obj - bound) / max(abs(obj), 1e-9)
+def _snap_floor(v: float, lo: int, hi: int, tol: float) -> int:
+    """``floor(v)`` clamped to ``[lo, hi]``, snapped to a bound within ``tol`` of it."""
+    if v >= hi - tol:
+        return hi
+    z = max(0, math.floor(v))
+    if z < lo and v >= lo - tol:
+        return lo
+    return min(z, hi)
 
 
-def _finite(x: np.ndarray, status: str) -> np.ndarray:
-    if not np.isfinite(x).all():
-        raise SolverError(f"HiGHS returned a non-finite solution ({status})", status=status)
-    return x
+def _integerise(
+    inp: PlanInput, model: Model, x: np.ndarray, avail: list[int]
+) -> tuple[Decisions, bool]:
+    """Integer decisions from the solution; every broken property repaired locally."""
+    pools = inp.pools
+    u = model.unit
+    repaired = False
+    if x.size == 0:
+        return Decisions(sent={}, moves=[0] * len(pools), shares={}), False
+    tol_u = 1e-6 * u + 1.0  # the solver's tolerance, in base units
+    # routes
+    sent: dict[int, int] = {}
+    for j, k in enumerate(model.routes):
+        r = inp.routes[k]
+        v = float(x[model.col_z + j]) * u
+        if v <= tol_u * 0.5:
+            continue
+        z = _snap_floor(v, max(r.min_transfer, 1), model.route_cap[j], tol_u + 1e-9 * v)
+        if route_ok(r, z):
+            sent[k] = z
+    # pool moves: donors give, receivers receive (floored, snapped to max_out)
+    moves = [0] * len(pools)
+    max_out: dict[int, int] = {}
+    lp_out: dict[int, float] = {}
+    for jd, k in enumerate(model.donors):
+        mo = model.max_out[k]
+        max_out[k] = mo
+        v = float(x[model.col_o + jd]) * u
+        lp_out[k] = v
+        moves[k] = -_snap_floor(v, 0, mo, tol_u + 1e-9 * v)
+    lp_in: dict[int, float] = {}
+    for jr, k in enumerate(model.receivers):
+        v = float(x[model.col_i + jr]) * u
+        lp_in[k] = v
+        moves[k] = max(0, math.floor(v))
+    by_chain: dict[str, list[int]] = {}
+    for k, p in enumerate(pools):
+        by_chain.setdefault(p.chain, []).append(k)
+    donors_of = {
+        c: sorted((k for k in ks if k in max_out), key=lambda k: (-lp_out[k], k))
+        for c, ks in by_chain.items()
+    }
+    receivers_of = {
+        c: sorted((k for k in ks if k in lp_in), key=lambda k: (-lp_in[k], k))
+        for c, ks in by_chain.items()
+    }
+
+    def flows(chain: str) -> tuple[int, int]:
+        out = sum(z for k, z in sent.items() if inp.routes[k].src_chain == chain)
+        got = 0
+        for k, z in sent.items():
+            r = inp.routes[k]
+            if r.dst_chain == chain:
+                got += z - bps_fee(z, r.fee_bps) - r.fixed_fee
+        return out, got
+
+    def raise_donors(chain: str, need: int) -> int:
+        for k in donors_of[chain]:
+            if need <= 0:
+                break
+            extra = min(need, max_out[k] + moves[k])
+            moves[k] -= extra
+            need -= extra
+        return need
+
+    # no transit: what a chain sends, its donors give; else that chain's routes are cut
+    changed = True
+    while changed:
+        changed = False
+        for chain in sorted(by_chain):
+            out, _ = flows(chain)
+            need = raise_donors(chain, out + sum(moves[k] for k in donors_of[chain]))
+            if need <= 0:
+                continue
+            repaired = changed = True
+            for k in sorted((k for k in sent if inp.routes[k].src_chain == chain), reverse=True):
+                if need <= 0:
+                    break
+                r = inp.routes[k]
+                new = sent[k] - need
+                if route_ok(r, new):
+                    sent[k], need = new, 0
+                else:
+                    need -= sent.pop(k)
+    # each hub balances to the unit, within its own chain
+    for chain in sorted(by_chain):
+        out, got = flows(chain)
+        gave = -sum(moves[k] for k in donors_of[chain])
+        excess = gave + got - out - sum(moves[k] for k in receivers_of[chain])
+        if excess > 0:  # hand back to donors first (they gave more than needed), then receivers
+            for k in reversed(donors_of[chain]):
+                back = min(excess, -moves[k], gave - out)
+                if back > 0:
+                    moves[k] += back
+                    gave -= back
+                    excess -= back
+            if excess > 0:
+                takers = receivers_of[chain] or by_chain[chain]
+                moves[takers[0]] += excess
+        elif excess < 0:
+            short = raise_donors(chain, -excess)
+            for k in receivers_of[chain]:
+                if short <= 0:
+                    break
+                cut = min(short, moves[k])
+                moves[k] -= cut
+                short -= cut
+                repaired = True
+            assert short <= 0, "a hub cannot be short once its pools gave what it sends"
+    shares, fixed = _shares(inp, model, x, avail, moves)
+    return Decisions(sent=sent, moves=moves, shares=shares), repaired or fixed
 
 
-def _binding(inp: PlanInput, model: _Model, x: np.ndarray, avail: list[int]) -> tuple[str, ...]:
+def _shares(
+    inp: PlanInput, model: Model, x: np.ndarray, avail: list[int], moves: list[int]
+) -> tuple[dict[tuple[int, int, str], int], bool]:
+    """Shares in whole ppm, rounded up (more relief for a premium we pay anyway),
+    then vaults and pools repaired exactly."""
+    pools, vaults = inp.pools, inp.vaults
+    repaired = False
+    shares: dict[tuple[int, int, str], int] = {}
+    lp_floor: dict[tuple[int, int, str], int] = {}
+    lp_val: dict[tuple[int, int, str], float] = {}
+    total: dict[int, int] = {}
+    for kind, col0, jr_arr, kv_arr in (
+        ("qs", model.col_q, model.qs_pool, model.qs_vault),
+        ("layer", model.col_l, model.ly_pool, model.ly_vault),
+    ):
+        if not jr_arr.size:
+            continue
+        vals = x[col0 : col0 + jr_arr.size] * PPM
+        for n in np.flatnonzero(vals > 0.5):
+            kp, kv = model.receivers[int(jr_arr[n])], int(kv_arr[n])
+            v = vaults[kv]
+            cap = layer_cap_ppm(v) if kind == "layer" else qs_cap_ppm(v)
+            ppm = min(math.ceil(float(vals[n]) - 0.2), cap)
+            room = PPM - total.get(kp, 0)
+            ppm = min(ppm, room)
+            if ppm > 0:
+                shares[(kp, kv, kind)] = ppm
+                lp_floor[(kp, kv, kind)] = min(ppm, math.floor(float(vals[n]) + 0.2))
+                lp_val[(kp, kv, kind)] = float(vals[n])
+                total[kp] = total.get(kp, 0) + ppm
+
+    def terms(key: tuple[int, int, str], ppm: int) -> tuple[int, int, int, int]:
+        p = pools[key[0]]
+        c = cession_terms(p.scr, p.mcr, vaults[key[1]], _KIND[key[2]], ppm)
+        return c.capacity_used, c.premium, c.scr_relief, c.mcr_relief
+
+    # vault capacity: that vault's cessions are cut to the largest share that fits
+    used: dict[int, int] = {}
+    for key, ppm in shares.items():
+        used[key[1]] = used.get(key[1], 0) + terms(key, ppm)[0]
+    for kv in sorted(used):
+        over = used[kv] - vaults[kv].capacity
+        if over <= 0:
+            continue
+        repaired = True
+        # first round this vault's shares down, as the solver had them, those that
+        # lose least first (largest remainder: the rest stay rounded up)
+        frac = {k: lp_val[k] - math.floor(lp_val[k]) for k in shares if k[1] == kv}
+        for key in sorted(frac, key=lambda k: (frac[k], k)):
+            if over > 0 and lp_floor[key] < shares[key]:
+                over -= terms(key, shares[key])[0] - terms(key, lp_floor[key])[0]
+                _set(shares, key, lp_floor[key])
+        for key in sorted((k for k in shares if k[1] == kv), key=lambda k: (-shares[k], k)):
+            if over <= 0:
+                break
+            now = terms(key, shares[key])[0]
+
+            def fits(q: int, key: tuple[int, int, str] = key, allowed: int = now - over) -> bool:
+                return terms(key, q)[0] <= allowed
+
+            new = _largest(shares[key], fits)
+            over -= now - terms(key, new)[0]
+            _set(shares, key, new)
+    # pools: a pool whose cessions break its floor or locked capital is repaired alone
+    by_pool: dict[int, list[tuple[int, int, str]]] = {}
+    for key in shares:
+        by_pool.setdefault(key[0], []).append(key)
+    for kp in sorted(by_pool):
+        if _repair_pool(inp, kp, sorted(by_pool[kp]), shares, lp_floor, avail[kp], moves[kp]):
+            repaired = True
+    return shares, repaired
+
+
+def _repair_pool(
+    inp: PlanInput,
+    kp: int,
+    keys: list[tuple[int, int, str]],
+    shares: dict[tuple[int, int, str], int],
+    lp_floor: dict[tuple[int, int, str], int],
+    before: int,
+    move: int,
+) -> bool:
+    """Make pool ``kp`` safe by changing its own cessions only: first back to the
+    solver's shares rounded down, then the dearest cession (premium per unit of
+    relief) cut to the largest safe share (exact bisection), then the next; with
+    no cession the pool is always safe. True if anything changed."""
+    p = inp.pools[kp]
+    f = exact(p.target_ratio)
+
+    def deficit(cur: dict[tuple[int, int, str], int]) -> int:
+        """0 when safe; else how far from it (locked first, then the ratio floor)."""
+        prem = srel = mrel = 0
+        for key in keys:
+            if cur.get(key, 0) > 0:
+                c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], _KIND[key[2]], cur[key])
+                prem += c.premium
+                srel += c.scr_relief
+                mrel += c.mcr_relief
+        if not pool_violations(p, before, move, prem, srel, mrel):
+            return 0
+        after = before + move - prem
+        req_a = max(p.scr - srel, p.mcr - mrel, 0)
+        locked = max(0, p.locked - after)
+        floor = max(
+            0, min(f.numerator * req_a - after * f.denominator, before * req_a - after * p.required)
+        )
+        return locked * (p.required + f.denominator + 1) + floor
+
+    if deficit(shares) == 0:
+        return False
+    for key in keys:
+        _set(shares, key, min(shares.get(key, 0), lp_floor.get(key, 0)))
+    if deficit(shares) == 0:
+        return True
+
+    def harm(key: tuple[int, int, str]) -> tuple[Fraction, tuple[int, int, str]]:
+        c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], _KIND[key[2]], shares[key])
+        return Fraction(c.premium, max(c.scr_relief, c.mcr_relief) + 1), key
+
+    for key in sorted((k for k in keys if k in shares), key=harm, reverse=True):
+        trial = dict(shares)
+        trial[key] = 0
+        d0 = deficit(trial)
+        if d0 == 0:
+
+            def ok(q: int, key: tuple[int, int, str] = key) -> bool:
+                t2 = dict(shares)
+                t2[key] = q
+                return deficit(t2) == 0
+
+            _set(shares, key, _largest(shares[key], ok))
+            return True
+        if d0 < deficit(shares):
+            _set(shares, key, 0)
+    for key in keys:
+        shares.pop(key, None)  # nothing ceded: the pool only received, always safe
+    return True
+
+
+def _largest(hi: int, ok: Callable[[int], bool]) -> int:
+    """Largest ``q`` in ``[0, hi]`` with ``ok(q)``, assuming ``ok(0)`` (exact bisection;
+    0 when nothing above it is ok)."""
+    if ok(hi):
+        return hi
+    lo = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _set(shares: dict[tuple[int, int, str], int], key: tuple[int, int, str], ppm: int) -> None:
+    if ppm > 0:
+        shares[key] = ppm
+    else:
+        shares.pop(key, None)
+
+
+def _binding(inp: PlanInput, model: Model, x: np.ndarray, avail: list[int]) -> tuple[str, ...]:
     if x.size == 0:
         return ()
     out: list[str] = []
@@ -557,166 +473,33 @@ def _binding(inp: PlanInput, model: _Model, x: np.ndarray, avail: list[int]) -> 
     tol = 1e-6
     for j, k in enumerate(model.routes):
         r = inp.routes[k]
-        if x[model.col_z + j] >= r.capacity / u * (1 - tol) and r.capacity > 0:
+        if r.capacity > 0 and x[model.col_z + j] >= r.capacity / u * (1 - tol):
             out.append(f"route:{r.route_id}:capacity")
     for jd, k in enumerate(model.donors):
         p = inp.pools[k]
         xo = x[model.col_o + jd]
-        if xo > tol and xo >= donor_max_out(p, avail[k]) / u * (1 - tol):
+        if xo > tol and xo >= model.max_out[k] / u * (1 - tol):
             out.append(f"pool:{p.pool_id}:donor_limit")
     nrc = len(model.receivers)
-    nq, nl = len(model.qs_vaults), len(model.layer_vaults)
     shortf = x[model.col_s : model.col_s + nrc]
     for jr in np.flatnonzero(shortf > tol):
         out.append(f"pool:{inp.pools[model.receivers[jr]].pool_id}:shortfall")
-    if nq and nrc:
-        q = x[model.col_q : model.col_q + nrc * nq].reshape(nrc, nq)
+    if model.qs_pool.size:
         scr = np.array([inp.pools[k].scr for k in model.receivers], dtype=float) / u
-        use = scr @ q
-        if nl:
-            lay = x[model.col_l : model.col_l + nrc * nl].reshape(nrc, nl)
-        for jv, kv in enumerate(model.qs_vaults):
+        q = x[model.col_q : model.col_q + model.qs_pool.size]
+        use = np.bincount(model.qs_vault, weights=scr[model.qs_pool] * q, minlength=len(inp.vaults))
+        if model.ly_pool.size:
+            lay = x[model.col_l : model.col_l + model.ly_pool.size]
+            lim = np.array([inp.vaults[kv].layer_limit or 0.0 for kv in model.ly_vault])
+            use += np.bincount(
+                model.ly_vault, weights=scr[model.ly_pool] * lay * lim, minlength=len(inp.vaults)
+            )
+        for kv in sorted(set(model.qs_vault.tolist())):
             v = inp.vaults[kv]
-            total = use[jv]
-            if nl and kv in model.layer_vaults:
-                jl = model.layer_vaults.index(kv)
-                total += float(scr @ lay[:, jl]) * (v.layer_limit or 0.0)
-            if total >= v.capacity / u * (1 - tol):
+            if use[kv] > tol and use[kv] >= v.capacity / u * (1 - tol):
                 out.append(f"vault:{v.vault_id}:capacity")
-            for jr in np.flatnonzero(q[:, jv] >= v.max_share * (1 - tol)):
-                if v.max_share > 0:
-                    out.append(
-                        f"pool:{inp.pools[model.receivers[jr]].pool_id}:counterparty:{v.vault_id}"
-                    )
+        cap = np.array([inp.vaults[kv].max_share for kv in model.qs_vault])
+        for n in np.flatnonzero((q >= cap * (1 - tol)) & (cap > 0)):
+            pid = inp.pools[model.receivers[int(model.qs_pool[n])]].pool_id
+            out.append(f"pool:{pid}:counterparty:{inp.vaults[int(model.qs_vault[n])].vault_id}")
     return tuple(out)
-
-
-def _integerise(
-    inp: PlanInput, model: _Model, x: np.ndarray, scale: float, avail: list[int]
-) -> Decisions | None:
-    """Round the solution the safe way and balance every hub to the unit."""
-    pools = inp.pools
-    u = model.unit
-    sent: dict[int, int] = {}
-    for j, k in enumerate(model.routes):
-        r = inp.routes[k]
-        z = _floor_pos(scale * float(x[model.col_z + j]) * u) if x.size else 0
-        z = min(z, r.capacity)
-        if not _route_ok(r, z):
-            continue
-        sent[k] = z
-    shares: dict[tuple[int, int, str], int] = {}
-    nrc, nq, nl = len(model.receivers), len(model.qs_vaults), len(model.layer_vaults)
-    if nq and nrc and x.size:
-        q = x[model.col_q : model.col_q + nrc * nq].reshape(nrc, nq)
-        for jr, jv in zip(*np.nonzero(q > 0.5 / PPM), strict=True):
-            ppm = _floor_pos(scale * float(q[jr, jv]) * PPM)
-            v = inp.vaults[model.qs_vaults[jv]]
-            ppm = min(ppm, math.floor(exact(v.max_share) * PPM))
-            if ppm > 0:
-                shares[(model.receivers[jr], model.qs_vaults[jv], "qs")] = ppm
-        if nl:
-            lay = x[model.col_l : model.col_l + nrc * nl].reshape(nrc, nl)
-            for jr, jl in zip(*np.nonzero(lay > 0.5 / PPM), strict=True):
-                v = inp.vaults[model.layer_vaults[jl]]
-                assert v.layer_limit is not None
-                ppm = _floor_pos(scale * float(lay[jr, jl]) * PPM)
-                cap = math.floor(exact(v.max_share) / exact(v.layer_limit) * PPM)
-                ppm = min(ppm, cap, PPM)
-                if ppm > 0:
-                    shares[(model.receivers[jr], model.layer_vaults[jl], "layer")] = ppm
-    moves = [0] * len(pools)
-    max_out: dict[int, int] = {}
-    for jd, k in enumerate(model.donors):
-        mo = donor_max_out(pools[k], avail[k])
-        max_out[k] = mo
-        moves[k] = -min(mo, _floor_pos(scale * float(x[model.col_o + jd]) * u)) if x.size else 0
-    for jr, k in enumerate(model.receivers):
-        moves[k] = _floor_pos(scale * float(x[model.col_i + jr]) * u) if x.size else 0
-    by_chain: dict[str, list[int]] = {}
-    for k, p in enumerate(pools):
-        by_chain.setdefault(p.chain, []).append(k)
-    recv_set = set(model.receivers)
-    for _ in range(4):
-        changed = False
-        for chain in sorted(by_chain):
-            members = by_chain[chain]
-            inflow = 0
-            outflow = 0
-            for k, z in sent.items():
-                r = inp.routes[k]
-                if r.dst_chain == chain:
-                    inflow += z - bps_fee(z, r.fee_bps) - r.fixed_fee
-                if r.src_chain == chain:
-                    outflow += z
-            imbalance = inflow - outflow - sum(moves[k] for k in members)
-            if imbalance > 0:  # capital left at the hub: give it to pools (always safe)
-                takers = [k for k in members if k in recv_set] or members
-                moves[takers[0]] += imbalance
-                changed = True
-            elif imbalance < 0:
-                need = -imbalance
-                for k in members:
-                    if k in max_out and need:
-                        extra = min(need, max_out[k] + moves[k])
-                        moves[k] -= extra
-                        need -= extra
-                for k in sorted(members, key=lambda k: -moves[k]):
-                    if k in recv_set and need and moves[k] > 0:
-                        cut = min(need, moves[k])
-                        moves[k] -= cut
-                        need -= cut
-                for k in sorted(sent):
-                    r = inp.routes[k]
-                    if r.src_chain == chain and need:
-                        new = sent[k] - need
-                        if not _route_ok(r, new):
-                            need = max(0, need - sent[k])
-                            del sent[k]
-                        else:
-                            sent[k] = new
-                            need = 0
-                if need:
-                    return None
-                changed = True
-        if not changed:
-            _repair_cessions(inp, model, avail, moves, shares)
-            return Decisions(sent=sent, moves=moves, shares=shares)
-    return None
-
-
-def _repair_cessions(
-    inp: PlanInput,
-    model: _Model,
-    avail: list[int],
-    moves: list[int],
-    shares: dict[tuple[int, int, str], int],
-) -> None:
-    """Premiums round up and reliefs down: a receiver whose constraint was
-    binding in the LP can end a unit short. Shrink that pool's cessions until
-    it is safe again (with none it is: it only received capital)."""
-    by_pool: dict[int, list[tuple[int, int, str]]] = {}
-    for key in shares:
-        by_pool.setdefault(key[0], []).append(key)
-    for k, keys in sorted(by_pool.items()):
-        p = inp.pools[k]
-        for _ in range(60):
-            prem = srel = mrel = 0
-            for key in keys:
-                ck = CessionKind.QUOTA_SHARE if key[2] == "qs" else CessionKind.LAYER
-                c = cession_terms(p.scr, p.mcr, inp.vaults[key[1]], ck, shares[key])
-                prem += c.premium
-                srel += c.scr_relief
-                mrel += c.mcr_relief
-            if not pool_violations(p, avail[k], moves[k], prem, srel, mrel):
-                break
-            for key in keys:
-                shares[key] = shares[key] * 15 // 16
-        for key in keys:
-            if shares[key] <= 0:
-                del shares[key]
-
-
-def _floor_pos(v: float) -> int:
-    """Floor of a solver value that may be a hair below zero."""
-    return max(0, math.floor(v))

@@ -50,7 +50,6 @@ def exact(x: float) -> Fraction:
     return Fraction(x)
 
 
-@lru_cache(maxsize=1024)
 @lru_cache(maxsize=4096)
 def band_floor(target: float, band: float, min_ratio: float) -> Fraction:
     """The ratio a plan must reach for a pool not to count as short."""
@@ -240,13 +239,18 @@ def pool_violations(
 
 
 def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
-    """Every safety property violated by ``plan``, recomputed in integers (empty = safe)."""
+    """Every documented property violated by ``plan``, recomputed in integers (empty = safe):
+    lanes (known, once each, capacity, minimum, fee), hubs balanced, no transit,
+    cessions (known vault, its layer, accepted chain, terms, counterparty cap, at
+    most 100 % per pool), vault capacity, locked capital, ratio floors, outcomes,
+    conservation and costs."""
     bad: list[str] = []
     pools = inp.pools
     index = {p.pool_id: k for k, p in enumerate(pools)}
     routes = {r.route_id: r for r in inp.routes}
     vaults = {v.vault_id: v for v in inp.vaults}
     hub: dict[str, int] = {}
+    sent_from: dict[str, int] = {}
     fees = 0
     seen_routes: set[str] = set()
     for b in plan.bridges:
@@ -263,6 +267,7 @@ def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
         if b.fee != fee or b.received != b.sent - fee or b.received < 0:
             bad.append(f"route:{b.route_id}:fee")
         hub[r.src_chain] = hub.get(r.src_chain, 0) - b.sent
+        sent_from[r.src_chain] = sent_from.get(r.src_chain, 0) + b.sent
         hub[r.dst_chain] = hub.get(r.dst_chain, 0) + b.sent - fee
         fees += fee
     moves = [0] * len(pools)
@@ -276,6 +281,14 @@ def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
     for chain, left in sorted(hub.items()):
         if left != 0:
             bad.append(f"hub:{chain}:unbalanced:{left}")
+    # no transit: what a chain sends out, its pools gave (not what it received)
+    gave: dict[str, int] = {}
+    for k, p in enumerate(pools):
+        if moves[k] < 0:
+            gave[p.chain] = gave.get(p.chain, 0) - moves[k]
+    for chain, out in sorted(sent_from.items()):
+        if out > gave.get(chain, 0):
+            bad.append(f"chain:{chain}:transit")
     prem = [0] * len(pools)
     scr_rel = [0] * len(pools)
     mcr_rel = [0] * len(pools)
@@ -291,6 +304,8 @@ def check_plan(inp: PlanInput, plan: Plan) -> list[str]:
         if c.kind is CessionKind.LAYER and not v.has_layer:
             bad.append(f"cession:{c.pool_id}:{c.vault_id}:no_layer")
             continue
+        if not v.accepts(pools[k].chain):
+            bad.append(f"cession:{c.pool_id}:{c.vault_id}:chain")
         ref = cession_terms(pools[k].scr, pools[k].mcr, v, c.kind, c.share_ppm)
         if (c.scr_relief, c.mcr_relief, c.capacity_used, c.premium) != (
             ref.scr_relief,

@@ -24,7 +24,13 @@ from enum import StrEnum
 import numpy as np
 
 from reinsurance.errors import InvalidInput
-from reinsurance.money import check_amount, check_probability, check_ratio, check_real
+from reinsurance.money import (
+    MAX_AMOUNT,
+    check_amount,
+    check_probability,
+    check_ratio,
+    check_real,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,10 @@ class Vault:
     and uses ``f * limit * scr`` of capacity.
     ``max_share`` caps the share of one pool's retained risk this counterparty
     takes (quota share ``s <= max_share``; layer ``f * limit <= max_share``).
+    Capacity is used in SCR ceded only, so a pool whose SCR is 0 cedes (its MCR)
+    to any vault, even one with no capacity left.
+    ``accepts_from``: the chains whose pools may cede to this vault (``None`` or
+    empty: any chain); a pool on another chain is never placed with it.
     """
 
     vault_id: str
@@ -107,6 +117,11 @@ class Vault:
     layer_attachment: float | None = None
     layer_limit: float | None = None
     layer_rate_on_line: float | None = None
+    accepts_from: frozenset[str] | None = None
+
+    def accepts(self, chain: str) -> bool:
+        """Whether a pool on ``chain`` may cede to this vault."""
+        return not self.accepts_from or chain in self.accepts_from
 
     @property
     def has_layer(self) -> bool:
@@ -121,7 +136,12 @@ class Vault:
 
 @dataclass(frozen=True, slots=True)
 class PlannerConfig:
-    """Solver knobs. The time limit is always set: the solver never hangs."""
+    """Solver knobs. The time limit is always set: the solver never hangs.
+
+    ``mip_rel_gap`` bounds the gap on the whole objective (costs + penalties),
+    ``cost_rel_gap`` the gap on the plan's costs alone (``CostBreakdown.total``)
+    against any plan leaving no more shortfall: a plan is ``Optimal`` only when
+    both are proven (see README)."""
 
     time_limit_s: float = 10.0
     mip_rel_gap: float = 1e-3  # 0.1 %: the plan is proven within this of the optimum
@@ -129,6 +149,7 @@ class PlannerConfig:
     shortfall_penalty: float = 50.0  # per unit of capital missing for the target
     min_shortfall_penalty: float = 500.0  # per unit missing for the minimum ratio
     threads: int = 1
+    cost_rel_gap: float = 1e-3  # 0.1 % of what the plan costs
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +230,13 @@ class PlanInput:
             check_real(v.qs_rate, f"{f}.qs_rate", lo=0.0, hi=10.0)
             check_probability(v.qs_commission, f"{f}.qs_commission")
             check_probability(v.max_share, f"{f}.max_share")
+            acc = v.accepts_from
+            if acc is not None and (
+                not isinstance(acc, frozenset) or not all(isinstance(c, str) and c for c in acc)
+            ):
+                raise InvalidInput(
+                    f"{f}.accepts_from", "must be None or a frozenset of non-empty chain names"
+                )
             layer = (v.layer_attachment, v.layer_limit, v.layer_rate_on_line)
             if any(x is not None for x in layer) and any(x is None for x in layer):
                 raise InvalidInput(f"{f}.layer_limit", "layer needs attachment, limit and rate")
@@ -219,6 +247,7 @@ class PlanInput:
         c = self.config
         check_real(c.time_limit_s, "config.time_limit_s", lo=0.001, hi=3600.0)
         check_real(c.mip_rel_gap, "config.mip_rel_gap", lo=0.0, hi=1.0)
+        check_real(c.cost_rel_gap, "config.cost_rel_gap", lo=0.0, hi=1.0)
         check_real(c.cost_of_capital, "config.cost_of_capital", lo=0.0, hi=10.0)
         check_real(c.shortfall_penalty, "config.shortfall_penalty", lo=1.0)
         check_real(c.min_shortfall_penalty, "config.min_shortfall_penalty", lo=1.0)
@@ -238,6 +267,8 @@ def _pools_plainly_valid(pools: tuple[PoolState, ...]) -> bool:
     locked = [p.locked for p in pools]
     amounts = cap + locked + [p.scr for p in pools] + [p.mcr for p in pools]
     if not all(type(a) is int for a in amounts) or min(amounts) < 0:
+        return False
+    if max(amounts) > MAX_AMOUNT:
         return False
     if any(lk > c for lk, c in zip(locked, cap, strict=True)):
         return False
@@ -334,12 +365,26 @@ class CostBreakdown:
 class Explanation:
     """Why the plan is what it is.
 
-    ``status``: HiGHS model status (``Optimal``, ``Time limit reached``, ...).
-    ``mip_gap``: relative gap of the solved model (0 for a pure LP optimum).
+    ``status``: ``Optimal`` only when the returned (integer) plan is proven within
+    ``mip_rel_gap`` of the documented model's optimum on the whole objective and
+    within ``cost_rel_gap`` on its costs; else ``Feasible`` (a plan, gap not
+    proven), ``Time limit reached``, ``Empty`` (nothing to do) or the HiGHS
+    status that stopped it.
+    ``mip_gap``: ``(objective - dual_bound) / objective`` of the returned plan.
+    ``cost_gap``: ``(objective - dual_bound) / costs``: no plan with no more
+    shortfall (penalty) costs less than ``costs * (1 - cost_gap)``.
+    ``objective``/``dual_bound``: the plan's objective (costs + tie-break +
+    penalties, base units) and a lower bound of it over the documented model.
+    ``proof``: ``model`` when the bound holds for the documented model (always,
+    unless the solve stopped early), ``fixed_routes`` when only the model with the
+    routes it chose was solved to optimality, ``none`` without a bound.
     ``binding``: constraints at their limit, e.g. ``route:r1:capacity``,
     ``vault:v2:capacity``, ``pool:p3:counterparty:v2``, ``pool:p4:shortfall``.
-    ``scale``: 1.0 unless integer rounding broke a property and the plan was
-    scaled down to repair it (then ``repaired`` is True)."""
+    ``repaired``: rounding broke a property somewhere and it was repaired
+    locally (that route, that pool's cession, that vault's cessions).
+    ``scale``: 1.0; 0.0 only if local repair failed and the empty plan (always
+    safe) was returned instead. ``penalty``: the shortfall penalties in
+    ``objective``."""
 
     status: str
     mip_gap: float
@@ -353,6 +398,9 @@ class Explanation:
     n_cols: int
     n_rows: int
     n_binaries: int
+    cost_gap: float = 0.0
+    penalty: float = 0.0
+    proof: str = "model"
 
 
 @dataclass(frozen=True, slots=True)

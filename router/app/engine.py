@@ -170,7 +170,10 @@ class ReinsuranceEngine:
             ),
             vaults=tuple(
                 rt.Vault(
-                    vault_id=v.vault_id, capacity=v.usable_capacity, qs_rate=v.premium_bps / 10_000
+                    vault_id=v.vault_id,
+                    capacity=v.usable_capacity,
+                    qs_rate=v.premium_bps / 10_000,
+                    accepts_from=frozenset({v.chain}),  # a vault takes cessions on its chain
                 )
                 for v in vaults
             ),

@@ -143,3 +143,24 @@ async def test_a_stale_pool_is_never_planned_on(book: Store, engine: Reinsurance
     planned = await Plans(book, engine, policy).propose(ALICE, dry_run=True)
     assert out_of(planned.plan, "a1") == 0
     assert any(s.startswith("a1: last confirmed report is stale") for s in planned.shortfalls)
+
+
+def test_cessions_only_go_to_vaults_on_the_pools_chain(engine: ReinsuranceEngine) -> None:
+    """A vault takes cessions from pools on its own chain only (no route needed)."""
+
+    def view(pool_id: str, chain: str) -> m.PoolView:
+        pool = m.Pool(pool_id, chain, "0x" + "11" * 20, "usdc")
+        req = m.Requirement(scr=1_000 * UNIT, mcr=200 * UNIT)
+        return m.PoolView(pool, 800 * UNIT, 0, 0, req, stale=False)
+
+    def vault(vault_id: str, chain: str) -> m.Vault:
+        return m.Vault(vault_id, chain, "0x" + "22" * 20, "usdc", 10**6 * UNIT, 100)
+
+    proposal = engine.plan(
+        [view("pa", "chain-a"), view("pb", "chain-b")],
+        [vault("va", "chain-a")],
+        target_ratio_bps=15_000,
+    )
+    ceded = {(s.src_pool, s.vault_id) for s in proposal.steps if s.kind is m.StepKind.CESSION}
+    assert ("pa", "va") in ceded
+    assert all(pool == "pa" for pool, _ in ceded)

@@ -35,7 +35,8 @@ def plan_inputs(
 ) -> PlanInput:
     """Random but plausible planner states: a few chains, pools of all kinds
     (rich, poor, heavily locked, zero requirement), sparse routes with fixed
-    fees and minimum sizes, vaults with and without layers, in-flight transfers."""
+    fees and minimum sizes (some "unlimited"), vaults with and without layers
+    and chain restrictions, in-flight transfers."""
     n_chains = draw(st.integers(1, max_chains))
     chains = [f"c{k}" for k in range(n_chains)]
     n_pools = draw(st.integers(1, max_pools))
@@ -71,7 +72,12 @@ def plan_inputs(
                         fee_bps=draw(st.sampled_from([0.0, 3.0, 25.0, 150.0])),
                         fixed_fee=draw(st.integers(0, 50)) * UNIT,
                         latency_s=draw(st.sampled_from([0.0, 60.0, 3_600.0])),
-                        capacity=draw(st.integers(0, 20_000)) * UNIT,
+                        capacity=draw(
+                            st.one_of(
+                                st.integers(0, 20_000).map(lambda c: c * UNIT),
+                                st.sampled_from([2**256 - 1, 2**64 - 1, 2**63 - 1]),
+                            )
+                        ),
                         min_transfer=draw(st.integers(0, 500)) * UNIT,
                     )
                 )
@@ -88,6 +94,9 @@ def plan_inputs(
                 layer_attachment=draw(st.sampled_from([0.2, 0.6])) if layer else None,
                 layer_limit=draw(st.sampled_from([0.1, 0.5])) if layer else None,
                 layer_rate_on_line=draw(st.sampled_from([0.02, 0.3])) if layer else None,
+                accepts_from=draw(
+                    st.one_of(st.none(), st.frozensets(st.sampled_from(chains), max_size=2))
+                ),
             )
         )
     in_flight = []

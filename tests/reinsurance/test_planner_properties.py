@@ -45,6 +45,8 @@ def _assert_safe(inp: PlanInput, plan: Plan) -> None:
     for c in plan.cessions:
         used[c.vault_id] = used.get(c.vault_id, 0) + c.capacity_used
         v = vaults[c.vault_id]
+        chain = next(p.chain for p in inp.pools if p.pool_id == c.pool_id)
+        assert not v.accepts_from or chain in v.accepts_from
         lim = 1.0 if c.kind.value == "quota_share" else float(v.layer_limit or 0)
         assert Fraction(c.share_ppm, 1_000_000) * Fraction(lim) <= Fraction(v.max_share)
     for vid, amount in used.items():
@@ -56,6 +58,11 @@ def _assert_safe(inp: PlanInput, plan: Plan) -> None:
         received = sum(b.received for b in plan.bridges if b.dst_chain == chain)
         sent = sum(b.sent for b in plan.bridges if b.src_chain == chain)
         assert pool_net == received - sent
+        # no transit: what the chain sends, its pools gave
+        gave = sum(
+            -moves[p.pool_id] for p in inp.pools if p.chain == chain and moves[p.pool_id] < 0
+        )
+        assert sent <= gave
     # capital conserved to the unit
     before = sum(p.capital + final_in[p.pool_id] for p in inp.pools)
     after = sum(o.capital_after for o in plan.pools)
