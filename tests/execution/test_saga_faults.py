@@ -15,11 +15,15 @@ from temporalio.client import Client
 
 from chains.base import PoolRef
 from chains.embedded.evm import EmbeddedChainSpec, EmbeddedEvmChain, embedded_evm_chains
+from chains.evm_config import FeePolicy
 from chains.testing import FaultyEndpoint
 from router import domain as m
 from router.app.access import sync_registry
-from router.config import RouterSettings, load_settings
+from router.app.engine import ReinsuranceEngine
+from router.app.plans import Plans
+from router.config import PolicyConfig, RouterSettings, load_settings
 from router.domain.execution import AttemptState
+from router.errors import InvalidRequest, PreconditionFailed
 from router.execution.messages import SagaOutcome
 from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer
@@ -47,7 +51,9 @@ class Setup:
 
 
 @contextlib.asynccontextmanager
-async def setup(tmp_path: Path, temporal: DevServer, queue: str) -> AsyncIterator[Setup]:
+async def setup(
+    tmp_path: Path, temporal: DevServer, queue: str, **execution: float
+) -> AsyncIterator[Setup]:
     async with embedded_evm_chains(
         [EmbeddedChainSpec("ethereum", 31_011, pools=(1_000_000 * UNIT, 10_000 * UNIT))]
     ) as env:
@@ -80,7 +86,7 @@ async def setup(tmp_path: Path, temporal: DevServer, queue: str) -> AsyncIterato
                     "capacity": 10**15,
                 }
             ],
-            execution={"poll_seconds": 0.05, "observe_seconds": 2.0},
+            execution={"poll_seconds": 0.05, "observe_seconds": 2.0, **execution},
             temporal={"address": temporal.address, "task_queue": queue},
         )
         store = await open_store(settings.database_url)
@@ -205,3 +211,69 @@ async def test_two_workers_and_two_starts_race_for_one_plan_and_each_effect_happ
                 await a.aclose()
         assert outcome.status == "completed", outcome
         await audit_once(s, plan.plan_id, before)
+
+
+async def step_status(
+    s: Setup, plan_id: str, seq: int, want: m.StepStatus, after: int = 0
+) -> m.PlanStep:
+    """Wait until the store shows step ``seq`` in ``want`` at a version above ``after``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while loop.time() < deadline:
+        step = (await s.store.get_plan(plan_id)).steps[seq]
+        if step.status is want and step.version > after:
+            return step
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"step {seq} of {plan_id} never {want.value}")
+
+
+async def test_a_step_that_cannot_be_mined_goes_stuck_and_an_operator_resolves_it(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """A fee cap below the chain's base fee: nothing can be signed, the step is
+    STUCK past its deadline (its capital neither available nor lost); "retry"
+    gives it a new deadline (stuck again: the cap still binds), "refunded" ends
+    it after the operator checked the chain. Both audited; nothing moved."""
+    async with setup(tmp_path, temporal_server, "stuck", step_deadline_seconds=1.0) as s:
+        capped = s.eth.new_adapter(fees=FeePolicy(max_fee_per_gas=1, priority_fee=1))
+        plan = await make_plan(
+            s.store,
+            "plan-stuck",
+            [m.PlanStep(0, m.StepKind.TRANSFER, "a1", MOVE, "ethereum", "hub:ethereum")],
+        )
+        before = await s.holdings()
+        client = await Client.connect(temporal_server.address)
+        starter = TemporalStarter(client, s.settings.temporal.task_queue, s.settings.execution)
+        policy = PolicyConfig()
+        plans = Plans(s.store, ReinsuranceEngine(policy), policy, executor=starter)
+        alice = m.Identity(m.Role.OPERATOR, "alice")
+        try:
+            async with (
+                block_producer(s.env),  # type: ignore[arg-type]
+                executor_worker(client, s.settings, s.store, {"ethereum": capped}, None),
+            ):
+                assert await starter.start(plan.plan_id)
+                stuck = await step_status(s, plan.plan_id, 0, m.StepStatus.STUCK)
+                assert "fee" in (stuck.detail or "")
+                with pytest.raises(InvalidRequest):
+                    await plans.resolve_step(alice, plan.plan_id, 0, "forget", "typo")
+                await plans.resolve_step(alice, plan.plan_id, 0, "retry", "fees should fall")
+                retried = await step_status(s, plan.plan_id, 0, m.StepStatus.SENT, stuck.version)
+                assert (retried.detail or "").startswith("retrying")
+                again = await step_status(s, plan.plan_id, 0, m.StepStatus.STUCK, retried.version)
+                await plans.resolve_step(alice, plan.plan_id, 0, "refunded", "nothing left a1")
+                outcome = await asyncio.wait_for(
+                    client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 120
+                )
+        finally:
+            await capped.aclose()
+        assert again.version > retried.version
+        assert outcome.status == "completed" and outcome.refunded == [0], outcome
+        assert await s.holdings() == before  # nothing moved
+        done = await s.store.get_plan(plan.plan_id)
+        assert done.steps[0].status is m.StepStatus.REFUNDED
+        actions = [e.action for e in await s.store.list_audit(plan.plan_id)]
+        for action in ("step_stuck", "resolution_requested", "step_retry", "step_refunded"):
+            assert action in actions, actions
+        with pytest.raises(PreconditionFailed):  # only a stuck step of an executing plan
+            await plans.resolve_step(alice, plan.plan_id, 0, "retry", "too late")
