@@ -133,6 +133,14 @@ async def test_binding_locks_capital_and_the_position_shows_it(
     assert views["a1"].active_cover == 1_000 * UNIT
     assert views["a1"].requirement.scr > 0
     assert views["a2"].locked == 0
+    # Expiry releases it: past the cover's end, nothing is locked or required.
+    later = datetime.now(UTC) + timedelta(days=TERMS.period_days + 1)
+    snap = await read_state(book, now=later)
+    expired = {
+        v.pool.pool_id: v for v in pool_views(snap, await requirements(engine, snap), policy, later)
+    }
+    assert expired["a1"].locked == 0 and expired["a1"].active_cover == 0
+    assert expired["a1"].requirement.scr == 0
 
 
 async def test_a_deactivated_partner_is_refused_at_once(
