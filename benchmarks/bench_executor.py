@@ -14,11 +14,9 @@ Run: ``.venv/bin/python benchmarks/bench_executor.py``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from temporalio.client import Client
 
 from chains.bridge.embedded import SOLANA, embedded_bridge
+from chains.embedded.clock import time_passes
 from router import domain as m
 from router.app.access import sync_registry
 from router.config import RouterSettings, load_settings
@@ -56,22 +55,6 @@ async def new_plan(store: Store, plan_id: str, plan_steps: list[m.PlanStep]) -> 
     await store.create_plan(m.PlanDraft(plan_id, "carol", tuple(plan_steps), 0, 0))
     plan = await store.approve_plan(plan_id, "bob")
     await store.update_plan_status(plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version)
-
-
-@contextlib.asynccontextmanager
-async def ticking(net: object, every: float = 0.02) -> AsyncIterator[None]:
-    async def run() -> None:
-        while True:
-            await net.tick()  # type: ignore[attr-defined]
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def direct(acts: PlanActivities, store: Store, plan_id: str) -> None:
@@ -135,7 +118,7 @@ async def throughput(server_address: str) -> None:
             )
             try:
                 async with (
-                    ticking(net),
+                    time_passes(net.tick, 0.02),
                     executor_worker(client, settings, store, net.destinations, None),
                 ):
                     for chain in ("evm-a", SOLANA):

@@ -4,10 +4,10 @@ coming. Everything read back here is read from the chains themselves."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from chains.base import PoolRef
 from chains.bridge import Lane
 from chains.bridge.embedded import SOLANA, EmbeddedBridge, embedded_bridge
+from chains.embedded.clock import time_passes
 
 USDC = 10**6
 
@@ -185,23 +186,9 @@ async def demo_world() -> AsyncIterator[DemoWorld]:
         yield DemoWorld(net, pools, hubs, net.attester_key)
 
 
-@contextlib.asynccontextmanager
-async def blocks_keep_coming(world: DemoWorld, every: float = 0.1) -> AsyncIterator[None]:
-    """Embedded chains mine only on transactions; live chains keep producing blocks,
-    which is what makes a transaction final. This does the same."""
-
-    async def run() -> None:
-        while True:
-            await world.net.tick()
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def blocks_keep_coming(world: DemoWorld, every: float = 0.1) -> AbstractAsyncContextManager[None]:
+    """Blocks and slots keep coming on every chain, as on live networks."""
+    return time_passes(world.net.tick, every)
 
 
 def workdir_db(workdir: Path) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
+from chains.embedded.clock import time_passes
 from chains.embedded.evm import EmbeddedEvmEnv
 from router.execution.temporal import DevServer, start_dev_server, temporal_binary
 
@@ -27,24 +28,14 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevSer
         server.stop()
 
 
-@contextlib.asynccontextmanager
-async def block_producer(env: EmbeddedEvmEnv, every: float = 0.05) -> AsyncIterator[None]:
-    """Embedded chains mine only on transactions; real chains keep producing
-    blocks, which is what makes a transaction final. This does the same."""
+def block_producer(env: EmbeddedEvmEnv, every: float = 0.05) -> AbstractAsyncContextManager[None]:
+    """One block on every embedded chain per tick, as live chains keep producing."""
 
-    async def run() -> None:
-        while True:
-            for chain in env.chains.values():
-                await chain.mine(1)
-            await asyncio.sleep(every)
+    async def mine() -> None:
+        for chain in env.chains.values():
+            await chain.mine(1)
 
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return time_passes(mine, every)
 
 
 def db_url(tmp: Path) -> str:

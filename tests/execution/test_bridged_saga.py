@@ -4,14 +4,13 @@ each bridge delivered once, every hub emptied, the bridge keeping exactly its fe
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from temporalio.client import Client
 
 from chains.bridge import DeliveryAttester, Lane
-from chains.bridge.embedded import SOLANA, EmbeddedBridge, embedded_bridge
+from chains.bridge.embedded import SOLANA, embedded_bridge
+from chains.embedded.clock import time_passes
 from router import domain as m
 from router.app.access import sync_registry
 from router.config import load_settings
@@ -25,24 +24,6 @@ from tests.execution.test_saga import make_plan
 
 UNIT = 10**6
 FEE_BPS, FIXED = 5, 100
-
-
-@contextlib.asynccontextmanager
-async def ticking(net: EmbeddedBridge, every: float = 0.05) -> AsyncIterator[None]:
-    """Blocks and slots keep coming on every chain, as on live networks."""
-
-    async def run() -> None:
-        while True:
-            await net.tick()
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_capital_crosses_evm_and_solana_once_and_is_conserved(
@@ -130,7 +111,7 @@ async def test_capital_crosses_evm_and_solana_once_and_is_conserved(
         starter = TemporalStarter(client, "bridged", settings.execution)
         try:
             async with (
-                ticking(net),
+                time_passes(net.tick, 0.05),
                 executor_worker(
                     client, settings, store, net.destinations, DeliveryAttester(net.bridge)
                 ),

@@ -8,70 +8,24 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from chains.embedded.evm import EmbeddedChainSpec, embedded_evm_chains
 from router import domain as m
-from router.app.access import sync_registry
-from router.config import load_settings
 from router.domain.execution import AttemptState
 from router.execution.messages import SagaOutcome
 from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer
 from router.execution.worker import executor_worker
-from router.store import Store, open_store
-from tests.execution.conftest import block_producer, db_url
+from tests.execution.conftest import block_producer
+from tests.execution.saga_harness import make_plan, setup
 
 UNIT = 10**6
-
-
-async def make_plan(store: Store, plan_id: str, steps: list[m.PlanStep]) -> m.Plan:
-    moved = sum(s.amount for s in steps if not s.src_pool.startswith("hub:"))
-    await store.create_plan(m.PlanDraft(plan_id, "carol", tuple(steps), moved, 0))
-    plan = await store.approve_plan(plan_id, "bob")
-    return await store.update_plan_status(
-        plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
-    )
 
 
 async def test_a_same_chain_plan_with_a_cession_executes_each_effect_once(
     temporal_server: DevServer, tmp_path: Path
 ) -> None:
-    async with embedded_evm_chains(
-        [EmbeddedChainSpec("ethereum", 31_001, pools=(1_000_000 * UNIT, 10_000 * UNIT))]
-    ) as env:
-        eth = env["ethereum"]
-        a1, a2 = eth.pools
-        (hub,) = await eth.create_pools([0], asset=eth.deployment.token)
-        await eth.fund_vault(500_000 * UNIT)
-        await eth.approve_cedent(a1.address)
-        await eth.finalize()
-        settings = load_settings(
-            database_url=db_url(tmp_path),
-            chains=[
-                {
-                    "name": "ethereum",
-                    "family": "evm",
-                    "chain_id": 31_001,
-                    "settlement_asset": eth.deployment.token,
-                    "hub": hub.address,
-                }
-            ],
-            pools=[
-                {"chain": "ethereum", "pool_id": "a1", "address": a1.address},
-                {"chain": "ethereum", "pool_id": "a2", "address": a2.address},
-            ],
-            vaults=[
-                {
-                    "vault_id": "v1",
-                    "chain": "ethereum",
-                    "address": eth.deployment.vault,
-                    "capacity": 10**15,
-                }
-            ],
-            execution={"poll_seconds": 0.05, "observe_seconds": 2.0},
-            temporal={"address": temporal_server.address},
-        )
-        store = await open_store(settings.database_url)
-        await sync_registry(store, settings)
+    async with setup(tmp_path, temporal_server, "same-chain") as s:
+        eth, env, settings, store = s.eth, s.env, s.settings, s.store
+        a1, a2, hub = s.pools
         move, premium, ceded = 200_000 * UNIT, 3_000 * UNIT, 100_000 * UNIT
         plan = await make_plan(
             store,
@@ -94,48 +48,45 @@ async def test_a_same_chain_plan_with_a_cession_executes_each_effect_once(
         vault_before = (await eth.adapter.vault_state(eth.deployment.vault)).total_assets
         client = await Client.connect(temporal_server.address)
         starter = TemporalStarter(client, settings.temporal.task_queue, settings.execution)
-        try:
-            async with (
-                block_producer(env),
-                executor_worker(client, settings, store, {"ethereum": eth.adapter}, None),
-            ):
-                assert await starter.start(plan.plan_id) is True
-                assert await starter.start(plan.plan_id) is False  # the same saga, not a second
-                outcome = await asyncio.wait_for(
-                    client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 120
-                )
-            assert outcome.status == "completed", outcome
-            # On chain: each effect exactly once, capital conserved to the unit.
-            after = {r.address: await eth.token_balance(r.address) for r in (a1, a2, hub)}
-            assert after[a1.address] == before[a1.address] - move - premium
-            assert after[a2.address] == before[a2.address] + move
-            assert after[hub.address] == before[hub.address] == 0
-            vault = await eth.adapter.vault_state(eth.deployment.vault)
-            assert vault.total_assets == vault_before + premium
-            assert sum(after.values()) + vault.total_assets == sum(before.values()) + vault_before
-            # The store followed the chain.
-            done = await store.get_plan(plan.plan_id)
-            assert done.status is m.PlanStatus.COMPLETED
-            assert [s.status for s in done.steps] == [m.StepStatus.DONE] * 3
-            transfers = await store.list_transfers(plan_id=plan.plan_id)
-            assert {t.status for t in transfers} == {m.TransferState.FINALIZED}
-            assert all(t.block_number is not None and t.tx_ref for t in transfers)
-            (cession,) = await store.list_cessions()
-            assert (cession.status, cession.premium, cession.share_ppm) == (
-                m.CessionStatus.PLACED,
-                premium,
-                100_000,
+        async with (
+            block_producer(env),
+            executor_worker(client, settings, store, {"ethereum": eth.adapter}, None),
+        ):
+            assert await starter.start(plan.plan_id) is True
+            assert await starter.start(plan.plan_id) is False  # the same saga, not a second
+            outcome = await asyncio.wait_for(
+                client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 120
             )
-            record = await eth.adapter.cession_of(eth.deployment.vault, cession.cession_id)
-            assert record is not None and record.ceded == ceded and record.premium == premium
-            # The worker read the vault's free capacity on chain: the planner uses it.
-            (stored_vault,) = await store.list_vaults()
-            assert stored_vault.free_on_chain is not None
-            assert stored_vault.free_on_chain <= vault_before + premium
-            assert stored_vault.usable_capacity == stored_vault.free_on_chain
-            attempts = await store.plan_attempts(plan.plan_id)
-            assert len(attempts) == 3 and {a.state for a in attempts} == {AttemptState.FINAL}
-            # Starting it again is refused: it ran to its end.
-            assert await starter.start(plan.plan_id) is False
-        finally:
-            await store.aclose()
+        assert outcome.status == "completed", outcome
+        # On chain: each effect exactly once, capital conserved to the unit.
+        after = {r.address: await eth.token_balance(r.address) for r in (a1, a2, hub)}
+        assert after[a1.address] == before[a1.address] - move - premium
+        assert after[a2.address] == before[a2.address] + move
+        assert after[hub.address] == before[hub.address] == 0
+        vault = await eth.adapter.vault_state(eth.deployment.vault)
+        assert vault.total_assets == vault_before + premium
+        assert sum(after.values()) + vault.total_assets == sum(before.values()) + vault_before
+        # The store followed the chain.
+        done = await store.get_plan(plan.plan_id)
+        assert done.status is m.PlanStatus.COMPLETED
+        assert [s.status for s in done.steps] == [m.StepStatus.DONE] * 3
+        transfers = await store.list_transfers(plan_id=plan.plan_id)
+        assert {t.status for t in transfers} == {m.TransferState.FINALIZED}
+        assert all(t.block_number is not None and t.tx_ref for t in transfers)
+        (cession,) = await store.list_cessions()
+        assert (cession.status, cession.premium, cession.share_ppm) == (
+            m.CessionStatus.PLACED,
+            premium,
+            100_000,
+        )
+        record = await eth.adapter.cession_of(eth.deployment.vault, cession.cession_id)
+        assert record is not None and record.ceded == ceded and record.premium == premium
+        # The worker read the vault's free capacity on chain: the planner uses it.
+        (stored_vault,) = await store.list_vaults()
+        assert stored_vault.free_on_chain is not None
+        assert stored_vault.free_on_chain <= vault_before + premium
+        assert stored_vault.usable_capacity == stored_vault.free_on_chain
+        attempts = await store.plan_attempts(plan.plan_id)
+        assert len(attempts) == 3 and {a.state for a in attempts} == {AttemptState.FINAL}
+        # Starting it again is refused: it ran to its end.
+        assert await starter.start(plan.plan_id) is False
