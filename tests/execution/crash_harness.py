@@ -90,7 +90,6 @@ async def world(chain: AnvilChain, tmp: Path, temporal_address: str) -> AsyncIte
     await chain.finalize()
     assert chain.deployment is not None
     raw: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{tmp / 'router.db'}",
         "chains": [
             {
                 "name": chain.name,
@@ -117,7 +116,20 @@ async def world(chain: AnvilChain, tmp: Path, temporal_address: str) -> AsyncIte
                 "capacity": 10**15,
             }
         ],
-        # A queue of its own: no other test's worker may pick up these sagas.
+    }
+    async with worker_config(raw, tmp, temporal_address) as (settings, config_file, store):
+        yield World(chain, pools, hub, settings, config_file, store)
+
+
+@contextlib.asynccontextmanager
+async def worker_config(
+    raw: dict[str, Any], tmp: Path, temporal_address: str
+) -> AsyncIterator[tuple[RouterSettings, Path, Store]]:
+    """The config file ``ballast worker`` processes read (a task queue of its own:
+    no other test's worker may pick up these sagas), its settings, and the store."""
+    raw = {
+        **raw,
+        "database_url": f"sqlite+aiosqlite:///{tmp / 'router.db'}",
         "temporal": {"address": temporal_address, "task_queue": f"crash-{uuid.uuid4().hex[:8]}"},
         "execution": {"poll_seconds": 0.05, "observe_seconds": 3.0, "embedded_worker": False},
     }
@@ -127,7 +139,7 @@ async def world(chain: AnvilChain, tmp: Path, temporal_address: str) -> AsyncIte
     store = await open_store(settings.database_url)
     await sync_registry(store, settings)
     try:
-        yield World(chain, pools, hub, settings, config_file, store)
+        yield settings, config_file, store
     finally:
         await store.aclose()
 
@@ -228,7 +240,6 @@ async def bridged_world(
         hubs.append(hub)
         await chain.finalize()
     raw: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{tmp / 'router.db'}",
         "chains": [
             {
                 "name": c.name,
@@ -259,17 +270,8 @@ async def bridged_world(
             for src, dst in ((a, b), (b, a))
         ],
         "bridge": {"kind": "local", "attester_key": "0x" + bytes(attester.key).hex()},
-        "temporal": {"address": temporal_address, "task_queue": f"bridged-{uuid.uuid4().hex[:8]}"},
-        "execution": {"poll_seconds": 0.05, "observe_seconds": 3.0, "embedded_worker": False},
     }
-    config_file = tmp / "ballast.toml"
-    write_toml(config_file, raw)
-    settings = load_settings(config_file)
-    store = await open_store(settings.database_url)
-    await sync_registry(store, settings)
-    try:
+    async with worker_config(raw, tmp, temporal_address) as (settings, config_file, store):
         yield BridgedWorld(
             (a, b), (pools[0], pools[1]), (hubs[0], hubs[1]), settings, config_file, store
         )
-    finally:
-        await store.aclose()

@@ -15,7 +15,6 @@ from chains.embedded.evm import (
     EmbeddedEvmEnv,
     embedded_evm_chains,
 )
-from router import domain as m
 from router.app.access import sync_registry
 from router.config import RouterSettings, load_settings
 from router.execution.temporal import DevServer
@@ -23,15 +22,6 @@ from router.store import Store, open_store
 from tests.execution.conftest import db_url
 
 UNIT = 10**6
-
-
-async def make_plan(store: Store, plan_id: str, steps: list[m.PlanStep]) -> m.Plan:
-    moved = sum(s.amount for s in steps if not s.src_pool.startswith("hub:"))
-    await store.create_plan(m.PlanDraft(plan_id, "carol", tuple(steps), moved, 0))
-    plan = await store.approve_plan(plan_id, "bob")
-    return await store.update_plan_status(
-        plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
-    )
 
 
 @dataclass

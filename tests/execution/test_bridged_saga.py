@@ -20,7 +20,7 @@ from router.execution.temporal import DevServer
 from router.execution.worker import executor_worker
 from router.store import open_store
 from tests.execution.conftest import db_url
-from tests.execution.test_saga import make_plan
+from tests.execution.crash_harness import approved_plan
 
 UNIT = 10**6
 FEE_BPS, FIXED = 5, 100
@@ -77,7 +77,7 @@ async def test_capital_crosses_evm_and_solana_once_and_is_conserved(
         store = await open_store(settings.database_url)
         await sync_registry(store, settings)
         T = m.StepKind.TRANSFER
-        plan = await make_plan(
+        plan = await approved_plan(
             store,
             "plan-bridged-1",
             [

@@ -15,7 +15,8 @@ from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer
 from router.execution.worker import executor_worker
 from tests.execution.conftest import block_producer
-from tests.execution.saga_harness import make_plan, setup
+from tests.execution.crash_harness import approved_plan
+from tests.execution.saga_harness import setup
 
 UNIT = 10**6
 
@@ -27,7 +28,7 @@ async def test_a_same_chain_plan_with_a_cession_executes_each_effect_once(
         eth, env, settings, store = s.eth, s.env, s.settings, s.store
         a1, a2, hub = s.pools
         move, premium, ceded = 200_000 * UNIT, 3_000 * UNIT, 100_000 * UNIT
-        plan = await make_plan(
+        plan = await approved_plan(
             store,
             "plan-same-chain-1",
             [

@@ -24,7 +24,8 @@ from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer
 from router.execution.worker import executor_worker
 from tests.execution.conftest import block_producer
-from tests.execution.saga_harness import Setup, make_plan, setup
+from tests.execution.crash_harness import approved_plan
+from tests.execution.saga_harness import Setup, setup
 
 UNIT = 10**6
 MOVE, PREMIUM, CEDED = 150_000 * UNIT, 2_000 * UNIT, 80_000 * UNIT
@@ -90,7 +91,7 @@ async def test_rpc_faults_during_execution_are_waited_out_or_reconciled_never_do
         faulty = FaultyEndpoint(s.eth.endpoint, label=f"faulty-{fault}")
         FAULTS[fault](faulty)
         adapter = s.eth.new_adapter([faulty])
-        plan = await make_plan(s.store, f"plan-fault-{fault}", plan_steps())
+        plan = await approved_plan(s.store, f"plan-fault-{fault}", plan_steps())
         before = await s.holdings()
         client = await Client.connect(temporal_server.address)
         starter = TemporalStarter(client, s.settings.temporal.task_queue, s.settings.execution)
@@ -117,7 +118,7 @@ async def test_two_workers_and_two_starts_race_for_one_plan_and_each_effect_happ
     temporal_server: DevServer, tmp_path: Path
 ) -> None:
     async with setup(tmp_path, temporal_server, "two-workers") as s:
-        plan = await make_plan(s.store, "plan-two-workers", plan_steps())
+        plan = await approved_plan(s.store, "plan-two-workers", plan_steps())
         before = await s.holdings()
         client = await Client.connect(temporal_server.address)
         starters = [
@@ -169,7 +170,7 @@ async def test_a_step_that_cannot_be_mined_goes_stuck_and_an_operator_resolves_i
     it after the operator checked the chain. Both audited; nothing moved."""
     async with setup(tmp_path, temporal_server, "stuck", step_deadline_seconds=1.0) as s:
         capped = s.eth.new_adapter(fees=FeePolicy(max_fee_per_gas=1, priority_fee=1))
-        plan = await make_plan(
+        plan = await approved_plan(
             s.store,
             "plan-stuck",
             [m.PlanStep(0, m.StepKind.TRANSFER, "a1", MOVE, "ethereum", "hub:ethereum")],
