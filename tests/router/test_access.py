@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 
 from router.agent.client import RouterClient
@@ -78,12 +79,14 @@ async def test_a_deactivated_partner_is_refused_on_every_replica_at_once(
             )
         )
         assert resp.was_active is True
+        quotes = await rows(one, "quotes")
         for c in (acme_one, acme_two):
             assert await code_of(c.partner.QuoteCover(QUOTE)) == C.PERMISSION_DENIED
             assert (
                 await code_of(c.partner.ListPositions(partner_pb2.ListPositionsRequest()))
                 == C.PERMISSION_DENIED
             )
+        assert await rows(one, "quotes") == quotes  # refused: nothing written
         entries = await one.store.list_audit("partner:acme")
         assert [e.action for e in entries] == ["partner_deactivated"]
         assert entries[0].actor == "ballast://operator/alice"
@@ -94,6 +97,11 @@ async def test_a_deactivated_partner_is_refused_on_every_replica_at_once(
     finally:
         for c in (rep, op, acme_one, acme_two):
             await c.close()
+
+
+async def rows(router: RunningRouter, table: str) -> int:
+    async with router.store.engine.connect() as conn:
+        return int((await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one())
 
 
 async def _batches(
@@ -167,11 +175,14 @@ async def test_a_revoked_certificate_is_refused_everywhere_and_listed(
         )
         assert resp.revocation.fingerprint == fingerprint_of(stolen.cert_pem)
         assert resp.revocation.identity == "ballast://partner/acme"
+        quotes = await rows(one, "quotes")
         for c in thief:
             assert (
                 await code_of(c.partner.ListPositions(partner_pb2.ListPositionsRequest()))
                 == C.UNAUTHENTICATED
             )
+            assert await code_of(c.partner.QuoteCover(QUOTE)) == C.UNAUTHENTICATED
+        assert await rows(one, "quotes") == quotes  # refused: nothing written
         # The partner itself, with a new certificate, carries on.
         assert (
             await code_of(owner.partner.ListPositions(partner_pb2.ListPositionsRequest())) == C.OK

@@ -220,3 +220,37 @@ def test_client_credentials_say_what_is_missing(tmp_path: Path) -> None:
         ).client.credentials()
     creds = load_settings(client={"token": "t0ken-value"}).client.credentials()
     assert creds.token is not None and "t0ken" not in repr(creds)
+
+
+@pytest.mark.parametrize(
+    ("extra", "finality"),
+    [
+        ({"confirmations": 7}, "Confirmations(7)"),
+        ({}, "finalized"),
+        ({"confirmations": 0}, "Confirmations(0)"),
+    ],
+)
+def test_each_chain_s_finality_rule_comes_from_its_config(
+    tmp_path: Path, extra: dict[str, Any], finality: str
+) -> None:
+    """`confirmations = N` in a chain's table is the rule its adapter reads and
+    sends by; unset, the node's `finalized` tag."""
+    from chains.evm_config import Confirmations, FinalizedTag
+    from router.config import chain_spec
+
+    config = tmp_path / "ballast.toml"
+    lines = [
+        "[[chains]]",
+        'name = "eth"',
+        'family = "evm"',
+        "chain_id = 1",
+        'rpc_urls = ["http://127.0.0.1:1"]',
+        f'settlement_asset = "0x{"11" * 20}"',
+        *(f"{k} = {v}" for k, v in extra.items()),
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    spec = chain_spec(load_settings(config), "eth")
+    if "confirmations" in extra:
+        assert spec.finality == Confirmations(extra["confirmations"]), finality
+    else:
+        assert isinstance(spec.finality, FinalizedTag), finality
