@@ -135,6 +135,35 @@ async def test_each_cover_type_is_its_own_risk(book: Store, policy: PolicyConfig
     assert reqs["a1"].scr > reqs["a2"].scr
 
 
+async def test_the_policy_s_correlation_reaches_the_requirement(
+    book: Store, policy: PolicyConfig
+) -> None:
+    """A pool's risks of every cover type share market shocks as configured:
+    correlated, the diversification benefit shrinks and the requirement grows."""
+    await fund(book, {"a1": 10_000_000 * UNIT})
+    for i, ctype in enumerate(m.CoverType):
+        await bind(
+            book,
+            ReinsuranceEngine(policy, [], scenarios=4_000),
+            policy,
+            "a1",
+            "chain-a",
+            300_000 * UNIT,
+            f"corr-{i:04d}",
+            ctype,
+        )
+    snap = await read_state(book)
+
+    async def scr(type_corr: float, market: float) -> int:
+        tuned = policy.model_copy(
+            update={"cover_type_correlation": type_corr, "market_correlation": market}
+        )
+        return (await requirements(ReinsuranceEngine(tuned, [], scenarios=4_000), snap))["a1"].scr
+
+    independent, correlated = await scr(0.0, 0.0), await scr(0.0, 0.45)
+    assert 0 < independent < correlated
+
+
 async def test_a_stale_pool_is_never_planned_on(book: Store, engine: ReinsuranceEngine) -> None:
     policy = PolicyConfig(rebalance_band_bps=0)
     await stressed_book(book, engine, policy)
