@@ -175,3 +175,40 @@ async def test_the_temporal_server_killed_mid_plan_restarts_on_its_file_and_the_
             server.stop()
         assert outcome.status == "completed", outcome
         await audit_exactly_once(w, plan.plan_id, before, move, premium)
+
+
+async def test_a_reorg_that_drops_an_included_transfer_is_survived_and_it_lands_once(
+    anvil: AnvilChain, temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """Only final blocks count: the block holding the first transfer is rolled back
+    (anvil_rollback) after the saga saw it included; the saga does not take it
+    as done, the transaction lands again, and each effect happens once."""
+    async with world(anvil, tmp_path, temporal_server.address) as w, mining(anvil, every=0.3):
+        steps, move, premium = plan_steps(21)
+        plan = await approved_plan(w.store, "plan-reorg", steps)
+        before = await w.balances()
+        client = await Client.connect(temporal_server.address)
+        starter = TemporalStarter(client, w.settings.temporal.task_queue, w.settings.execution)
+        assert await starter.start(plan.plan_id)
+        worker = spawn_worker(w.config_file)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 120
+            included = None
+            while included is None and loop.time() < deadline:
+                for a in await w.store.plan_attempts(plan.plan_id):
+                    if a.seq == 0 and a.state is AttemptState.INCLUDED and a.block_number:
+                        included = a
+                await asyncio.sleep(0.02)
+            assert included is not None and included.block_number is not None
+            head = int(await anvil.rpc("eth_blockNumber", []), 16)
+            await anvil.rpc("anvil_rollback", [head - included.block_number + 1])
+            receipt = await anvil.rpc("eth_getTransactionReceipt", [included.tx_ref])
+            assert receipt is None  # the block that held it is gone
+            outcome = await asyncio.wait_for(
+                client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 180
+            )
+        finally:
+            stop(worker)
+        assert outcome.status == "completed", outcome
+        await audit_exactly_once(w, plan.plan_id, before, move, premium)
