@@ -27,7 +27,9 @@ from router.domain.checks import check_amount, check_text, check_utc
 from router.domain.plans import PlanStep, StepKind
 from router.errors import InvalidRecord, LimitExceeded
 
-#: A rolling window: consumptions at ``t`` count while ``now - WINDOW < t <= now``.
+#: A rolling window: a consumption at ``t`` counts while ``now - WINDOW < t``. One
+#: stamped later than ``now`` (another replica's clock runs ahead) counts too:
+#: clock skew can only make a cap stricter, never let it be overdrawn.
 WINDOW = timedelta(hours=24)
 _HUB = "hub:"  # the planner's name for a chain's hub (router.app.engine.hub)
 _MS = timedelta(milliseconds=1)
@@ -221,7 +223,7 @@ class Usage:
 
 def window_used(usages: Iterable[tuple[int, datetime]], now: datetime) -> int:
     """What the rolling window ending at ``now`` has consumed."""
-    return sum(amount for amount, at in usages if now - WINDOW < at <= now)
+    return sum(amount for amount, at in usages if now - WINDOW < at)
 
 
 def window_take(
@@ -229,7 +231,7 @@ def window_take(
 ) -> LimitRefusal | None:
     """None if ``amount`` fits under ``cap`` in the window ending at ``now``;
     else the refusal, with when enough of the window's consumption expires."""
-    inside = sorted((at, a) for a, at in usages if now - WINDOW < at <= now)
+    inside = sorted((at, a) for a, at in usages if now - WINDOW < at)
     used = sum(a for _, a in inside)
     if used + amount <= cap:
         return None

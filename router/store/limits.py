@@ -133,7 +133,7 @@ class LimitsPart(StoreBase):
     ) -> list[tuple[int, datetime]]:
         rows = await conn.execute(
             sa.select(USAGE.c.amount, USAGE.c.at).where(
-                USAGE.c.scope == scope, USAGE.c.at > now - WINDOW, USAGE.c.at <= now
+                USAGE.c.scope == scope, USAGE.c.at > now - WINDOW
             )
         )
         return [(int(a), at) for a, at in rows.all()]
@@ -157,7 +157,7 @@ class LimitsPart(StoreBase):
             buckets = {s: (int(level), at) for s, level, at in brows.all()}
             urows = await conn.execute(
                 sa.select(USAGE.c.scope, USAGE.c.amount, USAGE.c.at).where(
-                    USAGE.c.scope.in_(daily), USAGE.c.at > now - WINDOW, USAGE.c.at <= now
+                    USAGE.c.scope.in_(daily), USAGE.c.at > now - WINDOW
                 )
             )
             usages: dict[str, list[tuple[int, datetime]]] = {}

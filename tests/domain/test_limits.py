@@ -182,3 +182,12 @@ def test_policy_refuses_bad_and_duplicate_limits() -> None:
         "chain:eth",
         "lane:eth->sol",
     ]
+
+
+def test_a_consumption_stamped_ahead_of_the_clock_still_counts() -> None:
+    """Replicas' clocks differ: a cap must not be overdrawn because another
+    replica stamped its consumption a second later than our ``now``."""
+    ahead = [(900, T0 + timedelta(seconds=1))]
+    assert window_used(ahead, T0) == 900
+    refusal = window_take(1_000, ahead, 200, T0)
+    assert refusal is not None and refusal.frees_at == T0 + timedelta(seconds=1) + WINDOW

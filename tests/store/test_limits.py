@@ -106,3 +106,12 @@ async def test_limits_survive_a_reopen(db_url: str, store: Store) -> None:
             await reopened.consume_limits("plan-b", 0, 101, ["lane:eth->sol"], POLICY, now=T0)
     finally:
         await reopened.aclose()
+
+
+async def test_a_replica_whose_clock_runs_ahead_cannot_open_room_for_another(
+    store: Store,
+) -> None:
+    await store.consume_limits("plan-a", 0, 650, ["chain:eth"], POLICY, now=later(5))
+    with pytest.raises(LimitExceeded):
+        await store.consume_limits("plan-b", 0, 100, ["chain:eth"], POLICY, now=T0)
+    assert (await store.limit_headroom(POLICY, now=T0)).of("chain:eth") == 50
