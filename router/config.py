@@ -43,6 +43,7 @@ from pydantic_settings import (
 from chains.base import ChainFamily
 from chains.evm_config import BridgeRoute, Confirmations, FeePolicy, FinalizedTag
 from chains.factory import ChainSpec
+from router.domain.limits import DailyLimit, LaneLimit, LimitsPolicy
 from router.errors import RouterError
 
 
@@ -315,6 +316,32 @@ class RateConfig(_Model):
     burst: int = Field(ge=1)
 
 
+class LaneLimitConfig(_Model):
+    """A bridge lane's token bucket (base units): at most ``capacity`` at once,
+    refilled ``refill_per_second`` per second."""
+
+    src_chain: str
+    dst_chain: str
+    capacity: int = Field(ge=0)
+    refill_per_second: int = Field(ge=0)
+
+
+class DailyLimitConfig(_Model):
+    """At most ``cap`` base units per rolling 24 h: ``chain:<name>`` (capital
+    leaving the chain's pools) or ``destination:<pool or vault id>``."""
+
+    scope: str
+    cap: int = Field(ge=0)
+
+    @field_validator("scope")
+    @classmethod
+    def _scope(cls, v: str) -> str:
+        kind, sep, rest = v.partition(":")
+        if kind not in ("chain", "destination") or not sep or not rest:
+            raise ValueError("must be chain:<name> or destination:<pool or vault id>")
+        return v
+
+
 class LimitsConfig(_Model):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     #: Longest a unary call may run, whatever deadline the client asked for.
@@ -324,6 +351,19 @@ class LimitsConfig(_Model):
     operator: RateConfig = RateConfig(rate=200.0, burst=400)
     partner: RateConfig = RateConfig(rate=50.0, burst=100)
     reporter: RateConfig = RateConfig(rate=1000.0, burst=2000)
+    #: Capital moved by plans (``[[limits.lanes]]``, ``[[limits.daily]]``); none by default.
+    lanes: tuple[LaneLimitConfig, ...] = ()
+    daily: tuple[DailyLimitConfig, ...] = ()
+
+    def policy(self) -> LimitsPolicy:
+        """The configured limits as the domain's value (checked by the settings)."""
+        return LimitsPolicy(
+            lanes=tuple(
+                LaneLimit(x.src_chain, x.dst_chain, x.capacity, x.refill_per_second)
+                for x in self.lanes
+            ),
+            daily=tuple(DailyLimit(d.scope, d.cap) for d in self.daily),
+        )
 
 
 class PolicyConfig(_Model):
@@ -446,9 +486,29 @@ class RouterSettings(BaseSettings):
         for route in self.routes:
             if route.src_chain not in chains or route.dst_chain not in chains:
                 raise ValueError(f"route {route.route_id!r} names an unknown chain")
+        self._check_limits(chains)
         if self.bridge.kind == "local" and self.bridge.attester_key is None:
             raise ValueError("bridge.kind 'local' needs bridge.attester_key")
         return self
+
+    def _check_limits(self, chains: set[str]) -> None:
+        seen: set[object] = set()
+        for lane in self.limits.lanes:
+            if lane.src_chain not in chains or lane.dst_chain not in chains:
+                raise ValueError("limits.lanes: a lane names an unknown chain")
+            if (lane.src_chain, lane.dst_chain) in seen:
+                raise ValueError("limits.lanes: a lane is limited twice")
+            seen.add((lane.src_chain, lane.dst_chain))
+        targets = {p.pool_id for p in self.pools} | {v.vault_id for v in self.vaults}
+        for d in self.limits.daily:
+            kind, _, name = d.scope.partition(":")
+            if kind == "chain" and name not in chains:
+                raise ValueError("limits.daily: a chain: scope names an unknown chain")
+            if kind == "destination" and name not in targets:
+                raise ValueError("limits.daily: a destination: scope names no pool or vault")
+            if d.scope in seen:
+                raise ValueError("limits.daily: a scope is limited twice")
+            seen.add(d.scope)
 
     def server_tls(self) -> TlsMaterial | None:
         """What ``ballast serve`` needs beyond parsing: TLS files that exist, parse

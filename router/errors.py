@@ -13,6 +13,9 @@
     ├── PreconditionFailed            valid request, wrong state
     │   ├── IdempotencyConflict       same key, different payload (``mismatched``)
     │   ├── IdempotencyMismatch       the store's view of the same (``mismatch``)
+    │   ├── LimitExceeded             a move above a lane's bucket or a daily cap
+    │   │                             (``scope``, ``requested``, ``headroom``,
+    │   │                             ``frees_at``); retryable once it frees
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
@@ -115,6 +118,21 @@ class IdempotencyMismatch(PreconditionFailed):
         self.kind = kind
         self.key = key
         self.mismatch = mismatch
+
+
+class LimitExceeded(PreconditionFailed):
+    """A move does not fit a configured limit now; nothing was consumed."""
+
+    retryable = True  # later, when the bucket refills or the window moves on
+
+    def __init__(self, message: str, *, scope: str, requested: int, headroom: int, frees_at: Any):
+        super().__init__(
+            message, scope=scope, requested=requested, headroom=headroom, frees_at=frees_at
+        )
+        self.scope = scope
+        self.requested = requested
+        self.headroom = headroom
+        self.frees_at = frees_at
 
 
 class Conflict(PreconditionFailed):

@@ -138,7 +138,9 @@ async def start_router(
         positions = PositionCache(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
-        plans = Plans(store, engine, settings.policy, events, executor)
+        plans = Plans(
+            store, engine, settings.policy, events, executor, limits=settings.limits.policy()
+        )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(

@@ -17,6 +17,15 @@ What the solvency model is told (and why):
 
 Plan steps: capital moves pool -> its chain's hub -> bridge -> the other
 chain's hub -> pool. Hubs appear in steps as ``hub:<chain>``.
+
+Limits (:mod:`router.domain.limits`): the planner sees what is left of them
+as capacity. A route's capacity is capped by its lane's bucket and its source
+chain's daily outflow headroom, each shared evenly (floor) among the routes
+it bounds, so the routes together never exceed it; a vault's by its daily
+destination headroom. What the planner cannot see (outflow of moves within a
+chain, daily caps on pools) is checked on the finished plan, summed per
+scope: an excess is reported with the shortfalls (those steps wait at
+execution until the limit frees).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from reinsurance import (
 from reinsurance import planner_types as rt
 from router import domain as m
 from router.config import PolicyConfig, RouteConfig
+from router.domain.limits import Headroom, chain_scope, destination_scope, lane_scope
 
 
 def hub(chain: str) -> str:
@@ -135,10 +145,13 @@ class ReinsuranceEngine:
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
         band_bps: int = 0,
+        headroom: Headroom | None = None,
     ) -> m.PlanProposal:
         usable = [p for p in pools if not p.stale]
         chains = {p.pool.chain for p in usable}
         band = band_bps / 10_000
+        room = headroom or Headroom()
+        routes = [r for r in self._routes if r.src_chain in chains and r.dst_chain in chains]
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(
@@ -162,16 +175,15 @@ class ReinsuranceEngine:
                     fee_bps=r.fee_bps,
                     fixed_fee=r.fixed_fee,
                     latency_s=r.latency_s,
-                    capacity=r.capacity,
+                    capacity=capacity,
                     min_transfer=r.min_transfer,
                 )
-                for r in self._routes
-                if r.src_chain in chains and r.dst_chain in chains
+                for r, capacity in zip(routes, _route_capacities(routes, room), strict=True)
             ),
             vaults=tuple(
                 rt.Vault(
                     vault_id=v.vault_id,
-                    capacity=v.usable_capacity,
+                    capacity=room.cap(v.usable_capacity, destination_scope(v.vault_id)),
                     qs_rate=v.premium_bps / 10_000,
                     accepts_from=frozenset({v.chain}),  # a vault takes cessions on its chain
                 )
@@ -186,10 +198,28 @@ class ReinsuranceEngine:
             ),
         )
         out = plan_rebalance(inp)
-        return _proposal(out, stale=[p.pool.pool_id for p in pools if p.stale])
+        return _proposal(out, stale=[p.pool.pool_id for p in pools if p.stale], room=room)
 
 
-def _proposal(plan: rt.Plan, *, stale: Sequence[str]) -> m.PlanProposal:
+def _route_capacities(routes: Sequence[RouteConfig], room: Headroom) -> list[int]:
+    """Each route's capacity under the limits: its lane's and its source chain's
+    headroom, shared evenly among the routes that scope bounds."""
+    share: dict[str, int] = {}
+    for r in routes:
+        for scope in (lane_scope(r.src_chain, r.dst_chain), chain_scope(r.src_chain)):
+            share[scope] = share.get(scope, 0) + 1
+    out = []
+    for r in routes:
+        capacity = r.capacity
+        for scope in (lane_scope(r.src_chain, r.dst_chain), chain_scope(r.src_chain)):
+            left = room.of(scope)
+            if left is not None:
+                capacity = min(capacity, left // share[scope])
+        out.append(capacity)
+    return out
+
+
+def _proposal(plan: rt.Plan, *, stale: Sequence[str], room: Headroom) -> m.PlanProposal:
     steps: list[m.PlanStep] = []
 
     def add(**kw: object) -> None:
@@ -234,6 +264,7 @@ def _proposal(plan: rt.Plan, *, stale: Sequence[str]) -> m.PlanProposal:
         )
     shortfalls = [f"{pid}: {amt} base units below target" for pid, amt in plan.shortfalls.items()]
     shortfalls += [f"{pid}: last confirmed report is stale; not planned" for pid in stale]
+    shortfalls += room.excess(steps)
     # Net capital leaving pools: each unit moved counts once, however many legs
     # (pool -> hub -> bridge -> hub -> pool) it travels.
     leaving = sum(-mv.amount for mv in plan.moves if mv.amount < 0)

@@ -18,6 +18,7 @@ from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
 from router.config import PolicyConfig
+from router.domain.limits import NO_LIMITS, LimitsPolicy
 from router.errors import (
     Conflict,
     DuplicateApproval,
@@ -85,8 +86,10 @@ class Plans:
         policy: PolicyConfig,
         events: PlanEvents | None = None,
         executor: Executor | None = None,
+        limits: LimitsPolicy = NO_LIMITS,
     ) -> None:
         self._store = store
+        self._limits = limits
         self._engine = engine
         self._policy = policy
         self.events = events or PlanEvents()
@@ -107,6 +110,7 @@ class Plans:
         snap = await read_state(self._store, now=now)
         views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
         vaults = await self._store.list_vaults()
+        headroom = await self._store.limit_headroom(self._limits, now=now)
         # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
         proposal = await asyncio.to_thread(
             self._engine.plan,
@@ -114,6 +118,7 @@ class Plans:
             vaults,
             target,
             self._policy.rebalance_band_bps,
+            headroom,
         )
         draft = m.PlanDraft(
             plan_id=f"plan-{uuid.uuid4().hex[:20]}",

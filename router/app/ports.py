@@ -14,6 +14,7 @@ from typing import Protocol
 
 from router import domain as m
 from router.domain.ingest import ReportIn, ReportOutcome
+from router.domain.limits import Headroom, LimitsPolicy
 
 
 class Transactional(Protocol):
@@ -62,6 +63,12 @@ class PlanBook(Protocol):
     async def list_transfers(
         self, status: m.TransferState | None = None
     ) -> list[m.TransferRecord]: ...
+
+
+class LimitBook(Protocol):
+    async def limit_headroom(
+        self, policy: LimitsPolicy, *, now: datetime | None = None
+    ) -> Headroom: ...
 
 
 class AuditLog(Protocol):
@@ -125,7 +132,7 @@ class CoverStore(Registry, Balances, CoverBook, AuditLog, Transactional, Protoco
     pass
 
 
-class PlanStore(PositionStore, PlanBook, AuditLog, Keys, Transactional, Protocol):
+class PlanStore(PositionStore, PlanBook, LimitBook, AuditLog, Keys, Transactional, Protocol):
     pass
 
 
@@ -171,7 +178,10 @@ class Engine(Protocol):
         vaults: Sequence[m.Vault],
         target_ratio_bps: int,
         band_bps: int = 0,
-    ) -> m.PlanProposal: ...
+        headroom: Headroom | None = None,
+    ) -> m.PlanProposal:
+        """A plan within ``headroom`` (what the limits leave; None: unlimited)."""
+        ...
 
 
 __all__ = [

@@ -5,7 +5,9 @@ what is recorded and what the chain shows, never from what it was told:
 
 - ``sign`` records the signed transaction before anyone can broadcast it;
   it signs only when no attempt is live and the chain has no trace of the
-  effect's id (``find_effect``);
+  effect's id (``find_effect``), and only after the step's source leg has
+  consumed its amount from the configured limits (once per plan, step and
+  scope; a step the limits refuse now waits, naming the limit);
 - ``broadcast`` sends the recorded bytes (again, if need be: same bytes,
   same transaction);
 - ``observe`` asks the chain about the recorded transaction, records where it
@@ -50,7 +52,8 @@ from chains.errors import (
 from router import domain as m
 from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.domain.execution import effect_id as attempt_key
-from router.errors import PreconditionFailed
+from router.domain.limits import NO_LIMITS, LimitsPolicy, step_scopes
+from router.errors import LimitExceeded, PreconditionFailed
 from router.execution.effects import (
     PHASES,
     Places,
@@ -147,6 +150,7 @@ class PlanActivities:
         observe_seconds: float = 20.0,
         crash: CrashPlan | None = None,
         on_change: Callable[[], None] | None = None,
+        limits: LimitsPolicy = NO_LIMITS,
     ) -> None:
         #: Called after every activity: this process's views of positions and
         #: plans (other processes see the change within their cache's TTL).
@@ -158,6 +162,7 @@ class PlanActivities:
         self._poll = poll_seconds
         self._observe = observe_seconds
         self._crash = crash or CrashPlan()
+        self._limits = limits
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -269,6 +274,7 @@ class PlanActivities:
                 _progress(found), found.tx_ref or "", "found on chain", found.block_number
             )
         try:
+            await self._consume_limits(ref, step)
             signed: SignedTx = await adapter.prepare(effect)
         except DuplicateTransfer:
             found = await adapter.find_effect(effect)
@@ -276,7 +282,7 @@ class PlanActivities:
                 await self._landed(ref, step, effect, found)
                 return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
             raise
-        except (FeeCapExceeded, NonceError) as exc:
+        except (FeeCapExceeded, NonceError, LimitExceeded) as exc:
             await self._store.set_step_status(ref.plan_id, ref.seq, step.status, detail=str(exc))
             return EffectReport(Progress.WAITING, detail=str(exc))
         except ChainError as exc:
@@ -307,6 +313,16 @@ class PlanActivities:
             )
         self._crash.at("sign")
         return EffectReport(Progress.SIGNED, signed.tx_ref)
+
+    async def _consume_limits(self, ref: StepRef, step: m.PlanStep) -> None:
+        """Take a new source effect's amount from its lane bucket and daily
+        windows before it is signed; committed on its own, once per (plan,
+        step, scope), so a re-sign or a restarted worker takes nothing more.
+        Raises :class:`LimitExceeded` (nothing taken) when it does not fit now."""
+        if Leg(ref.leg) is Leg.SOURCE and not self._limits.empty:
+            await self._store.consume_limits(
+                ref.plan_id, ref.seq, step.amount, step_scopes(step), self._limits
+            )
 
     @activity.defn(name="broadcast_effect")
     @heartbeating

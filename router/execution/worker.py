@@ -131,6 +131,7 @@ async def executor_worker(
         observe_seconds=settings.execution.observe_seconds,
         crash=crash,
         on_change=on_change,
+        limits=settings.limits.policy(),
     )
     worker = Worker(
         client,

@@ -332,3 +332,25 @@ class TxAttemptRow(SQLModel, table=True):
     block_number: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger()))
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+
+
+class LimitBucketRow(SQLModel, table=True):
+    """One row per limited scope: a lane's token bucket (level at ``updated_at``);
+    for a daily cap the row is what consumers lock (its level is unused)."""
+
+    __tablename__ = "limit_buckets"
+    scope: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
+    level: int = Field(sa_column=_amount())
+    updated_at: datetime = Field(sa_column=_ts())
+
+
+class LimitUsageRow(SQLModel, table=True):
+    """What each plan step consumed per scope; the key makes a retried step consume once."""
+
+    __tablename__ = "limit_usage"
+    __table_args__ = (sa.Index("ix_limit_usage_scope_at", "scope", "at"),)
+    plan_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    seq: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True, autoincrement=False))
+    scope: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
+    amount: int = Field(sa_column=_amount())
+    at: datetime = Field(sa_column=_ts())
