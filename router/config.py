@@ -335,6 +335,10 @@ class PolicyConfig(_Model):
     dual_approval_above: int = Field(default=1_000_000 * 10**6, ge=0)
     #: Longest another replica's change takes to show in GetPosition.
     position_cache_seconds: float = Field(default=5.0, ge=0)
+    #: The scheduled job executes, without a human, plans whose net capital
+    #: leaving pools is at most this (base units); 0: never (every plan waits
+    #: for operators' approval).
+    auto_execute_below: int = Field(default=0, ge=0)
     #: Share of a pool's free capital that may back new covers, in bps.
     capacity_bps: int = Field(default=8000, ge=0, le=10000)
     #: A report read (or mined) later than the router's clock plus this is refused.
@@ -399,6 +403,16 @@ class ExecutionConfig(_Model):
     vault_refresh_seconds: float = Field(default=30.0, gt=0)
 
 
+class JobConfig(_Model):
+    """The scheduled rebalancing job (``ballast rebalance``)."""
+
+    #: The operator name the job plans and requests execution as (audit log).
+    operator: str = Field(default="rebalance-job", pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    #: How long one run holds the job's lease: longer than a run takes; a run
+    #: that crashed blocks the next ones for at most this long.
+    lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -423,6 +437,7 @@ class RouterSettings(BaseSettings):
     temporal: TemporalConfig = TemporalConfig()
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
+    job: JobConfig = JobConfig()
 
     @field_validator("listen")
     @classmethod

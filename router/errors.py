@@ -16,6 +16,8 @@
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
+    │       ├── PlanInProgress        another plan is pending, approved or executing
+    │       │                         (``plan_id``, ``status``)
     │       ├── CapacityExceeded      a bind would oversell a pool (``pool_id``,
     │       │                         ``requested``, ``available``, ``limit``)
     │       └── InvalidTransition     a state change not allowed from the state
@@ -138,6 +140,19 @@ class StaleVersion(Conflict):
 
 class DuplicateApproval(Conflict):
     pass
+
+
+class PlanInProgress(Conflict):
+    """Another plan is under way: the scheduled job adds none beside it."""
+
+    def __init__(self, plan_id: str, status: str) -> None:
+        super().__init__(
+            f"plan {plan_id} is {status}: no new plan until it is completed, failed or cancelled",
+            plan_id=plan_id,
+            status=status,
+        )
+        self.plan_id = plan_id
+        self.status = status
 
 
 class CapacityExceeded(Conflict):

@@ -39,6 +39,7 @@ from router.domain.covers import (
 )
 from router.domain.idempotency import IdempotencyRecord
 from router.domain.identity import Identity, Revocation, Role, parse_identity
+from router.domain.leases import Lease
 from router.domain.plans import (
     FINAL_STEPS,
     IN_FLIGHT_STEPS,
@@ -91,6 +92,7 @@ __all__ = [
     "Disagreement",
     "IdempotencyRecord",
     "Identity",
+    "Lease",
     "Partner",
     "Plan",
     "PlanDraft",

@@ -316,6 +316,15 @@ class RevocationRow(SQLModel, table=True):
     revoked_at: datetime = Field(sa_column=_ts())
 
 
+class LeaseRow(SQLModel, table=True):
+    """One holder per name until ``expires_at`` (the scheduled job's run lock)."""
+
+    __tablename__ = "leases"
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())
+
+
 class TxAttemptRow(SQLModel, table=True):
     """Every transaction signed for an effect, recorded before it is broadcast."""
 
