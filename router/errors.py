@@ -16,6 +16,8 @@
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
+    │       ├── PlanChanged           a plan's steps differ from what was proposed or
+    │       │                         approved: its approvals are void (``plan_id``)
     │       ├── PlanInProgress        another plan is pending, approved or executing
     │       │                         (``plan_id``, ``status``)
     │       ├── CapacityExceeded      a bind would oversell a pool (``pool_id``,
@@ -140,6 +142,14 @@ class StaleVersion(Conflict):
 
 class DuplicateApproval(Conflict):
     pass
+
+
+class PlanChanged(Conflict):
+    """The plan's steps are not those its approvals were given for."""
+
+    def __init__(self, plan_id: str, message: str) -> None:
+        super().__init__(message, plan_id=plan_id)
+        self.plan_id = plan_id
 
 
 class PlanInProgress(Conflict):

@@ -25,6 +25,7 @@ from router.errors import (
     IdempotencyMismatch,
     InvalidRequest,
     InvalidTransition,
+    PlanChanged,
     PlanInProgress,
     PreconditionFailed,
     StaleVersion,
@@ -98,7 +99,7 @@ class Plans:
 
     def approvals_needed(self, leaving: int) -> int:
         """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
-        return 2 if leaving > self._policy.dual_approval_above else 1
+        return m.approvals_for(leaving, self._policy.tiers())
 
     async def propose(
         self, operator: m.Identity, *, target_ratio_bps: int = 0, dry_run: bool = False
@@ -216,17 +217,29 @@ class Plans:
         plans = await self._store.list_plans(status, limit=offset + limit + 1)
         return plans[offset : offset + limit], len(plans) > offset + limit
 
-    async def approve(self, operator: m.Identity, plan_id: str) -> m.Plan:
-        """Record the operator's approval. Approving again is a no-op that returns
-        the plan as it stands, whatever its state since."""
+    async def approve(
+        self, operator: m.Identity, plan_id: str, *, reviewed_hash: str | None = None
+    ) -> m.Plan:
+        """Record the operator's approval, bound to the hash of the plan's steps
+        (``reviewed_hash``: refused unless the steps still hash so). The
+        initiator cannot approve. Approving again is a no-op that returns the
+        plan as it stands, whatever its state since."""
         try:
             async with self._store.unit_of_work():
-                plan = await self._store.approve_plan(plan_id, operator.name)
+                plan = await self._store.approve_plan(
+                    plan_id, operator.name, reviewed_hash=reviewed_hash
+                )
                 await self._store.append_audit(
                     operator.uri,
                     "plan_approved",
                     plan_id,
-                    {"approvals": len(plan.approvals), "status": plan.status.value},
+                    {
+                        "approvals": len(plan.approvals),
+                        "status": plan.status.value,
+                        "steps_hash": dict(
+                            zip(plan.approvals, plan.approval_hashes, strict=False)
+                        ).get(operator.name),
+                    },
                 )
         except (DuplicateApproval, InvalidTransition):
             # A retry of an approval that went through: answer as it stands.
@@ -261,6 +274,8 @@ class Plans:
                             f"plan {plan_id} is {plan.status.value}, not approved: it needs "
                             f"{plan.approvals_required} approval(s), has {len(plan.approvals)}"
                         )
+                    # Approvals hold for the steps they were given for only.
+                    m.check_unchanged(plan)
                     plan = await self._store.update_plan_status(
                         plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
                     )
@@ -268,6 +283,8 @@ class Plans:
                     await self._store.append_audit(
                         operator.uri, "execution_requested", plan_id, {"key": key}
                     )
+            except PlanChanged:
+                raise  # the approvals are void: no retry changes that
             except (Conflict, StaleVersion):
                 # Lost a race: another request moved the plan or took the key first.
                 continue
