@@ -45,7 +45,7 @@ from router.config import (
     chain_spec,
     load_settings,
 )
-from router.errors import InvalidRequest, RouterError, StoreUnavailable
+from router.errors import InvalidRequest, NotReady, RouterError, StoreUnavailable
 
 # No Rich markup anywhere: help text names "[client]", and what we print comes
 # from users, the router and the config (a secret with "[/bold]" in it would
@@ -422,6 +422,47 @@ class _LazyStarter:
         await (await self._get()).resolve(plan_id, seq, action, operator, reason)
 
 
+class _ViaRouter:
+    """With the embedded Temporal (a dev server inside ``ballast serve``) only the
+    router can start sagas: the job repeats its recorded request there, as
+    ExecutePlan under the same key, and the replay starts the plan's saga."""
+
+    def __init__(self, address: str, creds: ClientCredentials) -> None:
+        self._address = address
+        self._creds = creds
+
+    async def start(self, plan_id: str) -> bool:
+        from router.app.job import execution_key
+
+        request = treasury_pb2.ExecutePlanRequest(
+            plan_id=plan_id, idempotency_key=execution_key(plan_id)
+        )
+        async with _connect(self._address, self._creds) as client:
+            resp = await client.treasury.ExecutePlan(request)
+        if resp.note in ("execution started", "execution already under way"):
+            return resp.note == "execution started"
+        raise NotReady(f"the router did not start it: {resp.note}")
+
+    async def resolve(
+        self, plan_id: str, seq: int, action: str, operator: str, reason: str
+    ) -> None:
+        raise NotReady("resolve steps with `ballast resolve`")
+
+
+def _job_executor(settings: RouterSettings) -> Any:
+    """Who starts the sagas of plans the job executes: the Temporal cluster, or the
+    router (embedded Temporal; needs [client]); None: recorded only."""
+    if not settings.execution.enabled:
+        return None
+    if settings.temporal.address != "embedded":
+        return _LazyStarter(settings)
+    try:
+        creds = settings.client.credentials()
+    except ConfigError:
+        return None
+    return _ViaRouter(settings.client.address, creds)
+
+
 @app.command(help=REBALANCE_HELP)
 def rebalance(
     config: ConfigOpt = None,
@@ -444,11 +485,7 @@ def rebalance(
     from router.store import open_store
 
     settings = _settings(config)
-    executor = (
-        _LazyStarter(settings)
-        if settings.execution.enabled and settings.temporal.address != "embedded"
-        else None
-    )
+    executor = _job_executor(settings)
 
     async def go() -> tuple[Any, dict[str, str]]:
         store = await open_store(settings.database_url)

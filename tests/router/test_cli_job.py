@@ -11,13 +11,17 @@ import pytest
 
 from chains.base import ChainFamily
 from router import domain as m
+from router.api.server import RunningRouter, running_router
 from router.app.engine import ReinsuranceEngine
 from router.app.job import LEASE_NAME
-from router.config import PolicyConfig, RouteConfig
+from router.config import PolicyConfig, RouteConfig, RouterSettings
+from router.devtools.pki import TestCA
 from router.store import Store, open_store
 from tests.app.conftest import UNIT, fund
 from tests.app.test_job import short_book
-from tests.router.cli_support import ballast, invoke
+from tests.router.cli_support import ballast, client_config, invoke
+from tests.router.conftest import ClientFactory, report, send_batches
+from tests.router.test_cli import stressed_pools
 from tests.store import conftest as _db
 
 sqlite_template = _db.sqlite_template
@@ -143,3 +147,53 @@ async def test_help_lists_the_exit_codes_and_bad_config_is_2(tmp_path: Path) -> 
     bad.write_text("[policy]\nauto_execute_below = -1\n")
     ran = await invoke("rebalance", "-c", str(bad))
     assert ran.code == 2 and "auto_execute_below" in ran.err
+
+
+class Recorder:
+    """The router's executor port, recording which sagas it was asked to start."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    async def start(self, plan_id: str) -> bool:
+        self.started.append(plan_id)
+        return True
+
+    async def resolve(
+        self, plan_id: str, seq: int, action: str, operator: str, reason: str
+    ) -> None:
+        raise AssertionError("not resolved here")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def router(settings: RouterSettings, recorder: Recorder) -> AsyncIterator[RunningRouter]:
+    async with running_router(settings, executor=recorder) as r:
+        yield r
+
+
+async def test_with_embedded_temporal_the_router_starts_the_saga_under_the_jobs_key(
+    router: RunningRouter, connect: ClientFactory, ca: TestCA, tmp_path: Path, recorder: Recorder
+) -> None:
+    """The job records the request in the database, then repeats it to the router
+    (ExecutePlan, same key): the replay starts the saga there, once."""
+    await stressed_pools(connect)
+    solana = connect("ballast://reporter/solana")
+    await send_batches(solana, [report("sol-main", 10**6 * UNIT, 100, chain="solana")])
+    alice = client_config(tmp_path, ca, router, "ballast://operator/alice", "alice")
+    job = tmp_path / "job.toml"
+    job.write_text(
+        f'database_url = "{router.settings.database_url}"\n'
+        f"[policy]\nauto_execute_below = {10**30}\nrebalance_band_bps = 0\n" + alice.read_text()
+    )
+    ran = await invoke("rebalance", "--json", "-c", str(job))
+    report_ = json.loads(ran.out)
+    assert (ran.code, report_["status"]) == (0, "executed"), ran.out + ran.err
+    assert report_["note"] == "execution started"
+    assert recorder.started == [report_["plan_id"]]
+    plan = await router.store.get_plan(report_["plan_id"])
+    assert plan.status is m.PlanStatus.EXECUTING and plan.created_by == "rebalance-job"
