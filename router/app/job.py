@@ -167,8 +167,11 @@ class RebalanceJob:
                 + (" …" if len(stale) > 10 else ""),
             )
         active = await self._plans.active_plan()
-        if active is not None and not dry_run and self._resumable(active):
+        if active is not None and self._resumable(active):
             # An earlier run stored and pre-approved it, then stopped before asking.
+            if dry_run:
+                note = f"dry run: would request execution of {active.plan_id}"
+                return JobRun(Outcome.EXECUTED, dry_run=True, plan=active, note=note)
             return await self._execute(active, ())
         if active is not None:
             return self._in_progress(active, dry_run)
@@ -212,6 +215,7 @@ class RebalanceJob:
             plan.status is m.PlanStatus.APPROVED
             and plan.created_by == self._operator.name
             and plan.approvals_required == 0
+            and self.pre_approved(plan)  # still within the policy as it is now
         )
 
     async def _execute(self, plan: m.Plan, shortfalls: tuple[str, ...]) -> JobRun:

@@ -154,6 +154,12 @@ async def test_a_run_that_stopped_before_asking_is_resumed(
     _, draft = await plans.draft(JOB)
     stored = await plans.store_draft(JOB, draft, pre_approved=True)
     assert stored.status is m.PlanStatus.APPROVED
+    lowered = PolicyConfig(rebalance_band_bps=0, auto_execute_below=stored.total_amount - 1)
+    run = await job_of(book, engine, lowered).run()
+    assert run.outcome is Outcome.IN_PROGRESS  # no longer within the policy: left alone
+    dry = await job_of(book, engine, policy).run(dry_run=True)
+    assert (dry.outcome, dry.dry_run, dry.exit_code) == (Outcome.EXECUTED, True, 0)
+    assert (await book.get_plan(stored.plan_id)).status is m.PlanStatus.APPROVED
     run = await job_of(book, engine, policy).run()
     assert run.outcome is Outcome.EXECUTED and run.plan is not None
     assert run.plan.plan_id == stored.plan_id and run.plan.status is m.PlanStatus.EXECUTING
