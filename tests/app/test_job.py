@@ -244,3 +244,17 @@ async def test_two_runs_at_once_on_two_connections_plan_once(
     assert outcome[held.lease.holder] is Outcome.AWAITING_APPROVAL  # the winner kept it out
     assert planned.plan is not None
     assert [p.plan_id for p in await book.list_plans()] == [planned.plan.plan_id]
+
+
+async def test_pools_short_with_nothing_to_move_exit_14_and_store_nothing(
+    book: Store, engine: ReinsuranceEngine, band0: PolicyConfig
+) -> None:
+    """b1 lost its capital and no pool has any to spare (no vault either)."""
+    await fund(book, {"a1": 0, "a2": 0, "b1": 400_000 * UNIT, "b2": 0})
+    await bind(book, engine, band0, "b1", "chain-b", 300_000 * UNIT, "job-short-01")
+    await fund(book, {"b1": 10_000 * UNIT})
+    for dry in (True, False):
+        run = await job_of(book, engine, band0).run(dry_run=dry)
+        assert (run.outcome, run.exit_code, run.plan) == (Outcome.SHORT, 14, None)
+        assert any(s.startswith("b1: ") and "below target" in s for s in run.shortfalls)
+    assert await book.list_plans() == []
