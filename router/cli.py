@@ -19,7 +19,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import grpc
 import typer
@@ -484,7 +484,15 @@ def rebalance(
     from router.domain import Identity, Role
     from router.store import open_store
 
-    settings = _settings(config)
+    def failed(message: str, code: int) -> NoReturn:
+        if as_json:  # schedulers read stdout: one object there too
+            typer.echo(json.dumps({"status": "error", "exit_code": code, "error": message}))
+        fail(message, code)
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        failed(f"invalid configuration: {exc}", 2)
     executor = _job_executor(settings)
 
     async def go() -> tuple[Any, dict[str, str]]:
@@ -508,11 +516,11 @@ def rebalance(
     try:
         run, chains = asyncio.run(go())
     except InvalidRequest as exc:
-        fail(f"invalid configuration: {exc}")
+        failed(f"invalid configuration: {exc}", 2)
     except StoreUnavailable as exc:
-        fail(f"database_url: cannot open the database ({exc}); check that it runs", 1)
+        failed(f"database_url: cannot open the database ({exc}); check that it runs", 1)
     except RouterError as exc:
-        fail(f"the job was refused: {exc}", 1)
+        failed(f"the job was refused: {exc}", 1)
     if as_json:
         typer.echo(json.dumps(job_report(run), sort_keys=True))
     else:

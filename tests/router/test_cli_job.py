@@ -147,6 +147,10 @@ async def test_help_lists_the_exit_codes_and_bad_config_is_2(tmp_path: Path) -> 
     bad.write_text("[policy]\nauto_execute_below = -1\n")
     ran = await invoke("rebalance", "-c", str(bad))
     assert ran.code == 2 and "auto_execute_below" in ran.err
+    ran = await invoke("rebalance", "--json", "-c", str(bad))
+    report = json.loads(ran.out)
+    assert (ran.code, report["status"], report["exit_code"]) == (2, "error", 2)
+    assert "auto_execute_below" in report["error"]
 
 
 class Recorder:
