@@ -371,3 +371,44 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit: 2 for usage/config, 1 for a refusal."""
     typer.secho(f"error: {' '.join(message.split())}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+# --------------------------------------------------------------- the job
+
+
+def job_report(run: Any) -> dict[str, Any]:
+    """``ballast rebalance --json``: one object a scheduler can act on (amounts in
+    base units, as strings). ``run`` is a :class:`router.app.job.JobRun`."""
+    plan = run.plan
+    return {
+        "status": run.outcome.value,
+        "exit_code": run.exit_code,
+        "dry_run": run.dry_run,
+        "plan_id": plan.plan_id if plan is not None and plan.plan_id else None,
+        "plan_status": plan.status.value if plan is not None and plan.plan_id else None,
+        "approvals_required": plan.approvals_required if plan is not None else None,
+        "approved_by": list(plan.approvals) if plan is not None else [],
+        "total_amount": str(plan.total_amount) if plan is not None else None,
+        "cost": str(plan.cost) if plan is not None else None,
+        "steps": [
+            {
+                "seq": s.seq,
+                "kind": s.kind.value,
+                "src_pool": s.src_pool,
+                "dst_chain": s.dst_chain,
+                "dst_pool": s.dst_pool,
+                "vault_id": s.vault_id,
+                "route_id": s.route_id,
+                "amount": str(s.amount),
+                "fee": str(s.fee),
+                "status": s.status.value,
+            }
+            for s in (plan.steps if plan is not None else ())
+        ],
+        "shortfalls": list(run.shortfalls),
+        "stale_pools": list(run.stale_pools),
+        "lease_holder": run.lease.holder if run.lease is not None else None,
+        "lease_expires_at": run.lease.expires_at.isoformat() if run.lease is not None else None,
+        "idempotency_key": run.key or None,
+        "note": run.note,
+    }

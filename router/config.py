@@ -14,6 +14,7 @@ repository root.
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from collections.abc import Sequence
@@ -371,10 +372,19 @@ class PolicyConfig(_Model):
     #: A confirmed report older than this is stale and never planned on.
     staleness_limit_seconds: int = Field(default=600, ge=1)
     target_ratio_bps: int = Field(default=15000, ge=10000)
-    #: Plans moving more than this (base units) need two operators' approval.
+    #: Plans moving more than this (base units) need two operators' approval:
+    #: shorthand for ``approval_tiers = [[0, 1], [dual_approval_above + 1, 2]]``.
     dual_approval_above: int = Field(default=1_000_000 * 10**6, ge=0)
+    #: ``[[net amount, approvals], ...]``: from that net capital leaving pools
+    #: (base units) on, that many distinct operators' approvals; thresholds
+    #: rising from 0, approvals 1-16 and not falling. Unset: dual_approval_above.
+    approval_tiers: tuple[tuple[int, int], ...] | None = None
     #: Longest another replica's change takes to show in GetPosition.
     position_cache_seconds: float = Field(default=5.0, ge=0)
+    #: The scheduled job executes, without a human, plans whose net capital
+    #: leaving pools is at most this (base units); 0: never (every plan waits
+    #: for operators' approval).
+    auto_execute_below: int = Field(default=0, ge=0)
     #: Share of a pool's free capital that may back new covers, in bps.
     capacity_bps: int = Field(default=8000, ge=0, le=10000)
     #: A report read (or mined) later than the router's clock plus this is refused.
@@ -392,6 +402,28 @@ class PolicyConfig(_Model):
         if self.cover_type_correlation + self.market_correlation > 1.0:
             raise ValueError("cover_type_correlation + market_correlation must not exceed 1")
         return self
+
+    @model_validator(mode="after")
+    def _tiers(self) -> PolicyConfig:
+        tiers = self.approval_tiers
+        if tiers is None:
+            return self
+        if "dual_approval_above" in self.model_fields_set:
+            raise ValueError("set approval_tiers or dual_approval_above, not both")
+        if not tiers or tiers[0][0] != 0:
+            raise ValueError("approval_tiers must start with a tier at 0, e.g. [[0, 1], ...]")
+        for (low, before), (high, count) in itertools.pairwise(tiers):
+            if high <= low or count < before:
+                raise ValueError("approval_tiers: thresholds must rise and approvals must not fall")
+        if any(not 1 <= count <= 16 for _, count in tiers):
+            raise ValueError("approval_tiers: each tier needs 1-16 approvals")
+        return self
+
+    def tiers(self) -> tuple[tuple[int, int], ...]:
+        """The approval tiers in force (``dual_approval_above`` as two tiers if unset)."""
+        if self.approval_tiers is not None:
+            return self.approval_tiers
+        return ((0, 1), (self.dual_approval_above + 1, 2))
 
 
 class BridgeConfig(_Model):
@@ -439,6 +471,16 @@ class ExecutionConfig(_Model):
     vault_refresh_seconds: float = Field(default=30.0, gt=0)
 
 
+class JobConfig(_Model):
+    """The scheduled rebalancing job (``ballast rebalance``)."""
+
+    #: The operator name the job plans and requests execution as (audit log).
+    operator: str = Field(default="rebalance-job", pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    #: How long one run holds the job's lease: longer than a run takes; a run
+    #: that crashed blocks the next ones for at most this long.
+    lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -463,6 +505,7 @@ class RouterSettings(BaseSettings):
     temporal: TemporalConfig = TemporalConfig()
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
+    job: JobConfig = JobConfig()
 
     @field_validator("listen")
     @classmethod

@@ -19,6 +19,10 @@
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
+    │       ├── PlanChanged           a plan's steps differ from what was proposed or
+    │       │                         approved: its approvals are void (``plan_id``)
+    │       ├── PlanInProgress        another plan is pending, approved or executing
+    │       │                         (``plan_id``, ``status``)
     │       ├── CapacityExceeded      a bind would oversell a pool (``pool_id``,
     │       │                         ``requested``, ``available``, ``limit``)
     │       └── InvalidTransition     a state change not allowed from the state
@@ -156,6 +160,27 @@ class StaleVersion(Conflict):
 
 class DuplicateApproval(Conflict):
     pass
+
+
+class PlanChanged(Conflict):
+    """The plan's steps are not those its approvals were given for."""
+
+    def __init__(self, plan_id: str, message: str) -> None:
+        super().__init__(message, plan_id=plan_id)
+        self.plan_id = plan_id
+
+
+class PlanInProgress(Conflict):
+    """Another plan is under way: the scheduled job adds none beside it."""
+
+    def __init__(self, plan_id: str, status: str) -> None:
+        super().__init__(
+            f"plan {plan_id} is {status}: no new plan until it is completed, failed or cancelled",
+            plan_id=plan_id,
+            status=status,
+        )
+        self.plan_id = plan_id
+        self.status = status
 
 
 class CapacityExceeded(Conflict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -25,6 +26,8 @@ from router.errors import (
     IdempotencyMismatch,
     InvalidRequest,
     InvalidTransition,
+    PlanChanged,
+    PlanInProgress,
     PreconditionFailed,
     StaleVersion,
 )
@@ -33,6 +36,8 @@ log = logging.getLogger("ballast.router.plans")
 
 FINAL_PLAN = frozenset({m.PlanStatus.COMPLETED, m.PlanStatus.FAILED, m.PlanStatus.CANCELLED})
 EXECUTE_SCOPE = "execute_plan"
+#: Plans that are still under way: a scheduled run never adds one beside them.
+ACTIVE_PLAN = (m.PlanStatus.EXECUTING, m.PlanStatus.APPROVED, m.PlanStatus.PENDING_APPROVAL)
 
 
 class PlanEvents:
@@ -97,12 +102,23 @@ class Plans:
 
     def approvals_needed(self, leaving: int) -> int:
         """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
-        return 2 if leaving > self._policy.dual_approval_above else 1
+        return m.approvals_for(leaving, self._policy.tiers())
 
     async def propose(
         self, operator: m.Identity, *, target_ratio_bps: int = 0, dry_run: bool = False
     ) -> Planned:
         """Plan on the current state; store it for approval unless ``dry_run``."""
+        planned, draft = await self.draft(operator, target_ratio_bps=target_ratio_bps)
+        if dry_run:
+            return planned
+        plan = await self.store_draft(operator, draft)
+        return Planned(plan, planned.shortfalls, dry_run=False)
+
+    async def draft(
+        self, operator: m.Identity, *, target_ratio_bps: int = 0
+    ) -> tuple[Planned, m.PlanDraft]:
+        """Compute a plan on the current state without storing it: its preview
+        (a dry run's answer, empty id) and the draft :meth:`store_draft` stores."""
         target = target_ratio_bps or self._policy.target_ratio_bps
         if not 10_000 <= target <= 100_000:
             raise InvalidRequest("target_ratio_bps", "must be 0 (default) or 10000-100000")
@@ -129,23 +145,42 @@ class Plans:
             summary=proposal.summary,
             approvals_required=self.approvals_needed(proposal.total_amount),
         )
-        if dry_run:
-            preview = m.Plan(
-                plan_id="",
-                status=m.PlanStatus.PENDING_APPROVAL,
-                version=0,
-                created_by=draft.created_by,
-                total_amount=draft.total_amount,
-                cost=draft.cost,
-                summary=draft.summary,
-                approvals_required=draft.approvals_required,
-                steps=draft.steps,
-                approvals=(),
-                created_at=now,
-                updated_at=now,
-            )
-            return Planned(preview, proposal.shortfalls, dry_run=True)
+        preview = m.Plan(
+            plan_id="",
+            status=m.PlanStatus.PENDING_APPROVAL,
+            version=0,
+            created_by=draft.created_by,
+            total_amount=draft.total_amount,
+            cost=draft.cost,
+            summary=draft.summary,
+            approvals_required=draft.approvals_required,
+            steps=draft.steps,
+            approvals=(),
+            created_at=now,
+            updated_at=now,
+        )
+        return Planned(preview, proposal.shortfalls, dry_run=True), draft
+
+    async def store_draft(
+        self,
+        operator: m.Identity,
+        draft: m.PlanDraft,
+        *,
+        unless_active: bool = False,
+        pre_approved: bool = False,
+    ) -> m.Plan:
+        """Store a computed plan for approval, with its audit entry. With
+        ``unless_active``, refuse (:class:`PlanInProgress`) when another plan is
+        pending, approved or executing, checked in the same transaction. With
+        ``pre_approved`` (the scheduled job, within ``policy.auto_execute_below``)
+        the plan needs no operator and is stored APPROVED, audited as such."""
+        if pre_approved:
+            draft = dataclasses.replace(draft, approvals_required=0)
         async with self._store.unit_of_work():
+            if unless_active:
+                active = await self.active_plan()
+                if active is not None:
+                    raise PlanInProgress(active.plan_id, active.status.value)
             plan = await self._store.create_plan(draft)
             await self._store.append_audit(
                 operator.uri,
@@ -153,8 +188,29 @@ class Plans:
                 plan.plan_id,
                 {"steps": len(plan.steps), "moved": plan.total_amount, "cost": plan.cost},
             )
+            if pre_approved:
+                plan = await self._store.update_plan_status(
+                    plan.plan_id, m.PlanStatus.APPROVED, expected_version=plan.version
+                )
+                await self._store.append_audit(
+                    operator.uri,
+                    "plan_preapproved",
+                    plan.plan_id,
+                    {
+                        "moved": plan.total_amount,
+                        "auto_execute_below": self._policy.auto_execute_below,
+                    },
+                )
         self.events.notify()
-        return Planned(plan, proposal.shortfalls, dry_run=False)
+        return plan
+
+    async def active_plan(self) -> m.Plan | None:
+        """The newest plan that is pending approval, approved or executing, if any."""
+        for status in ACTIVE_PLAN:
+            found = await self._store.list_plans(status, limit=1)
+            if found:
+                return found[0]
+        return None
 
     async def get(self, plan_id: str) -> m.Plan:
         return await self._store.get_plan(plan_id)
@@ -166,17 +222,29 @@ class Plans:
         plans = await self._store.list_plans(status, limit=offset + limit + 1)
         return plans[offset : offset + limit], len(plans) > offset + limit
 
-    async def approve(self, operator: m.Identity, plan_id: str) -> m.Plan:
-        """Record the operator's approval. Approving again is a no-op that returns
-        the plan as it stands, whatever its state since."""
+    async def approve(
+        self, operator: m.Identity, plan_id: str, *, reviewed_hash: str | None = None
+    ) -> m.Plan:
+        """Record the operator's approval, bound to the hash of the plan's steps
+        (``reviewed_hash``: refused unless the steps still hash so). The
+        initiator cannot approve. Approving again is a no-op that returns the
+        plan as it stands, whatever its state since."""
         try:
             async with self._store.unit_of_work():
-                plan = await self._store.approve_plan(plan_id, operator.name)
+                plan = await self._store.approve_plan(
+                    plan_id, operator.name, reviewed_hash=reviewed_hash
+                )
                 await self._store.append_audit(
                     operator.uri,
                     "plan_approved",
                     plan_id,
-                    {"approvals": len(plan.approvals), "status": plan.status.value},
+                    {
+                        "approvals": len(plan.approvals),
+                        "status": plan.status.value,
+                        "steps_hash": dict(
+                            zip(plan.approvals, plan.approval_hashes, strict=False)
+                        ).get(operator.name),
+                    },
                 )
         except (DuplicateApproval, InvalidTransition):
             # A retry of an approval that went through: answer as it stands.
@@ -211,6 +279,8 @@ class Plans:
                             f"plan {plan_id} is {plan.status.value}, not approved: it needs "
                             f"{plan.approvals_required} approval(s), has {len(plan.approvals)}"
                         )
+                    # Approvals hold for the steps they were given for only.
+                    m.check_unchanged(plan)
                     plan = await self._store.update_plan_status(
                         plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
                     )
@@ -218,6 +288,8 @@ class Plans:
                     await self._store.append_audit(
                         operator.uri, "execution_requested", plan_id, {"key": key}
                     )
+            except PlanChanged:
+                raise  # the approvals are void: no retry changes that
             except (Conflict, StaleVersion):
                 # Lost a race: another request moved the plan or took the key first.
                 continue

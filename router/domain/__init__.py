@@ -39,6 +39,7 @@ from router.domain.covers import (
 )
 from router.domain.idempotency import IdempotencyRecord
 from router.domain.identity import Identity, Revocation, Role, parse_identity
+from router.domain.leases import Lease
 from router.domain.plans import (
     FINAL_STEPS,
     IN_FLIGHT_STEPS,
@@ -51,6 +52,9 @@ from router.domain.plans import (
     PlanStep,
     StepKind,
     StepStatus,
+    approvals_for,
+    check_unchanged,
+    steps_hash,
 )
 from router.domain.positions import NO_REQUIREMENT, PoolExposure, PoolView, Requirement, Transit
 from router.domain.registry import Chain, Partner, Pool, Reporter, Vault
@@ -91,6 +95,7 @@ __all__ = [
     "Disagreement",
     "IdempotencyRecord",
     "Identity",
+    "Lease",
     "Partner",
     "Plan",
     "PlanDraft",
@@ -113,6 +118,7 @@ __all__ = [
     "TransferState",
     "Transit",
     "Vault",
+    "approvals_for",
     "check_amount",
     "check_block_hash",
     "check_id",
@@ -120,9 +126,11 @@ __all__ = [
     "check_sha256",
     "check_text",
     "check_transfer_id",
+    "check_unchanged",
     "check_utc",
     "parse_identity",
     "pool_capacity",
     "quote_hash",
+    "steps_hash",
     "utcnow",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,7 +16,7 @@ from router.domain.checks import (
     check_int,
     check_transfer_id,
 )
-from router.errors import InvalidRecord
+from router.errors import InvalidRecord, PlanChanged
 
 
 class PlanStatus(StrEnum):
@@ -198,6 +201,10 @@ class Plan:
     approvals: tuple[str, ...]  # operator ids, in approval order
     created_at: datetime
     updated_at: datetime
+    #: :func:`steps_hash` of the steps as proposed (None: a dry run's preview).
+    steps_hash: str | None = None
+    #: The steps hash each approval was given for, in ``approvals`` order.
+    approval_hashes: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,3 +221,74 @@ class PlanProposal:
     cost: int
     shortfalls: tuple[str, ...]
     summary: str
+
+
+#: Bumped if the hashed form ever changes (hashes are stored with approvals).
+_STEPS_HASH_DOMAIN = "ballast.plan-steps.v1"
+#: What an approval covers: every field that says what moves where, for how
+#: much. Not the executor's progress (status, version, transfer id, detail,
+#: deadline), which changes while the plan runs.
+_HASHED_FIELDS = (
+    "seq",
+    "kind",
+    "src_pool",
+    "dst_chain",
+    "dst_pool",
+    "vault_id",
+    "route_id",
+    "amount",
+    "fee",
+    "share_ppm",
+)
+
+
+def steps_hash(steps: Iterable[PlanStep]) -> str:
+    """SHA-256 (hex) of a canonical form of the steps, ordered by ``seq``: what an
+    approval is bound to. Integers are decimal strings (no float rounding,
+    any size), JSON with sorted keys and no spaces, under a versioned label."""
+    rows = []
+    for s in sorted(steps, key=lambda s: s.seq):
+        row: dict[str, str | None] = {}
+        for name in _HASHED_FIELDS:
+            value = getattr(s, name)
+            row[name] = None if value is None else str(value)
+        rows.append(row)
+    text = json.dumps(
+        {"domain": _STEPS_HASH_DOMAIN, "steps": rows}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_unchanged(plan: Plan) -> str:
+    """The plan's current steps hash, if the steps are still those proposed and
+    every approval was given for them; else :class:`PlanChanged` naming who
+    approved what (any change voids every approval given before it)."""
+    now = steps_hash(plan.steps)
+    if plan.steps_hash is not None and plan.steps_hash != now:
+        raise PlanChanged(
+            plan.plan_id,
+            f"plan {plan.plan_id}'s steps changed since it was proposed (proposed "
+            f"{plan.steps_hash[:12]}, now {now[:12]}): its approvals are void; plan again",
+        )
+    hashes = plan.approval_hashes or (None,) * len(plan.approvals)
+    void = [op for op, h in zip(plan.approvals, hashes, strict=True) if h != now]
+    if void:
+        seen = dict(zip(plan.approvals, hashes, strict=True))
+        given = ", ".join(f"{op} approved {(seen[op] or 'nothing')[:12]}" for op in void)
+        raise PlanChanged(
+            plan.plan_id,
+            f"plan {plan.plan_id}'s steps changed since they were approved ({given}; "
+            f"now {now[:12]}): the approval is void; plan again",
+        )
+    return now
+
+
+def approvals_for(leaving: int, tiers: Sequence[tuple[int, int]]) -> int:
+    """Distinct approvals a plan moving ``leaving`` base units out of pools needs:
+    the count of the highest tier whose threshold it reaches (tiers sorted by
+    threshold, the first at 0)."""
+    need = 1
+    for threshold, count in tiers:
+        if leaving >= threshold:
+            need = count
+    return need

@@ -38,7 +38,7 @@ HISTORY, LATEST, DISAGREE = T["balance_reports"], T["balance_latest"], T["balanc
 PARTNERS, QUOTES, COVERS = T["partners"], T["quotes"], T["covers"]
 VAULTS, CESSIONS = T["vaults"], T["cessions"]
 IDEMPOTENCY, REVOCATIONS = T["idempotency_keys"], T["revocations"]
-ATTEMPTS = T["tx_attempts"]
+ATTEMPTS, LEASES = T["tx_attempts"], T["leases"]
 PLANS, STEPS, APPROVALS, TRANSFERS, AUDIT = (
     T["plans"],
     T["plan_steps"],

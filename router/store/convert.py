@@ -161,7 +161,7 @@ def step(r: Row) -> PlanStep:
     )
 
 
-def plan(r: Row, steps: Sequence[PlanStep], approvals: Sequence[str]) -> Plan:
+def plan(r: Row, steps: Sequence[PlanStep], approvals: Sequence[tuple[str, str | None]]) -> Plan:
     return Plan(
         plan_id=r["plan_id"],
         status=PlanStatus(r["status"]),
@@ -172,9 +172,11 @@ def plan(r: Row, steps: Sequence[PlanStep], approvals: Sequence[str]) -> Plan:
         summary=r["summary"],
         approvals_required=r["approvals_required"],
         steps=tuple(steps),
-        approvals=tuple(approvals),
+        approvals=tuple(op for op, _ in approvals),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        steps_hash=r["steps_hash"],
+        approval_hashes=tuple(h for _, h in approvals),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -23,6 +24,8 @@ from router.domain import (
     check_int,
     check_text,
     check_transfer_id,
+    check_unchanged,
+    steps_hash,
     utcnow,
 )
 from router.errors import (
@@ -31,6 +34,7 @@ from router.errors import (
     InvalidRecord,
     InvalidTransition,
     NotFound,
+    PlanChanged,
     StaleVersion,
 )
 from router.store import convert
@@ -51,6 +55,7 @@ class PlansPart(StoreBase):
             "cost": draft.cost,
             "summary": draft.summary,
             "approvals_required": draft.approvals_required,
+            "steps_hash": steps_hash(draft.steps),
             "created_at": now,
             "updated_at": now,
         }
@@ -78,19 +83,19 @@ class PlansPart(StoreBase):
             return []
         ids = [r["plan_id"] for r in rows]
         steps: dict[str, list[PlanStep]] = {i: [] for i in ids}
-        approvals: dict[str, list[str]] = {i: [] for i in ids}
+        approvals: dict[str, list[tuple[str, str | None]]] = {i: [] for i in ids}
         srows = await conn.execute(
             sa.select(STEPS).where(STEPS.c.plan_id.in_(ids)).order_by(STEPS.c.plan_id, STEPS.c.seq)
         )
         for s in srows.mappings():
             steps[s["plan_id"]].append(convert.step(s))
         arows = await conn.execute(
-            sa.select(APPROVALS.c.plan_id, APPROVALS.c.operator_id)
+            sa.select(APPROVALS.c.plan_id, APPROVALS.c.operator_id, APPROVALS.c.steps_hash)
             .where(APPROVALS.c.plan_id.in_(ids))
             .order_by(APPROVALS.c.approved_at, APPROVALS.c.operator_id)
         )
-        for pid, op in arows:
-            approvals[pid].append(op)
+        for pid, op, digest in arows:
+            approvals[pid].append((op, digest))
         return [convert.plan(r, steps[r["plan_id"]], approvals[r["plan_id"]]) for r in rows]
 
     async def get_plan(self, plan_id: str) -> Plan:
@@ -137,11 +142,24 @@ class PlansPart(StoreBase):
         if result.rowcount != 1:
             raise StaleVersion("plan", plan_id, expected=expected, actual=None)
 
-    async def approve_plan(self, plan_id: str, operator_id: str) -> Plan:
-        """Record one operator's approval; enough distinct ones approve the plan."""
+    async def approve_plan(
+        self, plan_id: str, operator_id: str, *, reviewed_hash: str | None = None
+    ) -> Plan:
+        """Record one operator's approval, bound to the hash of the steps as they
+        are in this transaction; enough distinct ones approve the plan. With
+        ``reviewed_hash`` (what the operator reviewed), a plan whose steps hash
+        otherwise is refused (:class:`PlanChanged`), and so is one whose steps
+        changed since it was proposed."""
         check_id(operator_id, "operator_id")
         async with self._tx() as conn:
             plan = await self._load_plan(conn, plan_id)
+            current = check_unchanged(dataclasses.replace(plan, approvals=(), approval_hashes=()))
+            if reviewed_hash is not None and reviewed_hash != current:
+                raise PlanChanged(
+                    plan_id,
+                    f"plan {plan_id}'s steps hash {current[:12]}, not the "
+                    f"{reviewed_hash[:12]} reviewed: read the plan again",
+                )
             if plan.status is not PlanStatus.PENDING_APPROVAL:
                 raise InvalidTransition(
                     f"plan {plan_id!r} is {plan.status.value}: only pending plans take approvals"
@@ -157,7 +175,10 @@ class PlansPart(StoreBase):
             try:
                 await conn.execute(
                     sa.insert(APPROVALS).values(
-                        plan_id=plan_id, operator_id=operator_id, approved_at=utcnow()
+                        plan_id=plan_id,
+                        operator_id=operator_id,
+                        approved_at=utcnow(),
+                        steps_hash=current,
                     )
                 )
             except IntegrityError as exc:

@@ -59,6 +59,7 @@ from router.store._base import (
 from router.store.access import AccessPart
 from router.store.engine import make_engine, migrate
 from router.store.execution import ExecutionPart
+from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
 from router.store.reports import ReportsPart
@@ -86,7 +87,7 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart):
+class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------

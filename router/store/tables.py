@@ -208,6 +208,8 @@ class PlanRow(SQLModel, table=True):
     approvals_required: int
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
+    #: SHA-256 of the steps as proposed (``router.domain.steps_hash``).
+    steps_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
 
 
 class PlanStepRow(SQLModel, table=True):
@@ -243,6 +245,8 @@ class ApprovalRow(SQLModel, table=True):
     )
     operator_id: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
     approved_at: datetime = Field(sa_column=_ts())
+    #: The steps hash this approval was given for: a plan changed since is not approved.
+    steps_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
 
 
 class TransferRow(SQLModel, table=True):
@@ -314,6 +318,15 @@ class RevocationRow(SQLModel, table=True):
     reason: str = Field(max_length=256)
     revoked_by: str = Field(max_length=128)
     revoked_at: datetime = Field(sa_column=_ts())
+
+
+class LeaseRow(SQLModel, table=True):
+    """One holder per name until ``expires_at`` (the scheduled job's run lock)."""
+
+    __tablename__ = "leases"
+    name: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())
 
 
 class TxAttemptRow(SQLModel, table=True):

@@ -79,10 +79,13 @@ async def test_status_plan_approve_execute_rebalance(
     code, out = await cli("execute", plan_id, "-c", str(alice), "--key", "cli-key-0001")
     assert code == 0 and "no executor is configured" in out
 
-    code, out = await cli("rebalance", "-c", str(alice))
-    assert code == 0, out
-    assert "automatic execution is not enabled yet" in out
-    assert len(await router.store.list_plans()) == 2
+    # The scheduled job reads the database itself: a pool never reported (stale).
+    job = tmp_path / "job.toml"
+    job.write_text(f'database_url = "{router.settings.database_url}"\n' + alice.read_text())
+    code, out = await cli("rebalance", "-c", str(job))
+    assert code == 12, out
+    assert "stale_data" in out
+    assert len(await router.store.list_plans()) == 1
 
 
 async def test_status_shows_every_figure_in_whole_units_with_totals_through_a_pipe(

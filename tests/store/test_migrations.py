@@ -133,3 +133,36 @@ def test_downgrade_to_base_and_back_with_the_alembic_command(backend: str, tmp_p
         if backend == "postgresql":
             with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_plans_approved_before_binding_get_their_steps_hash(tmp_path: Path) -> None:
+    """0008 gives existing plans and approvals the hash of the steps they have:
+    a plan approved before approvals were bound still executes."""
+    from router.domain import PlanDraft, PlanStep, StepKind, check_unchanged, steps_hash
+
+    url = f"sqlite:///{tmp_path / 'bind.db'}"
+    _alembic(url, "upgrade", "head")
+
+    async def approve() -> None:
+        store = await open_store(url, migrate=False)
+        try:
+            step = PlanStep(0, StepKind.TRANSFER, "p1", 10**30, dst_chain="evm", dst_pool="p2")
+            await store.create_plan(PlanDraft("plan-old", "carol", (step,), 10**30, 0))
+            await store.approve_plan("plan-old", "bob")
+        finally:
+            await store.aclose()
+
+    async def check() -> None:
+        store = await open_store(url, migrate=False)
+        try:
+            plan = await store.get_plan("plan-old")
+            assert plan.steps_hash == steps_hash(plan.steps)
+            assert plan.approval_hashes == (plan.steps_hash,)
+            assert check_unchanged(plan) == plan.steps_hash
+        finally:
+            await store.aclose()
+
+    asyncio.run(approve())
+    _alembic(url, "downgrade", "0007")
+    _alembic(url, "upgrade", "head")
+    asyncio.run(check())
