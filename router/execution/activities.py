@@ -53,7 +53,7 @@ from router import domain as m
 from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.domain.execution import effect_id as attempt_key
 from router.domain.limits import NO_LIMITS, LimitsPolicy, step_scopes
-from router.errors import LimitExceeded, PreconditionFailed
+from router.errors import LimitExceeded, PlanChanged, PreconditionFailed
 from router.execution.effects import (
     PHASES,
     Places,
@@ -225,6 +225,10 @@ class PlanActivities:
     @heartbeating
     async def load_plan(self, plan_id: str) -> list[SagaStep]:
         plan = await self._store.get_plan(plan_id)
+        try:  # execute exactly what was approved, or nothing
+            m.check_unchanged(plan)
+        except PlanChanged as exc:
+            raise NonRetryable(str(exc)) from None
         places = await self._places()
 
         def nonces(chain: str) -> str:
@@ -626,7 +630,8 @@ class PlanActivities:
     @activity.defn(name="finish_plan")
     @heartbeating
     async def finish_plan(self, args: list[str]) -> str:
-        plan_id, status = args
+        plan_id, status, *why = args
+        reason = why[0] if why else "an earlier step failed"
         plan = await self._store.get_plan(plan_id)
         if plan.status is not m.PlanStatus.EXECUTING:
             return plan.status.value
@@ -638,11 +643,14 @@ class PlanActivities:
                         plan_id,
                         s.seq,
                         m.StepStatus.SKIPPED,
-                        detail="not run: an earlier step failed",
+                        detail=f"not run: {reason}",
                     )
             await self._store.update_plan_status(plan_id, target, expected_version=plan.version)
             await self._store.append_audit(
-                "ballast://executor", f"plan_{target.value}", plan_id, {}
+                "ballast://executor",
+                f"plan_{target.value}",
+                plan_id,
+                {"reason": why[0]} if why else {},
             )
         return target.value
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from router.execution.messages import (
@@ -81,14 +82,19 @@ class PlanSaga:
 
     @workflow.run
     async def run(self, inp: SagaInput) -> SagaOutcome:
-        steps: list[SagaStep] = await workflow.execute_activity(
-            Act.LOAD.value,
-            inp.plan_id,
-            result_type=list[SagaStep],
-            start_to_close_timeout=timedelta(seconds=60),
-            heartbeat_timeout=timedelta(seconds=HEARTBEAT_SECONDS),
-            retry_policy=RETRY,
-        )
+        try:
+            steps: list[SagaStep] = await workflow.execute_activity(
+                Act.LOAD.value,
+                inp.plan_id,
+                result_type=list[SagaStep],
+                start_to_close_timeout=timedelta(seconds=60),
+                heartbeat_timeout=timedelta(seconds=HEARTBEAT_SECONDS),
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:  # e.g. the steps are not those approved
+            why = str(err.cause.message) if isinstance(err.cause, ApplicationError) else str(err)
+            await self._act(Act.FINISH, [inp.plan_id, "failed", why], str)
+            return SagaOutcome(status="failed", done=[], failed=[], refunded=[])
         outcome: dict[int, str] = {}
         for phase in sorted({s.phase for s in steps}):
             batch = [s for s in steps if s.phase == phase]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from temporalio.client import Client
 
 from chains.evm_config import FeePolicy
@@ -211,3 +212,38 @@ async def test_a_step_that_cannot_be_mined_goes_stuck_and_an_operator_resolves_i
             assert action in actions, actions
         with pytest.raises(PreconditionFailed):  # only a stuck step of an executing plan
             await plans.resolve_step(alice, plan.plan_id, 0, "retry", "too late")
+
+
+async def test_a_plan_whose_steps_changed_after_approval_is_not_executed(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """The saga executes exactly what was approved or nothing: a step rewritten in
+    the database after approval (and after ExecutePlan) fails the plan before
+    anything is signed, and says why."""
+    async with setup(tmp_path, temporal_server, "tampered") as s:
+        plan = await approved_plan(s.store, "plan-tampered", plan_steps())
+        async with s.store.engine.begin() as conn:  # someone rewrites a step in the database
+            await conn.execute(
+                sa.text("UPDATE plan_steps SET amount = :a WHERE plan_id = :p AND seq = 1"),
+                {"a": str(MOVE * 2), "p": plan.plan_id},
+            )
+        before = await s.holdings()
+        client = await Client.connect(temporal_server.address)
+        starter = TemporalStarter(client, s.settings.temporal.task_queue, s.settings.execution)
+        async with (
+            block_producer(s.env),
+            executor_worker(client, s.settings, s.store, {"ethereum": s.eth.adapter}, None),
+        ):
+            assert await starter.start(plan.plan_id)
+            outcome = await asyncio.wait_for(
+                client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 120
+            )
+        assert outcome.status == "failed" and outcome.done == []
+        assert await s.holdings() == before  # nothing moved
+        done = await s.store.get_plan(plan.plan_id)
+        assert done.status is m.PlanStatus.FAILED
+        assert {st.status for st in done.steps} == {m.StepStatus.SKIPPED}
+        assert "changed since" in (done.steps[0].detail or "")
+        assert await s.store.plan_attempts(plan.plan_id) == []  # nothing was even signed
+        (entry,) = [e for e in await s.store.list_audit(plan.plan_id) if e.action == "plan_failed"]
+        assert "changed since" in str(entry.detail)
