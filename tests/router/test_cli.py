@@ -144,6 +144,42 @@ async def test_plan_through_a_pipe_prints_whole_units_and_a_dry_run_is_titled_so
     assert expected.summary in raw.out
 
 
+async def test_report_writes_one_html_file_of_the_latest_plan_or_the_one_named(
+    router: RunningRouter, connect: ClientFactory, ca: TestCA, tmp_path: Path
+) -> None:
+    await stressed_pools(connect)
+    alice = client_config(tmp_path, ca, router, "ballast://operator/alice", "alice")
+    out = tmp_path / "none.html"
+    code, printed = await cli("report", "-c", str(alice), "--out", str(out))
+    assert code == 0, printed
+    assert printed.strip() == str(out)
+    assert "No plan" in out.read_text()
+
+    code, printed = await cli("plan", "-c", str(alice))
+    assert code == 0, printed
+    (stored,) = await router.store.list_plans()
+    assert stored.total_amount > 0, "the scenario must need a transfer"
+    out = tmp_path / "latest.html"
+    code, printed = await cli("report", "-c", str(alice), "-o", str(out))
+    assert code == 0, printed
+    html = out.read_text()
+    assert f"Plan {stored.plan_id} (pending_approval)" in html
+    for pool in ("eth-main", "eth-alt", "sol-main"):
+        assert f"<td>{pool}</td>" in html
+    assert "123,456,789,012.345678 USDC" in html  # eth-alt's capital, whole units
+    assert f"{whole(stored.total_amount, 6)} USDC" in html
+    assert html.count('<img src="data:image/png;base64,') == 3
+
+    raw = tmp_path / "raw.html"
+    code, printed = await cli("report", "-c", str(alice), "--plan", stored.plan_id, "--raw",
+                              "-o", str(raw))  # fmt: skip
+    assert code == 0, printed
+    assert f"{HUGE} USDC base units" in raw.read_text()
+
+    code, printed = await cli("report", "-c", str(alice), "--plan", "plan-nope", "-o", str(raw))
+    assert code == 1 and "NOT_FOUND" in printed
+
+
 def _position(
     pool: str, capital: int, scr: int | None, *, stale: bool = False
 ) -> treasury_pb2.PoolPosition:

@@ -1,0 +1,55 @@
+"""`ballast report`: the operator's HTML report of the positions and a plan
+(the rendering is :mod:`router.report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from ballast.v1 import treasury_pb2
+
+from router.agent.client import RouterClient
+from router.cli_common import ConfigOpt, RawOpt
+from router.cli_views import Units, fail
+
+PlanOpt = Annotated[
+    str | None, typer.Option("--plan", help="the plan to show (default: the latest)")
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="the HTML file to write (default: ballast-report-PLAN.html)"),
+]
+
+
+async def fetch(
+    client: RouterClient, plan_id: str | None
+) -> tuple[treasury_pb2.GetPositionResponse, treasury_pb2.Plan | None]:
+    """The positions now and the plan: the one named, or the newest stored (None: none)."""
+    position = await client.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+    if plan_id:
+        got = await client.treasury.GetPlan(treasury_pb2.GetPlanRequest(plan_id=plan_id))
+        return position, got.plan
+    page = await client.treasury.ListPlans(treasury_pb2.ListPlansRequest(page_size=1))
+    return position, page.plans[0] if page.plans else None
+
+
+def report(
+    plan: PlanOpt = None, out: OutOpt = None, raw: RawOpt = False, config: ConfigOpt = None
+) -> None:
+    """Write the operator's report, one HTML file with its charts: every pool's
+    ratio against target and 100 %, the plan's flows between chains and vaults,
+    capital in flight and stuck. Prints the file's path."""
+    from router.cli import _run, _settings  # the CLI's own failure handling
+    from router.report import render
+
+    settings = _settings(config)
+    position, chosen = _run(settings, lambda c: fetch(c, plan))
+    html = render(position, chosen, Units.of(settings, raw), settings.policy.target_ratio_bps)
+    name = chosen.plan_id if chosen is not None and chosen.plan_id else "no-plan"
+    path = out if out is not None else Path(f"ballast-report-{name}.html")
+    try:
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
+    typer.echo(str(path))
