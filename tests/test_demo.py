@@ -42,3 +42,17 @@ async def test_demo_executes_a_plan_on_chain_and_conserves_capital(tmp_path: Pat
     assert re.search(r"plan plan-\S+: COMPLETED", text)
     assert "conserved to the unit" in text and "NOT CONSERVED" not in text
     assert re.search(r"demo finished in [\d.]+ s", text)
+    # The operator's report: one HTML file in the working directory, with its charts.
+    found = re.search(r"report: (\S+\.html)", text)
+    assert found, "the demo names its report"
+    report = Path(found[1])
+    assert report.parent == tmp_path
+    check_report(report, sorted(rows))
+
+
+def check_report(report: Path, pools: list[str]) -> None:
+    assert report.is_file()
+    html = report.read_text()
+    for pool in pools:
+        assert f"<td>{pool}</td>" in html
+    assert "ratio" in html and '<img src="data:image/png;base64,' in html

@@ -11,7 +11,8 @@
    saga: capital moves between chains over the bridge and exposure is ceded
    to vaults, watched step by step.
 6. Balances read back from every chain; before/after ratios per pool; the
-   conservation check, to the unit.
+   conservation check, to the unit; the operator's HTML report, written to
+   the demo's working directory.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from chains.bridge import DeliveryAttester
 from router.agent.client import RouterClient, bind_request
 from router.agent.reporting import embedded_agents
 from router.api.server import running_router
+from router.cli_views import Units
 from router.config import TemporalConfig, load_settings
 from router.devtools.demo_world import (
     USDC,
@@ -298,8 +300,42 @@ async def run(console: Console, workdir: Path) -> int:
         after = await settled_positions(op, chain_after)
         console.print(before_after(before, after))
         ok = conservation(console, final, chain_before, chain_after)
+        path = await asyncio.to_thread(  # charts take a moment: the agents keep reporting
+            write_report,
+            workdir,
+            before,
+            after,
+            final,
+            Units.of(settings, False),
+            settings.policy.target_ratio_bps,
+        )
+        console.print(f"report: {path}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
     return 0 if ok and final.state == treasury_pb2.PLAN_STATE_COMPLETED else 1
+
+
+def write_report(
+    workdir: Path,
+    before: Sequence[treasury_pb2.PoolPosition],
+    after: Sequence[treasury_pb2.PoolPosition],
+    plan: treasury_pb2.Plan,
+    units: Units,
+    target_bps: int,
+) -> Path:
+    """The operator's HTML report of the plan, the positions it started from and
+    where it left them."""
+    from router.report import render
+
+    path = workdir / f"ballast-report-{plan.plan_id}.html"
+    html = render(
+        treasury_pb2.GetPositionResponse(pools=after),
+        plan,
+        units,
+        target_bps,
+        before=treasury_pb2.GetPositionResponse(pools=before),
+    )
+    path.write_text(html, encoding="utf-8")
+    return path
 
 
 def conservation(
