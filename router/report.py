@@ -157,7 +157,7 @@ def flow_chart(plan: treasury_pb2.Plan, units: Units) -> bytes:
     at: dict[str, tuple[float, float]] = {}
     for i, c in enumerate(chains):
         angle = math.pi / 2 - 2 * math.pi * i / len(chains)
-        r = 1.3 if len(chains) > 1 else 0.0
+        r = 1.8 if len(chains) > 1 else 0.0
         at[c] = (r * math.cos(angle), r * math.sin(angle))
     vaults = sorted({(f.source, f.destination) for f in moves if _vault(f.destination)})
     for chain, vault in vaults:
@@ -171,8 +171,9 @@ def flow_chart(plan: treasury_pb2.Plan, units: Units) -> bytes:
     ax = fig.add_subplot()
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_xlim(-2.8, 2.8)
-    ax.set_ylim(-2.5, 2.5)
+    xs, ys = [x for x, _ in at.values()] or [0.0], [y for _, y in at.values()] or [0.0]
+    ax.set_xlim(min(xs) - 1.4, max(xs) + 1.4)  # room for the widest box at either side
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     if not chains:
         ax.text(0, 0, "the plan moves nothing", ha="center", va="center", fontsize=12)
     nodes = {}
