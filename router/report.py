@@ -50,6 +50,12 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _plain(text: str) -> str:
+    """A name as matplotlib should draw it: a "$" would start mathtext (and an odd
+    one fails the chart)."""
+    return text.replace("$", r"\$")
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -94,7 +100,8 @@ def ratio_chart(
     )
     ax.axhline(100, color=_RED, linestyle=":", linewidth=1.2, label="minimum 100 % (SCR)")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.95)
-    ax.set_xticks(range(len(pools)), [f"{p.chain}\n{p.pool_id}" for p in pools], fontsize=8)
+    names = [_plain(f"{p.chain}\n{p.pool_id}") for p in pools]
+    ax.set_xticks(range(len(pools)), names, fontsize=8)
     ax.set_xlim(-0.6, max(len(pools), 1) - 0.4)
     ax.set_ylim(0, top * 1.08)
     ax.set_ylabel("capital / SCR (%)")
@@ -179,12 +186,12 @@ def flow_chart(plan: treasury_pb2.Plan, units: Units) -> bytes:
     nodes = {}
     for name, (x, y) in at.items():
         if _vault(name):
-            label, fc, ec = name, "#fff3e0", _ORANGE
+            label, fc, ec = _plain(name), "#fff3e0", _ORANGE
         else:
             inner = [
                 units.money(_amount(a, n), c) for (c, a), n in sorted(within.items()) if c == name
             ]
-            label = name + "".join(f"\n(within: {m})" for m in inner)
+            label = _plain(name) + "".join(f"\n(within: {m})" for m in inner)
             fc, ec = "#e3f2fd", _BLUE
         nodes[name] = ax.text(
             x,
@@ -279,7 +286,7 @@ def transit_chart(position: treasury_pb2.GetPositionResponse, units: Units) -> b
         text = "\n".join(lines)
         ax.text(i, (moving + stuck) / scale, text, ha="center", va="bottom", fontsize=7)
     if keys:
-        ax.set_xticks(range(len(keys)), [c for c, _ in keys])
+        ax.set_xticks(range(len(keys)), [_plain(c) for c, _ in keys])
         ax.set_xlim(-0.7, len(keys) - 0.3)
         ax.set_ylim(
             0,

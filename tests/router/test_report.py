@@ -168,6 +168,21 @@ def test_text_from_the_router_is_escaped() -> None:
     assert len(images(html)) == 3  # an empty plan and no transit still draw
 
 
+def test_dollar_signs_in_names_are_drawn_as_text() -> None:
+    # Unescaped, "$\\nope$" is mathtext with an unknown command: the chart would fail.
+    after = positions(pool("ba$e", "pool-$\\nope$", 10 * USDC, 20 * USDC))
+    plan = treasury_pb2.Plan(
+        plan_id="p",
+        steps=[
+            step(
+                1, "ba$e", "pool-$\\nope$", "", "vault-$\\nope$", 5, treasury_pb2.STEP_KIND_CESSION
+            )
+        ],
+    )
+    html = render(after, plan, UNITS, 15_000)
+    assert "pool-$\\nope$" in html and len(images(html)) == 3
+
+
 def test_without_before_the_ratio_is_now() -> None:
     html = render(AFTER, None, UNITS, 15_000)
     assert "ratio before" not in html and "No plan" in html
