@@ -27,6 +27,7 @@ from html import escape
 
 from ballast.v1 import common_pb2, treasury_pb2
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 
 from router.cli_views import _SHORTFALL, Units, _health, _int, when
 
@@ -294,6 +295,7 @@ def transit_chart(position: treasury_pb2.GetPositionResponse, units: Units) -> b
             or 1,
         )
         ax.set_ylabel(labels.pop() if len(labels) == 1 else "amount (see labels)")
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.legend(loc="upper right", fontsize=8)
     ax.set_title("Capital in flight and stuck, per chain where it is now", fontsize=10)
     fig.tight_layout()
