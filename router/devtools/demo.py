@@ -12,7 +12,7 @@
    to vaults, watched step by step.
 6. Balances read back from every chain; before/after ratios per pool; the
    conservation check, to the unit; the operator's HTML report, written to
-   the demo's working directory.
+   build/ (it outlasts the run; everything else is in a temporary directory).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def holdings_table(before: Holdings, after: Holdings) -> Table:
     return table
 
 
-async def run(console: Console, workdir: Path) -> int:
+async def run(console: Console, workdir: Path, report_dir: Path | None = None) -> int:
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         console.rule("1. chains, bridge, vaults")
@@ -302,7 +302,7 @@ async def run(console: Console, workdir: Path) -> int:
         ok = conservation(console, final, chain_before, chain_after)
         path = await asyncio.to_thread(  # charts take a moment: the agents keep reporting
             write_report,
-            workdir,
+            report_dir or workdir,
             before,
             after,
             final,
@@ -326,7 +326,8 @@ def write_report(
     where it left them."""
     from router.report import render
 
-    path = workdir / f"ballast-report-{plan.plan_id}.html"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = (workdir / f"ballast-report-{plan.plan_id}.html").resolve()
     html = render(
         treasury_pb2.GetPositionResponse(pools=after),
         plan,
@@ -422,7 +423,9 @@ def main() -> None:
     if not console.is_terminal:  # piped/CI: do not squeeze tables into 80 columns
         console = Console(width=140)
     with tempfile.TemporaryDirectory(prefix="ballast-demo-") as tmp:
-        sys.exit(asyncio.run(run(console, Path(tmp))))
+        # The chains, databases and certificates go with the run; the report stays
+        # (build/ is ignored by git, so the checkout stays clean).
+        sys.exit(asyncio.run(run(console, Path(tmp), report_dir=Path("build"))))
 
 
 if __name__ == "__main__":
