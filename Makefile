@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM    := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test install node contracts proto lint bench clean
+.PHONY: demo test install node contracts proto lint bench mutate clean
 
 demo: $(STAMP)
 	$(PY) -m router.devtools.demo
@@ -57,6 +57,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Mutation testing of the critical modules (slow: not part of `make test`).
+# MUTATE_ARGS picks targets, e.g. MUTATE_ARGS="money treaties".
+mutate: $(STAMP)
+	$(PY) -m tests.mutation --workers 2 $(MUTATE_ARGS)
 
 bench: $(STAMP) node
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
