@@ -90,9 +90,9 @@ def test_check_real_bounds_are_inclusive() -> None:
     assert check_real(3, "x") == 3.0 and type(check_real(3, "x")) is float
     assert check_real(0.0, "x", lo=0.0, hi=1.0) == 0.0
     assert check_real(1.0, "x", lo=0.0, hi=1.0) == 1.0
-    with pytest.raises(InvalidInput, match="must be >= 0.0"):
+    with pytest.raises(InvalidInput, match=r"must be >= 0\.0"):
         check_real(-1e-9, "x", lo=0.0, hi=1.0)
-    with pytest.raises(InvalidInput, match="must be <= 1.0"):
+    with pytest.raises(InvalidInput, match=r"must be <= 1\.0"):
         check_real(1.0 + 1e-9, "x", lo=0.0, hi=1.0)
     with pytest.raises(InvalidInput, match="finite"):
         check_real(float("-inf"), "x")
