@@ -10,7 +10,9 @@ status is 1 when a module scores below ``--min`` percent.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
@@ -50,28 +52,59 @@ def _pytest_args(target: Target) -> list[str]:
     return ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
 
 
-def run_one(target: Target, mutant: Mutant, workdir: Path, extra: list[str]) -> Result:
-    path = workdir / f"{target.module.replace('.', '_')}_{mutant.index}.py"
-    path.write_text(mutant.source)
-    env = dict(os.environ, HYPOTHESIS_PROFILE="mutation", PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "tests.mutation.worker", target.module, str(path)]
-    start = time.monotonic()
-    try:
-        proc = subprocess.run(
-            [*cmd, *_pytest_args(target), *extra],
+class Worker:
+    """One fork server (see ``worker.py``): imports once, forks per mutant."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, HYPOTHESIS_PROFILE="mutation", PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.mutation.worker"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=target.timeout,
-            check=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        killed, timed_out = proc.returncode != 0, False
-    except subprocess.TimeoutExpired:
-        killed, timed_out = True, True
-    finally:
+
+    def run(self, target: Target, mutant: Mutant, workdir: Path) -> Result:
+        path = workdir / f"{target.module.replace('.', '_')}_{mutant.index}.py"
+        path.write_text(mutant.source)
+        request = {
+            "module": target.module,
+            "file": str(path),
+            "args": _pytest_args(target),
+            "timeout": target.timeout,
+        }
+        start = time.monotonic()
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
         path.unlink(missing_ok=True)
-    return Result(mutant, killed, timed_out, time.monotonic() - start)
+        killed = answer["code"] != 0
+        return Result(mutant, killed, answer["timeout"], time.monotonic() - start)
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def run_all(target: Target, todo: list[Mutant], workers: list[Worker], tmp: Path) -> list[Result]:
+    """Every mutant of one target, each on whichever worker is free."""
+    idle: queue.Queue[Worker] = queue.Queue()
+    for w in workers:
+        idle.put(w)
+
+    def one(m: Mutant) -> Result:
+        w = idle.get()
+        try:
+            return w.run(target, m, tmp)
+        finally:
+            idle.put(w)
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        return list(pool.map(one, todo))
 
 
 def baseline(target: Target, extra: list[str]) -> None:
@@ -100,6 +133,7 @@ def main() -> int:
     equivalent = load_equivalent()
     used: set[str] = set()
     scores: list[tuple[str, int, int, int, int]] = []
+    workers = [] if args.list else [Worker() for _ in range(args.workers)]
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         for target in chosen:
             file = ROOT / (target.module.replace(".", "/") + ".py")
@@ -113,9 +147,7 @@ def main() -> int:
                 continue
             baseline(target, [])
             start = time.monotonic()
-            with ThreadPoolExecutor(args.workers) as pool:
-                runs = [pool.submit(run_one, target, m, Path(tmp), []) for m in todo]
-                results = [r.result() for r in runs]
+            results = run_all(target, todo, workers, Path(tmp))
             survived = [r for r in results if not r.killed]
             killed = len(results) - len(survived)
             timeouts = sum(r.timed_out for r in results)

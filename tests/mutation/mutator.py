@@ -9,7 +9,7 @@ moves of a state machine).
 A mutant is named stably by (module, the stripped source line, the change,
 its occurrence on that line), never by line number alone, so the list of
 equivalent mutants survives edits elsewhere in the file. Docstrings, type
-annotations and f-string messages are not mutated.
+annotations, decorators and f-string messages are not mutated.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Mutant:
 
 
 def _skipped_ids(tree: ast.Module) -> set[int]:
-    """Nodes never mutated: docstrings, annotations, f-strings, ``__all__``."""
+    """Nodes never mutated: docstrings, annotations, decorators, f-strings, ``__all__``."""
     skip: set[int] = set()
 
     def mark(node: ast.AST | None) -> None:
@@ -102,6 +102,11 @@ def _skipped_ids(tree: ast.Module) -> set[int]:
             mark(node.annotation)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             mark(node.returns)
+            for d in node.decorator_list:
+                mark(d)
+        elif isinstance(node, ast.ClassDef):
+            for d in node.decorator_list:
+                mark(d)
         elif isinstance(node, ast.JoinedStr) or (
             isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)

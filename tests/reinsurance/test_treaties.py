@@ -163,3 +163,10 @@ def test_bad_treaty_is_refused_naming_its_field(treaty: Treaty, field: str) -> N
 def test_an_unknown_treaty_kind_is_refused() -> None:
     with pytest.raises(InvalidInput, match="unknown treaty type str"):
         apply_treaties(sample([1.0]), "p", ("quota share",))  # type: ignore[arg-type]
+
+
+def test_defaults_are_no_reinstatement_no_premium_full_placement() -> None:
+    layer, stop, qs = ExcessOfLoss(0, 1, 0.1), StopLoss(0, 1), QuotaShare(0.1)
+    assert (layer.reinstatements, layer.reinstatement_rate) == (0, 1.0)
+    assert (stop.premium, stop.share) == (0, 1.0)
+    assert qs.ceding_commission == 0.0
