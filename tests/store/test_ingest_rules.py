@@ -268,3 +268,9 @@ def test_two_blocks_confirmed_in_one_batch_keep_the_higher() -> None:
 
 def test_batch_limit() -> None:
     assert MAX_BATCH == 10_000  # the API documents this figure
+
+
+def test_quorum_one_keeps_each_pools_highest_block_apart() -> None:
+    d = judge([evm(block=10), evm(block=99, pool_id="p2"), evm(block=12)])
+    assert statuses(d) == [OK, OK, OK]
+    assert d.confirm == {"p1": (2, 1), "p2": (1, 1)}
