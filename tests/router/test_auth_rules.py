@@ -72,8 +72,13 @@ def _signed(payload: bytes, secret: bytes = b"0123456789abcdef") -> str:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"not json", b'{"sub": "ballast://operator/alice"}', b'{"exp": 9}', b"[1, 2]"]
-    + [b'{"sub": "ballast://operator/alice", "exp": "soon"}'],
+    [
+        b"not json",
+        b'{"sub": "ballast://operator/alice"}',
+        b'{"exp": 9}',
+        b"[1, 2]",
+        b'{"sub": "ballast://operator/alice", "exp": "soon"}',
+    ],
 )
 def test_a_well_signed_but_malformed_payload_is_refused(payload: bytes) -> None:
     with pytest.raises(Unauthenticated, match="payload is malformed"):
