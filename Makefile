@@ -24,11 +24,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Node tools (anvil, buf, solc-js) pinned by lockfiles; without npm the tests
-# that need them skip with a reason. `npm install` rather than `npm ci`: the
-# lockfiles list only the platform binaries the registry here serves (Linux),
-# and `npm ci` refuses a lock without every optional platform package; with a
-# lock present, `npm install` installs exactly the locked versions.
-NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error
+# that need them skip with a reason. `npm ci` installs exactly the lock and
+# never rewrites it: the committed locks are what npm itself writes (every
+# platform's optional binary listed), so a run leaves the checkout clean
+# (tests/test_checkout.py checks the locks match the commit).
+NPM_INSTALL := npm ci --no-audit --no-fund --loglevel=error
 node: node_modules/.installed contracts/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
