@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -60,8 +59,8 @@ def test_tokens_default_to_the_clock_and_an_hour() -> None:
     assert signer.verify(signer.issue(ALICE)) == ALICE
     with pytest.raises(Unauthenticated, match="expired"):
         signer.verify(signer.issue(ALICE, ttl_seconds=-5))
-    payload = json.loads(base64.urlsafe_b64decode(signer.issue(ALICE, now=0).split(".")[0] + "=="))
-    assert payload == {"sub": "ballast://operator/alice", "exp": 3600}
+    payload = base64.urlsafe_b64decode(signer.issue(ALICE, now=0).split(".")[0] + "==")
+    assert payload == b'{"exp": 3600, "sub": "ballast://operator/alice"}'  # canonical: sorted keys
 
 
 def _signed(payload: bytes, secret: bytes = b"0123456789abcdef") -> str:
@@ -228,6 +227,9 @@ def test_certificate_fingerprint_is_sha256_of_der() -> None:
     pem = TestCA("rules").client("ballast://operator/alice").cert_pem
     der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
     assert auth.certificate_fingerprint({"x509_pem_cert": [pem]}) == hashlib.sha256(der).hexdigest()
+    other = TestCA("rules").client("ballast://operator/bob").cert_pem
+    first = auth.certificate_fingerprint({"x509_pem_cert": [pem, other]})
+    assert first == hashlib.sha256(der).hexdigest()  # the peer's own certificate comes first
     assert auth.certificate_fingerprint({}) is None
     with pytest.raises(Unauthenticated, match="could not be read"):
         auth.certificate_fingerprint({"x509_pem_cert": [b"junk"]})
