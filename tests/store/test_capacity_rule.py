@@ -100,3 +100,11 @@ def test_stale_and_missing_balances_explain_themselves() -> None:
     assert "stale" in stale.explain()
     missing = pool_capacity(RULE, "p", balance=None, fresh_at=None, reserved=0, covers=(), now=NOW)
     assert "was ever confirmed" in missing.explain()
+
+
+def test_all_of_nothing_is_nothing() -> None:
+    everything = CapacityRule(10_000, MAX)
+    assert everything.limit(1_000, NOW, 0, NOW) == 1_000
+    assert everything.limit(1_000, NOW, 1_000, NOW) == 0  # all locked: no free capital
+    assert everything.limit(1_000, NOW - MAX - US, 0, NOW) == 0  # stale counts as zero
+    assert everything.limit(None, None, 0, NOW) == 0

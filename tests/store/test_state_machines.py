@@ -223,3 +223,13 @@ def test_transfer_record_limits() -> None:
     refused("status", lambda: record(status="lost"))
     refused("updated_at", lambda: record(updated_at=datetime(2026, 1, 1)))
     assert record(status="finalized", tx_ref="t" * 128).status is TransferState.FINALIZED
+
+
+def test_defaults() -> None:
+    s = step()
+    assert (s.fee, s.version, s.status, s.transfer_id) == (0, 1, StepStatus.PENDING, None)
+    assert draft().approvals_required == 1 and draft().summary == ""
+    assert record(recipient="r" * 128).recipient == "r" * 128
+    refused("recipient", lambda: record(recipient="r" * 129))
+    assert record(step_seq=0).step_seq == 0
+    refused("step_seq", lambda: cession(step_seq=-1))
