@@ -27,7 +27,15 @@ settings.register_profile("deep", deadline=None, max_examples=1000, suppress_hea
 settings.register_profile(
     "mutation", derandomize=True, database=None, deadline=None, suppress_health_check=_QUIET
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(ci: int, deep: int | None = None) -> int:
+    """How many examples a property runs: ``ci`` normally (sized for CI time),
+    ``deep`` (10x unless given) under the "deep" profile."""
+    return (deep if deep is not None else 10 * ci) if PROFILE == "deep" else ci
+
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"
