@@ -33,7 +33,7 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "solvency",
         "reinsurance.solvency",
-        ("tests/reinsurance/test_treaties_solvency.py", "tests/reinsurance/test_solvency.py"),
+        ("tests/reinsurance/test_solvency.py", "tests/reinsurance/test_treaties_solvency.py"),
     ),
     Target(
         "ingest",
