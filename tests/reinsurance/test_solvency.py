@@ -109,6 +109,11 @@ def test_weighted_mean_uses_the_weights_as_a_control_variate() -> None:
     beta = np.cov(y, w2, bias=True)[0, 1] / np.var(w2)
     assert weighted_mean(x, w2) == pytest.approx(y.mean() - beta * (w2.mean() - 1.0))
     assert weighted_mean(x, w2) != pytest.approx(y.mean())
+    assert weighted_mean(x, np.full(4, 2.0)) == 8.0  # equal weights: no spread, no correction
+    w3 = np.array([0.9, 1.0, 1.1, 1.2])  # a small spread still gets its correction
+    y3 = x * w3
+    beta3 = np.cov(y3, w3, bias=True)[0, 1] / np.var(w3)
+    assert weighted_mean(x, w3) == pytest.approx(y3.mean() - beta3 * (w3.mean() - 1.0))
 
 
 def test_pool_figures_by_hand() -> None:
