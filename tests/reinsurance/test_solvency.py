@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reinsurance import InvalidInput, LossSample, PoolCapital, QuotaShare, SolvencyConfig, assess
-from reinsurance.solvency import var, weighted_mean
+from reinsurance.solvency import GroupSolvency, SolvencyReport, var, weighted_mean
+from reinsurance.treaties import ExcessOfLoss, apply_treaties
 
 from .strategies import FAST
 
@@ -221,3 +222,26 @@ def test_zero_requirement_has_no_ratio() -> None:
     (p,) = assess(s, [PoolCapital("p0", 5, 0)]).pools
     assert (p.required, p.ratio) == (0, None)
     assert math.isclose(assess(s, [PoolCapital("p0", 5, 4)]).pools[0].ratio or 0, 5)
+
+
+def test_float_dust_below_zero_is_no_loss() -> None:
+    # QS then a layer taking all the rest: the net loss comes out as -1e-16
+    # in floating point; the requirement and expected loss must read 0, not fail
+    s = sample([[0.453, 0.134, 0.403]])
+    program = (QuotaShare(0.3), ExcessOfLoss(0, 10**6, 0.0))
+    assert apply_treaties(s, "p0", program).net[0] < 0
+    rep = assess(s, [PoolCapital("p0", 1, 0, treaties=program)])
+    (p,) = rep.pools
+    assert (p.scr, p.required, p.expected_net_loss, rep.group.group_scr) == (0, 0, 0, 0)
+    assert p.gross_var == 1  # 0.99 rounded up
+
+
+def test_no_risk_reads_zero_everywhere() -> None:
+    s = sample([[0.0]] * 3)
+    (p,) = assess(s, [PoolCapital("ghost", 2, 0)]).pools
+    assert (p.gross_var, p.scr, p.expected_net_loss) == (0, 0, 0)
+
+
+def test_report_default_quantile() -> None:
+    g = GroupSolvency(0, 0, 0, 0, 0, None)
+    assert SolvencyReport(pools=(), group=g).quantile == 0.995
