@@ -49,7 +49,8 @@ def load_equivalent() -> dict[str, str]:
 
 def _pytest_args(target: Target) -> list[str]:
     tests = [t for t in target.tests if (ROOT / t).exists()]
-    return ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
+    # pytest-timeout would take over SIGALRM, the worker's own timeout
+    return ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:timeout", *tests]
 
 
 class Worker:
