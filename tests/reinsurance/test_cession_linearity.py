@@ -17,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reinsurance import (
+    Cession,
     CessionKind,
     Correlation,
+    Plan,
     PlanInput,
     PoolCapital,
     PoolState,
@@ -50,7 +52,7 @@ def scr_with(treaties: tuple[Treaty, ...]) -> int:
 SCR = scr_with(())
 
 
-def treaties_of(plan_cessions: tuple, vault: Vault) -> tuple[Treaty, ...]:  # type: ignore[type-arg]
+def treaties_of(plan_cessions: tuple[Cession, ...], vault: Vault) -> tuple[Treaty, ...]:
     """The treaties a plan's cessions place: the quota share first, then the
     bought fraction of the layer on the gross loss, written as a stop loss on
     the retained loss (the layer's bounds scaled by what the quota share kept)."""
@@ -70,7 +72,7 @@ def treaties_of(plan_cessions: tuple, vault: Vault) -> tuple[Treaty, ...]:  # ty
     return tuple(out)
 
 
-def plan_for(capital: int, vault: Vault):  # type: ignore[no-untyped-def]
+def plan_for(capital: int, vault: Vault) -> Plan:
     state = PoolState(
         pool_id="pool",
         chain="eth",

@@ -116,7 +116,7 @@ PATHS = {"fast": {}, "full": {"block_time": T0}}
 def test_report_format_at_its_limits(
     path: str, fields: dict[str, object], expected: tuple[Outcome, str]
 ) -> None:
-    [outcome] = judge([evm(**{**PATHS[path], **fields})]).outcomes
+    [outcome] = judge([evm(**{**PATHS[path], **fields})]).outcomes  # type: ignore[arg-type]
     assert (outcome.status, outcome.code) == expected
     assert outcome.accepted is (expected[0] is not Outcome.REJECTED)
 

@@ -8,7 +8,9 @@ are tested at each limit, one below and one above.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -35,7 +37,7 @@ from router.errors import InvalidRecord
 TID = "0x" + "ab" * 32
 
 
-def moves(table: dict, spec: str) -> None:  # type: ignore[type-arg]
+def moves(table: Mapping[Any, frozenset[Any]], spec: str) -> None:
     """``spec``: one line per state, ``state: next next ...`` ("-" for none)."""
     expected = {}
     for line in spec.strip().splitlines():
