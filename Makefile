@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM    := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test install node contracts proto lint bench clean
+.PHONY: demo test install node contracts proto lint bench mutate clean
 
 demo: $(STAMP)
 	$(PY) -m router.devtools.demo
@@ -24,11 +24,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Node tools (anvil, buf, solc-js) pinned by lockfiles; without npm the tests
-# that need them skip with a reason. `npm install` rather than `npm ci`: the
-# lockfiles list only the platform binaries the registry here serves (Linux),
-# and `npm ci` refuses a lock without every optional platform package; with a
-# lock present, `npm install` installs exactly the locked versions.
-NPM_INSTALL := npm install --no-audit --no-fund --loglevel=error
+# that need them skip with a reason. `npm ci` installs exactly the lock and
+# never rewrites it: the committed locks are what npm itself writes (every
+# platform's optional binary listed), so a run leaves the checkout clean
+# (tests/test_checkout.py checks the locks match the commit).
+NPM_INSTALL := npm ci --no-audit --no-fund --loglevel=error
 node: node_modules/.installed contracts/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
@@ -57,6 +57,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Mutation testing of the critical modules (slow: not part of `make test`).
+# MUTATE_ARGS picks targets, e.g. MUTATE_ARGS="money treaties".
+mutate: $(STAMP)
+	$(PY) -m tests.mutation --workers 2 $(MUTATE_ARGS)
 
 bench: $(STAMP) node
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -104,10 +104,3 @@ def ratio_at_least(available: int, required: int, ratio: float | Fraction) -> bo
     if required <= 0:
         return True
     return Fraction(available) >= Fraction(ratio) * required
-
-
-def ratio_of(available: int, required: int) -> Fraction | None:
-    """``available / required`` exactly; ``None`` when nothing is required (infinite)."""
-    if required <= 0:
-        return None
-    return Fraction(available, required)

@@ -8,11 +8,34 @@ when nothing answers on 127.0.0.1:5432.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles, picked by HYPOTHESIS_PROFILE: "ci" (the default: the
+# per-test example counts, fixed seed so every run sees the same examples),
+# "deep" (random seeds, so repeated runs search new examples; 1000 where a
+# test sets no count) and "mutation" (fixed seed, no example database: a mutant's run
+# must not learn from another's).
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("deep", deadline=None, max_examples=1000, suppress_health_check=_QUIET)
+settings.register_profile(
+    "mutation", derandomize=True, database=None, deadline=None, suppress_health_check=_QUIET
+)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def examples(ci: int, deep: int | None = None) -> int:
+    """How many examples a property runs: ``ci`` normally (sized for CI time),
+    ``deep`` (10x unless given) under the "deep" profile."""
+    return (deep if deep is not None else 10 * ci) if PROFILE == "deep" else ci
+
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"

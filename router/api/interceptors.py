@@ -5,7 +5,7 @@ Each interceptor wraps the method handler's behaviour in an async context
 manager (``guard``) that runs around the whole call, unary or streaming, in
 the same task as the servicer, so what it sets in context variables (identity,
 request id) is visible to the servicer. Order in the server, outermost first:
-request id → errors → auth → rate limit → deadline cap.
+(in-flight tracking) → request id → errors → auth → rate limit → deadline cap.
 """
 
 from __future__ import annotations
@@ -342,13 +342,50 @@ class DeadlineInterceptor(_GuardInterceptor):
             ) from exc
 
 
+class InFlightInterceptor(_GuardInterceptor):
+    """Outermost: keeps the task of every call being handled, so a stop can wait
+    for them. ``grpc.aio.Server.stop`` returns once the transport is down, not
+    once the handlers have returned: a streaming handler (a plan watcher) may
+    still be running, and would then read a closed store and never finish."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self.tasks.discard(task)
+
+    async def drain(self, grace: float) -> None:
+        """Let the handlers still running finish within ``grace`` seconds, then
+        cancel the rest and wait until they have ended."""
+        me = asyncio.current_task()
+        pending = {t for t in self.tasks if t is not me and not t.done()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=max(grace, 0.0))
+        for t in late:
+            t.cancel()
+        if late:
+            await asyncio.wait(late)
+
+
 def default_interceptors(
     limits: LimitsConfig,
     mode: str,
     signer: auth.TokenSigner | None,
     check: Callable[[auth.Identity, str | None], Awaitable[None]] | None = None,
+    in_flight: InFlightInterceptor | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
+    first: list[grpc.aio.ServerInterceptor] = [in_flight] if in_flight is not None else []
     return [
+        *first,
         RequestIdInterceptor(),
         ErrorInterceptor(),
         AuthInterceptor(mode, signer, check),

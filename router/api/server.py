@@ -33,7 +33,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from router.api.auth import TokenSigner
-from router.api.interceptors import default_interceptors
+from router.api.interceptors import InFlightInterceptor, default_interceptors
 from router.api.partner import PartnerServicer
 from router.api.reporting import ReportingServicer
 from router.api.treasury import TreasuryServicer
@@ -67,6 +67,7 @@ class RunningRouter:
     events: PlanEvents
     positions: PositionCache
     owns_store: bool
+    in_flight: InFlightInterceptor
 
     def execution_changed(self) -> None:
         """An executor worker in this process moved a step: positions (capital in
@@ -76,11 +77,13 @@ class RunningRouter:
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful stop: NOT_SERVING first, then let in-flight calls finish;
-        background work ends before the store closes."""
+        every call handler (streams too) ends before the store closes, since
+        ``grpc.aio.Server.stop`` does not wait for the handlers themselves."""
         await self.health.enter_graceful_shutdown()
         self.events.close()
         g = self.settings.limits.shutdown_grace_seconds if grace is None else grace
         await self.server.stop(g)
+        await self.in_flight.drain(g)
         await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
@@ -123,9 +126,10 @@ async def start_router(
         )
         access = AccessControl(store)
         size = settings.limits.max_message_bytes
+        in_flight = InFlightInterceptor()
         server = grpc.aio.server(
             interceptors=default_interceptors(
-                settings.limits, settings.auth.mode, signer, access.check
+                settings.limits, settings.auth.mode, signer, access.check, in_flight
             ),
             options=[
                 ("grpc.max_receive_message_length", size),
@@ -184,6 +188,7 @@ async def start_router(
         events=events,
         positions=positions,
         owns_store=owns,
+        in_flight=in_flight,
     )
 
 

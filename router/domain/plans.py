@@ -172,12 +172,12 @@ class PlanDraft:
         check_id(self.plan_id, "plan_id")
         check_id(self.created_by, "created_by")
         object.__setattr__(self, "steps", tuple(self.steps))
+        for step in self.steps:  # first: a non-step has no seq to compare
+            if not isinstance(step, PlanStep):
+                raise InvalidRecord("steps must be PlanStep values", field="steps")
         seqs = [s.seq for s in self.steps]
         if len(set(seqs)) != len(seqs):
             raise InvalidRecord("plan steps must have distinct seq numbers", field="steps")
-        for step in self.steps:
-            if not isinstance(step, PlanStep):
-                raise InvalidRecord("steps must be PlanStep values", field="steps")
         check_amount(self.total_amount, "total_amount")
         check_amount(self.cost, "cost")
         if not isinstance(self.summary, str) or len(self.summary) > 4096:

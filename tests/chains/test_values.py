@@ -105,3 +105,44 @@ def test_signed_transactions_and_outcomes_are_plain_data() -> None:
     again = TxOutcome(**json.loads(json.dumps(asdict(outcome))))
     assert again == outcome and again.state is TxState.INCLUDED
     assert not TxOutcome("ethereum", TxState.DROPPED, final=True).landed
+
+
+def test_amount_bounds_at_each_edge() -> None:
+    from chains.base import check_amount
+
+    assert check_amount(1) == 1
+    assert check_amount(MAX_AMOUNT) == MAX_AMOUNT
+    for bad in (0, -1, MAX_AMOUNT + 1, True, 1.0, "1"):
+        with pytest.raises(errors.InvalidAmount):
+            check_amount(bad)  # type: ignore[arg-type]
+    assert check_amount(2**64 - 1, max_amount=2**64 - 1) == 2**64 - 1  # a narrower chain
+    with pytest.raises(errors.InvalidAmount, match="exceeds the maximum"):
+        check_amount(2**64, max_amount=2**64 - 1)
+    with pytest.raises(errors.InvalidAmount, match="premium must be positive"):
+        Cession(ID, POOL, "0x" + "44" * 20, 1, 0)
+    with pytest.raises(errors.InvalidAmount, match="ceded amount"):
+        Cession(ID, POOL, "0x" + "44" * 20, 0, 1)
+    with pytest.raises(errors.InvalidAmount):
+        InboundTransfer(ID, "base", "ethereum", "0x" + "33" * 20, 0, b"")
+    with pytest.raises(errors.InvalidAmount):
+        InboundTransfer(ID, "base", "ethereum", "0x" + "33" * 20, MAX_AMOUNT + 1, b"")
+    with pytest.raises(errors.InvalidAmount):
+        Recovery(ID, "ethereum", "0x" + "44" * 20, ID, 0)
+
+
+@pytest.mark.parametrize("bad", ["0x" + "a" * 63, None, 7, "0x" + "a" * 64 + "0"])
+def test_every_effect_checks_its_ids(bad: object) -> None:
+    to = "0x" + "33" * 20
+    with pytest.raises(errors.InvalidTransferId):
+        InboundTransfer(bad, "base", "ethereum", to, 1, b"")  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidTransferId, match="cession id"):
+        Cession(bad, POOL, "0x" + "44" * 20, 1, 1)  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidTransferId, match="recovery id"):
+        Recovery(bad, "ethereum", "0x" + "44" * 20, ID, 1)  # type: ignore[arg-type]
+
+
+def test_what_is_not_an_effect_has_no_kind() -> None:
+    inbound = InboundTransfer(ID, "base", "ethereum", "0x" + "33" * 20, 1, b"")
+    assert effect_id(inbound) == ID
+    with pytest.raises(errors.InvalidInput, match="not an effect: str"):
+        effect_kind("transfer")  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from tests.contracts.support import (
     START_BALANCE,
     USDC,
@@ -291,7 +292,7 @@ def test_only_admin_changes_operator(chain: Deployment) -> None:
 
 
 @settings(
-    max_examples=4,
+    max_examples=examples(12, 200),  # each example is a few chain transactions
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

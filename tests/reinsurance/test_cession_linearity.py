@@ -1,21 +1,39 @@
-"""The planner treats cessions linearly: ceding a quota share ``s`` and a
-fraction ``f`` of an aggregate layer (attachment ``a*SCR``, limit ``m*SCR``) on a
-pool's retained annual loss ``N`` gives
+"""The planner's cessions, placed as treaties, relieve what the planner said.
 
-    SCR_after = SCR * (1 - s) - f * min(max(SCR - a*SCR, 0), m*SCR)
-
-because the net loss ``N(1-s) - f*layer(N)`` is a non-decreasing function of
-``N`` when ``s + f <= 1``, and VaR commutes with such functions. Checked here on
-simulated losses, including correlated ones, against the empirical VaR."""
+The planner treats a cession as linear in its share: a quota share ``s``
+leaves ``(1 - s) * SCR``; a fraction ``f`` of a layer (attachment ``a*SCR``,
+limit ``m*SCR``) relieves ``f * min(max(1 - a, 0), m) * SCR``. That holds
+because VaR passes through a non-decreasing net loss. Here the planner is
+asked for a plan (its public API), its cessions are written as the treaties
+they are (quota share, then a stop loss on what is retained), and the pool's
+SCR is computed again on simulated losses, correlated ones included: the
+requirement the planner promised must be the one the simulation gives.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reinsurance import Correlation, Risk, simulate
-from reinsurance.solvency import var
+from reinsurance import (
+    Cession,
+    CessionKind,
+    Correlation,
+    Plan,
+    PlanInput,
+    PoolCapital,
+    PoolState,
+    QuotaShare,
+    Risk,
+    StopLoss,
+    Vault,
+    assess,
+    check_plan,
+    plan_rebalance,
+    simulate,
+)
+from reinsurance.treaties import Treaty
 
 from .strategies import FAST
 
@@ -24,57 +42,106 @@ RISKS = [
     for k in range(40)
 ]
 SAMPLE = simulate(RISKS, 20_000, seed=9, correlation=Correlation(0.4, 0.2))
-LOSS = SAMPLE.losses[:, 0]
-SCR = var(LOSS, 0.995)
+
+
+def scr_with(treaties: tuple[Treaty, ...]) -> int:
+    pool = PoolCapital("pool", capital=0, active_cover=0, treaties=treaties)
+    return assess(SAMPLE, [pool]).pools[0].scr
+
+
+SCR = scr_with(())
+
+
+def treaties_of(plan_cessions: tuple[Cession, ...], vault: Vault) -> tuple[Treaty, ...]:
+    """The treaties a plan's cessions place: the quota share first, then the
+    bought fraction of the layer on the gross loss, written as a stop loss on
+    the retained loss (the layer's bounds scaled by what the quota share kept)."""
+    s = sum(c.share_ppm for c in plan_cessions if c.kind is CessionKind.QUOTA_SHARE) / 1e6
+    f = sum(c.share_ppm for c in plan_cessions if c.kind is CessionKind.LAYER) / 1e6
+    out: list[Treaty] = [QuotaShare(s)] if s else []
+    if f:
+        assert vault.layer_attachment is not None and vault.layer_limit is not None
+        keep = 1.0 - s
+        out.append(
+            StopLoss(
+                attachment=round(vault.layer_attachment * SCR * keep),
+                limit=round(vault.layer_limit * SCR * keep),
+                share=f / keep,
+            )
+        )
+    return tuple(out)
+
+
+def plan_for(capital: int, vault: Vault) -> Plan:
+    state = PoolState(
+        pool_id="pool",
+        chain="eth",
+        capital=capital,
+        locked=0,
+        scr=SCR,
+        mcr=0,
+        target_ratio=1.5,
+        min_ratio=1.0,
+    )
+    inp = PlanInput(pools=(state,), vaults=(vault,))
+    plan = plan_rebalance(inp)
+    assert check_plan(inp, plan) == []
+    return plan
 
 
 @FAST
 @given(
-    st.floats(0.0, 1.0),
-    st.floats(0.0, 1.0),
-    st.floats(0.0, 1.0),
-    st.floats(0.0, 1.0),
+    short=st.floats(0.02, 0.4),
+    qs_rate=st.floats(0.01, 0.2),
+    attachment=st.floats(0.0, 0.9),
+    limit=st.floats(0.05, 1.0),
+    rol=st.floats(0.001, 0.2),
+    max_share=st.floats(0.3, 1.0),
 )
-def test_scr_after_cession_is_linear_in_the_shares(
-    s: float, f_raw: float, a: float, m: float
+def test_planned_relief_is_the_simulated_relief(
+    short: float, qs_rate: float, attachment: float, limit: float, rol: float, max_share: float
 ) -> None:
-    f = f_raw * (1.0 - s)  # s + f <= 1: the planner's row
-    layer = np.clip(LOSS - a * SCR, 0.0, m * SCR)
-    net = LOSS * (1.0 - s) - f * layer
-    predicted = SCR * (1.0 - s) - f * min(max(SCR - a * SCR, 0.0), m * SCR)
-    assert (
-        var(net, 0.995) == np.float64(predicted) or abs(var(net, 0.995) - predicted) <= 1e-6 * SCR
+    vault = Vault(
+        "v",
+        capacity=10 * SCR,
+        qs_rate=qs_rate,
+        max_share=max_share,
+        layer_attachment=attachment,
+        layer_limit=limit,
+        layer_rate_on_line=rol,
     )
+    plan = plan_for(int(1.5 * SCR * (1 - short)), vault)
+    assert plan.cessions, "a pool short of its target with a vault and no route must cede"
+    (after,) = plan.pools
+    simulated = scr_with(treaties_of(plan.cessions, vault))
+    # the plan rounds each relief to base units; the layer bounds are rounded too
+    assert after.required_after == pytest.approx(simulated, rel=1e-6, abs=8)
+    assert sum(c.scr_relief for c in plan.cessions) == pytest.approx(SCR - simulated, abs=8)
 
 
-def test_linearity_fails_without_the_share_row() -> None:
-    # s + f > 1 makes the net loss decrease in N somewhere: the identity can break,
-    # which is why the planner keeps sum of shares <= 1
-    s, f, a, m = 0.5, 1.0, 0.0, 1.0
-    layer = np.clip(LOSS - a * SCR, 0.0, m * SCR)
-    net = LOSS * (1.0 - s) - f * layer
-    predicted = SCR * (1.0 - s) - f * min(max(SCR - a * SCR, 0.0), m * SCR)
-    assert var(net, 0.995) != predicted
+def test_quota_share_alone_scales_the_scr() -> None:
+    vault = Vault("v", capacity=10 * SCR, qs_rate=0.05)
+    plan = plan_for(SCR, vault)
+    (c,) = plan.cessions
+    assert c.kind is CessionKind.QUOTA_SHARE and 0 < c.share_ppm < 1_000_000
+    simulated = scr_with((QuotaShare(c.share_ppm / 1e6),))
+    assert plan.pools[0].required_after == pytest.approx(simulated, abs=2)
+    assert simulated == pytest.approx(SCR * (1 - c.share_ppm / 1e6), abs=2)
 
 
-@FAST
-@given(st.floats(0.0, 0.9), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.01, 1.0))
-def test_planned_cessions_map_exactly_onto_treaties(
-    s: float, f_raw: float, a: float, m: float
-) -> None:
-    from reinsurance import QuotaShare, StopLoss, apply_treaties
-
-    f = f_raw * (1.0 - s)
-    scr = int(SCR)
-    program = (
-        QuotaShare(s),
-        StopLoss(
-            attachment=int(a * scr * (1 - s)),
-            limit=int(m * scr * (1 - s)),
-            share=f / (1 - s),
-        ),
+def test_layer_alone_relieves_what_it_covers_of_the_scr() -> None:
+    vault = Vault(
+        "v",
+        capacity=10 * SCR,
+        qs_rate=5.0,  # dear: the layer wins
+        layer_attachment=0.5,
+        layer_limit=0.3,
+        layer_rate_on_line=0.02,
     )
-    net = apply_treaties(SAMPLE, "pool", program).net
-    direct = LOSS * (1 - s) - f * np.clip(LOSS - a * scr, 0.0, m * scr)
-    # the int() of attachment/limit moves each by < 1 unit
-    assert np.allclose(net, direct, rtol=0, atol=4.0)
+    plan = plan_for(int(1.5 * SCR * 0.8), vault)
+    (c,) = plan.cessions
+    assert c.kind is CessionKind.LAYER
+    f = c.share_ppm / 1e6
+    simulated = scr_with(treaties_of(plan.cessions, vault))
+    assert simulated == pytest.approx(SCR - f * 0.3 * SCR, abs=4)
+    assert plan.pools[0].required_after == pytest.approx(simulated, abs=4)

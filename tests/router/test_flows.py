@@ -51,6 +51,7 @@ OPERATOR2 = "ballast://operator/bob"
 ACME = "ballast://partner/acme"
 GLOBEX = "ballast://partner/globex"
 ETH_REPORTER = "ballast://reporter/ethereum"
+LEFT = 7 * MILLION // 10  # what a stressed pool keeps after its claims
 SOL_REPORTER = "ballast://reporter/solana"
 
 
@@ -118,7 +119,20 @@ async def test_partner_quotes_binds_and_lists(
             )
         )
     ).quote
-    assert int(q.premium.value) > 0 and q.expires_at.seconds > 0
+    longer = (
+        await acme.partner.QuoteCover(
+            partner_pb2.QuoteCoverRequest(
+                chain="ethereum",
+                pool_id="eth-main",
+                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                cover_amount=usdc(MILLION),
+                period_days=60,
+            )
+        )
+    ).quote
+    # a premium is a small part of the cover, and twice the period costs more
+    assert 0 < int(q.premium.value) < int(longer.premium.value) < MILLION // 10
+    assert q.expires_at.seconds > 0 and q.quote_id != longer.quote_id
     bind = partner_pb2.BindCoverRequest(
         idempotency_key="bind-0001",
         quote_id=q.quote_id,
@@ -151,36 +165,63 @@ async def test_partner_quotes_binds_and_lists(
 async def test_operator_positions_plan_approve_execute_watch(
     router: RunningRouter, connect: ClientFactory
 ) -> None:
-    await fund(connect, 10 * MILLION, 1, 1)
+    await fund(connect, 10 * MILLION, 2 * MILLION, 2 * MILLION)
     acme = connect(ACME)
     # cover in force gives eth-alt and sol-main a requirement they cannot meet
-    for pool, chain in (("eth-main", "ethereum"),):
+    for pool, chain in (("eth-alt", "ethereum"), ("sol-main", "solana")):
         q = (
             await acme.partner.QuoteCover(
                 partner_pb2.QuoteCoverRequest(
                     chain=chain,
                     pool_id=pool,
                     cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
-                    cover_amount=usdc(MILLION),
+                    cover_amount=usdc(3 * MILLION // 2),
                     period_days=365,
                 )
             )
         ).quote
         await acme.partner.BindCover(bind_request(q, f"k-{pool}-0001"))
+    # then claims take most of their capital: both fall below their target
+    await send_batches(connect(ETH_REPORTER), [report("eth-alt", LEFT, 101)])
+    await send_batches(connect(SOL_REPORTER), [report("sol-main", LEFT, 51, chain="solana")])
     op = connect(OPERATOR)
     pos = await op.treasury.GetPosition(treasury_pb2.GetPositionRequest())
     by_pool = {p.pool_id: p for p in pos.pools}
     assert set(by_pool) == {"eth-main", "eth-alt", "sol-main"}
-    main = by_pool["eth-main"]
-    assert int(main.capital.value) == 10 * MILLION
-    assert int(main.scr.value) > 0 and main.HasField("solvency_ratio_bps")
-    assert not main.stale
+    # eth-main carries no cover; the two others fell below the 150 % target
+    assert int(by_pool["eth-main"].scr.value) == 0
+    stressed = {}
+    for pid in ("eth-alt", "sol-main"):
+        p = by_pool[pid]
+        required = max(int(p.scr.value), int(p.mcr.value))
+        assert int(p.capital.value) == LEFT and not p.stale
+        assert p.solvency_ratio_bps == int(p.capital.value) * 10_000 // required < 15_000
+        stressed[pid] = required
 
     dry = await op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest(dry_run=True))
     assert dry.plan.plan_id == ""
     assert (await op.treasury.ListPlans(treasury_pb2.ListPlansRequest())).plans == []
 
     made = (await op.treasury.PlanRebalance(treasury_pb2.PlanRebalanceRequest())).plan
+    # eth-main pays both: through its hub to eth-alt, and over the eth-sol
+    # route to Solana's hub, then to sol-main; nothing is lost on the way
+    steps = {(st.source_pool_id, st.destination_id): st for st in made.steps}
+    assert set(steps) == {
+        ("eth-main", "hub:ethereum"),
+        ("hub:ethereum", "hub:solana"),
+        ("hub:ethereum", "eth-alt"),
+        ("hub:solana", "sol-main"),
+    }
+    out, bridge = steps[("eth-main", "hub:ethereum")], steps[("hub:ethereum", "hub:solana")]
+    to_alt, to_sol = steps[("hub:ethereum", "eth-alt")], steps[("hub:solana", "sol-main")]
+    assert bridge.route == "eth-sol" and int(bridge.cost.value) > 0
+    assert int(out.amount.value) == int(bridge.amount.value) + int(to_alt.amount.value)
+    assert int(to_sol.amount.value) == int(bridge.amount.value) - int(bridge.cost.value)
+    assert int(made.total_moved.value) == int(out.amount.value)
+    assert int(made.total_cost.value) == sum(int(st.cost.value) for st in made.steps)
+    for pid, step in (("eth-alt", to_alt), ("sol-main", to_sol)):  # each reaches its target
+        assert (LEFT + int(step.amount.value)) * 10_000 >= 15_000 * stressed[pid]
+    assert made.approvals_required == 1  # under one million USDC: one other operator
     assert made.plan_id and made.state == treasury_pb2.PLAN_STATE_PENDING_APPROVAL
     listed = await op.treasury.ListPlans(treasury_pb2.ListPlansRequest())
     assert [p.plan_id for p in listed.plans] == [made.plan_id]
@@ -200,6 +241,7 @@ async def test_operator_positions_plan_approve_execute_watch(
         )
     ).plan
     assert approved.state == treasury_pb2.PLAN_STATE_APPROVED
+    assert list(approved.approved_by) == ["bob"]
     seen.append((await watch.read()).plan.state)
 
     ex = await op.treasury.ExecutePlan(

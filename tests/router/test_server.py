@@ -179,3 +179,54 @@ async def test_stop_leaves_no_background_work(
     assert refresh.done()
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not [t for t in leftovers if "materialize" in repr(t.get_coro())]
+
+
+class _SlowToCancelStore:
+    """Fault injection: ``get_plan`` blocks, and once cancelled takes its time to
+    clean up (as a database driver does, closing the connection it was using)."""
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+        self.entered = asyncio.Event()
+        self.cleanup_may_end = asyncio.Event()
+        self.handler_ended = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def get_plan(self, plan_id: str) -> Any:
+        try:
+            self.entered.set()
+            await asyncio.Event().wait()  # never answers
+        except asyncio.CancelledError:
+            await self.cleanup_may_end.wait()
+            raise
+        finally:
+            self.handler_ended.set()
+
+
+async def test_stop_waits_for_call_handlers_still_running(
+    server_files: dict[str, Path], tmp_path: Path, ca: TestCA
+) -> None:
+    """A watcher cancelled by its client may still be unwinding when the
+    transport is down: stop must not return (and the store must not close)
+    while its handler runs, or that handler is left for the event loop's end
+    (where a half-closed database connection can hang it for good)."""
+    settings = make_settings(server_files, tmp_path / "r.db")
+    inner = await open_store(settings.database_url)
+    slow = _SlowToCancelStore(inner)
+    r = await start_router(settings, store=slow)  # type: ignore[arg-type]
+    try:
+        async with client(r, ca, OPERATOR) as op:
+            watch = op.treasury.WatchPlan(treasury_pb2.WatchPlanRequest(plan_id="plan-1"))
+            reading = asyncio.ensure_future(watch.read())
+            await slow.entered.wait()
+            watch.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reading
+        await r.stop(grace=0.5)
+        assert slow.handler_ended.is_set()  # ended (cancelled after the grace) before stop returned
+        assert not r.in_flight.tasks
+    finally:
+        slow.cleanup_may_end.set()
+        await inner.aclose()

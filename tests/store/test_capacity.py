@@ -218,3 +218,16 @@ async def test_no_replica_writes_between_the_check_and_the_insert(
         event.remove(world.engine.sync_engine, "after_cursor_execute", after)
     assert seen == ["locked"] and bound.created
     assert await in_force(world) == 800
+
+
+async def test_a_balance_backs_covers_until_the_instant_it_goes_stale(world: Store) -> None:
+    await fund(world, 1_000)
+    bal = await world.latest_balance("p1")
+    assert bal is not None
+    limit, tick = bal.fresh_at + RULE.max_staleness, timedelta(microseconds=1)
+    with pytest.raises(CapacityExceeded) as err:
+        await world.bind_cover(cover("after", 1), now=limit + tick, capacity=RULE)
+    assert err.value.available == 0
+    at = await world.bind_cover(cover("at", 1), now=limit, capacity=RULE)  # still fresh
+    before = await world.bind_cover(cover("before", 1), now=limit - tick, capacity=RULE)
+    assert at.created and before.created

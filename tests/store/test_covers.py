@@ -137,3 +137,15 @@ async def test_active_cover_by_pool_sums_exactly(world: Store) -> None:
     await world.bind_cover(expired)
     totals = await world.active_cover_by_pool(now=T0)
     assert totals == {"p1": (MAX_AMOUNT // 2) * 2, "p2": 3}
+
+
+async def test_a_quote_binds_until_the_instant_it_expires(world: Store) -> None:
+    expires = utcnow() + timedelta(minutes=5)
+    await world.save_quote(quote(expires_at=expires))
+    tick = timedelta(microseconds=1)
+    with pytest.raises(Conflict, match="expired"):
+        await world.bind_cover(request(key="at", quote_id="q1"), now=expires)
+    with pytest.raises(Conflict, match="expired"):
+        await world.bind_cover(request(key="after", quote_id="q1"), now=expires + tick)
+    bound = await world.bind_cover(request(key="before", quote_id="q1"), now=expires - tick)
+    assert bound.created and bound.cover.quote_id == "q1"

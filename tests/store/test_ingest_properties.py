@@ -16,6 +16,7 @@ from chains.base import ChainFamily
 from router.domain import Chain, Pool, Reporter
 from router.domain.ingest import Outcome, Reject, ReportIn
 from router.store import Store
+from tests.conftest import examples
 
 from .conftest import T0, block_hash
 
@@ -65,7 +66,7 @@ class Model:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(120),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -105,7 +106,7 @@ junk = st.one_of(
 
 
 @settings(
-    max_examples=40,
+    max_examples=examples(200),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
