@@ -479,6 +479,29 @@ def revocations(config: ConfigOpt = None) -> None:
     show(sheet)
 
 
+@app.command()
+def limits(config: ConfigOpt = None, raw: RawOpt = False) -> None:
+    """Each configured limit on capital moved (lane buckets, 24-hour caps) and
+    what it can still take now."""
+    settings = _settings(config)
+    resp = _run(settings, lambda c: c.treasury.GetLimits(treasury_pb2.GetLimitsRequest()))
+    units = Units.of(settings, raw)
+    chains = [c.name for c in settings.chains]
+    sheet = Sheet(
+        f"Limits ({len(resp.limits)})",
+        (("scope", False), ("capacity", True), ("headroom now", True), ("used", True)),
+    )
+    for lim in resp.limits:
+        cap, left = int(lim.capacity.value), int(lim.headroom.value)
+        used = f"{(cap - left) * 100 // cap} %" if cap else "—"
+        style = "red" if cap and left == 0 else "yellow" if cap and left * 10 < cap else ""
+        cells = [lim.scope, units.money(lim.capacity, *chains), units.money(lim.headroom, *chains)]
+        sheet.rows.append(([*cells, used], style))
+    if not resp.limits:
+        sheet.notes.append(("no limits configured: nothing caps the capital moved", ""))
+    show(sheet)
+
+
 # ----------------------------------------------------------- local set-ups
 
 

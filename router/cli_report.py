@@ -24,14 +24,18 @@ OutOpt = Annotated[
 
 async def fetch(
     client: RouterClient, plan_id: str | None
-) -> tuple[treasury_pb2.GetPositionResponse, treasury_pb2.Plan | None]:
-    """The positions now and the plan: the one named, or the newest stored (None: none)."""
+) -> tuple[
+    treasury_pb2.GetPositionResponse, treasury_pb2.Plan | None, treasury_pb2.GetLimitsResponse
+]:
+    """The positions now, the plan (the one named, or the newest stored; None:
+    none) and the limits' headroom."""
     position = await client.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+    limits = await client.treasury.GetLimits(treasury_pb2.GetLimitsRequest())
     if plan_id:
         got = await client.treasury.GetPlan(treasury_pb2.GetPlanRequest(plan_id=plan_id))
-        return position, got.plan
+        return position, got.plan, limits
     page = await client.treasury.ListPlans(treasury_pb2.ListPlansRequest(page_size=1))
-    return position, page.plans[0] if page.plans else None
+    return position, page.plans[0] if page.plans else None, limits
 
 
 def report(
@@ -39,13 +43,15 @@ def report(
 ) -> None:
     """Write the operator's report, one HTML file with its charts: every pool's
     ratio against target and 100 %, the plan's flows between chains and vaults,
-    capital in flight and stuck. Prints the file's path."""
+    capital in flight and stuck, the limits' headroom. Prints the file's path."""
     from router.cli import _run, _settings  # the CLI's own failure handling
     from router.report import render
 
     settings = _settings(config)
-    position, chosen = _run(settings, lambda c: fetch(c, plan))
-    html = render(position, chosen, Units.of(settings, raw), settings.policy.target_ratio_bps)
+    position, chosen, limits = _run(settings, lambda c: fetch(c, plan))
+    html = render(
+        position, chosen, Units.of(settings, raw), settings.policy.target_ratio_bps, limits=limits
+    )
     name = chosen.plan_id if chosen is not None and chosen.plan_id else "no-plan"
     path = out if out is not None else Path(f"ballast-report-{name}.html")
     try:

@@ -405,6 +405,32 @@ def transit_table(position: treasury_pb2.GetPositionResponse, units: Units) -> s
     return _table(headers, rows)
 
 
+def scope_chains(scope: str, chain_of: dict[str, str]) -> list[str]:
+    """The chains a limit's amounts are counted on (for their decimals)."""
+    kind, _, rest = scope.partition(":")
+    if kind == "lane":
+        return rest.split("->")
+    if kind == "chain":
+        return [rest]
+    return [chain_of[rest]] if rest in chain_of else []
+
+
+def limits_table(
+    limits: treasury_pb2.GetLimitsResponse, units: Units, chain_of: dict[str, str]
+) -> str:
+    """Each lane bucket and 24-hour cap: its size, what it can take now, how much is used."""
+    if not limits.limits:
+        return '<p class="note">no limits configured: nothing caps the capital moved</p>'
+    rows = []
+    for lim in limits.limits:
+        cap, left = int(lim.capacity.value), int(lim.headroom.value)
+        used = f"{(cap - left) * 100 // cap} %" if cap else "-"
+        on = scope_chains(lim.scope, chain_of)
+        cells = [lim.scope, units.money(lim.capacity, *on), units.money(lim.headroom, *on)]
+        rows.append(([*cells, used], "red" if cap and left == 0 else ""))
+    return _table(["scope", "capacity", "headroom now", "used"], rows)
+
+
 def _shortfall(text: str, asset: str, chain: dict[str, str], units: Units) -> str:
     """The router's "<pool>: <n> base units below target", in the report's units."""
     m = _SHORTFALL.match(text)
@@ -420,9 +446,11 @@ def render(
     units: Units,
     target_bps: int,
     before: treasury_pb2.GetPositionResponse | None = None,
+    limits: treasury_pb2.GetLimitsResponse | None = None,
 ) -> str:
     """The whole report as one HTML document. ``position`` is the state after the
-    plan (or now); ``before``, when given, the positions the plan started from."""
+    plan (or now); ``before``, when given, the positions the plan started from;
+    ``limits``, when given, each limit's headroom now."""
     as_of = when(position.as_of) if position.HasField("as_of") else "now"
     plan = plan if plan is not None else treasury_pb2.Plan()
     state = _name(treasury_pb2.PlanState, plan.state, "PLAN_STATE_")
@@ -480,5 +508,8 @@ def render(
         parts.append(transit_table(position, units))
     else:
         parts.append('<p class="note">no executing plan holds capital between pools</p>')
+    if limits is not None:
+        parts.append("<h2>Limits: headroom now</h2>")
+        parts.append(limits_table(limits, units, {p.pool_id: p.chain for p in position.pools}))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

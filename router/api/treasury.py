@@ -207,6 +207,21 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         )
         return pb.RevokeCertificateResponse(revocation=convert.revocation_proto(revocation))
 
+    async def GetLimits(
+        self, request: pb.GetLimitsRequest, context: ServicerContext
+    ) -> pb.GetLimitsResponse:
+        auth.current_identity()
+        return pb.GetLimitsResponse(
+            limits=[
+                pb.Limit(
+                    scope=s.scope,
+                    capacity=convert.amount(self._asset, s.capacity),
+                    headroom=convert.amount(self._asset, s.headroom),
+                )
+                for s in await self._plans.limits()
+            ]
+        )
+
     async def ListRevocations(
         self, request: pb.ListRevocationsRequest, context: ServicerContext
     ) -> pb.ListRevocationsResponse:

@@ -19,7 +19,7 @@ from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
 from router.config import PolicyConfig
-from router.domain.limits import NO_LIMITS, LimitsPolicy
+from router.domain.limits import NO_LIMITS, LimitsPolicy, LimitState
 from router.errors import (
     Conflict,
     DuplicateApproval,
@@ -221,6 +221,13 @@ class Plans:
         """One page of plans, newest first, and whether more follow."""
         plans = await self._store.list_plans(status, limit=offset + limit + 1)
         return plans[offset : offset + limit], len(plans) > offset + limit
+
+    async def limits(self) -> list[LimitState]:
+        """Every configured limit and what it can still take now, by scope."""
+        headroom = await self._store.limit_headroom(self._limits)
+        sizes = {lane.scope: lane.capacity for lane in self._limits.lanes}
+        sizes |= {d.scope: d.cap for d in self._limits.daily}
+        return [LimitState(s, size, headroom.left.get(s, 0)) for s, size in sorted(sizes.items())]
 
     async def approve(
         self, operator: m.Identity, plan_id: str, *, reviewed_hash: str | None = None

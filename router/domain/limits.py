@@ -266,6 +266,16 @@ def step_scopes(step: PlanStep) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitState:
+    """One configured limit now: its size (bucket or 24 h cap) and what it can
+    still take."""
+
+    scope: str
+    capacity: int
+    headroom: int
+
+
+@dataclass(frozen=True, slots=True)
 class Headroom:
     """What each limited scope can still take now (absent: unlimited)."""
 

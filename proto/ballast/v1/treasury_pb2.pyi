@@ -367,3 +367,23 @@ class ListRevocationsResponse(_message.Message):
     REVOCATIONS_FIELD_NUMBER: _ClassVar[int]
     revocations: _containers.RepeatedCompositeFieldContainer[Revocation]
     def __init__(self, revocations: _Optional[_Iterable[_Union[Revocation, _Mapping]]] = ...) -> None: ...
+
+class GetLimitsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Limit(_message.Message):
+    __slots__ = ("scope", "capacity", "headroom")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    HEADROOM_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    capacity: _common_pb2.Amount
+    headroom: _common_pb2.Amount
+    def __init__(self, scope: _Optional[str] = ..., capacity: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., headroom: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ...) -> None: ...
+
+class GetLimitsResponse(_message.Message):
+    __slots__ = ("limits",)
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    limits: _containers.RepeatedCompositeFieldContainer[Limit]
+    def __init__(self, limits: _Optional[_Iterable[_Union[Limit, _Mapping]]] = ...) -> None: ...

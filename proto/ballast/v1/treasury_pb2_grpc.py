@@ -98,6 +98,11 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.FromString,
                 _registered_method=True)
+        self.GetLimits = channel.unary_unary(
+                '/ballast.v1.TreasuryService/GetLimits',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -202,6 +207,15 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLimits(self, request, context):
+        """GetLimits shows every configured limit on capital moved (a bridge lane's
+        token bucket, a rolling 24-hour cap per chain or destination) and what it
+        can still take now. No limits configured: an empty list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +278,11 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.ListRevocations,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.SerializeToString,
+            ),
+            'GetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLimits,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -594,6 +613,33 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/ListRevocations',
             ballast_dot_v1_dot_treasury__pb2.ListRevocationsRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.ListRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/GetLimits',
+            ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
             options,
             channel_credentials,
             insecure,
