@@ -275,3 +275,30 @@ async def bridged_world(
         yield BridgedWorld(
             (a, b), (pools[0], pools[1]), (hubs[0], hubs[1]), settings, config_file, store
         )
+
+
+async def kill_and_resume(
+    address: str, settings: RouterSettings, config_file: Path, plan_id: str, crash_at: str
+) -> Any:
+    """Start the plan's saga, let a worker kill itself at ``crash_at`` (asserted),
+    then let a fresh worker finish it; returns the saga's outcome."""
+    from temporalio.client import Client
+
+    from router.execution.messages import SagaOutcome
+    from router.execution.starter import TemporalStarter
+
+    client = await Client.connect(address)
+    starter = TemporalStarter(client, settings.temporal.task_queue, settings.execution)
+    assert await starter.start(plan_id)
+    crashing = spawn_worker(config_file, crash_at)
+    try:
+        code = await wait_exit(crashing, 120)
+    finally:
+        stop(crashing)
+    assert code == -9, f"the worker should have died at {crash_at}, exited {code}"
+    survivor = spawn_worker(config_file)
+    try:
+        handle = client.get_workflow_handle(plan_id, result_type=SagaOutcome)
+        return await asyncio.wait_for(handle.result(), 240)
+    finally:
+        stop(survivor)

@@ -8,7 +8,6 @@ A fast subset runs in ``make test``; ``--run-slow`` runs every point with more s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator
@@ -16,13 +15,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.client import Client
 
 from chains.bridge.fees import lane_fee
 from router import domain as m
 from router.domain.execution import AttemptState
-from router.execution.messages import SagaOutcome
-from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer
 from tests.chains.evm_harness import AnvilChain, anvil_chain
 from tests.execution.crash_harness import (
@@ -32,10 +28,8 @@ from tests.execution.crash_harness import (
     BridgedWorld,
     approved_plan,
     bridged_world,
+    kill_and_resume,
     mining,
-    spawn_worker,
-    stop,
-    wait_exit,
 )
 
 pytestmark = [pytest.mark.node, pytest.mark.asyncio(loop_scope="module")]
@@ -66,9 +60,8 @@ async def crash_and_recover(
     w: BridgedWorld, server: DevServer, point: str, nth: int, seed: int
 ) -> None:
     a, b = (c.name for c in w.chains)
-    move = random.Random(seed).randrange(10_000, 300_000) * UNIT + random.Random(-seed).randrange(
-        UNIT
-    )
+    rng = random.Random(seed)
+    move = rng.randrange(10_000, 300_000) * UNIT + rng.randrange(UNIT)
     fee = lane_fee(move, LANE_BPS, LANE_FIXED)
     steps = [
         m.PlanStep(0, m.StepKind.TRANSFER, "p0", move, a, f"hub:{a}"),
@@ -77,22 +70,9 @@ async def crash_and_recover(
     ]
     plan = await approved_plan(w.store, f"plan-bridged-{point}-{nth}-{seed}", steps)
     before = await w.balances()
-    client = await Client.connect(server.address)
-    starter = TemporalStarter(client, w.settings.temporal.task_queue, w.settings.execution)
-    assert await starter.start(plan.plan_id)
-    crashing = spawn_worker(w.config_file, f"{point}:{nth}")
-    try:
-        code = await wait_exit(crashing, 120)
-    finally:
-        stop(crashing)
-    assert code == -9, f"the worker should have died at {point}:{nth}, exited {code}"
-    survivor = spawn_worker(w.config_file)
-    try:
-        outcome = await asyncio.wait_for(
-            client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome).result(), 240
-        )
-    finally:
-        stop(survivor)
+    outcome = await kill_and_resume(
+        server.address, w.settings, w.config_file, plan.plan_id, f"{point}:{nth}"
+    )
     assert outcome.status == "completed", outcome
     after = await w.balances()
     assert after[f"{a}:pool"] == before[f"{a}:pool"] - move

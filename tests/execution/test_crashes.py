@@ -25,6 +25,7 @@ from tests.execution.crash_harness import (
     UNIT,
     World,
     approved_plan,
+    kill_and_resume,
     mining,
     spawn_worker,
     stop,
@@ -68,21 +69,9 @@ async def crash_and_recover(w: World, server: DevServer, point: str, nth: int, s
     steps, move, premium = plan_steps(seed)
     plan = await approved_plan(w.store, f"plan-crash-{point}-{nth}-{seed}", steps)
     before = await w.balances()
-    client = await Client.connect(server.address)
-    starter = TemporalStarter(client, w.settings.temporal.task_queue, w.settings.execution)
-    assert await starter.start(plan.plan_id)
-    crashing = spawn_worker(w.config_file, f"{point}:{nth}")
-    try:
-        code = await wait_exit(crashing, 120)
-    finally:
-        stop(crashing)
-    assert code == -9, f"the worker should have died at {point}:{nth}, exited {code}"
-    survivor = spawn_worker(w.config_file)
-    try:
-        handle = client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome)
-        outcome = await asyncio.wait_for(handle.result(), 180)
-    finally:
-        stop(survivor)
+    outcome = await kill_and_resume(
+        server.address, w.settings, w.config_file, plan.plan_id, f"{point}:{nth}"
+    )
     assert outcome.status == "completed", outcome
     await audit_exactly_once(w, plan.plan_id, before, move, premium)
 

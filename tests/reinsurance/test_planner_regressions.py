@@ -10,7 +10,6 @@ import dataclasses
 import pytest
 
 from reinsurance import (
-    BridgeRoute,
     BridgeTransfer,
     InFlightTransfer,
     InvalidInput,
@@ -24,39 +23,7 @@ from reinsurance import (
 
 from .adversarial import adversarial
 from .reference import compare, solve_reference
-
-U = 1_000_000
-
-
-def pool(pid: str, chain: str, capital: int, *, req: int = 1_000, **kw: object) -> PoolState:
-    args: dict[str, object] = dict(
-        pool_id=pid,
-        chain=chain,
-        capital=capital * U,
-        locked=0,
-        scr=req * U,
-        mcr=req * U // 4,
-        target_ratio=1.5,
-        min_ratio=1.2,
-        band=0.0,
-    )
-    args.update(kw)
-    return PoolState(**args)  # type: ignore[arg-type]
-
-
-def route(src: str, dst: str, **kw: object) -> BridgeRoute:
-    args: dict[str, object] = dict(
-        route_id=f"{src}->{dst}",
-        src_chain=src,
-        dst_chain=dst,
-        fee_bps=10.0,
-        fixed_fee=1 * U,
-        latency_s=600.0,
-        capacity=10_000 * U,
-        min_transfer=0,
-    )
-    args.update(kw)
-    return BridgeRoute(**args)  # type: ignore[arg-type]
+from .test_planner import U, pool, route
 
 
 @pytest.mark.parametrize("capacity", [2**256 - 1, 2**64 - 1, 2**63 - 1])
