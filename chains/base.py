@@ -138,6 +138,8 @@ class EffectKind(StrEnum):
     BRIDGE_DELIVERY = "bridge_delivery"  # attested inbound delivery (BridgeEndpoint.delivered)
     CESSION = "cession"  # pool cedes exposure to a vault (RiskPool.transferUsed + cessionOf)
     RECOVERY = "recovery"  # vault pays a recovery (ReinsuranceVault.recoveryPaid)
+    COVER_OPEN = "cover_open"  # premium in, cover opened, certificate issued (cover id)
+    CLAIM_PAYMENT = "claim_payment"  # pool pays the certificate's holder (payment id)
     NONCE_CANCEL = "nonce_cancel"  # EVM: a no-op at a nonce, to end a stuck or missing one
 
 
@@ -238,7 +240,60 @@ class Recovery:
         check_amount(self.amount)
 
 
-Effect = Transfer | InboundTransfer | Cession | Recovery
+@dataclass(frozen=True, slots=True)
+class CoverOpening:
+    """Open cover ``cover_id`` in a pool: collect ``premium`` from ``payer`` into
+    the pool, lock ``locked`` of its capital against ``limit``, and issue the
+    policy certificate to ``holder`` (an ERC-721 on EVM, a one-of-one SPL mint
+    on Solana). The cover id is the chain-enforced id: a second opening fails.
+    """
+
+    cover_id: str
+    pool: PoolRef
+    limit: int
+    locked: int
+    premium: int
+    payer: str
+    holder: str
+
+    def __post_init__(self) -> None:
+        check_id(self.cover_id, what="cover id")
+        check_amount(self.limit, what="limit")
+        check_amount(self.premium, what="premium")
+        if not 0 <= self.locked <= self.limit:
+            raise InvalidInput("locked capital must be between 0 and the limit")
+
+    @property
+    def chain(self) -> str:
+        return self.pool.chain
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPayment:
+    """Pay ``amount`` of a claim on ``cover_id`` to whoever holds its certificate.
+
+    The recipient is the certificate's holder of record when the payment lands
+    (the EVM pool reads ``ownerOf`` itself; on Solana the adapter resolves the
+    holder of the one-of-one mint). ``payment_id`` is chain-enforced: a retried
+    or replayed payment never pays twice, and the pool caps it at the cover's limit.
+    """
+
+    payment_id: str
+    pool: PoolRef
+    cover_id: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        check_id(self.payment_id, what="payment id")
+        check_id(self.cover_id, what="cover id")
+        check_amount(self.amount)
+
+    @property
+    def chain(self) -> str:
+        return self.pool.chain
+
+
+Effect = Transfer | InboundTransfer | Cession | Recovery | CoverOpening | ClaimPayment
 
 
 def effect_id(effect: Effect) -> str:
@@ -247,6 +302,10 @@ def effect_id(effect: Effect) -> str:
         return effect.cession_id
     if isinstance(effect, Recovery):
         return effect.recovery_id
+    if isinstance(effect, CoverOpening):
+        return effect.cover_id
+    if isinstance(effect, ClaimPayment):
+        return effect.payment_id
     return effect.transfer_id
 
 
@@ -259,6 +318,10 @@ def effect_kind(effect: Effect) -> EffectKind:
         return EffectKind.CESSION
     if isinstance(effect, Recovery):
         return EffectKind.RECOVERY
+    if isinstance(effect, CoverOpening):
+        return EffectKind.COVER_OPEN
+    if isinstance(effect, ClaimPayment):
+        return EffectKind.CLAIM_PAYMENT
     raise InvalidInput(f"not an effect: {type(effect).__name__}")
 
 
