@@ -33,6 +33,7 @@ from chains.evm_nonce import NonceManager, nonce_manager
 from chains.evm_rpc import Call, EvmEndpoint, HttpEndpoint
 from chains.evm_rpc import as_hash as _hash
 from chains.evm_rpc import as_int as _int
+from chains.observe import rpc_call
 from chains.retry import with_retries
 
 log = logging.getLogger("ballast.chains.evm")
@@ -144,7 +145,8 @@ class EvmCore:
     async def _rpc(self, ep: EvmEndpoint, method: str, params: list[Any], meter: Meter) -> Any:
         async def once() -> Any:
             meter.calls += 1
-            return await ep.request(method, params)
+            with rpc_call(self.chain, ep.name, method):
+                return await ep.request(method, params)
 
         return await self._retry(once)
 
@@ -157,13 +159,15 @@ class EvmCore:
             meter.calls += 1
             if len(calls) == 1:
                 try:
-                    results = [await ep.request(*calls[0])]
+                    with rpc_call(self.chain, ep.name, calls[0][0]):
+                        results = [await ep.request(*calls[0])]
                 except ChainError as exc:
                     if not strict and not exc.retryable:
                         return [exc]
                     raise
             else:
-                results = await ep.batch(calls)
+                with rpc_call(self.chain, ep.name, "batch"):
+                    results = await ep.batch(calls)
             if strict or any(isinstance(r, ChainError) and r.retryable for r in results):
                 for r in results:
                     if isinstance(r, ChainError) and (strict or r.retryable):

@@ -28,6 +28,7 @@ from chains.errors import (
     RpcUnavailable,
     http_status_error,
 )
+from chains.observe import rpc_call
 
 #: JSON-RPC codes a node uses for conditions that pass by themselves.
 TRANSIENT_CODES = frozenset({-32004, -32005, -32007, -32014, -32016, -32429, 429})
@@ -106,14 +107,15 @@ class SolanaRpc:
 
     async def _post(self, body: Any, method: str) -> Any:
         self.round_trips += 1
-        try:
-            # solana-py has no public raw call; this is the provider every
-            # AsyncClient method uses (same httpx client, timeouts, headers).
-            raw = await self.client._provider.make_request_unparsed(body)
-        except SolanaRpcException as exc:
-            raise self._transport_error(exc.__cause__ or exc, method) from None
-        except httpx2.HTTPError as exc:
-            raise self._transport_error(exc, method) from None
+        with rpc_call(self.chain, self.endpoint, method):
+            try:
+                # solana-py has no public raw call; this is the provider every
+                # AsyncClient method uses (same httpx client, timeouts, headers).
+                raw = await self.client._provider.make_request_unparsed(body)
+            except SolanaRpcException as exc:
+                raise self._transport_error(exc.__cause__ or exc, method) from None
+            except httpx2.HTTPError as exc:
+                raise self._transport_error(exc, method) from None
         try:
             return json.loads(raw)
         except ValueError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import re
 import socket
 import sys
 import uuid
@@ -49,6 +48,9 @@ from router.config import (
     load_settings,
 )
 from router.errors import InvalidRequest, RouterError, StoreUnavailable
+from router.telemetry.logs import RedactSecrets, redact, setup_logging
+
+__all__ = ["RedactSecrets", "app", "main", "redact", "setup_logging"]
 
 # No Rich markup anywhere: help text names "[client]", and what we print comes
 # from users, the router and the config (a secret with "[/bold]" in it would
@@ -118,61 +120,24 @@ def _run(settings: RouterSettings, call: Callable[[RouterClient], Awaitable[T]])
 
 # ------------------------------------------------------------------ logging
 
-#: Any URL (RPC endpoints, database URLs): user info, path and query can hold
-#: credentials and API keys (Infura/Alchemy put the key in the path).
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+#: The log set-up of every process (JSON or text, redaction on every handler).
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="json or text (default: the config's telemetry.log_format; auto: text on a "
+        "terminal, JSON otherwise)",
+    ),
+]
 
 
-def redact(text: str) -> str:
-    """URLs cut to scheme://host[:port]; bearer and basic credentials dropped."""
-    from chains.errors import redact_url
-
-    return _BEARER.sub(r"\1 <redacted>", _URL.sub(lambda m: redact_url(m[0]), text))
-
-
-class RedactSecrets(logging.Filter):
-    """On every root handler: whatever logger a record comes from (our code or a
-    library's), its message, traceback and stack are redacted before formatting.
-
-    Beyond ``chains.logs.RedactUrls``: the traceback is rendered here (a
-    handler's filters run before its formatter fills ``exc_text``, so a filter
-    that only rewrites ``exc_text`` lets the first handler print the URL), any
-    URL scheme (database URLs carry passwords), and bearer/basic credentials.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: leave it to the handler's error path
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-def setup_logging(verbose: bool) -> None:
-    """Our lines at INFO (DEBUG with --verbose) on stderr; libraries' at WARNING
-    unless --verbose; every handler redacts secrets."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    from chains.logs import THIRD_PARTY_LOGGERS
-
-    for name in (*THIRD_PARTY_LOGGERS, "asyncio"):
-        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
-            handler.addFilter(RedactSecrets())
+def _logging(verbose: bool, log_format: str | None, settings: RouterSettings | None) -> None:
+    """Logging as the flag, else the config, says; every configured secret masked."""
+    fmt = log_format or (settings.telemetry.log_format if settings is not None else "auto")
+    if fmt not in ("auto", "json", "text"):
+        fail(f"--log-format must be json or text, not {fmt!r}")
+    secrets = settings.secret_values() if settings is not None else ()
+    setup_logging(verbose, fmt, secrets=secrets)  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------- serve
@@ -205,12 +170,12 @@ def _check_listen(listen: str) -> None:
 
 
 @app.command()
-def serve(config: ConfigOpt = None, verbose: bool = False) -> None:
+def serve(config: ConfigOpt = None, verbose: bool = False, log_format: LogFormatOpt = None) -> None:
     """Run the router until SIGTERM/Ctrl-C (then stop gracefully)."""
     from router.api.server import serve as serve_router
 
-    setup_logging(verbose)
     settings = _settings(config)
+    _logging(verbose, log_format, settings)
     try:
         settings.server_tls()
     except ConfigError as exc:
@@ -244,6 +209,7 @@ def agent(
     interval: Annotated[float, typer.Option(help="seconds between reads")] = 5.0,
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
     verbose: bool = False,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """Run a reporting agent for one chain: read its pools in a loop, stream to the router.
 
@@ -257,8 +223,8 @@ def agent(
     from chains.factory import connect
     from router.agent.reporting import ReportingAgent
 
-    setup_logging(verbose)
     settings = _settings(config)
+    _logging(verbose, log_format, settings)
     try:
         # Reads only: the key is dropped (on Solana after deriving the pools'
         # owner from it, unless treasury_authority is set).
@@ -584,7 +550,9 @@ def token(
 
 
 @app.command()
-def worker(config: ConfigOpt = None, verbose: bool = False) -> None:
+def worker(
+    config: ConfigOpt = None, verbose: bool = False, log_format: LogFormatOpt = None
+) -> None:
     """Run an executor worker: carries approved plans out on chain (Temporal task queue).
 
     Needs the chains' signer keys and the Temporal address (temporal.address);
@@ -594,8 +562,8 @@ def worker(config: ConfigOpt = None, verbose: bool = False) -> None:
 
     from router.execution.worker import run_worker
 
-    setup_logging(verbose)
     settings = _settings(config)
+    _logging(verbose, log_format, settings)
 
     async def go() -> None:
         stop = asyncio.Event()

@@ -481,6 +481,24 @@ class JobConfig(_Model):
     lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
 
 
+class TelemetryConfig(_Model):
+    """Metrics, logs and traces (see ``router/telemetry/README.md``)."""
+
+    #: Port of the Prometheus exporter (``/metrics``) the router starts; unset:
+    #: off (the default); 0: any free port (tests; the log line names it).
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    #: Address the exporter binds (loopback by default: put a scraper beside it).
+    metrics_host: str = "127.0.0.1"
+    #: auto: text on a terminal, JSON otherwise; ``--log-format`` overrides.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    #: Where spans go: none (off), console (stderr) or otlp (an OTLP/gRPC collector).
+    traces: Literal["none", "console", "otlp"] = "none"
+    #: The OTLP collector's endpoint when ``traces = "otlp"``.
+    otlp_endpoint: str = "http://127.0.0.1:4317"
+    #: ``service.name`` of this process's spans.
+    service_name: str = "ballast-router"
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -506,6 +524,7 @@ class RouterSettings(BaseSettings):
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
     job: JobConfig = JobConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     @field_validator("listen")
     @classmethod
@@ -552,6 +571,32 @@ class RouterSettings(BaseSettings):
             if d.scope in seen:
                 raise ValueError("limits.daily: a scope is limited twice")
             seen.add(d.scope)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret's value (and the database URL's password), for
+        the log redaction filter to mask wherever one shows."""
+        from sqlalchemy.engine import make_url
+
+        found: list[str] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, SecretStr):
+                found.append(value.get_secret_value())
+            elif isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk(getattr(value, name))
+            elif isinstance(value, tuple):
+                for item in value:
+                    walk(item)
+
+        walk(self)
+        try:
+            password = make_url(self.database_url).password
+        except Exception:  # an unparseable URL fails elsewhere, naming the setting
+            password = None
+        if password:
+            found.append(str(password))
+        return found
 
     def server_tls(self) -> TlsMaterial | None:
         """What ``ballast serve`` needs beyond parsing: TLS files that exist, parse

@@ -5,7 +5,8 @@ Each interceptor wraps the method handler's behaviour in an async context
 manager (``guard``) that runs around the whole call, unary or streaming, in
 the same task as the servicer, so what it sets in context variables (identity,
 request id) is visible to the servicer. Order in the server, outermost first:
-(in-flight tracking) → request id → errors → auth → rate limit → deadline cap.
+(in-flight tracking) → tracing → metrics → request id → errors → auth → rate
+limit → deadline cap.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from typing import Any
 
 import grpc
 from grpc.aio import ServicerContext
+from opentelemetry import trace
 
 from router.api import auth
 from router.api.status import status_for
 from router.config import LimitsConfig, RateConfig
 from router.errors import DeadlineCapped, RateLimited, Unauthenticated
+from router.telemetry import context as log_context
+from router.telemetry import tracing
+from router.telemetry.metrics import RouterMetrics
 
 log = logging.getLogger("ballast.router.rpc")
 
@@ -50,9 +55,11 @@ def _wrap_handler(
     method: str,
     guard: Guard,
     wrap_requests: RequestWrap | None = None,
+    wrap_responses: RequestWrap | None = None,
 ) -> Any:
     """A handler like ``handler`` whose behaviour runs inside ``guard`` (and, for
-    request streams, reads its messages through ``wrap_requests``)."""
+    request streams, reads its messages through ``wrap_requests``; for response
+    streams, yields its messages through ``wrap_responses``)."""
     if handler.request_streaming and handler.response_streaming:
         inner = handler.stream_stream
         factory = grpc.stream_stream_rpc_method_handler
@@ -78,6 +85,8 @@ def _wrap_handler(
             async with guard(method, context):
                 result = inner(request, context)
                 if hasattr(result, "__aiter__"):
+                    if wrap_responses is not None:
+                        result = wrap_responses(result)
                     async for item in result:
                         yield item
                 else:  # a coroutine that streams with context.write (e.g. health Watch)
@@ -129,6 +138,7 @@ class RequestIdInterceptor(_GuardInterceptor):
         given = _metadata_value(context, REQUEST_ID_KEY)
         rid = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
         _CURRENT_REQUEST_ID.set(rid)
+        log_context.bind(request_id=rid)
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         started = time.perf_counter()
         outcome = "OK"
@@ -376,14 +386,101 @@ class InFlightInterceptor(_GuardInterceptor):
             await asyncio.wait(late)
 
 
+def _code(context: ServicerContext, failed: BaseException | None) -> str:
+    code = context.code()
+    if code is not None:
+        return str(getattr(code, "name", code))
+    if isinstance(failed, asyncio.CancelledError):
+        return "CANCELLED"
+    return "OK" if failed is None else "UNKNOWN"
+
+
+class TracingInterceptor(_GuardInterceptor):
+    """Each call runs in a server span, the child of the caller's span when its
+    metadata carries a W3C ``traceparent`` (an agent's, the CLI's)."""
+
+    def __init__(self) -> None:
+        self._tracer = tracing.tracer("ballast.router.api")
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        parent = tracing.extract(context.invocation_metadata())
+        service, _, name = method.lstrip("/").partition("/")
+        with self._tracer.start_as_current_span(
+            method.lstrip("/"),
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            failed: BaseException | None = None
+            try:
+                yield
+            except BaseException as exc:
+                failed = exc
+                raise
+            finally:
+                code = _code(context, failed)
+                span.set_attribute("rpc.grpc.status_code", code)
+                if code != "OK":
+                    span.set_status(trace.StatusCode.ERROR, code)
+
+
+class MetricsInterceptor(_GuardInterceptor):
+    """Counts every call by method and status code, times it, and counts the
+    reports each ``StreamReports`` acknowledgement accepted and rejected."""
+
+    def __init__(self, metrics: RouterMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        acks = self._acks if method.endswith("/StreamReports") else None
+        return _wrap_handler(handler, method, self.guard, wrap_responses=acks)
+
+    async def _acks(self, responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        from ballast.v1 import reporting_pb2
+
+        name = reporting_pb2.RejectReason.Name
+        async for ack in responses:
+            self._metrics.reports_acked(
+                ack.reporter_id, ack.accepted, [name(r.reason) for r in ack.rejections]
+            )
+            yield ack
+
+    @asynccontextmanager
+    async def guard(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        failed: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            self._metrics.grpc_done(method, _code(context, failed), time.perf_counter() - started)
+
+
 def default_interceptors(
     limits: LimitsConfig,
     mode: str,
     signer: auth.TokenSigner | None,
     check: Callable[[auth.Identity, str | None], Awaitable[None]] | None = None,
     in_flight: InFlightInterceptor | None = None,
+    metrics: RouterMetrics | None = None,
 ) -> list[grpc.aio.ServerInterceptor]:
     first: list[grpc.aio.ServerInterceptor] = [in_flight] if in_flight is not None else []
+    first.append(TracingInterceptor())
+    if metrics is not None:
+        first.append(MetricsInterceptor(metrics))
     return [
         *first,
         RequestIdInterceptor(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from ballast.v1 import (
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from chains.observe import add_rpc_observer, remove_rpc_observer
 from router.api.auth import TokenSigner
 from router.api.interceptors import InFlightInterceptor, default_interceptors
 from router.api.partner import PartnerServicer
@@ -46,6 +48,8 @@ from router.app.positions import PositionCache
 from router.app.reporting import Reporting
 from router.config import RouterSettings
 from router.store import Store, open_store
+from router.telemetry.metrics import MetricsExporter, RouterMetrics, serve_metrics
+from router.telemetry.state import read_state
 
 log = logging.getLogger("ballast.router.api.server")
 
@@ -68,6 +72,9 @@ class RunningRouter:
     positions: PositionCache
     owns_store: bool
     in_flight: InFlightInterceptor
+    #: This router's metrics (its own registry), and their HTTP exporter if configured.
+    metrics: RouterMetrics | None = None
+    exporter: MetricsExporter | None = None
 
     def execution_changed(self) -> None:
         """An executor worker in this process moved a step: positions (capital in
@@ -84,6 +91,10 @@ class RunningRouter:
         g = self.settings.limits.shutdown_grace_seconds if grace is None else grace
         await self.server.stop(g)
         await self.in_flight.drain(g)
+        if self.exporter is not None:
+            self.exporter.close()
+        if self.metrics is not None:
+            remove_rpc_observer(self.metrics)
         await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
@@ -114,6 +125,7 @@ async def start_router(
             "auth.mode 'mtls' needs a [tls] section (ca_cert, server_cert, server_key)"
         )
     owns = store is None
+    exporter: MetricsExporter | None = None
     if store is None:
         store = await open_store(settings.database_url)
     try:
@@ -127,9 +139,10 @@ async def start_router(
         access = AccessControl(store)
         size = settings.limits.max_message_bytes
         in_flight = InFlightInterceptor()
+        metrics = RouterMetrics()
         server = grpc.aio.server(
             interceptors=default_interceptors(
-                settings.limits, settings.auth.mode, signer, access.check, in_flight
+                settings.limits, settings.auth.mode, signer, access.check, in_flight, metrics
             ),
             options=[
                 ("grpc.max_receive_message_length", size),
@@ -166,16 +179,24 @@ async def start_router(
             port = server.add_secure_port(settings.listen, creds)
         if port == 0:
             raise OSError(f"could not bind {settings.listen}")
+        exporter = _exporter(settings, metrics)  # a taken port fails here, before serving
         await server.start()
+        metrics.watch_state(
+            functools.partial(read_state, store, positions, settings.policy),
+            asyncio.get_running_loop(),
+        )
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Reconcile before acting: every EXECUTING plan has its saga.
         for plan_id in await plans.reconcile_executions():
             log.info("started the saga of %s, recorded but not running", plan_id)
     except BaseException:
+        if exporter is not None:
+            exporter.close()
         if owns:
             await store.aclose()
         raise
+    add_rpc_observer(metrics)
     host = settings.listen.rsplit(":", 1)[0]
     log.info("router listening on %s:%d (auth %s)", host, port, settings.auth.mode)
     return RunningRouter(
@@ -189,7 +210,17 @@ async def start_router(
         positions=positions,
         owns_store=owns,
         in_flight=in_flight,
+        metrics=metrics,
+        exporter=exporter,
     )
+
+
+def _exporter(settings: RouterSettings, metrics: RouterMetrics) -> MetricsExporter | None:
+    """The Prometheus endpoint when ``telemetry.metrics_port`` is set (0: a free port)."""
+    port = settings.telemetry.metrics_port
+    if port is None:
+        return None
+    return serve_metrics(metrics.registry, settings.telemetry.metrics_host, port)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,1 @@
+"""Metrics, structured logs and traces for the router's processes (see README.md)."""
