@@ -10,7 +10,7 @@ Token mode adds ``authorization: Bearer <token>`` to every call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -18,35 +18,63 @@ import grpc
 from ballast.v1 import partner_pb2, partner_pb2_grpc, reporting_pb2_grpc, treasury_pb2_grpc
 from grpc_health.v1 import health_pb2_grpc
 
+from router.telemetry import tracing
+
 #: Our test certificates name ``localhost`` and ``127.0.0.1`` (see router.devtools.pki).
 
 
-class _Metadata(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adds fixed metadata (a bearer token) to every call."""
+Pairs = Callable[[], Sequence[tuple[str, str]]]
 
-    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
-        self._pairs = tuple(pairs)
+
+class _Adds:
+    """Adds metadata pairs (computed per call) to every call.
+
+    ``grpc.aio`` files an interceptor under the first call kind it implements
+    only, so there is one class per kind (:func:`adding`)."""
+
+    def __init__(self, pairs: Pairs) -> None:
+        self._pairs = pairs
 
     def _details(self, d: Any) -> Any:
-        md = grpc.aio.Metadata(*(d.metadata or ()), *self._pairs)
-        return d._replace(metadata=md)
+        pairs = self._pairs()
+        if not pairs:
+            return d
+        return d._replace(metadata=grpc.aio.Metadata(*(d.metadata or ()), *pairs))
 
+
+class _AddsUnaryUnary(_Adds, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, d: Any, request: Any) -> Any:
         return await continuation(self._details(d), request)
 
+
+class _AddsUnaryStream(_Adds, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation: Any, d: Any, request: Any) -> Any:
         return await continuation(self._details(d), request)
 
+
+class _AddsStreamUnary(_Adds, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation: Any, d: Any, requests: Any) -> Any:
         return await continuation(self._details(d), requests)
 
+
+class _AddsStreamStream(_Adds, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation: Any, d: Any, requests: Any) -> Any:
         return await continuation(self._details(d), requests)
+
+
+def adding(pairs: Pairs) -> list[Any]:
+    """Interceptors adding ``pairs()`` to every call, of every kind."""
+    return [
+        cls(pairs)
+        for cls in (_AddsUnaryUnary, _AddsUnaryStream, _AddsStreamUnary, _AddsStreamStream)
+    ]
+
+
+def _trace_context() -> list[Any]:
+    """The caller's current span, carried to the router (W3C ``traceparent`` in
+    the metadata), so the router's span of the call is its child. Outside a
+    span (or without a tracer provider) nothing is added."""
+    return adding(tracing.inject)
 
 
 def _options(max_message_bytes: int, server_name: str | None = None) -> list[tuple[str, Any]]:
@@ -71,7 +99,12 @@ def mtls_channel(
     creds = grpc.ssl_channel_credentials(
         root_certificates=ca_pem, private_key=key_pem, certificate_chain=cert_pem
     )
-    return grpc.aio.secure_channel(address, creds, options=_options(max_message_bytes, server_name))
+    return grpc.aio.secure_channel(
+        address,
+        creds,
+        options=_options(max_message_bytes, server_name),
+        interceptors=_trace_context(),
+    )
 
 
 def token_channel(
@@ -83,7 +116,8 @@ def token_channel(
 ) -> grpc.aio.Channel:
     """Bearer-token channel; TLS when ``ca_pem`` is given, plaintext otherwise
     (plaintext is for loopback only)."""
-    interceptors = [_Metadata([("authorization", f"Bearer {token}")])]
+    bearer = [("authorization", f"Bearer {token}")]
+    interceptors = [*_trace_context(), *adding(lambda: bearer)]
     if ca_pem is None:
         return grpc.aio.insecure_channel(
             address, options=_options(max_message_bytes), interceptors=interceptors

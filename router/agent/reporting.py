@@ -24,8 +24,10 @@ from chains.base import BalanceReader, BalanceSnapshot, PoolRef
 from chains.errors import ChainError
 from router.agent.client import RouterClient
 from router.domain.ingest import MAX_BATCH
+from router.telemetry import tracing
 
 log = logging.getLogger("ballast.router.agent.reporting")
+_tracer = tracing.tracer("ballast.router.agent")
 
 
 @dataclass(slots=True)
@@ -102,7 +104,14 @@ class ReportingAgent:
         return self._call
 
     async def run_round(self) -> None:
-        """Read once and report; errors are logged and counted, never raised."""
+        """Read once and report; errors are logged and counted, never raised.
+
+        One span per round (``agent.round``): the chain reads are its children,
+        and so is the router's side of the stream when this round opens it."""
+        with _tracer.start_as_current_span("agent.round", attributes={"chain": self._reader.chain}):
+            await self._round()
+
+    async def _round(self) -> None:
         self.stats.rounds += 1
         try:
             snapshot = await self._reader.read_balances(self._pools)

@@ -31,6 +31,7 @@ from router.errors import (
     PreconditionFailed,
     StaleVersion,
 )
+from router.telemetry.tracing import traced
 
 log = logging.getLogger("ballast.router.plans")
 
@@ -114,6 +115,7 @@ class Plans:
         plan = await self.store_draft(operator, draft)
         return Planned(plan, planned.shortfalls, dry_run=False)
 
+    @traced("plan.draft")
     async def draft(
         self, operator: m.Identity, *, target_ratio_bps: int = 0
     ) -> tuple[Planned, m.PlanDraft]:
@@ -262,6 +264,7 @@ class Plans:
         self.events.notify()
         return plan
 
+    @traced("plan.execute")
     async def request_execution(
         self, operator: m.Identity, plan_id: str, key: str
     ) -> ExecutionRequested:

@@ -20,6 +20,7 @@ from router.app.positions import Confirmed
 from router.config import PolicyConfig
 from router.domain.ingest import Outcome, ReportIn, ReportOutcome
 from router.errors import PermissionDenied
+from router.telemetry.tracing import traced
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Reporting:
         self._skew = timedelta(seconds=policy.max_clock_skew_seconds)
         self._on_confirmed = on_confirmed or (lambda _: None)
 
+    @traced("reports.ingest")
     async def ingest(
         self, reporter: m.Identity, reports: Sequence[ReportIn], *, fingerprint: str | None
     ) -> Ingested:

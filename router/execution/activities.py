@@ -67,6 +67,7 @@ from router.execution.effects import (
 from router.execution.faults import CrashPlan
 from router.execution.messages import EffectReport, Progress, SagaStep, StepRef
 from router.store import Store
+from router.telemetry import context as log_context
 
 log = logging.getLogger("ballast.execution")
 
@@ -108,12 +109,25 @@ def heartbeating(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
     @functools.wraps(fn)
     async def wrapper(self: PlanActivities, *args: Any, **kwargs: Any) -> Any:
         try:
-            return await _beating(fn, self, *args, **kwargs)
+            with log_context.bound(**_log_fields(args)):
+                return await _beating(fn, self, *args, **kwargs)
         finally:
             if self.on_change is not None:
                 self.on_change()
 
     return wrapper
+
+
+def _log_fields(args: tuple[Any, ...]) -> dict[str, object]:
+    """The plan and step an activity works on (its first argument), for its log lines."""
+    first = args[0] if args else None
+    if isinstance(first, StepRef):
+        return {"plan_id": first.plan_id, "step_id": f"{first.seq}/{first.leg}"}
+    if isinstance(first, str):
+        return {"plan_id": first}
+    if isinstance(first, list) and first and isinstance(first[0], str):
+        return {"plan_id": first[0]}
+    return {}
 
 
 async def _beating(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
@@ -210,6 +224,7 @@ class PlanActivities:
 
     def _adapter(self, effect: Effect) -> Any:
         chain = effect.dst_chain if isinstance(effect, InboundTransfer) else effect.chain
+        log_context.bind(chain=chain, transfer_id=getattr(effect, "transfer_id", None))
         if chain not in self._chains:
             raise NonRetryable(f"no signing adapter for chain {chain}: set its signer_key")
         return self._chains[chain]

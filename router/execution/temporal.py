@@ -28,6 +28,7 @@ from temporalio.client import Client
 
 from router.config import TemporalConfig
 from router.errors import NotReady
+from router.telemetry import tracing
 
 
 def temporal_binary() -> Path:
@@ -147,7 +148,11 @@ async def temporal_client(config: TemporalConfig, database_url: str = "") -> Asy
         server = await start_dev_server(dev_server_file(config, database_url))
         address = server.address
     try:
-        yield await Client.connect(address, namespace=config.namespace)
+        # The trace context rides in workflow and activity headers (workers built
+        # on this client use the interceptor too).
+        yield await Client.connect(
+            address, namespace=config.namespace, interceptors=tracing.temporal_interceptors()
+        )
     finally:
         if server is not None:
             server.stop()

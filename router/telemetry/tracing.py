@@ -22,9 +22,10 @@ How one trace crosses the processes:
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -53,6 +54,24 @@ def extract(metadata: Iterable[tuple[str, str | bytes]] | None) -> otel_context.
 
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def traced(name: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run an async function (a use case) in a span called ``name``."""
+
+    def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with trace.get_tracer("ballast.router.app").start_as_current_span(name):
+                return await fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def temporal_interceptors() -> list[Any]:
