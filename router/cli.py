@@ -138,6 +138,23 @@ def _logging(verbose: bool, log_format: str | None, settings: RouterSettings | N
         fail(f"--log-format must be json or text, not {fmt!r}")
     secrets = settings.secret_values() if settings is not None else ()
     setup_logging(verbose, fmt, secrets=secrets)  # type: ignore[arg-type]
+    if settings is not None:
+        _tracing(settings)
+
+
+def _tracing(settings: RouterSettings) -> None:
+    """Spans exported as ``telemetry.traces`` says (off by default), flushed at exit."""
+    import atexit
+
+    from router.telemetry.tracing import setup_tracing
+
+    t = settings.telemetry
+    try:
+        provider = setup_tracing(t.traces, service_name=t.service_name, endpoint=t.otlp_endpoint)
+    except RuntimeError as exc:  # the OTLP exporter's package is missing
+        fail(f"invalid configuration: telemetry.traces: {exc}")
+    if provider is not None:
+        atexit.register(provider.shutdown)
 
 
 # -------------------------------------------------------------------- serve
@@ -561,6 +578,7 @@ def worker(
     import signal
 
     from router.execution.worker import run_worker
+    from router.telemetry.metrics import worker_metrics
 
     settings = _settings(config)
     _logging(verbose, log_format, settings)
@@ -570,7 +588,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
+        t = settings.telemetry
+        with worker_metrics(t.metrics_host, t.metrics_port):
+            await run_worker(settings, stop)
 
     try:
         asyncio.run(go())

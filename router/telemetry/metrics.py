@@ -14,6 +14,7 @@ Amounts are base units; a gauge is a float, exact up to 2**53 base units
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -260,8 +261,35 @@ class MetricsExporter:
 
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> MetricsExporter:
-    """Start the exporter on ``host:port`` (0: a free port) in a daemon thread."""
-    server, thread = start_http_server(port, addr=host, registry=registry)
+    """Start the exporter on ``host:port`` (0: a free port) in a daemon thread.
+    A port that cannot be bound is a :class:`~router.config.ConfigError`."""
+    from router.config import ConfigError
+
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            [("telemetry.metrics_port", f"cannot listen on {host}:{port} ({exc.strerror})")]
+        ) from None
     exporter = MetricsExporter(server, thread)
     log.info("metrics on http://%s/metrics", exporter.address)
     return exporter
+
+
+@contextlib.contextmanager
+def worker_metrics(host: str, port: int | None) -> Iterator[RouterMetrics | None]:
+    """For a process without a router (``ballast worker``): its chain round trips
+    exported on ``host:port`` while the block runs; nothing when ``port`` is None."""
+    if port is None:
+        yield None
+        return
+    from chains.observe import add_rpc_observer, remove_rpc_observer
+
+    metrics = RouterMetrics()
+    exporter = serve_metrics(metrics.registry, host, port)
+    add_rpc_observer(metrics)
+    try:
+        yield metrics
+    finally:
+        remove_rpc_observer(metrics)
+        exporter.close()

@@ -5,6 +5,7 @@ round trips) and what the store holds (pool ratios, plans and steps by state).""
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
 from router.agent.client import RouterClient, bind_request
 from router.api.server import RunningRouter, running_router
+from router.config import ConfigError
 from router.devtools.pki import TestCA
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
@@ -196,3 +198,18 @@ async def test_chain_round_trips_are_counted_per_endpoint(
             timed = total(after, "ballast_chain_rpc_seconds_count", endpoint=endpoint)
             assert timed == calls
             assert total(after, "ballast_chain_rpc_errors_total") == 0
+
+
+async def test_a_metrics_port_in_use_is_refused_naming_the_setting(
+    server_files: dict[str, Path], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(server_files, tmp_path / "p.db", telemetry={"metrics_port": port})
+        with pytest.raises(
+            ConfigError, match=rf"telemetry.metrics_port: cannot listen on 127.0.0.1:{port}"
+        ):
+            async with running_router(settings):
+                pass
