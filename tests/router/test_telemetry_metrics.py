@@ -15,6 +15,7 @@ from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
 from chains.embedded.evm import ChainSpec, embedded_evm_chains
+from chains.embedded.solana_setup import embedded_solana
 from router.agent.client import RouterClient, bind_request
 from router.api.server import RunningRouter, running_router
 from router.config import ConfigError
@@ -198,6 +199,27 @@ async def test_chain_round_trips_are_counted_per_endpoint(
             timed = total(after, "ballast_chain_rpc_seconds_count", endpoint=endpoint)
             assert timed == calls
             assert total(after, "ballast_chain_rpc_errors_total") == 0
+
+
+async def test_solana_round_trips_are_counted_too(
+    server_files: dict[str, Path], tmp_path: Path
+) -> None:
+    async with embedded_solana([1_500_000, 2_500_000], chain="solana") as env:
+        settings = make_settings(server_files, tmp_path / "s.db", telemetry={"metrics_port": 0})
+        async with running_router(settings) as router:
+            before = total(await scrape(router), "ballast_chain_rpc_calls_total", chain="solana")
+            snapshot = await env.adapter.read_balances(env.pools)
+            after = await scrape(router)
+            assert snapshot.rpc_calls > 0
+            calls = total(after, "ballast_chain_rpc_calls_total", chain="solana")
+            assert calls - before == snapshot.rpc_calls
+            # the endpoint is named without the URL's path, query or credentials
+            endpoints = {
+                dict(labels)["endpoint"]
+                for (name, labels), _ in after.items()
+                if name == "ballast_chain_rpc_calls_total" and dict(labels)["chain"] == "solana"
+            }
+            assert endpoints and all(e.startswith("http://127.0.0.1:") for e in endpoints)
 
 
 async def test_a_metrics_port_in_use_is_refused_naming_the_setting(
