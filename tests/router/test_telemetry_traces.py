@@ -149,3 +149,18 @@ async def test_execute_plan_is_the_ancestor_of_activities_and_chain_calls(
         assert "ballast.v1.TreasuryService/ExecutePlan" in ancestors(send)
     activities = {sp.name for sp in spans.spans if sp.name.startswith("RunActivity:")}
     assert {"RunActivity:sign_effect", "RunActivity:broadcast_effect"} <= activities
+
+
+def test_exporters_are_off_by_default_and_built_as_configured() -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    from router.config import load_settings
+    from router.telemetry.tracing import _exporter, setup_tracing
+
+    assert load_settings().telemetry.traces == "none"
+    assert setup_tracing("none", service_name="ballast-router") is None
+    assert isinstance(_exporter("console", ""), ConsoleSpanExporter)
+    otlp = _exporter("otlp", "http://127.0.0.1:4317")
+    assert isinstance(otlp, OTLPSpanExporter)
+    otlp.shutdown()
