@@ -53,10 +53,11 @@ QUIET_LOGGERS = (
 #: credentials and API keys (Infura/Alchemy put the key in the path).
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
-#: ``private_key=...``, ``"signer_key": "..."``, ``password: ...``: the value goes.
+#: ``private_key=...``, ``"signer_key": "..."``, ``password: ...``: the value goes
+#: (3 characters or more, so "token_secret: is required" stays readable).
 _KEYED = re.compile(
     r"(?i)\b((?:private|secret|signer|attester|api)[_ -]?key|secret|password|passwd|"
-    r"token(?:_secret)?)(\"?\s*[=:]\s*\"?)(?!<redacted>)[^\s,;\"'}]+"
+    r"token(?:_secret)?)(\"?\s*[=:]\s*\"?)(?!<redacted>)[^\s,;\"'}]{3,}"
 )
 _PEM = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S

@@ -160,3 +160,13 @@ async def test_a_wrong_log_format_is_one_line(tmp_path: Path) -> None:
     ran = await ballast("worker", "--log-format", "xml", "--config", str(cfg))
     assert ran.code == 2
     assert ran.err_lines == ["error: --log-format must be json or text, not 'xml'"]
+
+
+def test_redaction_keeps_what_is_not_a_secret() -> None:
+    from router.telemetry.logs import redact
+
+    assert redact("auth.token_secret: is required") == "auth.token_secret: is required"
+    assert redact("password=abc, next") == "password=<redacted>, next"
+    assert redact('{"signer_key": "0xabcdef"}') == '{"signer_key": "<redacted>"}'
+    assert redact("tx 0x" + "ab" * 32 + " final") == "tx 0x" + "ab" * 32 + " final"  # hashes stay
+    assert redact("rpc http://127.0.0.1:8545/ down") == "rpc http://127.0.0.1:8545 down"
