@@ -62,6 +62,7 @@ from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
+from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
 
 
@@ -87,7 +88,9 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart):
+class Store(
+    ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart, ProtocolsPart
+):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------
@@ -454,6 +457,12 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
                 "status": CoverStatus.ACTIVE.value,
                 "quote_id": request.quote_id,
                 "created_at": now,
+                "deployment_id": request.deployment_id,
+                "deductible": request.deductible,
+                "per_event_max": request.event_cap,
+                "trigger_kinds": ",".join(request.trigger_kinds),
+                "insured_value": request.insured_value,
+                "position_ref": request.position_ref,
             }
             await conn.execute(sa.insert(COVERS).values(**row))
         return BindResult(convert.cover(row), created=True)
@@ -490,7 +499,11 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
         at = check_utc(now, "now") if now is not None else utcnow()
         stmt = (
             sa.select(
-                COVERS.c.pool_id, COVERS.c.cover_type, COVERS.c.limit_amount, COVERS.c.ends_at
+                COVERS.c.pool_id,
+                COVERS.c.cover_type,
+                COVERS.c.limit_amount,
+                COVERS.c.ends_at,
+                COVERS.c.deployment_id,
             )
             .where(COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at)
             .order_by(COVERS.c.pool_id, COVERS.c.ends_at, COVERS.c.cover_id)
@@ -498,7 +511,7 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
         if pool_id is not None:
             stmt = stmt.where(COVERS.c.pool_id == pool_id)
         async with self._tx() as conn:
-            return [CoverInForce(p, t, int(a), e) for p, t, a, e in await conn.execute(stmt)]
+            return [CoverInForce(p, t, int(a), e, d) for p, t, a, e, d in await conn.execute(stmt)]
 
     async def active_cover_by_pool(self, *, now: datetime | None = None) -> dict[str, int]:
         """Sum of active, unexpired cover limits per pool (summed in Python: exact)."""
