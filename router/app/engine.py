@@ -33,6 +33,7 @@ execution until the limit frees).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from reinsurance import (
@@ -129,7 +130,13 @@ class ReinsuranceEngine:
                 )
         if not risks:
             return {p.pool.pool_id: m.NO_REQUIREMENT for p in pools}
-        sample = simulate(risks, self._scenarios, seed=self._seed, correlation=self._correlation)
+        # The market shock must be at least as likely as the share of the riskiest
+        # deployment's probability it carries (a history can make that high).
+        corr = self._correlation
+        top = max(r.probability for r in risks) * corr.market_weight
+        if top > corr.market_probability:
+            corr = dataclasses.replace(corr, market_probability=min(1.0, top))
+        sample = simulate(risks, self._scenarios, seed=self._seed, correlation=corr)
         report = assess(
             sample,
             [
