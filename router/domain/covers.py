@@ -221,34 +221,36 @@ class CoverTerms:
             object.__setattr__(self, "per_event_max", self.limit)
         if self.per_event_max > self.limit:
             raise InvalidRecord(
-                f"per_event_max {self.per_event_max} exceeds the limit {self.limit}",
+                f"terms.per_event_max {self.per_event_max} exceeds the limit {self.limit}",
                 field="terms.per_event_max",
             )
         check_amount(self.deductible, "terms.deductible")
         if self.deductible >= self.per_event_max:
             raise InvalidRecord(
-                f"deductible {self.deductible} must be below the limit and the per-event "
-                f"maximum ({self.per_event_max}): such a cover could never pay",
+                f"terms.deductible {self.deductible} must be below the limit and the "
+                f"per-event maximum ({self.per_event_max}): such a cover could never pay",
                 field="terms.deductible",
             )
         check_amount(self.insured_value, "terms.insured_value")
         definition = self.definition
         if definition.cap_basis is CapBasis.INSURED_VALUE and self.insured_value == 0:
             raise InvalidRecord(
-                f"{self.cover_type.value} cover needs the insured value "
+                f"terms.insured_value: {self.cover_type.value} cover needs the insured value "
                 f"({'the position' if definition.needs_position else 'the LP tokens'})",
                 field="terms.insured_value",
             )
         if definition.cap_basis is not CapBasis.INSURED_VALUE and self.insured_value:
             raise InvalidRecord(
-                f"{self.cover_type.value} cover is capped by the registry, not an insured value",
+                f"terms.insured_value: {self.cover_type.value} cover is capped by the "
+                "registry, not an insured value",
                 field="terms.insured_value",
             )
         if definition.needs_position:
             check_id(self.position_ref, "terms.position_ref")
         elif self.position_ref:
             raise InvalidRecord(
-                f"only position cover names a position, not {self.cover_type.value} cover",
+                f"terms.position_ref: only position cover names a position, "
+                f"not {self.cover_type.value} cover",
                 field="terms.position_ref",
             )
 
