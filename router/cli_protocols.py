@@ -217,8 +217,8 @@ def set_tvl(
     resp = _run(settings, lambda c: c.treasury.SetDeploymentTvl(req))
     d = resp.deployment
     units = Units.of(settings, raw)
-    tvl = units.money(d.tvl, d.chain)
-    typer.echo(f"{d.deployment_id}: TVL {tvl} from {d.tvl_source} as of {when(d.tvl_as_of)}")
+    shown = units.money(d.tvl, d.chain)
+    typer.echo(f"{d.deployment_id}: TVL {shown} from {d.tvl_source} as of {when(d.tvl_as_of)}")
 
 
 # ------------------------------------------------------------------- pauses
