@@ -322,19 +322,6 @@ def capacity_proto(
     return out
 
 
-def quote_proto(quote: m.Quote, pool: m.Pool, period_days: int) -> partner_pb2.Quote:
-    return partner_pb2.Quote(
-        quote_id=quote.quote_id,
-        chain=pool.chain,
-        pool_id=pool.pool_id,
-        cover_type=COVER_TYPE_CODES[quote.cover_type],
-        cover_amount=amount(pool.asset, quote.limit_amount),
-        period_days=period_days,
-        premium=amount(pool.asset, quote.premium),
-        expires_at=timestamp(quote.expires_at),
-    )
-
-
 def revocation_proto(r: m.Revocation) -> treasury_pb2.Revocation:
     return treasury_pb2.Revocation(
         fingerprint=r.fingerprint,

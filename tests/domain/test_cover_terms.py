@@ -83,6 +83,18 @@ def test_bad_terms_are_refused_naming_the_field(kw: dict, field: str) -> None:  
     assert err.value.field == field
 
 
+@pytest.mark.parametrize("days", [True, "30", 30.0])
+def test_a_period_must_be_an_integer(days: object) -> None:
+    with pytest.raises(InvalidRecord) as err:
+        m.CoverTerms(m.CoverType.ORACLE, "dep-1", U, days)  # type: ignore[arg-type]
+    assert err.value.field == "period_days"
+
+
+def test_the_period_bounds_are_inclusive() -> None:
+    for days in (1, m.MAX_PERIOD_DAYS):
+        assert m.CoverTerms(m.CoverType.ORACLE, "dep-1", U, days).period_days == days
+
+
 def test_position_and_liquidity_cover_need_what_they_insure() -> None:
     with pytest.raises(InvalidRecord, match="insured value") as err:
         m.CoverTerms(m.CoverType.LIQUIDITY, "dep-1", U, 30)
