@@ -262,9 +262,11 @@ class Covers:
                 f"bind does not match quote {quote_id}: {', '.join(mismatched)} differ; "
                 "bind with the quoted inputs or request a new quote"
             )
-        # Checked again at bind: a pause, or a TVL that fell since the quote, stops it.
-        await check_not_paused(self._store, terms.cover_type, pool.pool_id)
-        await self.deployment(pool, terms)
+        # Checked again at bind: a pause, or a TVL that fell since the quote, stops
+        # it; a replay of a bind that succeeded still answers (the store decides).
+        if await self._store.find_cover(partner, key) is None:
+            await check_not_paused(self._store, terms.cover_type, pool.pool_id)
+            await self.deployment(pool, terms)
         starts = quote.expires_at - timedelta(seconds=self._policy.quote_ttl_seconds)
         request = m.CoverRequest(
             partner_id=partner,

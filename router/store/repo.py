@@ -467,6 +467,15 @@ class Store(
             await conn.execute(sa.insert(COVERS).values(**row))
         return BindResult(convert.cover(row), created=True)
 
+    async def find_cover(self, partner_id: str, idempotency_key: str) -> Cover | None:
+        """The cover a partner bound under this key, if any."""
+        stmt = sa.select(COVERS).where(
+            COVERS.c.partner_id == partner_id, COVERS.c.idempotency_key == idempotency_key
+        )
+        async with self._tx() as conn:
+            r = await self._one(conn, stmt)
+        return None if r is None else convert.cover(r)
+
     async def get_cover(self, partner_id: str, cover_id: str) -> Cover:
         stmt = sa.select(COVERS).where(
             COVERS.c.cover_id == cover_id, COVERS.c.partner_id == partner_id

@@ -112,8 +112,13 @@ async def test_a_paused_type_or_pool_takes_no_quote_or_bind_until_resumed(
         assert await protocols.set_paused(ALICE, target, False, "resolved") is True
     result, _ = await covers.bind(ACME, "paused-0001", quoted.quote.quote_id, terms)
     assert result.created
+    # Paused again: a replay of that bind still answers with its cover.
+    await protocols.set_paused(ALICE, m.PauseTarget(pool_id="a1"), True, "again")
+    again, _ = await covers.bind(ACME, "paused-0001", quoted.quote.quote_id, terms)
+    assert (again.created, again.cover) == (False, result.cover)
+    await protocols.set_paused(ALICE, m.PauseTarget(pool_id="a1"), False, "done")
     actions = [e.action for e in await book.list_audit() if e.actor == ALICE.uri]
-    assert sorted(actions) == ["paused", "paused", "resumed", "resumed"]
+    assert sorted(actions) == ["paused"] * 3 + ["resumed"] * 3
 
 
 async def test_a_bind_after_the_tvl_fell_below_the_cap_is_refused(
