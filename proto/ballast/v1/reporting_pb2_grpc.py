@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ReportingServiceStub:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
@@ -52,7 +53,8 @@ class ReportingServiceStub:
 
 
 class ReportingServiceServicer:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
@@ -102,7 +104,8 @@ def add_ReportingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReportingService:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
