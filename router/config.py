@@ -424,6 +424,10 @@ class PolicyConfig(_Model):
     cover_type_correlation: float = Field(default=0.3, ge=0.0, le=1.0)
     #: Share from a market-wide shock hitting every cover type at once.
     market_correlation: float = Field(default=0.1, ge=0.0, le=1.0)
+    #: No cover is quoted or bound on a deployment whose TVL reading is older
+    #: than this: its caps and its price depend on it (the TVL reporter or an
+    #: operator refreshes it).
+    max_tvl_age_seconds: int = Field(default=7 * 86_400, ge=60)
 
     @model_validator(mode="after")
     def _weights(self) -> PolicyConfig:

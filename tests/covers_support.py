@@ -13,7 +13,6 @@ from router.app.ports import DeploymentBook
 AMM_ETH = "amm-ethereum"
 AMM_SOL = "amm-solana"
 TVL = 10**9 * 10**6  # 1bn USDC: caps stay far above what the tests bind
-AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def deployment(
@@ -25,6 +24,7 @@ def deployment(
     asset: str = "USDC",
     incidents: m.IncidentHistory | None = None,
     governance_assets: int | None = None,  # None: half the TVL
+    tvl_as_of: datetime | None = None,  # None: now
 ) -> m.Deployment:
     return m.Deployment(
         deployment_id=deployment_id,
@@ -34,7 +34,7 @@ def deployment(
         asset=asset,
         tvl=tvl,
         tvl_source="test",
-        tvl_as_of=AS_OF,
+        tvl_as_of=tvl_as_of or datetime.now(UTC),
         incidents=incidents or m.IncidentHistory(),
         governance_assets=tvl // 2 if governance_assets is None else governance_assets,
     )

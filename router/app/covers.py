@@ -151,6 +151,13 @@ class Covers:
             d = await self._store.get_deployment(terms.deployment_id)
         except NotFound:
             raise UnknownEntity("deployment", terms.deployment_id) from None
+        oldest = m.utcnow() - timedelta(seconds=self._policy.max_tvl_age_seconds)
+        if d.tvl_as_of < oldest:
+            raise PreconditionFailed(
+                f"the TVL of deployment {d.deployment_id} is as of {d.tvl_as_of.isoformat()}, "
+                f"older than {self._policy.max_tvl_age_seconds} s: no cover until an "
+                "operator or the TVL reporter records a fresh one"
+            )
         if d.asset != pool.asset:
             raise PreconditionFailed(
                 f"deployment {d.deployment_id} is valued in {d.asset} but pool "

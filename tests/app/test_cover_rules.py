@@ -121,6 +121,20 @@ async def test_a_paused_type_or_pool_takes_no_quote_or_bind_until_resumed(
     assert sorted(actions) == ["paused"] * 3 + ["resumed"] * 3
 
 
+async def test_a_stale_tvl_takes_no_cover_until_refreshed(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 10**6 * UNIT})
+    old = datetime.now(UTC) - timedelta(seconds=policy.max_tvl_age_seconds + 60)
+    await register(book, deployment("old-a", chain="chain-a", tvl_as_of=old))
+    covers = Covers(book, engine, policy)
+    with pytest.raises(PreconditionFailed, match="TVL of deployment old-a is as of"):
+        await covers.quote(ACME, ask(m.CoverType.ORACLE, UNIT, "old-a"))
+    fresh = m.TvlReading("old-a", "USDC", 10**9 * UNIT, "onchain", datetime.now(UTC))
+    assert await Protocols(book, policy).report_tvl(REPORTER_A, fresh)
+    assert (await covers.quote(ACME, ask(m.CoverType.ORACLE, UNIT, "old-a"))).quote
+
+
 async def test_a_bind_after_the_tvl_fell_below_the_cap_is_refused(
     book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
 ) -> None:
