@@ -29,6 +29,10 @@ from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
 from router.cli_job import REBALANCE_HELP
 from router.cli_job import rebalance as rebalance_command
+from router.cli_protocols import pause as pause_command
+from router.cli_protocols import pauses as pauses_command
+from router.cli_protocols import protocols_app
+from router.cli_protocols import resume as resume_command
 from router.cli_report import report as report_command
 from router.cli_views import (
     Sheet,
@@ -630,6 +634,10 @@ def resolve(
 app.command("deploy")(deploy_command)
 app.command("rebalance", help=REBALANCE_HELP)(rebalance_command)
 app.command("report")(report_command)
+app.add_typer(protocols_app, name="protocols")
+app.command("pause")(pause_command)
+app.command("resume")(resume_command)
+app.command("pauses")(pauses_command)
 
 
 def main() -> None:

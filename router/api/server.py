@@ -45,6 +45,7 @@ from router.app.engine import ReinsuranceEngine
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
+from router.app.protocols import Protocols
 from router.app.reporting import Reporting
 from router.config import RouterSettings
 from router.store import Store, open_store
@@ -159,12 +160,16 @@ async def start_router(
             store, engine, settings.policy, events, executor, limits=settings.limits.policy()
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
+        protocols = Protocols(store, settings.policy)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ReportingServicer(reporting), server
+            ReportingServicer(reporting, protocols), server
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(plans, positions, access, store, settings.policy, asset), server
+            TreasuryServicer(
+                plans, positions, access, store, settings.policy, asset, protocols=protocols
+            ),
+            server,
         )
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(covers), server)
         health_servicer = health.aio.HealthServicer()

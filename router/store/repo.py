@@ -62,6 +62,7 @@ from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
+from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
 from router.store.telemetry import TelemetryPart
 
@@ -89,7 +90,14 @@ async def _migrate(engine: AsyncEngine) -> None:
 
 
 class Store(
-    ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart, TelemetryPart
+    ReportsPart,
+    PlansPart,
+    AccessPart,
+    ExecutionPart,
+    LimitsPart,
+    LeasesPart,
+    TelemetryPart,
+    ProtocolsPart,
 ):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
@@ -457,9 +465,24 @@ class Store(
                 "status": CoverStatus.ACTIVE.value,
                 "quote_id": request.quote_id,
                 "created_at": now,
+                "deployment_id": request.deployment_id,
+                "deductible": request.deductible,
+                "per_event_max": request.event_cap,
+                "trigger_kinds": ",".join(request.trigger_kinds),
+                "insured_value": request.insured_value,
+                "position_ref": request.position_ref,
             }
             await conn.execute(sa.insert(COVERS).values(**row))
         return BindResult(convert.cover(row), created=True)
+
+    async def find_cover(self, partner_id: str, idempotency_key: str) -> Cover | None:
+        """The cover a partner bound under this key, if any."""
+        stmt = sa.select(COVERS).where(
+            COVERS.c.partner_id == partner_id, COVERS.c.idempotency_key == idempotency_key
+        )
+        async with self._tx() as conn:
+            r = await self._one(conn, stmt)
+        return None if r is None else convert.cover(r)
 
     async def get_cover(self, partner_id: str, cover_id: str) -> Cover:
         stmt = sa.select(COVERS).where(
@@ -493,7 +516,11 @@ class Store(
         at = check_utc(now, "now") if now is not None else utcnow()
         stmt = (
             sa.select(
-                COVERS.c.pool_id, COVERS.c.cover_type, COVERS.c.limit_amount, COVERS.c.ends_at
+                COVERS.c.pool_id,
+                COVERS.c.cover_type,
+                COVERS.c.limit_amount,
+                COVERS.c.ends_at,
+                COVERS.c.deployment_id,
             )
             .where(COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at)
             .order_by(COVERS.c.pool_id, COVERS.c.ends_at, COVERS.c.cover_id)
@@ -501,7 +528,7 @@ class Store(
         if pool_id is not None:
             stmt = stmt.where(COVERS.c.pool_id == pool_id)
         async with self._tx() as conn:
-            return [CoverInForce(p, t, int(a), e) for p, t, a, e in await conn.execute(stmt)]
+            return [CoverInForce(p, t, int(a), e, d) for p, t, a, e, d in await conn.execute(stmt)]
 
     async def active_cover_by_pool(self, *, now: datetime | None = None) -> dict[str, int]:
         """Sum of active, unexpired cover limits per pool (summed in Python: exact)."""

@@ -53,6 +53,12 @@ TARGETS: tuple[Target, ...] = (
         scopes=("CapacityRule", "pool_capacity"),
     ),
     Target(
+        "cover terms",
+        "router.domain.covers",
+        ("tests/domain/test_cover_terms.py",),
+        scopes=("CoverTerms.__post_init__", "CoverDefinition.cap", "limit_cap", "allocate_loss"),
+    ),
+    Target(
         "chain values",
         "chains.base",
         ("tests/chains/test_values.py",),

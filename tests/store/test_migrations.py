@@ -166,3 +166,62 @@ def test_plans_approved_before_binding_get_their_steps_hash(tmp_path: Path) -> N
     _alembic(url, "downgrade", "0007")
     _alembic(url, "upgrade", "head")
     asyncio.run(check())
+
+
+def test_covers_bound_before_the_five_types_become_the_nearest_new_type(tmp_path: Path) -> None:
+    """0011 maps the old cover types (smart_contract and slashing -> protocol,
+    depeg -> oracle, custody -> position) and gives existing covers their terms:
+    no deductible, one event may take the limit, the new type's triggers."""
+    from datetime import timedelta
+
+    from chains.base import ChainFamily
+    from router.domain import Chain, CoverRequest, Partner, Pool
+
+    url = f"sqlite:///{tmp_path / 'types.db'}"
+    _alembic(url, "upgrade", "head")
+
+    async def bind() -> None:
+        store = await open_store(url, migrate=False)
+        try:
+            await store.upsert_chain(Chain("evm", ChainFamily.EVM, 1))
+            await store.upsert_pool(Pool("p1", "evm", "0x" + "11" * 20, "USDC"))
+            await store.register_partner(Partner("acme", "Acme"))
+            for key, ctype in (("k-old-0001", "oracle"), ("k-old-0002", "position")):
+                await store.bind_cover(
+                    CoverRequest("acme", key, "p1", ctype, 5_000, 1, T0, T0 + timedelta(days=9))
+                )
+        finally:
+            await store.aclose()
+
+    asyncio.run(bind())
+    _alembic(url, "downgrade", "0008")
+
+    async def old_types() -> None:
+        store = await open_store(url, migrate=False)
+        try:
+            async with store.engine.begin() as conn:
+                for key, old in (("k-old-0001", "depeg"), ("k-old-0002", "custody")):
+                    await conn.execute(
+                        sa.text("UPDATE covers SET cover_type = :t WHERE idempotency_key = :k"),
+                        {"t": old, "k": key},
+                    )
+        finally:
+            await store.aclose()
+
+    asyncio.run(old_types())
+    _alembic(url, "upgrade", "head")
+
+    async def check() -> None:
+        store = await open_store(url, migrate=False)
+        try:
+            covers = {c.idempotency_key: c for c in await store.list_covers("acme")}
+            oracle, position = covers["k-old-0001"], covers["k-old-0002"]
+            assert (oracle.cover_type, position.cover_type) == ("oracle", "position")
+            assert oracle.per_event_max == 5_000 and oracle.deductible == 0
+            assert oracle.deployment_id is None
+            assert oracle.trigger_kinds == ("oracle_failure", "oracle_manipulation")
+            assert position.trigger_kinds == ("exploit", "flash_loan", "upgrade_failure")
+        finally:
+            await store.aclose()
+
+    asyncio.run(check())

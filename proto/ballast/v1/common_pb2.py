@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61llast/v1/common.proto\x12\nballast.v1\"&\n\x06\x41mount\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t*\x8d\x01\n\tCoverType\x12\x1a\n\x16\x43OVER_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43OVER_TYPE_SMART_CONTRACT\x10\x01\x12\x14\n\x10\x43OVER_TYPE_DEPEG\x10\x02\x12\x16\n\x12\x43OVER_TYPE_CUSTODY\x10\x03\x12\x17\n\x13\x43OVER_TYPE_SLASHING\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61llast/v1/common.proto\x12\nballast.v1\"&\n\x06\x41mount\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t*\x93\x02\n\tCoverType\x12\x1a\n\x16\x43OVER_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OVER_TYPE_PROTOCOL\x10\x05\x12\x17\n\x13\x43OVER_TYPE_POSITION\x10\x06\x12\x15\n\x11\x43OVER_TYPE_ORACLE\x10\x07\x12\x19\n\x15\x43OVER_TYPE_GOVERNANCE\x10\x08\x12\x18\n\x14\x43OVER_TYPE_LIQUIDITY\x10\t\"\x04\x08\x01\x10\x01\"\x04\x08\x02\x10\x02\"\x04\x08\x03\x10\x03\"\x04\x08\x04\x10\x04*\x19\x43OVER_TYPE_SMART_CONTRACT*\x10\x43OVER_TYPE_DEPEG*\x12\x43OVER_TYPE_CUSTODY*\x13\x43OVER_TYPE_SLASHINGb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,7 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.common_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COVERTYPE']._serialized_start=80
-  _globals['_COVERTYPE']._serialized_end=221
+  _globals['_COVERTYPE']._serialized_end=355
   _globals['_AMOUNT']._serialized_start=39
   _globals['_AMOUNT']._serialized_end=77
 # @@protoc_insertion_point(module_scope)

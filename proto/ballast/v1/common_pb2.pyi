@@ -8,15 +8,17 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class CoverType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COVER_TYPE_UNSPECIFIED: _ClassVar[CoverType]
-    COVER_TYPE_SMART_CONTRACT: _ClassVar[CoverType]
-    COVER_TYPE_DEPEG: _ClassVar[CoverType]
-    COVER_TYPE_CUSTODY: _ClassVar[CoverType]
-    COVER_TYPE_SLASHING: _ClassVar[CoverType]
+    COVER_TYPE_PROTOCOL: _ClassVar[CoverType]
+    COVER_TYPE_POSITION: _ClassVar[CoverType]
+    COVER_TYPE_ORACLE: _ClassVar[CoverType]
+    COVER_TYPE_GOVERNANCE: _ClassVar[CoverType]
+    COVER_TYPE_LIQUIDITY: _ClassVar[CoverType]
 COVER_TYPE_UNSPECIFIED: CoverType
-COVER_TYPE_SMART_CONTRACT: CoverType
-COVER_TYPE_DEPEG: CoverType
-COVER_TYPE_CUSTODY: CoverType
-COVER_TYPE_SLASHING: CoverType
+COVER_TYPE_PROTOCOL: CoverType
+COVER_TYPE_POSITION: CoverType
+COVER_TYPE_ORACLE: CoverType
+COVER_TYPE_GOVERNANCE: CoverType
+COVER_TYPE_LIQUIDITY: CoverType
 
 class Amount(_message.Message):
     __slots__ = ("asset", "value")

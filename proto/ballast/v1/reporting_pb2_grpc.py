@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ReportingServiceStub:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
@@ -44,10 +45,16 @@ class ReportingServiceStub:
                 request_serializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.FromString,
                 _registered_method=True)
+        self.ReportTvl = channel.unary_unary(
+                '/ballast.v1.ReportingService/ReportTvl',
+                request_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
@@ -66,6 +73,15 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportTvl(self, request, context):
+        """ReportTvl is the TVL reporter's feed: one deployment's TVL reading. A
+        reporter reports only for deployments on the chain its identity names;
+        a reading not newer than the stored one is ignored (applied = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -73,6 +89,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.StreamReports,
                     request_deserializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.SerializeToString,
+            ),
+            'ReportTvl': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportTvl,
+                    request_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -83,7 +104,8 @@ def add_ReportingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReportingService:
-    """ReportingService receives pool balances from chain agents.
+    """ReportingService receives pool balances from chain agents, and covered
+    deployments' TVL readings from the TVL reporter.
 
     A caller must authenticate as a reporter (client certificate URI
     `ballast://reporter/<chain>/<name>` or a reporter token). The reporter's
@@ -107,6 +129,33 @@ class ReportingService:
             '/ballast.v1.ReportingService/StreamReports',
             ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.SerializeToString,
             ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportTvl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.ReportingService/ReportTvl',
+            ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
+            ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
             options,
             channel_credentials,
             insecure,
