@@ -20,6 +20,7 @@ from router.agent.client import RouterClient, bind_request
 from router.api.server import RunningRouter, running_router
 from router.config import ConfigError
 from router.devtools.pki import TestCA
+from tests.covers_support import terms_pb
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 MILLION = 10**6 * 10**6
@@ -102,9 +103,10 @@ async def test_the_scrape_shows_ingest_calls_pools_plans_and_steps(
     quote = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-alt",
-                cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                cover_type=common_pb2.COVER_TYPE_PROTOCOL,
                 cover_amount=common_pb2.Amount(asset="USDC", value=str(3 * MILLION // 2)),
                 period_days=365,
             )
