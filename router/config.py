@@ -481,6 +481,20 @@ class JobConfig(_Model):
     lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
 
 
+class GovernanceConfig(_Model):
+    """On-chain governance of pool terms (written by ``ballast deploy --governance``).
+
+    ``ballast gov`` drives proposals on ``governor`` over ``chain``'s first RPC
+    URL; ``terms`` maps each pool id to the PoolTerms contract that governs it.
+    """
+
+    chain: str
+    token: str
+    timelock: str
+    governor: str
+    terms: dict[str, str] = Field(default_factory=dict)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -506,6 +520,7 @@ class RouterSettings(BaseSettings):
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
     job: JobConfig = JobConfig()
+    governance: GovernanceConfig | None = None
 
     @field_validator("listen")
     @classmethod
