@@ -6,7 +6,7 @@ pragma solidity ^0.8.28;
 /// obeys) and runs a passed proposal's calls no earlier than `minDelay` seconds
 /// after it was queued, and no later than `gracePeriod` after that. The delay
 /// gives users time to leave before a change they dislike takes effect.
-/// @dev Only the governor queues, executes or cancels. The governor is set
+/// @dev Only the governor queues or executes (a proposal is cancelled before it is queued, or not at all). The governor is set
 /// once, by the deployer, right after deployment (each needs the other's
 /// address); from then on the deployer has no power here.
 contract BallastTimelock {
@@ -24,7 +24,6 @@ contract BallastTimelock {
     event GovernorSet(address indexed governor);
     event OperationQueued(bytes32 indexed operationId, uint256 eta);
     event OperationExecuted(bytes32 indexed operationId);
-    event OperationCanceled(bytes32 indexed operationId);
 
     error NotGovernor(address caller);
     error NotDeployer(address caller);
@@ -109,11 +108,5 @@ contract BallastTimelock {
             }
         }
         emit OperationExecuted(id);
-    }
-
-    function cancel(bytes32 id) external onlyGovernor {
-        if (etaOf[id] == 0) revert OperationNotQueued(id);
-        etaOf[id] = 0;
-        emit OperationCanceled(id);
     }
 }

@@ -68,6 +68,8 @@ contract PoolTerms {
     error InvalidThreshold(uint256 threshold, uint256 oracles);
     error DuplicateOracle(address oracle);
     error ZeroDuration();
+    /// @notice The guardian's only power is to pause: it cannot also be the timelock.
+    error GuardianIsTimelock();
 
     modifier onlyTimelock() {
         if (msg.sender != timelock) {
@@ -80,6 +82,7 @@ contract PoolTerms {
     constructor(address timelock_, address pool_, address guardian_, uint64 guardianPauseDuration_) {
         if (timelock_ == address(0) || pool_ == address(0) || guardian_ == address(0)) revert ZeroAddress();
         if (guardianPauseDuration_ == 0) revert ZeroDuration();
+        if (guardian_ == timelock_) revert GuardianIsTimelock();
         timelock = timelock_;
         pool = pool_;
         guardian = guardian_;
@@ -159,6 +162,7 @@ contract PoolTerms {
 
     function setGuardian(address guardian_) external onlyTimelock {
         if (guardian_ == address(0)) revert ZeroAddress();
+        if (guardian_ == timelock) revert GuardianIsTimelock();
         guardian = guardian_;
         emit GuardianSet(guardian_, ++version);
     }

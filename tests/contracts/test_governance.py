@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
+from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 
 from tests.contracts.governance_support import (
@@ -36,7 +37,7 @@ from tests.contracts.governance_support import (
     deploy_governance,
     deploy_governor,
 )
-from tests.contracts.support import assert_reverts, events, send
+from tests.contracts.support import assert_reverts, decode_error, events, revert_data, send
 
 USDC = 10**6
 
@@ -240,6 +241,9 @@ def test_only_the_timelock_changes_terms_and_only_the_governor_drives_it(gov: Go
     assert_reverts(gov.governor.functions.registerTerms(gov.alice), gov.alice, "NotTimelock",
                    gov.alice)  # fmt: skip
     assert t.functions.version().call() == 0
+    with pytest.raises(TransactionFailed) as info:  # a guardian that is also the timelock
+        deploy(gov.w3, "PoolTerms", gov.admin, gov.pool, gov.admin, 1, sender=gov.admin)
+    assert decode_error(revert_data(info.value)) == ("GuardianIsTimelock", ())
 
 
 def test_guardian_pause_lapses_unless_governance_confirms_it(gov: Gov) -> None:
