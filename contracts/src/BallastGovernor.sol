@@ -201,14 +201,14 @@ contract BallastGovernor {
     }
 
     /// @notice Run a queued proposal once its timelock delay has passed (anyone may call).
-    function execute(bytes32 id) external payable {
+    function execute(bytes32 id) external {
         ProposalState s = state(id);
         if (s != ProposalState.Queued) revert ProposalNotQueued(id, s);
         Proposal storage p = _proposals[id];
         if (block.timestamp < p.eta) revert ExecuteBeforeTimelock(id, p.eta, block.timestamp);
         p.executed = true;
         Actions storage a = _actions[id];
-        timelock.execute{value: msg.value}(a.targets, a.values, a.calldatas, id);
+        timelock.execute(a.targets, a.values, a.calldatas, id);
         emit ProposalExecuted(id);
     }
 

@@ -81,13 +81,14 @@ contract BallastTimelock {
         emit OperationQueued(id, eta);
     }
 
-    /// @notice Run a queued batch: every call must succeed or nothing changes.
+    /// @notice Run a queued batch: every call must succeed or nothing changes. The
+    /// timelock holds no ether (proposals carry none), so `values` are all zero.
     function execute(
         address[] calldata targets,
         uint256[] calldata values,
         bytes[] calldata calldatas,
         bytes32 salt
-    ) external payable onlyGovernor {
+    ) external onlyGovernor {
         bytes32 id = operationId(targets, values, calldatas, salt);
         uint256 eta = etaOf[id];
         if (eta == 0) revert OperationNotQueued(id);
