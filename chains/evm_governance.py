@@ -22,6 +22,7 @@ from enum import IntEnum
 from functools import cache
 from typing import Any
 
+from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -243,10 +244,19 @@ async def read_terms(ep: EvmEndpoint, terms: str, finality: FinalityRule) -> Gov
     fn = _abi("PoolTerms").fn("snapshot")
     try:
         raw = await ep.request("eth_call", [{"to": address, "data": fn.encode()}, hex(number)])
-        out = fn.decode(hex_bytes(raw, "snapshot()"))
     except RevertedCall:
         raise InvalidInput(f"{address} is not a PoolTerms contract at block {number}") from None
-    except (ValueError, TypeError) as exc:  # eth_abi: empty or short answer (no code there)
+    data = hex_bytes(raw, "snapshot()")
+    if not data:  # no code there at the final block: not deployed yet, or not a contract
+        code = await ep.request("eth_getCode", [address, "latest"])
+        if isinstance(code, str) and len(code) > 2:
+            raise NotFinal(
+                f"PoolTerms {address} exists at the head, not yet at final block {number}"
+            )
+        raise InvalidInput(f"no contract at {address}")
+    try:
+        out = fn.decode(data)
+    except (DecodingError, ValueError, TypeError) as exc:
         raise MalformedResponse(
             f"{address} answered snapshot() with no PoolTerms data at block {number}: {exc}"
         ) from None
