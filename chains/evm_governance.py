@@ -112,6 +112,7 @@ class ProposalStatus:
     abstain: int
     quorum_votes: int  # raw votes for + abstain
     quorum: int
+    quadratic: bool  # weights are isqrt(votes); quorum counts votes either way
     actions: tuple[tuple[str, str], ...]  # (target, calldata 0x-hex)
     read_at_block: int
 
@@ -176,6 +177,7 @@ _EXPLAIN: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "VotingClosed": lambda a: f"voting closed at block {a['deadline']}",
     "VotingNotStarted": lambda a: f"voting opens after block {a['startsAfterBlock']}",
     "AlreadyVoted": lambda a: f"{a['voter']} has already voted on this proposal",
+    "VotingCanceled": lambda a: "the proposal was canceled by its proposer",
     "NoVotingPower": lambda a: f"{a['voter']} had no delegated votes at block {a['snapshot']}",
     "InvalidSupport": lambda a: f"support must be 0 (against), 1 (for) or 2, not {a['support']}",
     "ExecuteBeforeTimelock": lambda a: (
@@ -343,6 +345,8 @@ class GovernanceClient:
                 await self._call(gov.fn("proposalInfo").encode(pid), at)
             )
             quorum = gov.fn("quorum").decode(await self._call(gov.fn("quorum").encode(), at))[0]
+            mode = gov.fn("countingMode")
+            quadratic = mode.decode(await self._call(mode.encode(), at))[0] == 1
         except RevertedCall as exc:
             raise explain_revert(exc.data, verb="status") from None
         p, state, targets, calldatas = info
@@ -358,6 +362,7 @@ class GovernanceClient:
             abstain=int(p[8]),
             quorum_votes=int(p[9]),
             quorum=int(quorum),
+            quadratic=quadratic,
             actions=tuple(
                 (to_checksum_address(t), "0x" + bytes(d).hex())
                 for t, d in zip(targets, calldatas, strict=True)

@@ -131,6 +131,21 @@ def _limit(spec: str, decimals: int) -> tuple[str, bytes]:
     return terms_call("setCoverageLimit", int(names[kind.lower()]), value)
 
 
+def _tokens(n: int) -> str:
+    """Token base units (18 decimals) as whole tokens, exactly, without trailing zeros."""
+    q, r = divmod(n, 10**18)
+    return f"{q:,}" + (f".{r:018d}".rstrip("0") if r else "")
+
+
+def _tally(st: ProposalStatus) -> str:
+    show = str if st.quadratic else _tokens  # quadratic weights are not token amounts
+    mode = " (quadratic weights)" if st.quadratic else ""
+    return (
+        f"for {show(st.for_)}, against {show(st.against)}, abstain {show(st.abstain)}{mode}; "
+        f"quorum {_tokens(st.quorum_votes)} of {_tokens(st.quorum)} votes"
+    )
+
+
 def _when(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "-"
 
@@ -269,10 +284,7 @@ def vote(
         return tx, await c.status(proposal)
 
     tx, st = _run(t, key, work)
-    typer.echo(
-        f"voted {choice.name.lower()} on {st.proposal_id} (tx {tx}); now for {st.for_}, "
-        f"against {st.against}, abstain {st.abstain}; quorum {st.quorum_votes}/{st.quorum}"
-    )
+    typer.echo(f"voted {choice.name.lower()} on {st.proposal_id} (tx {tx}); now {_tally(st)}")
 
 
 @gov_app.command()
@@ -334,8 +346,7 @@ def _proposal_lines(st: ProposalStatus) -> list[str]:
         f"proposal {st.proposal_id}: {st.state.name.lower()} (read at block {st.read_at_block})",
         f"  proposer {st.proposer}; votes at block {st.snapshot_block}, "
         f"voting closes at block {st.deadline_block}; executable from {_when(st.eta)}",
-        f"  for {st.for_}, against {st.against}, abstain {st.abstain}; "
-        f"quorum {st.quorum_votes}/{st.quorum}",
+        f"  {_tally(st)}",
     ]
     lines += [f"  {i}. {target}: {_describe(data)}" for i, (target, data) in enumerate(st.actions)]
     return lines

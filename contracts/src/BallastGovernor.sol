@@ -103,6 +103,7 @@ contract BallastGovernor {
     error VotingNotStarted(bytes32 proposalId, uint256 startsAfterBlock);
     error VotingClosed(bytes32 proposalId, uint256 deadline);
     error AlreadyVoted(bytes32 proposalId, address voter);
+    error VotingCanceled(bytes32 proposalId);
     error InvalidSupport(uint8 support);
     error NoVotingPower(address voter, uint256 snapshot);
     error ProposalNotSucceeded(bytes32 proposalId, ProposalState state);
@@ -171,7 +172,7 @@ contract BallastGovernor {
         Proposal storage p = _proposal(id);
         if (block.number <= p.snapshot) revert VotingNotStarted(id, p.snapshot);
         if (block.number > p.deadline) revert VotingClosed(id, p.deadline);
-        if (p.canceled) revert ProposalNotPending(id, ProposalState.Canceled);
+        if (p.canceled) revert VotingCanceled(id);
         if (support > ABSTAIN) revert InvalidSupport(support);
         if (hasVoted[id][msg.sender]) revert AlreadyVoted(id, msg.sender);
         uint256 votes = token.getPastVotes(msg.sender, p.snapshot);

@@ -89,6 +89,10 @@ def test_full_lifecycle_with_delegated_power(gov: Gov) -> None:
     (cast,) = events(g, receipt, "VoteCast")
     assert (cast["votes"], cast["weight"]) == (500_000 * TOKEN, 500_000 * TOKEN)
     assert gov.state(pid) == ACTIVE
+    with pytest.raises(TransactionFailed) as future:  # votes are known for mined blocks only
+        gov.token.functions.getPastVotes(gov.alice, 10**9).call()
+    name, args = decode_error(revert_data(future.value))
+    assert (name, args[0]) == ("FutureLookup", 10**9)
     snapshot = g.functions.proposalInfo(pid).call()[0][1]
     assert_reverts(g.functions.castVote(pid, FOR), gov.carol, "NoVotingPower", gov.carol, snapshot)
     assert_reverts(g.functions.castVote(pid, AGAINST), gov.alice, "AlreadyVoted", pid, gov.alice,
@@ -316,6 +320,7 @@ def test_the_proposer_cancels_only_while_pending(gov: Gov) -> None:
     assert gov.state(pid) == CANCELED
     clock.mine(2)
     assert gov.state(pid) == CANCELED
+    assert_reverts(g.functions.castVote(pid, FOR), gov.alice, "VotingCanceled", pid)
     later = gov.propose([gov.terms_call("setPaused", True)], "later", sender=gov.alice)
     clock.mine(2)
     assert_reverts(g.functions.cancel(later), gov.alice, "ProposalNotPending", later, ACTIVE)
