@@ -35,6 +35,7 @@ from chains.errors import (
     MalformedResponse,
     NotFinal,
     ReadOnlyAdapter,
+    TransactionReverted,
     WrongChain,
 )
 from chains.evm_abi import ContractAbi, decode_revert
@@ -397,6 +398,12 @@ class GovernanceClient:
             receipt = await sender._send(to or self.governor, data, verb)
         except RevertedCall as exc:  # the state moved between the preflight and the estimate
             raise explain_revert(exc.data, verb=verb) from None
+        except TransactionReverted as exc:  # mined and reverted: the state moved since
+            raise TransactionReverted(
+                f"{verb} failed on chain in transaction {exc.tx_hash}: the state changed "
+                "after it was checked; look at the proposal's status and try again",
+                tx_hash=exc.tx_hash,
+            ) from None
         return str(receipt.get("transactionHash") or sender.sent[-1])
 
 
