@@ -14,8 +14,6 @@ from router.config import load_settings
 from tests.chains.evm_harness import anvil_node
 from tests.router.test_deploy_cli import ANVIL_KEY, ballast
 
-pytestmark = pytest.mark.node
-
 ENV = {"BALLAST_DEPLOYER_KEY": ANVIL_KEY, "BALLAST_GOV_KEY": ANVIL_KEY}
 COVERED = "0x" + "ab" * 20
 
@@ -34,6 +32,7 @@ def _refused(*args: str, code: int = 1) -> str:
     return done.stderr.removeprefix("error: ").strip()
 
 
+@pytest.mark.node
 async def test_a_proposal_from_the_command_line(tmp_path: Path) -> None:
     async with anvil_node(31_913) as url:
         node = HttpEndpoint(url, timeout=10.0)
@@ -95,3 +94,27 @@ async def test_a_proposal_from_the_command_line(tmp_path: Path) -> None:
         assert too_fine.startswith("--limit protocol")
         assert _refused("gov", "vote", *c, "0x12", "for").startswith("governance: a proposal id")
         await node.aclose()
+
+
+def test_gov_needs_a_governance_section_on_a_configured_evm_chain(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.toml"
+    bare.write_text(
+        '[[chains]]\nname = "devnet"\nfamily = "evm"\nrpc_urls = ["http://127.0.0.1:9"]\n'
+    )
+    assert _refused("gov", "status", "--config", str(bare), code=2).startswith(
+        "the config has no [governance] section"
+    )
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(
+        bare.read_text()
+        + '[governance]\nchain = "other"\ntoken = "0x1"\ntimelock = "0x2"\ngovernor = "0x3"\n'
+    )
+    assert _refused("gov", "status", "--config", str(elsewhere), code=2) == (
+        "governance.chain 'other' is not a configured EVM chain"
+    )
+    here = tmp_path / "here.toml"
+    here.write_text(elsewhere.read_text().replace('chain = "other"', 'chain = "devnet"'))
+    no_key = ballast("gov", "vote", "--config", str(here), "0x" + "00" * 32, "for",
+                     env={"BALLAST_GOV_KEY": ""})  # fmt: skip
+    assert no_key.returncode == 2 and no_key.stderr.count("\n") == 1
+    assert "BALLAST_GOV_KEY" in no_key.stderr
