@@ -26,6 +26,15 @@ contract BallastToken {
     /// @notice Whom each holder's balance votes for (zero: nobody yet).
     mapping(address holder => address) public delegates;
     mapping(address delegatee => Checkpoint[]) private _checkpoints;
+    /// @notice The next nonce each holder must sign for `delegateBySig`.
+    mapping(address holder => uint256) public nonces;
+
+    bytes32 public constant DELEGATION_TYPEHASH =
+        keccak256("Delegation(address delegatee,uint256 nonce,uint256 expiry)");
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,uint256 chainId,address verifyingContract)");
+    /// @dev Upper bound of a canonical (low) s value: rejects malleable signatures.
+    uint256 private constant _HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
@@ -38,6 +47,9 @@ contract BallastToken {
     /// @notice Past votes are only known for mined blocks (`blockNumber < block.number`).
     error FutureLookup(uint256 blockNumber, uint256 currentBlock);
     error SupplyTooLarge(uint256 supply);
+    error SignatureExpired(uint256 expiry);
+    error InvalidSignature();
+    error InvalidNonce(address signer, uint256 expected, uint256 given);
 
     constructor(string memory name_, string memory symbol_, address holder, uint256 supply) {
         if (holder == address(0)) revert ZeroAddress();
@@ -73,11 +85,32 @@ contract BallastToken {
 
     /// @notice Make `delegatee` vote with the caller's whole balance (itself included).
     function delegate(address delegatee) external {
-        if (delegatee == address(0)) revert ZeroAddress();
-        address previous = delegates[msg.sender];
-        delegates[msg.sender] = delegatee;
-        emit DelegateChanged(msg.sender, previous, delegatee);
-        _moveVotes(previous, delegatee, balanceOf[msg.sender]);
+        _delegate(msg.sender, delegatee);
+    }
+
+    /// @notice Delegate for a holder who signed an EIP-712 `Delegation` (it pays no gas).
+    /// The domain names this token and the chain id, so a signature is good once,
+    /// here, before `expiry` (unix seconds).
+    function delegateBySig(address delegatee, uint256 nonce, uint256 expiry, uint8 v, bytes32 r, bytes32 s)
+        external
+    {
+        if (block.timestamp > expiry) revert SignatureExpired(expiry);
+        if (uint256(s) > _HALF_ORDER) revert InvalidSignature();
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01", domainSeparator(), keccak256(abi.encode(DELEGATION_TYPEHASH, delegatee, nonce, expiry))
+            )
+        );
+        address signer = ecrecover(digest, v, r, s);
+        if (signer == address(0)) revert InvalidSignature();
+        uint256 expected = nonces[signer];
+        if (nonce != expected) revert InvalidNonce(signer, expected, nonce);
+        nonces[signer] = expected + 1;
+        _delegate(signer, delegatee);
+    }
+
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(abi.encode(_DOMAIN_TYPEHASH, keccak256(bytes(name)), block.chainid, address(this)));
     }
 
     /// @notice Voting power now (what a proposal made in this block will snapshot next block).
@@ -103,6 +136,14 @@ contract BallastToken {
 
     function numCheckpoints(address account) external view returns (uint256) {
         return _checkpoints[account].length;
+    }
+
+    function _delegate(address holder, address delegatee) private {
+        if (delegatee == address(0)) revert ZeroAddress();
+        address previous = delegates[holder];
+        delegates[holder] = delegatee;
+        emit DelegateChanged(holder, previous, delegatee);
+        _moveVotes(previous, delegatee, balanceOf[holder]);
     }
 
     function _transfer(address from, address to, uint256 amount) private {

@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
+from eth_account import Account
 from eth_tester.exceptions import TransactionFailed
 from web3 import EthereumTesterProvider, Web3
 
@@ -363,3 +364,56 @@ def test_terms_setters_check_their_input_and_snapshot_reads_everything(gov: Gov)
     assert_reverts(direct.functions.addCoveredContract(b), gov.admin, "AlreadyCovered", b)
     assert_reverts(direct.functions.removeCoveredContract(a), gov.admin, "NotCovered", a)
     assert_reverts(direct.functions.confirmPause(), gov.admin, "NoGuardianPause")
+
+
+def test_delegation_by_signature_is_good_once_on_this_chain_before_expiry(gov: Gov) -> None:
+    holder = Account.create()
+    send(gov.token.functions.transfer(holder.address, 50_000 * TOKEN), gov.admin)
+    chain_id = gov.w3.eth.chain_id
+
+    def signed(nonce: int, expiry: int, chain: int = chain_id) -> tuple[int, bytes, bytes]:
+        sig = holder.sign_typed_data(
+            full_message={
+                "types": {
+                    "EIP712Domain": [
+                        {"name": "name", "type": "string"},
+                        {"name": "chainId", "type": "uint256"},
+                        {"name": "verifyingContract", "type": "address"},
+                    ],
+                    "Delegation": [
+                        {"name": "delegatee", "type": "address"},
+                        {"name": "nonce", "type": "uint256"},
+                        {"name": "expiry", "type": "uint256"},
+                    ],
+                },
+                "primaryType": "Delegation",
+                "domain": {
+                    "name": "Ballast Governance",
+                    "chainId": chain,
+                    "verifyingContract": gov.token.address,
+                },
+                "message": {"delegatee": gov.alice, "nonce": nonce, "expiry": expiry},
+            }
+        )
+        return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
+
+    later = _now(gov.w3) + 3_600
+    by_sig = gov.token.functions.delegateBySig
+    before = gov.token.functions.getVotes(gov.alice).call()
+    # The relayer (anyone) pays the gas; the holder's votes go to alice.
+    send(by_sig(gov.alice, 0, later, *signed(0, later)), gov.small[0])
+    assert gov.token.functions.getVotes(gov.alice).call() == before + 50_000 * TOKEN
+    assert gov.token.functions.delegates(holder.address).call() == gov.alice
+    assert_reverts(by_sig(gov.alice, 0, later, *signed(0, later)), gov.small[0],
+                   "InvalidNonce", holder.address, 1, 0)  # fmt: skip
+    past = _now(gov.w3) - 1
+    assert_reverts(by_sig(gov.alice, 1, past, *signed(1, past)), gov.small[0],
+                   "SignatureExpired", past)  # fmt: skip
+    # Signed for another chain: it recovers to some other address, never the holder.
+    v, r, s = signed(1, later, chain=chain_id + 1)
+    with pytest.raises(TransactionFailed) as wrong:
+        by_sig(gov.alice, 1, later, v, r, s).call({"from": gov.small[0]})
+    name, args = decode_error(revert_data(wrong.value))
+    assert name == "InvalidNonce" and args[0] != holder.address
+    high_s = (2**256 - 1).to_bytes(32, "big")
+    assert_reverts(by_sig(gov.alice, 1, later, v, r, high_s), gov.small[0], "InvalidSignature")
