@@ -42,6 +42,9 @@ only that flag.
     │                                   or its attestation is not the attester's
     └── TransactionError                a write failed (``tx_hash`` once one was signed)
         ├── TransactionReverted         the chain refused it (reason attached)
+        │   └── GovernanceRefused       a governance contract refused (custom error
+        │                               decoded into one line; nothing was signed
+        │                               when a preflight call caught it)
         ├── InsufficientCapital         free capital below the amount
         ├── DuplicateTransfer           the transfer id was used before
         ├── Unauthorized                our key lacks the role
@@ -296,3 +299,13 @@ def redact_url(url: str) -> str:
         return "endpoint"
     host = parts.netloc.rpartition("@")[2]
     return f"{parts.scheme}://{host}" if parts.scheme and host else "endpoint"
+
+
+class GovernanceRefused(TransactionReverted):
+    """A governance contract refused a call; ``error`` names its custom error and
+    ``arguments`` holds the decoded values. The message is one line for an operator."""
+
+    def __init__(self, message: str, *, error: str, arguments: dict[str, Any], **kw: Any) -> None:
+        super().__init__(message, error=error, arguments=arguments, **kw)
+        self.error = error
+        self.arguments = arguments

@@ -29,8 +29,12 @@ __all__ = [
 
 #: Every deployable contract with a committed artifact.
 CONTRACT_NAMES: tuple[str, ...] = (
+    "BallastGovernor",
+    "BallastTimelock",
+    "BallastToken",
     "BatchReader",
     "BridgeEndpoint",
+    "PoolTerms",
     "ReinsuranceVault",
     "RiskPool",
     "SettlementToken",

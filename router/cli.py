@@ -27,6 +27,7 @@ from ballast.v1 import treasury_pb2
 from router.agent.client import RouterClient
 from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
+from router.cli_gov import gov_app
 from router.cli_job import REBALANCE_HELP
 from router.cli_job import rebalance as rebalance_command
 from router.cli_protocols import pause as pause_command
@@ -78,6 +79,7 @@ reporter_app = typer.Typer(
 )
 app.add_typer(partner_app, name="partner")
 app.add_typer(reporter_app, name="reporter")
+app.add_typer(gov_app, name="gov")
 
 log = logging.getLogger("ballast.router.cli")
 T = TypeVar("T")

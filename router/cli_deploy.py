@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from chains.deploy import DeployedContracts, DeployOptions, deploy_contracts
 from chains.errors import ChainError
+from chains.evm_governance import GovernanceAddresses, GovernanceOptions, deploy_governance
 from router.cli_views import fail
 
 KEY_ENV = "BALLAST_DEPLOYER_KEY"
@@ -36,7 +37,13 @@ def _key(key_file: Path | None) -> SecretStr:
     return SecretStr(value.strip())
 
 
-def config_text(chain: str, rpc_url: str, d: DeployedContracts, pools: int) -> str:
+def config_text(
+    chain: str,
+    rpc_url: str,
+    d: DeployedContracts,
+    pools: int,
+    governance: GovernanceAddresses | None = None,
+) -> str:
     """The config sections an operator adds to ballast.toml (the last pool is the hub)."""
 
     def q(value: Any) -> str:
@@ -75,6 +82,19 @@ def config_text(chain: str, rpc_url: str, d: DeployedContracts, pools: int) -> s
             f"address = {q(address)}",
             "capacity = 0  # set what the vault may take",
         ]
+    if governance is not None:
+        lines += [
+            "",
+            "# Pool terms change only by a passed proposal through the timelock.",
+            "[governance]",
+            f"chain = {q(chain)}",
+            f"token = {q(governance.token)}",
+            f"timelock = {q(governance.timelock)}",
+            f"governor = {q(governance.governor)}",
+            "",
+            "[governance.terms]",
+        ]
+        lines += [f'"{chain}-pool-{i}" = {q(a)}' for i, a in enumerate(governance.terms)]
     return "\n".join(lines) + "\n"
 
 
@@ -100,6 +120,19 @@ def deploy(
         Path | None, typer.Option("--key-file", help=f"the deployer's hex key (or ${KEY_ENV})")
     ] = None,
     force: Annotated[bool, typer.Option(help="overwrite --out if it exists")] = False,
+    governance: Annotated[
+        bool,
+        typer.Option(help="also deploy governance: token, timelock, governor, PoolTerms per pool"),
+    ] = False,
+    gov_quorum: Annotated[
+        int, typer.Option(help="votes (whole tokens of 1,000,000) a proposal needs")
+    ] = 40_000,
+    gov_voting_period: Annotated[int, typer.Option(help="blocks a vote stays open")] = 50,
+    gov_delay: Annotated[int, typer.Option(help="seconds the timelock holds a change")] = 3_600,
+    gov_quadratic: Annotated[bool, typer.Option(help="weigh votes by their square root")] = False,
+    guardian: Annotated[
+        str | None, typer.Option(help="who may pause in an emergency (default: the deployer)")
+    ] = None,
 ) -> None:
     """Deploy our contracts (token, bridge endpoint, reader, pools + a hub, vaults) to an
     EVM node with standard JSON-RPC, and write the config sections that use them."""
@@ -118,14 +151,34 @@ def deploy(
             settlement_asset=settlement_asset,
         )
         deployed = asyncio.run(deploy_contracts(rpc_url, key, options))
+        governed = None
+        if governance:
+            gov_options = GovernanceOptions(
+                quorum=gov_quorum * 10**18,
+                voting_period=gov_voting_period,
+                min_delay=gov_delay,
+                quadratic=gov_quadratic,
+                guardian=guardian,
+            )
+            governed = asyncio.run(
+                deploy_governance(
+                    rpc_url,
+                    key,
+                    deployed.pools[:pools],
+                    gov_options,
+                    DeployOptions(chain_id=chain_id),
+                )
+            )
     except ChainError as exc:
         fail(f"deployment failed: {exc}", code=1)
     try:
-        out.write_text(config_text(chain, rpc_url, deployed, pools))
+        out.write_text(config_text(chain, rpc_url, deployed, pools, governed))
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror}")
     typer.echo(
         f"deployed to chain id {deployed.chain_id}: token {deployed.settlement_asset}, "
-        f"bridge {deployed.bridge_endpoint}, {pools} pools + hub, {vaults} vaults; "
+        f"bridge {deployed.bridge_endpoint}, {pools} pools + hub, {vaults} vaults"
+        + (f", governor {governed.governor}" if governed else "")
+        + "; "
         f"config sections written to {out}"
     )

@@ -531,6 +531,20 @@ class TelemetryConfig(_Model):
     service_name: str = "ballast-router"
 
 
+class GovernanceConfig(_Model):
+    """On-chain governance of pool terms (written by ``ballast deploy --governance``).
+
+    ``ballast gov`` drives proposals on ``governor`` over ``chain``'s first RPC
+    URL; ``terms`` maps each pool id to the PoolTerms contract that governs it.
+    """
+
+    chain: str
+    token: str
+    timelock: str
+    governor: str
+    terms: dict[str, str] = Field(default_factory=dict)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -558,6 +572,7 @@ class RouterSettings(BaseSettings):
     job: JobConfig = JobConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     deployments: tuple[DeploymentConfig, ...] = ()
+    governance: GovernanceConfig | None = None
 
     @field_validator("listen")
     @classmethod

@@ -182,6 +182,26 @@ def test_the_interface_the_adapter_relies_on() -> None:
             "function balancesOf(address,address[])",
             "function poolStates(address[])",
         },
+        # chains.evm_governance and ballast gov rely on these.
+        "PoolTerms": {
+            "function snapshot()",
+            "function setCoverageLimit(uint8,uint256)",
+            "function setPaused(bool)",
+            "function guardianPause()",
+            "function setOracles(address[],uint8)",
+        },
+        "BallastGovernor": {
+            "function propose(address[],uint256[],bytes[],string)",
+            "function castVote(bytes32,uint8)",
+            "function queue(bytes32)",
+            "function execute(bytes32)",
+            "function proposalInfo(bytes32)",
+            "function quorum()",
+            "error VotingClosed(bytes32,uint256)",
+            "error ExecuteBeforeTimelock(bytes32,uint256,uint256)",
+        },
+        "BallastTimelock": {"function setGovernor(address)"},
+        "BallastToken": {"function delegate(address)", "function getPastVotes(address,uint256)"},
     }
     for name, wanted in required.items():
         missing = wanted - signatures(name)

@@ -1,0 +1,123 @@
+"""The router follows governance: pool terms read from chain at final blocks.
+
+Coverage limits, the pause, the covered-contract list, the premium model and
+the oracle set of each pool live in its ``PoolTerms`` contract and change only
+through a passed, time-locked proposal. :class:`TermsFollower` keeps the terms
+of each pool as last read at a final block (``refresh``) and answers
+``terms_in_force`` with that block. It never moves backwards: a read from an
+endpoint that lags (an older block) is ignored, so the terms a quote sees
+only ever advance.
+
+How quotes and binds use them (to wire in ``router.app.covers``):
+
+* a quote calls :func:`terms_for_cover` with ``terms_in_force(pool_id)``; the
+  returned :class:`CoverTerms` names the block and version it used, and the
+  quote shows them;
+* a bind re-checks against the terms in force at bind time and stores the
+  :class:`CoverTerms` with the cover. They are the cover's terms for life: a
+  later proposal changes ``terms_in_force`` and so every *new* quote, never a
+  bound cover (nothing reads a bound cover's terms back from chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from chains.evm_governance import CoverType, GovernedTerms, PremiumModel
+from router.errors import CapacityExceeded, InvalidRequest, PreconditionFailed
+
+
+class TermsSource(Protocol):
+    """Reads one PoolTerms at a final block (``chains.evm_governance.read_terms``)."""
+
+    async def read_terms(self, terms: str) -> GovernedTerms: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CoverTerms:
+    """The governed terms one cover was quoted or bound under (fixed at bind)."""
+
+    pool_id: str
+    terms: str  # the PoolTerms contract
+    block_number: int  # the final block the terms were read at
+    version: int
+    cover_type: CoverType
+    covered_contract: str | None
+    limit: int  # base units: the coverage limit for this cover type
+    premium: PremiumModel
+    oracles: tuple[str, ...]
+    oracle_threshold: int
+
+
+class TermsFollower:
+    """The governed terms of each pool, as of the latest final block read."""
+
+    def __init__(self, source: TermsSource, pools: Mapping[str, str]) -> None:
+        self._source = source
+        self._pools = dict(pools)  # pool_id -> PoolTerms address
+        self._held: dict[str, GovernedTerms] = {}
+
+    async def refresh(self) -> dict[str, GovernedTerms]:
+        """Read every pool's terms; keep a read only if it is at a newer block."""
+        for pool_id, address in self._pools.items():
+            read = await self._source.read_terms(address)
+            held = self._held.get(pool_id)
+            if held is None or read.block_number > held.block_number:
+                self._held[pool_id] = read
+        return dict(self._held)
+
+    def terms_in_force(self, pool_id: str) -> GovernedTerms:
+        """The terms last read at a final block (``block_number`` says which)."""
+        if pool_id not in self._pools:
+            raise InvalidRequest("pool_id", f"pool {pool_id!r} has no governed terms")
+        held = self._held.get(pool_id)
+        if held is None:
+            raise PreconditionFailed(
+                f"the governed terms of pool {pool_id} have not been read from chain yet"
+            )
+        return held
+
+
+def terms_for_cover(
+    pool_id: str,
+    terms: GovernedTerms,
+    cover_type: CoverType,
+    amount: int,
+    covered_contract: str | None = None,
+) -> CoverTerms:
+    """The terms a cover of ``amount`` base units gets, or why it gets none."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidRequest("amount", "the cover amount must be a positive integer")
+    at = f"block {terms.block_number}, terms version {terms.version}"
+    if terms.paused:
+        raise PreconditionFailed(f"pool {pool_id} is paused by governance ({at})")
+    if covered_contract is not None and covered_contract.lower() not in {
+        c.lower() for c in terms.covered
+    }:
+        raise InvalidRequest(
+            "covered_contract",
+            f"{covered_contract} is not on pool {pool_id}'s covered-contract list ({at})",
+        )
+    limit = terms.limit(cover_type)
+    if amount > limit:
+        raise CapacityExceeded(
+            pool_id,
+            requested=amount,
+            available=limit,
+            limit=f"governed {cover_type.name.lower()} coverage limit",
+            detail=at,
+        )
+    return CoverTerms(
+        pool_id=pool_id,
+        terms=terms.terms,
+        block_number=terms.block_number,
+        version=terms.version,
+        cover_type=cover_type,
+        covered_contract=covered_contract,
+        limit=limit,
+        premium=terms.premium,
+        oracles=terms.oracles,
+        oracle_threshold=terms.oracle_threshold,
+    )
