@@ -128,6 +128,18 @@ class EmbeddedSolana:
         )
         return key
 
+    def fund_wallet(self, wallet: Pubkey, amount: int) -> Pubkey:
+        """Mint ``amount`` into ``wallet``'s associated token account (created if new)."""
+        from chains.solana_covers import associated_token_address
+
+        ata = associated_token_address(wallet, self.mint)
+        held = self.token_balance(str(ata))
+        self._supply += amount
+        self.ledger.set_accounts(
+            {ata: self._token_account(wallet, held + amount), self.mint: self._mint_account()}
+        )
+        return ata
+
     def new_token_account(
         self, *, owner: Pubkey | None = None, mint: Pubkey | None = None
     ) -> Pubkey:
