@@ -15,12 +15,9 @@ import pytest
 from solders.account import Account
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
-from solders.message import Message
 from solders.pubkey import Pubkey
-from solders.transaction import Transaction
 
 from chains.base import PoolRef
-from chains.embedded.litesvm_chain import TxRecord
 from chains.embedded.litesvm_http import Fault, FaultKind
 from chains.embedded.solana_setup import EmbeddedSolana, embedded_solana
 from chains.solana import TOKEN_PROGRAM_ID, SolanaAdapter, SolanaConfig, connect_solana
@@ -104,7 +101,7 @@ class SolanaHarness:
     async def fund_payer(self, payer: str, pool: PoolRef, amount: int, approve: int) -> None:
         owner = self._wallets[payer]
         self.env.fund_wallet(owner.pubkey(), amount)
-        approve_premium(self.env, owner, approve)
+        self.env.approve_premium(owner, approve)
 
     async def wallet_balance(self, wallet: str) -> int:
         ata = associated_token_address(Pubkey.from_string(wallet), self.env.mint)
@@ -140,39 +137,12 @@ class SolanaHarness:
                 AccountMeta(owner.pubkey(), is_signer=True, is_writable=False),
             ],
         )
-        run_as(self.env, owner, [create, move])
+        self.env.run_as(owner, [create, move])
 
     async def adapter_losing_broadcast_answers(self) -> SolanaAdapter:
         """The node executes the next send but the answer never arrives."""
         self.env.server.inject(Fault(FaultKind.DROP_RESPONSE, method="sendTransaction"))
         return self.adapter
-
-
-def run_as(env: EmbeddedSolana, signer: Keypair, ixs: list[Instruction]) -> None:
-    """A transaction signed (and paid) by ``signer``, executed on the ledger; raise if it failed."""
-    blockhash = env.ledger.blockhash_of(env.ledger.slot)
-    tx = Transaction(
-        [signer], Message.new_with_blockhash(ixs, signer.pubkey(), blockhash), blockhash
-    )
-    record = env.ledger.execute(tx)
-    if not isinstance(record, TxRecord) or record.err is not None:
-        raise RuntimeError(f"set-up transaction of {signer.pubkey()} failed: {record}")
-
-
-def approve_premium(env: EmbeddedSolana, payer: Keypair, amount: int) -> None:
-    """The payer approves the treasury authority as delegate of its associated token
-    account for ``amount``: what a cover opening collects as the premium."""
-    ata = associated_token_address(payer.pubkey(), env.mint)
-    approve = Instruction(
-        TOKEN_PROGRAM_ID,
-        bytes([4]) + amount.to_bytes(8, "little"),  # SPL Token Approve
-        [
-            AccountMeta(ata, is_signer=False, is_writable=True),
-            AccountMeta(env.authority.pubkey(), is_signer=False, is_writable=False),
-            AccountMeta(payer.pubkey(), is_signer=True, is_writable=False),
-        ],
-    )
-    run_as(env, payer, [approve])
 
 
 @asynccontextmanager
