@@ -109,10 +109,8 @@ class EvmEffects(EvmCore):
             ("eth_call", [{"to": pool, "data": fn("freeCapital").encode()}, "latest"]),
         ]
 
-    def _judge_pool(
-        self, source: PoolRef, pool: str, eid: str, need: int, results: list[Any]
-    ) -> None:
-        asset_raw, used_raw, free_raw = results
+    def _judge_asset(self, source: PoolRef, pool: str, asset_raw: Any) -> None:
+        """A risk pool (it answers ``asset()``) holding the settlement asset."""
         if isinstance(asset_raw, ChainError) or len(_hexbytes(asset_raw, "asset()")) != 32:
             raise UnknownPool(
                 f"pool {source.pool_id}: no risk pool at {pool}",
@@ -126,6 +124,12 @@ class EvmEffects(EvmCore):
                 chain=self.chain,
                 pool_id=source.pool_id,
             )
+
+    def _judge_pool(
+        self, source: PoolRef, pool: str, eid: str, need: int, results: list[Any]
+    ) -> None:
+        asset_raw, used_raw, free_raw = results
+        self._judge_asset(source, pool, asset_raw)
         if _word(used_raw, "transferUsed"):
             raise DuplicateTransfer(
                 f"transfer id {eid} was already used by pool {pool}",
@@ -241,8 +245,9 @@ class EvmEffects(EvmCore):
         data = fn("bindCover").encode(
             cid, opening.limit, opening.locked, opening.premium, payer, holder
         )
-        checks = [
-            *self._pool_prechecks(pool, cid),
+        checks = [  # cover ids are their own namespace: transferUsed does not apply
+            ("eth_call", [{"to": pool, "data": fn("asset").encode()}, "latest"]),
+            ("eth_call", [{"to": pool, "data": fn("freeCapital").encode()}, "latest"]),
             ("eth_call", [{"to": pool, "data": fn("coverOf").encode(cid)}, "latest"]),
             ("eth_call", [{"to": asset, "data": tfn("allowance").encode(payer, pool)}, "latest"]),
             ("eth_call", [{"to": asset, "data": tfn("balanceOf").encode(payer)}, "latest"]),
@@ -250,11 +255,21 @@ class EvmEffects(EvmCore):
         eid = opening.cover_id
 
         def judge(results: list[Any]) -> None:
-            self._judge_pool(opening.pool, pool, eid, opening.locked, results[:3])
-            cover_raw, allowance_raw, balance_raw = results[3:]
+            asset_raw, free_raw, cover_raw, allowance_raw, balance_raw = results
+            self._judge_asset(opening.pool, pool, asset_raw)
             if self._cover_of(cover_raw)[3] != 0:
                 raise DuplicateTransfer(
                     f"cover {eid} already exists in pool {pool}", chain=self.chain, transfer_id=eid
+                )
+            free = _word(free_raw, "freeCapital")
+            if free < opening.locked:  # judged before the premium arrives, as the pool does
+                raise InsufficientCapital(
+                    f"pool {opening.pool.pool_id} has {free} free, "
+                    f"the cover locks {opening.locked}",
+                    chain=self.chain,
+                    transfer_id=eid,
+                    requested=opening.locked,
+                    free=free,
                 )
             allowance = _word(allowance_raw, "allowance")
             balance = _word(balance_raw, "balanceOf")

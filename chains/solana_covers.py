@@ -200,6 +200,8 @@ class SolanaCovers(SolanaSends):
         if mint_account.owner != TOKEN_PROGRAM_ID or len(data) != MINT_LEN:
             raise AccountMismatch(f"certificate {mint} is not an SPL mint", chain=self.chain)
         state = Mint.from_bytes(data)
+        if state.supply == 0 and state.decimals == 0 and state.mint_authority is None:
+            return _Cert(None, None)  # its holder burnt it: nobody can be paid
         if state.decimals != 0 or state.supply != 1 or state.mint_authority is not None:
             raise AccountMismatch(
                 f"certificate {mint} is not a one-of-one mint (supply {state.supply}, "
@@ -293,15 +295,15 @@ class SolanaCovers(SolanaSends):
                 transfer_id=cid,
             )
         self._token(pool_acc, what=f"pool {opening.pool.pool_id!r} ({pool})", owner=auth)
-        paid = self._token(payer_acc, what=f"payer {payer}'s token account", owner=payer)
-        delegated = 0
+        held = delegated = 0
         if payer_acc is not None:
+            held = self._token(payer_acc, what=f"payer {payer}'s token account", owner=payer).amount
             state = TokenAccount.from_bytes(bytes(payer_acc.data))
             delegated = int(state.delegated_amount) if state.delegate == auth else 0
-        if delegated < opening.premium or paid.amount < opening.premium:
+        if delegated < opening.premium or held < opening.premium:
             raise PremiumUnpaid(
                 f"payer {payer} approved the treasury authority for {delegated} and holds "
-                f"{paid.amount}; the premium is {opening.premium}",
+                f"{held}; the premium is {opening.premium}",
                 chain=self.chain,
                 transfer_id=cid,
             )

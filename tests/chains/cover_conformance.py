@@ -14,6 +14,7 @@ import pytest
 
 from chains import errors
 from chains.base import (
+    ChainFamily,
     ClaimPayment,
     CoverOpening,
     CoverReader,
@@ -116,6 +117,17 @@ class CoverConformance:
             await harness.adapter.prepare(opening)
         assert await harness.adapter.certificate_holder(pool, opening.cover_id) is None
         assert await harness.wallet_balance(payer) == 100_000
+
+    async def test_lock_over_free_capital_is_refused(self, harness: CoverHarness) -> None:
+        if harness.adapter.family is ChainFamily.SOLANA:
+            pytest.skip("Solana pools are token accounts: no capital is locked on chain")
+        (pool,) = await harness.create_pools([300_000])
+        payer, holder = await harness.new_wallet(), await harness.new_wallet()
+        await harness.fund_payer(payer, pool, PREMIUM, PREMIUM)
+        opening = CoverOpening(new_transfer_id(), pool, LIMIT, 300_001, PREMIUM, payer, holder)
+        with pytest.raises(errors.InsufficientCapital):  # the premium does not count
+            await harness.adapter.prepare(opening)
+        assert await harness.adapter.cover_state(pool, opening.cover_id) is None
 
     async def test_claim_is_paid_to_the_holder(self, harness: CoverHarness) -> None:
         (pool,) = await harness.create_pools([3_000_000])
