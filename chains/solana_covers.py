@@ -11,7 +11,8 @@ A cover is three accounts the treasury authority creates under seeds of the cove
   payment burns its amount from it in the same transaction, so the SPL token
   program itself refuses a payment over what the limit still allows.
 - the limit mint (one per authority, seed ``ballast-cover-limits``), created by
-  the first opening that finds it missing.
+  the first opening that finds it missing (two such first openings at once: one
+  fails on chain with nothing done, and is simply prepared again).
 
 The premium is an SPL ``transfer_checked`` from the payer's associated token
 account into the pool, signed by the treasury authority as the **delegate** the
