@@ -265,10 +265,14 @@ class SolanaCovers(SolanaSends):
     def _allowance(self, account: Account, cover_id: str) -> int:
         data = bytes(account.data)
         if account.owner != TOKEN_PROGRAM_ID or len(data) != TOKEN_ACCOUNT_LEN:
-            raise AccountMismatch(f"cover {cover_id}: allowance is not a token account")
+            raise AccountMismatch(
+                f"cover {cover_id}: allowance is not a token account", chain=self.chain
+            )
         token = TokenAccount.from_bytes(data)
         if token.mint != limit_mint(self._authority) or token.owner != self._authority:
-            raise AccountMismatch(f"cover {cover_id}: allowance of another mint or owner")
+            raise AccountMismatch(
+                f"cover {cover_id}: allowance of another mint or owner", chain=self.chain
+            )
         return int(token.amount)
 
     # -- cover opening -------------------------------------------------------------------
