@@ -14,6 +14,9 @@ A cover is three accounts the treasury authority creates under seeds of the cove
   the first opening that finds it missing (two such first openings at once: one
   fails on chain with nothing done, and is simply prepared again).
 
+A pool is a plain token account, so ``CoverOpening.locked`` has nothing to lock
+on Solana: the router's position keeps the lock; the chain enforces the limit.
+
 The premium is an SPL ``transfer_checked`` from the payer's associated token
 account into the pool, signed by the treasury authority as the **delegate** the
 payer approved beforehand (``approve(payer_ata, authority, premium)``): the
