@@ -34,6 +34,7 @@ CONTRACT_NAMES: tuple[str, ...] = (
     "BallastToken",
     "BatchReader",
     "BridgeEndpoint",
+    "PolicyCertificate",
     "PoolTerms",
     "ReinsuranceVault",
     "RiskPool",

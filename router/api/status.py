@@ -35,6 +35,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (chain_errors.InvalidInput, Code.INVALID_ARGUMENT),
     (chain_errors.UnknownChain, Code.NOT_FOUND),
     (chain_errors.UnknownPool, Code.NOT_FOUND),
+    (chain_errors.UnknownCover, Code.NOT_FOUND),
     (chain_errors.AccountMismatch, Code.FAILED_PRECONDITION),
     (chain_errors.NotFinal, Code.UNAVAILABLE),
     (chain_errors.RpcError, Code.UNAVAILABLE),

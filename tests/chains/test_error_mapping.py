@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chains import errors
+from chains.evm_abi import error_for_revert
 from chains.evm_rpc import _map_transport_error
 
 
@@ -46,3 +47,25 @@ def test_unmapped_failure_never_quotes_the_library_message() -> None:
 )
 def test_endpoints_are_named_without_secrets(url: str, named: str) -> None:
     assert errors.redact_url(url) == named
+
+
+@pytest.mark.parametrize(
+    ("revert", "kind"),
+    [
+        (("PayoutOverCap", {"coverId": b"\x01" * 32, "requested": 5, "remaining": 4}),
+         errors.PayoutOverCap),
+        (("NoCertificate", {"coverId": b"\x01" * 32}), errors.UnknownCover),
+        (("CoverNotOpen", {"coverId": b"\x01" * 32}), errors.UnknownCover),
+        (("CoverExists", {"coverId": b"\x01" * 32}), errors.DuplicateTransfer),
+        (("InsufficientAllowance", {"owner": "0x", "spender": "0x", "allowance": 0, "needed": 1}),
+         errors.PremiumUnpaid),
+    ],
+)  # fmt: skip
+def test_cover_and_claim_reverts_are_typed(
+    revert: tuple[str, dict[str, object]], kind: type[errors.ChainError]
+) -> None:
+    err = error_for_revert(revert, chain="ethereum", transfer_id="0x" + "ab" * 32, tx_hash="0x12")
+    assert type(err) is kind
+    assert err.fields["revert"] == revert[0] and err.fields["tx_hash"] == "0x12"
+    if kind is errors.PayoutOverCap:
+        assert err.fields["remaining"] == 4 and "4" in err.message

@@ -43,6 +43,8 @@ C = grpc.StatusCode
         (chain_errors.RpcTimeout("slow", chain="ethereum"), C.UNAVAILABLE),
         (chain_errors.InvalidAmount("neg"), C.INVALID_ARGUMENT),
         (chain_errors.DuplicateTransfer("again"), C.ALREADY_EXISTS),
+        (chain_errors.UnknownCover("no such cover"), C.NOT_FOUND),
+        (chain_errors.PayoutOverCap("over the limit"), C.FAILED_PRECONDITION),
     ],
 )
 def test_status_table(exc: BaseException, code: grpc.StatusCode) -> None:
