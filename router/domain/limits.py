@@ -209,6 +209,14 @@ class TokenBucket:
             frees_at = b.updated_at + need_ms * _MS
         return LimitRefusal(scope, amount, b.level, frees_at)
 
+    def give_back(self, amount: int, now: datetime) -> TokenBucket:
+        """The bucket after returning ``amount`` a step took but never moved
+        (refilled to ``now`` first, then capped at the capacity: a bucket
+        never holds more than it could)."""
+        check_amount(amount, "amount")
+        b = self.refilled(now)
+        return replace(b, level=min(b.capacity, b.level + amount))
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:

@@ -7,7 +7,8 @@ what is recorded and what the chain shows, never from what it was told:
   it signs only when no attempt is live and the chain has no trace of the
   effect's id (``find_effect``), and only after the step's source leg has
   consumed its amount from the configured limits (once per plan, step and
-  scope; a step the limits refuse now waits, naming the limit);
+  scope; a step the limits refuse now waits, naming the limit; a step that
+  fails on chain or is resolved as refunded gives it back);
 - ``broadcast`` sends the recorded bytes (again, if need be: same bytes,
   same transaction);
 - ``observe`` asks the chain about the recorded transaction, records where it
@@ -561,6 +562,8 @@ class PlanActivities:
         async with self._store.unit_of_work():
             if Leg(ref.leg) is Leg.SOURCE:
                 await self._record_effect(ref, step, effect, m.TransferState.FAILED, "")
+                # The source effect failed: nothing left the pool, the limits get it back.
+                await self._store.release_limits(ref.plan_id, ref.seq, self._limits)
             await self._store.set_step_status(
                 ref.plan_id, ref.seq, m.StepStatus.FAILED, detail=detail
             )
@@ -614,6 +617,8 @@ class PlanActivities:
                 await self._store.set_step_status(
                     plan_id, seq, m.StepStatus.REFUNDED, detail=f"refunded: {reason}"
                 )
+                # The capital went back where it came from: so does its headroom.
+                await self._store.release_limits(plan_id, seq, self._limits)
                 if step.transfer_id is not None:
                     t = await self._store.get_transfer(step.transfer_id)
                     if t.status is m.TransferState.FINALIZED:
