@@ -19,9 +19,12 @@ from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
 from router.config import PolicyConfig
+from router.domain.changes import normal_address
+from router.domain.drift import PoolBasis, source_pools
 from router.domain.limits import NO_LIMITS, LimitsPolicy, LimitState
 from router.errors import (
     Conflict,
+    DestinationNotAllowed,
     DuplicateApproval,
     IdempotencyMismatch,
     InvalidRequest,
@@ -136,6 +139,7 @@ class Plans:
             self._policy.rebalance_band_bps,
             headroom,
         )
+        await self.check_destinations(proposal.steps)
         draft = m.PlanDraft(
             plan_id=f"plan-{uuid.uuid4().hex[:20]}",
             created_by=operator.name,
@@ -192,6 +196,7 @@ class Plans:
                 plan = await self._store.update_plan_status(
                     plan.plan_id, m.PlanStatus.APPROVED, expected_version=plan.version
                 )
+                await self.record_basis(plan)
                 await self._store.append_audit(
                     operator.uri,
                     "plan_preapproved",
@@ -203,6 +208,45 @@ class Plans:
                 )
         self.events.notify()
         return plan
+
+    async def check_destinations(self, steps: tuple[m.PlanStep, ...]) -> None:
+        """Every pool and vault the steps pay to is on the allow-list, or
+        :class:`DestinationNotAllowed` naming the first that is not. (A chain's
+        hub is the executor's to check: its address is not in the registry.)"""
+        pools = {p.pool_id: p for p in await self._store.list_pools()}
+        vaults = {v.vault_id: v for v in await self._store.list_vaults()}
+        families = {c.name: c.family for c in await self._store.list_chains()}
+        for step in steps:
+            if step.kind is m.StepKind.CESSION:
+                vault = vaults.get(step.vault_id or "")
+                target = (vault.chain, vault.address, f"vault {vault.vault_id}") if vault else None
+            else:
+                pool = pools.get(step.dst_pool or "")
+                target = (pool.chain, pool.address, f"pool {pool.pool_id}") if pool else None
+            if target is None:
+                continue
+            chain, address, what = target
+            if not await self._store.destination_allowed(
+                chain, normal_address(families.get(chain), address)
+            ):
+                raise DestinationNotAllowed(
+                    f"step {step.seq} pays to {what} ({address} on {chain}), which is not on "
+                    "the destinations allow-list: no plan was made (allow it through "
+                    "`ballast change propose allowlist.add`)",
+                    chain=chain,
+                    address=address,
+                )
+
+    async def record_basis(self, plan: m.Plan) -> None:
+        """What an approval relied on: the confirmed balance of every pool the plan
+        takes from, now. The executor stops the plan if one drifts away from it."""
+        balances = await self._store.latest_balances()
+        basis = [
+            PoolBasis(pool, balances[pool].amount, balances[pool].block_number)
+            for pool in source_pools(plan.steps)
+            if pool in balances
+        ]
+        await self._store.record_basis(plan.plan_id, basis)
 
     async def active_plan(self) -> m.Plan | None:
         """The newest plan that is pending approval, approved or executing, if any."""
@@ -241,6 +285,8 @@ class Plans:
                 plan = await self._store.approve_plan(
                     plan_id, operator.name, reviewed_hash=reviewed_hash
                 )
+                if plan.status is m.PlanStatus.APPROVED:
+                    await self.record_basis(plan)
                 await self._store.append_audit(
                     operator.uri,
                     "plan_approved",

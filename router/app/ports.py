@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import domain as m
+from router.domain.drift import PoolBasis
 from router.domain.ingest import ReportIn, ReportOutcome
 from router.domain.limits import Headroom, LimitsPolicy
 
@@ -65,6 +66,15 @@ class PlanBook(Protocol):
     async def list_transfers(
         self, status: m.TransferState | None = None
     ) -> list[m.TransferRecord]: ...
+
+
+class TreasuryBook(Protocol):
+    """The basis a plan was approved on, and the destinations allow-list."""
+
+    async def record_basis(
+        self, plan_id: str, basis: Sequence[PoolBasis], *, now: datetime | None = None
+    ) -> None: ...
+    async def destination_allowed(self, chain: str, address: str) -> bool: ...
 
 
 class LimitBook(Protocol):
@@ -134,7 +144,9 @@ class CoverStore(Registry, Balances, CoverBook, AuditLog, Transactional, Protoco
     pass
 
 
-class PlanStore(PositionStore, PlanBook, LimitBook, AuditLog, Keys, Transactional, Protocol):
+class PlanStore(
+    PositionStore, PlanBook, LimitBook, TreasuryBook, AuditLog, Keys, Transactional, Protocol
+):
     pass
 
 
@@ -203,4 +215,5 @@ __all__ = [
     "RegistrySync",
     "ReportSink",
     "Transactional",
+    "TreasuryBook",
 ]
