@@ -16,6 +16,8 @@
     │   ├── LimitExceeded             a move above a lane's bucket or a daily cap
     │   │                             (``scope``, ``requested``, ``headroom``,
     │   │                             ``frees_at``); retryable once it frees
+    │   ├── DestinationNotAllowed     a step pays to an address not on the
+    │   │                             destinations allow-list (``chain``, ``address``)
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
@@ -137,6 +139,16 @@ class LimitExceeded(PreconditionFailed):
         self.requested = requested
         self.headroom = headroom
         self.frees_at = frees_at
+
+
+class DestinationNotAllowed(PreconditionFailed):
+    """A plan step would pay to an address the destinations allow-list does not
+    hold; nothing is signed. The list changes only through an approved change."""
+
+    def __init__(self, message: str, *, chain: str, address: str) -> None:
+        super().__init__(message, chain=chain, address=address)
+        self.chain = chain
+        self.address = address
 
 
 class Conflict(PreconditionFailed):
