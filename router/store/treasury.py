@@ -105,9 +105,10 @@ class TreasuryPart(StoreBase):
                 added_at=now or utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["chain", "address"])
+            .returning(ALLOWED.c.chain)
         )
         async with self._tx() as conn:
-            return bool((await conn.execute(stmt)).rowcount)
+            return (await conn.execute(stmt)).first() is not None
 
     async def remove_destination(self, chain: str, address: str) -> bool:
         async with self._tx() as conn:
