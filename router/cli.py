@@ -26,6 +26,7 @@ import typer
 from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
+from router.cli_changes import change_app
 from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
 from router.cli_job import REBALANCE_HELP
@@ -642,6 +643,7 @@ def resolve(
 app.command("deploy")(deploy_command)
 app.command("rebalance", help=REBALANCE_HELP)(rebalance_command)
 app.command("report")(report_command)
+app.add_typer(change_app, name="change")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from router.api.partner import PartnerServicer
 from router.api.reporting import ReportingServicer
 from router.api.treasury import TreasuryServicer
 from router.app.access import AccessControl, sync_registry
+from router.app.changes import Changes, change_policy
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.plans import PlanEvents, Plans
@@ -146,12 +147,16 @@ async def start_router(
             store, engine, settings.policy, events, executor, limits=settings.limits.policy()
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
+        changes = Changes(store, change_policy(settings.changes))
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
             ReportingServicer(reporting), server
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(plans, positions, access, store, settings.policy, asset), server
+            TreasuryServicer(
+                plans, positions, access, store, settings.policy, asset, changes=changes
+            ),
+            server,
         )
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(covers), server)
         health_servicer = health.aio.HealthServicer()

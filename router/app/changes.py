@@ -17,7 +17,7 @@ from typing import Protocol
 
 from router import domain as m
 from router.app.ports import AuditLog, Transactional
-from router.config import RouterSettings
+from router.config import ChangesConfig, RouterSettings
 from router.domain.changes import (
     DECIDED,
     ChangeKind,
@@ -111,6 +111,15 @@ class ChangePolicy:
     approvals_required: int = 1
     delay: timedelta = timedelta(hours=1)
     ttl: timedelta = timedelta(days=7)
+
+
+def change_policy(config: ChangesConfig) -> ChangePolicy:
+    """The ``[changes]`` settings as the use case's policy."""
+    return ChangePolicy(
+        approvals_required=config.approvals_required,
+        delay=timedelta(seconds=config.delay_seconds),
+        ttl=timedelta(seconds=config.ttl_seconds),
+    )
 
 
 class Changes:

@@ -103,6 +103,31 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
                 _registered_method=True)
+        self.ProposeChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ProposeChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.FromString,
+                _registered_method=True)
+        self.ApproveChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ApproveChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.FromString,
+                _registered_method=True)
+        self.ListChanges = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListChanges',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.FromString,
+                _registered_method=True)
+        self.GetChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/GetChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.FromString,
+                _registered_method=True)
+        self.ApplyChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ApplyChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -216,6 +241,48 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProposeChange(self, request, context):
+        """ProposeChange records an off-chain parameter change (first kinds:
+        allowlist.add, allowlist.remove) with its diff against the state now. It
+        applies only after approvals_required distinct operators other than the
+        proposer approved it and its not_before time passed. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveChange(self, request, context):
+        """ApproveChange adds the caller's approval (the proposer's is refused with
+        FAILED_PRECONDITION; approving twice counts once) and applies the change
+        when it has enough approvals and its delay passed. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChanges(self, request, context):
+        """ListChanges lists change proposals, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetChange(self, request, context):
+        """GetChange returns one change proposal with its diff (NOT_FOUND for an
+        unknown id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyChange(self, request, context):
+        """ApplyChange applies an approved change whose delay has passed;
+        FAILED_PRECONDITION, saying why, otherwise. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +350,31 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.GetLimits,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.SerializeToString,
+            ),
+            'ProposeChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProposeChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.SerializeToString,
+            ),
+            'ApproveChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.SerializeToString,
+            ),
+            'ListChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChanges,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.SerializeToString,
+            ),
+            'GetChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.SerializeToString,
+            ),
+            'ApplyChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -640,6 +732,141 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/GetLimits',
             ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProposeChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ProposeChange',
+            ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ApproveChange',
+            ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListChanges',
+            ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/GetChange',
+            ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ApplyChange',
+            ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
