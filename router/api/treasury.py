@@ -291,3 +291,24 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         auth.current_identity()
         change = await self._change_control().get(request.change_id)
         return pb.GetChangeResponse(change=convert.change_proto(change))
+
+    async def ProjectPlan(
+        self, request: pb.ProjectPlanRequest, context: ServicerContext
+    ) -> pb.ProjectPlanResponse:
+        auth.current_identity()
+        out = pb.ProjectPlanResponse(plan_id=request.plan_id)
+        for p in await self._plans.project(request.plan_id):
+            pool = pb.PoolProjection(
+                chain=p.chain,
+                pool_id=p.pool_id,
+                capital_now=convert.amount(self._asset, p.capital_now),
+                capital_after=convert.amount(self._asset, p.capital_after),
+                scr_now=convert.amount(self._asset, p.scr_now),
+                scr_after=convert.amount(self._asset, p.scr_after),
+            )
+            if p.ratio_now_bps is not None:
+                pool.ratio_now_bps = p.ratio_now_bps
+            if p.ratio_after_bps is not None:
+                pool.ratio_after_bps = p.ratio_after_bps
+            out.pools.append(pool)
+        return out

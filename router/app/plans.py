@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
+from router.app.projection import Projection, project_plan
 from router.config import PolicyConfig
 from router.domain.changes import normal_address
 from router.domain.drift import PoolBasis, source_pools
@@ -247,6 +248,12 @@ class Plans:
             if pool in balances
         ]
         await self._store.record_basis(plan.plan_id, basis)
+
+    async def project(self, plan_id: str) -> list[Projection]:
+        """Every pool now and projected after the plan's steps (for a plan not yet
+        executed; see :mod:`router.app.projection`)."""
+        plan = await self._store.get_plan(plan_id)
+        return await project_plan(self._store, self._engine, plan)
 
     async def active_plan(self) -> m.Plan | None:
         """The newest plan that is pending approval, approved or executing, if any."""

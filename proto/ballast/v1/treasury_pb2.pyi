@@ -500,3 +500,37 @@ class ApplyChangeResponse(_message.Message):
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     change: ChangeProposal
     def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class ProjectPlanRequest(_message.Message):
+    __slots__ = ("plan_id",)
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    def __init__(self, plan_id: _Optional[str] = ...) -> None: ...
+
+class PoolProjection(_message.Message):
+    __slots__ = ("chain", "pool_id", "capital_now", "capital_after", "scr_now", "scr_after", "ratio_now_bps", "ratio_after_bps")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_NOW_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SCR_NOW_FIELD_NUMBER: _ClassVar[int]
+    SCR_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RATIO_NOW_BPS_FIELD_NUMBER: _ClassVar[int]
+    RATIO_AFTER_BPS_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    pool_id: str
+    capital_now: _common_pb2.Amount
+    capital_after: _common_pb2.Amount
+    scr_now: _common_pb2.Amount
+    scr_after: _common_pb2.Amount
+    ratio_now_bps: int
+    ratio_after_bps: int
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., capital_now: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., capital_after: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr_now: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr_after: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., ratio_now_bps: _Optional[int] = ..., ratio_after_bps: _Optional[int] = ...) -> None: ...
+
+class ProjectPlanResponse(_message.Message):
+    __slots__ = ("plan_id", "pools")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    pools: _containers.RepeatedCompositeFieldContainer[PoolProjection]
+    def __init__(self, plan_id: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[PoolProjection, _Mapping]]] = ...) -> None: ...

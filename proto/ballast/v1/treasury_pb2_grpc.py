@@ -128,6 +128,11 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
                 _registered_method=True)
+        self.ProjectPlan = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ProjectPlan',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -283,6 +288,15 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProjectPlan(self, request, context):
+        """ProjectPlan returns every pool's capital, SCR and ratio now and projected
+        after all the plan's steps: for a plan not yet executed (nothing has
+        moved; the SCR after counts the plan's cessions as placed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -375,6 +389,11 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.ApplyChange,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.SerializeToString,
+            ),
+            'ProjectPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProjectPlan,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -867,6 +886,33 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/ApplyChange',
             ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProjectPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ProjectPlan',
+            ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,
