@@ -117,6 +117,7 @@ def rebalance(
     from router.api.convert import plan_to_proto
     from router.app.engine import ReinsuranceEngine
     from router.app.job import RebalanceJob
+    from router.app.limit_changes import EffectiveLimits
     from router.app.plans import Plans
     from router.domain import Identity, Role
     from router.store import open_store
@@ -136,7 +137,14 @@ def rebalance(
         store = await open_store(settings.database_url)
         try:
             engine = ReinsuranceEngine(settings.policy, settings.routes)
-            plans = Plans(store, engine, settings.policy, executor=executor)
+            plans = Plans(
+                store,
+                engine,
+                settings.policy,
+                executor=executor,
+                limits=settings.limits.policy(),
+                limits_source=EffectiveLimits(store, settings.limits.policy()),
+            )
             job = RebalanceJob(
                 store,
                 plans,

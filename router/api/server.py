@@ -41,6 +41,7 @@ from router.app.access import AccessControl, sync_registry
 from router.app.changes import Changes, change_policy
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
+from router.app.limit_changes import EffectiveLimits
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
@@ -143,11 +144,18 @@ async def start_router(
         positions = PositionCache(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
+        limits_now = EffectiveLimits(store, settings.limits.policy())
         plans = Plans(
-            store, engine, settings.policy, events, executor, limits=settings.limits.policy()
+            store,
+            engine,
+            settings.policy,
+            events,
+            executor,
+            limits=settings.limits.policy(),
+            limits_source=limits_now,
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
-        changes = Changes(store, change_policy(settings.changes))
+        changes = Changes(store, change_policy(settings.changes), limits=limits_now)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
             ReportingServicer(reporting), server

@@ -3,7 +3,8 @@
 The rules are :mod:`router.domain.changes`; this use case persists them and
 applies an approved change through the applier of its kind, in one unit of
 work with its audit entry. The destinations allow-list is the first kind
-(``allowlist.add``, ``allowlist.remove``); a new kind is an enum value and an
+(``allowlist.add``, ``allowlist.remove``), limits the second (``limits.set``,
+:mod:`router.app.limit_changes`); a new kind is an enum value and an
 :class:`Applier` (parse the payload, show the diff, apply it).
 """
 
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import domain as m
+from router.app.limit_changes import EffectiveLimits, LimitsChange, OverrideBook
 from router.app.ports import AuditLog, Transactional
 from router.config import ChangesConfig, RouterSettings
 from router.domain.changes import (
@@ -53,7 +55,7 @@ class ChangeBook(Protocol):
     async def list_chains(self) -> list[m.Chain]: ...
 
 
-class ChangeStore(ChangeBook, AllowList, AuditLog, Transactional, Protocol):
+class ChangeStore(ChangeBook, AllowList, OverrideBook, AuditLog, Transactional, Protocol):
     pass
 
 
@@ -132,14 +134,18 @@ class Changes:
         *,
         appliers: Mapping[ChangeKind, Applier] | None = None,
         clock: Callable[[], datetime] = m.utcnow,
+        limits: EffectiveLimits | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._clock = clock
-        self._appliers: Mapping[ChangeKind, Applier] = appliers or {
+        defaults: dict[ChangeKind, Applier] = {
             ChangeKind.ALLOWLIST_ADD: AllowListChange(store, add=True),
             ChangeKind.ALLOWLIST_REMOVE: AllowListChange(store, add=False),
         }
+        if limits is not None:
+            defaults[ChangeKind.LIMITS_SET] = LimitsChange(store, limits)
+        self._appliers: Mapping[ChangeKind, Applier] = appliers or defaults
 
     def _applier(self, kind: str) -> tuple[ChangeKind, Applier]:
         try:

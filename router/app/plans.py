@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from router import domain as m
@@ -96,13 +96,19 @@ class Plans:
         events: PlanEvents | None = None,
         executor: Executor | None = None,
         limits: LimitsPolicy = NO_LIMITS,
+        limits_source: Callable[[], Awaitable[LimitsPolicy]] | None = None,
     ) -> None:
         self._store = store
         self._limits = limits
+        #: The limits in force (config and approved changes); else ``limits``.
+        self._limits_source = limits_source
         self._engine = engine
         self._policy = policy
         self.events = events or PlanEvents()
         self._executor = executor
+
+    async def _limits_now(self) -> LimitsPolicy:
+        return await self._limits_source() if self._limits_source else self._limits
 
     def approvals_needed(self, leaving: int) -> int:
         """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
@@ -130,7 +136,7 @@ class Plans:
         snap = await read_state(self._store, now=now)
         views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
         vaults = await self._store.list_vaults()
-        headroom = await self._store.limit_headroom(self._limits, now=now)
+        headroom = await self._store.limit_headroom(await self._limits_now(), now=now)
         # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
         proposal = await asyncio.to_thread(
             self._engine.plan,
@@ -275,9 +281,10 @@ class Plans:
 
     async def limits(self) -> list[LimitState]:
         """Every configured limit and what it can still take now, by scope."""
-        headroom = await self._store.limit_headroom(self._limits)
-        sizes = {lane.scope: lane.capacity for lane in self._limits.lanes}
-        sizes |= {d.scope: d.cap for d in self._limits.daily}
+        policy = await self._limits_now()
+        headroom = await self._store.limit_headroom(policy)
+        sizes = {lane.scope: lane.capacity for lane in policy.lanes}
+        sizes |= {d.scope: d.cap for d in policy.daily}
         return [LimitState(s, size, headroom.left.get(s, 0)) for s, size in sorted(sizes.items())]
 
     async def approve(

@@ -46,6 +46,7 @@ class ChangeKind(StrEnum):
 
     ALLOWLIST_ADD = "allowlist.add"
     ALLOWLIST_REMOVE = "allowlist.remove"
+    LIMITS_SET = "limits.set"
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ class PlanActivities:
         on_change: Callable[[], None] | None = None,
         limits: LimitsPolicy = NO_LIMITS,
         drift: DriftPolicy | None = None,
+        limits_source: Callable[[], Awaitable[LimitsPolicy]] | None = None,
     ) -> None:
         #: Called after every activity: this process's views of positions and
         #: plans (other processes see the change within their cache's TTL).
@@ -168,6 +169,8 @@ class PlanActivities:
         self._crash = crash or CrashPlan()
         self._limits = limits
         self._drift = drift or DriftPolicy()
+        #: The limits in force (config and approved changes); else ``limits``.
+        self._limits_source = limits_source
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -407,14 +410,18 @@ class PlanActivities:
             )
         return "held"
 
+    async def _limits_now(self) -> LimitsPolicy:
+        return await self._limits_source() if self._limits_source else self._limits
+
     async def _consume_limits(self, ref: StepRef, step: m.PlanStep) -> None:
         """Take a new source effect's amount from its lane bucket and daily
         windows before it is signed; committed on its own, once per (plan,
         step, scope), so a re-sign or a restarted worker takes nothing more.
         Raises :class:`LimitExceeded` (nothing taken) when it does not fit now."""
-        if Leg(ref.leg) is Leg.SOURCE and not self._limits.empty:
+        limits = await self._limits_now()
+        if Leg(ref.leg) is Leg.SOURCE and not limits.empty:
             await self._store.consume_limits(
-                ref.plan_id, ref.seq, step.amount, step_scopes(step), self._limits
+                ref.plan_id, ref.seq, step.amount, step_scopes(step), limits
             )
 
     @activity.defn(name="broadcast_effect")
@@ -651,7 +658,7 @@ class PlanActivities:
             if Leg(ref.leg) is Leg.SOURCE:
                 await self._record_effect(ref, step, effect, m.TransferState.FAILED, "")
                 # The source effect failed: nothing left the pool, the limits get it back.
-                await self._store.release_limits(ref.plan_id, ref.seq, self._limits)
+                await self._store.release_limits(ref.plan_id, ref.seq, await self._limits_now())
             await self._store.set_step_status(
                 ref.plan_id, ref.seq, m.StepStatus.FAILED, detail=detail
             )
@@ -706,7 +713,7 @@ class PlanActivities:
                     plan_id, seq, m.StepStatus.REFUNDED, detail=f"refunded: {reason}"
                 )
                 # The capital went back where it came from: so does its headroom.
-                await self._store.release_limits(plan_id, seq, self._limits)
+                await self._store.release_limits(plan_id, seq, await self._limits_now())
                 if step.transfer_id is not None:
                     t = await self._store.get_transfer(step.transfer_id)
                     if t.status is m.TransferState.FINALIZED:

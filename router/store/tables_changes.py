@@ -80,3 +80,14 @@ class LimitReleaseRow(SQLModel, table=True):
     scope: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
     amount: int = Field(sa_column=_amount())
     at: datetime = Field(sa_column=_ts())
+
+
+class LimitOverrideRow(SQLModel, table=True):
+    """A limit set through an approved change; replaces the configured one of its scope."""
+
+    __tablename__ = "limit_overrides"
+    scope: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
+    capacity: int = Field(sa_column=_amount())
+    refill_per_second: int | None = Field(default=None, sa_column=sa.Column(Amount()))
+    change_id: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_column=_ts())

@@ -13,12 +13,14 @@ import sqlalchemy as sa
 from router.domain import Plan, PlanStatus, check_id, utcnow
 from router.domain.changes import ChangeProposal, ChangeStatus, Destination
 from router.domain.drift import PoolBasis
+from router.domain.limits import LimitOverride
 from router.errors import InvalidTransition, NotFound, StaleVersion
 from router.store._base import APPROVALS, PLANS, StoreBase
 from router.store.tables import metadata
 
 CHANGES, CHANGE_APPROVALS = metadata.tables["change_proposals"], metadata.tables["change_approvals"]
 ALLOWED, BASIS = metadata.tables["allowed_destinations"], metadata.tables["plan_basis"]
+OVERRIDES = metadata.tables["limit_overrides"]
 
 
 class TreasuryPart(StoreBase):
@@ -156,6 +158,35 @@ class TreasuryPart(StoreBase):
                 .limit(1)
             )
             return applied.first() is not None
+
+    # -- limits set through changes -------------------------------------------
+
+    async def set_limit_override(self, override: LimitOverride, change_id: str) -> None:
+        row = {
+            "scope": override.scope,
+            "capacity": override.capacity,
+            "refill_per_second": override.refill_per_second,
+            "change_id": change_id,
+            "updated_at": utcnow(),
+        }
+        async with self._tx() as conn:
+            await self._upsert(conn, OVERRIDES, ["scope"], row)
+
+    async def limit_overrides(self) -> list[LimitOverride]:
+        async with self._tx() as conn:
+            rows = (
+                (await conn.execute(sa.select(OVERRIDES).order_by(OVERRIDES.c.scope)))
+                .mappings()
+                .all()
+            )
+        return [
+            LimitOverride(
+                r["scope"],
+                int(r["capacity"]),
+                None if r["refill_per_second"] is None else int(r["refill_per_second"]),
+            )
+            for r in rows
+        ]
 
     # -- change proposals ------------------------------------------------------
 

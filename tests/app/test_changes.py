@@ -11,9 +11,11 @@ import pytest
 from router import domain as m
 from router.app.changes import ChangePolicy, Changes
 from router.app.engine import ReinsuranceEngine
+from router.app.limit_changes import EffectiveLimits
 from router.app.plans import Plans
 from router.config import PolicyConfig
 from router.domain.changes import ChangeKind, ChangeStatus
+from router.domain.limits import DailyLimit, LimitsPolicy
 from router.errors import (
     Conflict,
     DestinationNotAllowed,
@@ -137,3 +139,46 @@ async def test_a_plan_paying_to_a_pool_off_the_list_is_refused_when_planned(
         await Plans(book, engine, policy).propose(ALICE)
     assert err.value.chain == "chain-b"
     assert await book.list_plans() == []
+
+
+async def test_a_limit_is_set_through_an_approved_change_and_planning_sees_it(
+    book: Store, engine: ReinsuranceEngine
+) -> None:
+    base = LimitsPolicy(daily=(DailyLimit("chain:chain-a", 5_000 * UNIT),))
+    limits = EffectiveLimits(book, base)
+    clock = Clock()
+    changes = Changes(
+        book, ChangePolicy(approvals_required=1, delay=timedelta(0)), clock=clock, limits=limits
+    )
+    lane = {"scope": "lane:chain-a->chain-b", "capacity": 1_000 * UNIT, "refill_per_second": 10}
+    change = await changes.propose(ALICE, "limits.set", lane, "cap the new lane")
+    assert change.diff == (
+        f"limit lane:chain-a->chain-b: unlimited -> capacity {1_000 * UNIT}, refill 10/s"
+    )
+    lower = {"scope": "chain:chain-a", "capacity": str(2_000 * UNIT)}
+    cap = await changes.propose(ALICE, "limits.set", lower, "tighter")
+    assert (
+        cap.diff == f"limit chain:chain-a: 24-hour cap {5_000 * UNIT} -> 24-hour cap {2_000 * UNIT}"
+    )
+    for bad in (
+        {"scope": "lane:chain-a->chain-b", "capacity": 5},  # a lane needs its refill
+        {"scope": "chain:chain-a", "capacity": 5, "refill_per_second": 1},
+        {"scope": "chain:chain-a", "capacity": -5},
+        {"scope": "nowhere", "capacity": 5},
+        {"scope": "chain:chain-a", "capacity": 5, "colour": "red"},
+    ):
+        with pytest.raises(InvalidRequest):
+            await changes.propose(ALICE, "limits.set", bad, "bad")
+    assert await limits() == base  # nothing applied yet
+    await changes.approve(BOB, change.change_id)
+    await changes.approve(BOB, cap.change_id)
+    now = await limits()
+    assert [(x.scope, x.capacity, x.refill_per_second) for x in now.lanes] == [
+        ("lane:chain-a->chain-b", 1_000 * UNIT, 10)
+    ]
+    assert [(d.scope, d.cap) for d in now.daily] == [("chain:chain-a", 2_000 * UNIT)]
+    plans = Plans(book, engine, PolicyConfig(), limits=base, limits_source=limits)
+    sizes = {s.scope: s.capacity for s in await plans.limits()}
+    assert sizes == {"chain:chain-a": 2_000 * UNIT, "lane:chain-a->chain-b": 1_000 * UNIT}
+    with pytest.raises(PreconditionFailed, match="already"):
+        await changes.propose(ALICE, "limits.set", lower, "again")

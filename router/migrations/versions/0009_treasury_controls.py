@@ -7,6 +7,7 @@
 - ``plan_basis``: each source pool's confirmed balance when its plan was
   approved; the saga stops for re-approval when it drifted beyond tolerance.
 - ``limit_releases``: limit consumptions given back by steps that moved nothing.
+- ``limit_overrides``: limits set through approved changes (``limits.set``).
 
 Revision ID: 0009
 Revises: 0008
@@ -88,8 +89,20 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "limit_overrides",
+        sa.Column("scope", sa.String(300), nullable=False),
+        sa.Column("capacity", Amount(), nullable=False),
+        sa.Column("refill_per_second", Amount(), nullable=True),
+        sa.Column("change_id", _s(64), nullable=False),
+        sa.Column("updated_at", UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", name="pk_limit_overrides"),
+    )
+
+
 def downgrade() -> None:
     for table in (
+        "limit_overrides",
         "limit_releases",
         "plan_basis",
         "allowed_destinations",
