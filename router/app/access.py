@@ -163,4 +163,4 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
             )
         )
     # First start only: the config's own pools, hubs and vaults may be paid to.
-    await seed_allowlist(store, settings)  # type: ignore[arg-type]
+    await seed_allowlist(store, settings)

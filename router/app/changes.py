@@ -43,6 +43,15 @@ class AllowList(Protocol):
     async def allowlist_touched(self) -> bool: ...
 
 
+class AllowListSeed(Protocol):
+    """What seeding the allow-list at first start needs."""
+
+    async def add_destination(
+        self, dest: Destination, added_by: str, *, now: datetime | None = None
+    ) -> bool: ...
+    async def allowlist_touched(self) -> bool: ...
+
+
 class ChangeBook(Protocol):
     async def create_change(self, change: ChangeProposal) -> ChangeProposal: ...
     async def get_change(self, change_id: str) -> ChangeProposal: ...
@@ -282,7 +291,7 @@ class Changes:
         return saved
 
 
-async def seed_allowlist(store: AllowList, settings: RouterSettings) -> int:
+async def seed_allowlist(store: AllowListSeed, settings: RouterSettings) -> int:
     """At first start, allow the config's own destinations: every pool, every
     chain's hub (the bridge's recipient) and every vault, so the configured
     flows work. Later starts change nothing: the list then changes only

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import domain as m
+from router.domain.changes import Destination
 from router.domain.drift import PoolBasis
 from router.domain.ingest import ReportIn, ReportOutcome
 from router.domain.limits import Headroom, LimitsPolicy
@@ -120,6 +121,11 @@ class RegistrySync(Protocol):
     async def register_partner(self, partner: m.Partner) -> m.Partner: ...
     async def set_partner_active(self, partner_id: str, active: bool) -> bool: ...
     async def upsert_vault(self, vault: m.Vault) -> m.Vault: ...
+    # the destinations allow-list, seeded from the config at first start
+    async def add_destination(
+        self, dest: Destination, added_by: str, *, now: datetime | None = None
+    ) -> bool: ...
+    async def allowlist_touched(self) -> bool: ...
 
 
 class ReportSink(Protocol):
