@@ -120,7 +120,8 @@ class PlanSaga:
     async def _step(self, inp: SagaInput, step: SagaStep) -> str:
         if step.status in FINAL:
             return step.status
-        if step.status == "pending":
+        # (patched: a saga started before the check replays without it)
+        if step.status == "pending" and workflow.patched("check-basis-v1"):
             # Nothing of it started: its source pool must still be as approved. A
             # drifted pool holds the plan for re-approval; wait for it (or a cancel).
             while True:
