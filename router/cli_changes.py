@@ -96,6 +96,20 @@ def apply(change_id: ChangeId, config: ConfigOpt = None) -> None:
     show(_sheet(resp.change))
 
 
+@change_app.command("reject")
+def reject(
+    change_id: ChangeId,
+    reason: Annotated[str, typer.Option(help="why (kept in the audit log)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Refuse an undecided change for good (the proposer may withdraw its own)."""
+    settings_of, run = _settings_and_run()
+    settings = settings_of(config)
+    request = treasury_pb2.RejectChangeRequest(change_id=change_id, reason=reason)
+    resp = run(settings, lambda c: c.treasury.RejectChange(request))
+    show(_sheet(resp.change))
+
+
 @change_app.command("show")
 def show_change(change_id: ChangeId, config: ConfigOpt = None) -> None:
     """One change with its diff."""

@@ -312,3 +312,10 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
                 pool.ratio_after_bps = p.ratio_after_bps
             out.pools.append(pool)
         return out
+
+    async def RejectChange(
+        self, request: pb.RejectChangeRequest, context: ServicerContext
+    ) -> pb.RejectChangeResponse:
+        who = auth.current_identity()
+        change = await self._change_control().reject(who, request.change_id, request.reason)
+        return pb.RejectChangeResponse(change=convert.change_proto(change))

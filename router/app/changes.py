@@ -264,6 +264,20 @@ class Changes:
             )
         return saved
 
+    async def reject(self, operator: m.Identity, change_id: str, reason: str) -> ChangeProposal:
+        """Refuse an undecided change for good (any operator, the proposer too:
+        withdrawing is rejecting); audited with the reason."""
+        if not isinstance(reason, str) or not 1 <= len(reason) <= 512:
+            raise InvalidRequest("reason", "must be 1-512 characters")
+        change = await self.get(change_id)
+        rejected = change.decided(ChangeStatus.REJECTED, operator.name, self._clock())
+        async with self._store.unit_of_work():
+            saved = await self._store.save_change(rejected, expected_version=change.version)
+            await self._store.append_audit(
+                operator.uri, "change_rejected", change_id, {"reason": reason}
+            )
+        return saved
+
     async def apply_due(self, operator: m.Identity) -> list[ChangeProposal]:
         """Apply every approved change whose delay has passed (a scheduler's tick)."""
         done = []

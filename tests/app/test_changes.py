@@ -182,3 +182,22 @@ async def test_a_limit_is_set_through_an_approved_change_and_planning_sees_it(
     assert sizes == {"chain:chain-a": 2_000 * UNIT, "lane:chain-a->chain-b": 1_000 * UNIT}
     with pytest.raises(PreconditionFailed, match="already"):
         await changes.propose(ALICE, "limits.set", lower, "again")
+
+
+async def test_a_rejected_change_is_never_applied(book: Store) -> None:
+    clock = Clock()
+    changes = changes_of(book, clock)
+    change = await changes.propose(
+        ALICE, "allowlist.add", {"chain": "chain-a", "address": NEW}, "typo?"
+    )
+    with pytest.raises(InvalidRequest, match="reason"):
+        await changes.reject(BOB, change.change_id, "")
+    rejected = await changes.reject(BOB, change.change_id, "wrong address")
+    assert rejected.status is ChangeStatus.REJECTED and rejected.decided_by == "bob"
+    clock.now = T0 + timedelta(hours=2)
+    with pytest.raises(PreconditionFailed, match="rejected"):
+        await changes.approve(CAROL, change.change_id)
+    with pytest.raises(PreconditionFailed, match="rejected"):
+        await changes.apply(CAROL, change.change_id)
+    assert not await book.destination_allowed("chain-a", NEW)
+    assert "change_rejected" in [e.action for e in await book.list_audit(change.change_id)]

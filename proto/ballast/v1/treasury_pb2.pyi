@@ -534,3 +534,17 @@ class ProjectPlanResponse(_message.Message):
     plan_id: str
     pools: _containers.RepeatedCompositeFieldContainer[PoolProjection]
     def __init__(self, plan_id: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[PoolProjection, _Mapping]]] = ...) -> None: ...
+
+class RejectChangeRequest(_message.Message):
+    __slots__ = ("change_id", "reason")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    reason: str
+    def __init__(self, change_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...

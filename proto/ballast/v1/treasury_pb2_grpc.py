@@ -133,6 +133,11 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
                 _registered_method=True)
+        self.RejectChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/RejectChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -297,6 +302,14 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RejectChange(self, request, context):
+        """RejectChange refuses an undecided change for good (the proposer may
+        withdraw its own). Audited with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -394,6 +407,11 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.ProjectPlan,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.SerializeToString,
+            ),
+            'RejectChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -913,6 +931,33 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/ProjectPlan',
             ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/RejectChange',
+            ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
