@@ -25,6 +25,7 @@ import typer
 from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
+from router.cli_changes import change_app
 from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
 from router.cli_gov import gov_app
@@ -640,6 +641,7 @@ app.add_typer(protocols_app, name="protocols")
 app.command("pause")(pause_command)
 app.command("resume")(resume_command)
 app.command("pauses")(pauses_command)
+app.add_typer(change_app, name="change")
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ ExecutePlan, key rebalance-job-PLAN_ID), any other waits for operators.
 Exit codes: 0 nothing to do, or executed; 10 plan stored, awaiting approval;
 11 a plan is already in progress (nothing added); 12 a pool's last confirmed
 report is stale (nothing planned); 13 another run holds the lease; 14 pools
-stay below target that no plan here can fix; 1 the database or router
+stay below target that no plan here can fix; 15 the run lost its lease
+to another run and stopped; 1 the database or router
 refused; 2 usage or configuration. --dry-run: the same checks and exit code,
 no lease, nothing stored.
 """
@@ -116,6 +117,7 @@ def rebalance(
     from router.api.convert import plan_to_proto
     from router.app.engine import ReinsuranceEngine
     from router.app.job import RebalanceJob
+    from router.app.limit_changes import EffectiveLimits
     from router.app.plans import Plans
     from router.domain import Identity, Role
     from router.store import open_store
@@ -135,7 +137,14 @@ def rebalance(
         store = await open_store(settings.database_url)
         try:
             engine = ReinsuranceEngine(settings.policy, settings.routes)
-            plans = Plans(store, engine, settings.policy, executor=executor)
+            plans = Plans(
+                store,
+                engine,
+                settings.policy,
+                executor=executor,
+                limits=settings.limits.policy(),
+                limits_source=EffectiveLimits(store, settings.limits.policy()),
+            )
             job = RebalanceJob(
                 store,
                 plans,

@@ -22,6 +22,10 @@ OutOpt = Annotated[
 ]
 
 
+#: Plans not yet executed: the report projects what they would leave.
+_NOT_EXECUTED = (treasury_pb2.PLAN_STATE_PENDING_APPROVAL, treasury_pb2.PLAN_STATE_APPROVED)
+
+
 async def fetch(
     client: RouterClient, plan_id: str | None
 ) -> tuple[
@@ -38,19 +42,42 @@ async def fetch(
     return position, page.plans[0] if page.plans else None, limits
 
 
+async def fetch_all(
+    client: RouterClient, plan_id: str | None
+) -> tuple[
+    treasury_pb2.GetPositionResponse,
+    treasury_pb2.Plan | None,
+    treasury_pb2.GetLimitsResponse,
+    treasury_pb2.ProjectPlanResponse | None,
+]:
+    """:func:`fetch`, and for a plan not yet executed its projection."""
+    position, plan, limits = await fetch(client, plan_id)
+    projection = None
+    if plan is not None and plan.plan_id and plan.state in _NOT_EXECUTED:
+        request = treasury_pb2.ProjectPlanRequest(plan_id=plan.plan_id)
+        projection = await client.treasury.ProjectPlan(request)
+    return position, plan, limits, projection
+
+
 def report(
     plan: PlanOpt = None, out: OutOpt = None, raw: RawOpt = False, config: ConfigOpt = None
 ) -> None:
     """Write the operator's report, one HTML file with its charts: every pool's
-    ratio against target and 100 %, the plan's flows between chains and vaults,
+    ratio against target and 100 % (for a plan not yet executed, also projected
+    after it), the plan's flows between chains and vaults,
     capital in flight and stuck, the limits' headroom. Prints the file's path."""
     from router.cli import _run, _settings  # the CLI's own failure handling
     from router.report import render
 
     settings = _settings(config)
-    position, chosen, limits = _run(settings, lambda c: fetch(c, plan))
+    position, chosen, limits, projection = _run(settings, lambda c: fetch_all(c, plan))
     html = render(
-        position, chosen, Units.of(settings, raw), settings.policy.target_ratio_bps, limits=limits
+        position,
+        chosen,
+        Units.of(settings, raw),
+        settings.policy.target_ratio_bps,
+        limits=limits,
+        projection=projection,
     )
     name = chosen.plan_id if chosen is not None and chosen.plan_id else "no-plan"
     path = out if out is not None else Path(f"ballast-report-{name}.html")

@@ -355,6 +355,9 @@ def plan_sheet(plan: treasury_pb2.Plan, units: Units) -> Sheet:
         sheet.notes.append((f"proposed by {plan.created_by} at {when(plan.created_at)}", ""))
     if plan.approved_by:
         sheet.notes.append((f"approved by {', '.join(plan.approved_by)}", ""))
+    for s in plan.steps:  # a plan the executor stopped for re-approval says why
+        if s.detail.startswith("drift:"):
+            sheet.notes.append((f"step {s.index} stopped, {s.detail}", "red"))
     for text in plan.shortfalls:
         m = _SHORTFALL.match(text)
         if m is not None:

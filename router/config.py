@@ -412,6 +412,11 @@ class PolicyConfig(_Model):
     #: leaving pools is at most this (base units); 0: never (every plan waits
     #: for operators' approval).
     auto_execute_below: int = Field(default=0, ge=0)
+    #: A source pool whose confirmed balance fell more than this below what its
+    #: plan was approved on (bps of that basis, or ``drift_floor`` base units if
+    #: more) stops the plan before the step, for re-approval.
+    drift_tolerance_bps: int = Field(default=100, ge=0, le=10000)
+    drift_floor: int = Field(default=1_000_000, ge=0)
     #: Share of a pool's free capital that may back new covers, in bps.
     capacity_bps: int = Field(default=8000, ge=0, le=10000)
     #: A report read (or mined) later than the router's clock plus this is refused.
@@ -545,6 +550,17 @@ class GovernanceConfig(_Model):
     terms: dict[str, str] = Field(default_factory=dict)
 
 
+class ChangesConfig(_Model):
+    """Off-chain change control (``ballast change``): who and when."""
+
+    #: Distinct operators, other than the proposer, who must approve a change.
+    approvals_required: int = Field(default=1, ge=1, le=16)
+    #: A change is applied no sooner than this after it was proposed.
+    delay_seconds: float = Field(default=3600.0, ge=0, le=30 * 86_400)
+    #: An undecided change expires this long after it was proposed.
+    ttl_seconds: float = Field(default=7 * 86_400.0, ge=60, le=365 * 86_400)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -573,6 +589,7 @@ class RouterSettings(BaseSettings):
     telemetry: TelemetryConfig = TelemetryConfig()
     deployments: tuple[DeploymentConfig, ...] = ()
     governance: GovernanceConfig | None = None
+    changes: ChangesConfig = ChangesConfig()
 
     @field_validator("listen")
     @classmethod

@@ -20,6 +20,8 @@
     │   │                             deployment (``cover_type``, ``basis``, ``cap``)
     │   ├── Paused                    new covers refused: an operator paused the
     │   │                             cover type or the pool (``target``)
+    │   ├── DestinationNotAllowed     a step pays to an address not on the
+    │   │                             destinations allow-list (``chain``, ``address``)
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
@@ -172,6 +174,16 @@ class Paused(PreconditionFailed):
             target=target,
         )
         self.target = target
+
+
+class DestinationNotAllowed(PreconditionFailed):
+    """A plan step would pay to an address the destinations allow-list does not
+    hold; nothing is signed. The list changes only through an approved change."""
+
+    def __init__(self, message: str, *, chain: str, address: str) -> None:
+        super().__init__(message, chain=chain, address=address)
+        self.chain = chain
+        self.address = address
 
 
 class Conflict(PreconditionFailed):

@@ -68,10 +68,13 @@ def ratio_chart(
     after: treasury_pb2.GetPositionResponse,
     target_bps: int,
     before: treasury_pb2.GetPositionResponse | None = None,
+    labels: tuple[str, str] = ("before", "after"),
+    hatch_after: bool = False,
 ) -> bytes:
     """Per pool, the ratio before (grey) and after (blue; red below 100 %), against
     the target and the 100 % minimum. Bars above the visible range are cut at its
-    top; their label carries the true figure."""
+    top; their label carries the true figure. ``labels`` name the two bars (a
+    projection: "now" and "projected after", its bars hatched)."""
     pools = list(after.pools)
     was = {(p.chain, p.pool_id): _bps(p) for p in before.pools} if before is not None else None
     top = max(target_bps, 10_000) * 2 / 100  # percent
@@ -81,15 +84,24 @@ def ratio_chart(
     for i, p in enumerate(pools):
         bars: list[tuple[float, int | None, str]] = []
         if was is not None:
-            bars.append((i - width / 2, was.get((p.chain, p.pool_id)), "before"))
-            bars.append((i + width / 2, _bps(p), "after"))
+            bars.append((i - width / 2, was.get((p.chain, p.pool_id)), labels[0]))
+            bars.append((i + width / 2, _bps(p), labels[1]))
         else:
             bars.append((i, _bps(p), "now"))
         for x, bps, which in bars:
             value = 0.0 if bps is None else bps / 100
             below = bps is not None and bps < 10_000
-            color = _RED if below else (_GREY if which == "before" else _BLUE)
-            ax.bar(x, min(value, top), width, color=color, edgecolor="black", linewidth=0.4)
+            color = _RED if below else (_GREY if which == labels[0] else _BLUE)
+            hatch = "//" if hatch_after and which == labels[1] else None
+            ax.bar(
+                x,
+                min(value, top),
+                width,
+                color=color,
+                edgecolor="black",
+                linewidth=0.4,
+                hatch=hatch,
+            )
             label = "no SCR" if bps is None else percent(bps)
             ax.text(x, min(value, top) + top * 0.01, label, ha="center", va="bottom", fontsize=7)
     ax.axhline(
@@ -106,7 +118,7 @@ def ratio_chart(
     ax.set_xlim(-0.6, max(len(pools), 1) - 0.4)
     ax.set_ylim(0, top * 1.08)
     ax.set_ylabel("capital / SCR (%)")
-    legend = "before (grey) and after (blue)" if was is not None else "now"
+    legend = f"{labels[0]} (grey) and {labels[1]} (blue)" if was is not None else "now"
     ax.set_title(f"Capital ratio per pool: {legend}; red below 100 %", fontsize=10)
     fig.tight_layout()
     return _png(fig)
@@ -368,6 +380,57 @@ def pools_table(
     return _table([*headers, "flags"], rows)
 
 
+def projected_position(
+    projection: treasury_pb2.ProjectPlanResponse,
+) -> tuple[treasury_pb2.GetPositionResponse, treasury_pb2.GetPositionResponse]:
+    """The projection as two position answers (now, projected after) for the chart."""
+    now, after = treasury_pb2.GetPositionResponse(), treasury_pb2.GetPositionResponse()
+    for p in projection.pools:
+        a = now.pools.add(chain=p.chain, pool_id=p.pool_id, capital=p.capital_now, scr=p.scr_now)
+        b = after.pools.add(
+            chain=p.chain, pool_id=p.pool_id, capital=p.capital_after, scr=p.scr_after
+        )
+        if p.HasField("ratio_now_bps"):
+            a.solvency_ratio_bps = p.ratio_now_bps
+        if p.HasField("ratio_after_bps"):
+            b.solvency_ratio_bps = p.ratio_after_bps
+    return now, after
+
+
+def projection_table(
+    projection: treasury_pb2.ProjectPlanResponse, units: Units, target_bps: int
+) -> str:
+    """Per pool: capital, SCR and ratio now, and PROJECTED after the plan."""
+    rows = []
+    for p in projection.pools:
+        after = p.ratio_after_bps if p.HasField("ratio_after_bps") else None
+        now = p.ratio_now_bps if p.HasField("ratio_now_bps") else None
+        flags, style = _health(after, target_bps, False)
+        cells = [
+            p.chain,
+            p.pool_id,
+            units.money(p.capital_now, p.chain),
+            units.money(p.capital_after, p.chain),
+            units.money(p.scr_now, p.chain),
+            units.money(p.scr_after, p.chain),
+            percent(now),
+            percent(after),
+        ]
+        rows.append(([*cells, flags], style))
+    headers = [
+        "chain",
+        "pool",
+        "capital now",
+        "capital after (projected)",
+        "SCR now",
+        "SCR after (projected)",
+        "ratio now",
+        "ratio after (projected)",
+        "flags (projected)",
+    ]
+    return _table(headers, rows)
+
+
 def steps_table(plan: treasury_pb2.Plan, units: Units) -> str:
     rows = []
     for s in plan.steps:
@@ -447,10 +510,12 @@ def render(
     target_bps: int,
     before: treasury_pb2.GetPositionResponse | None = None,
     limits: treasury_pb2.GetLimitsResponse | None = None,
+    projection: treasury_pb2.ProjectPlanResponse | None = None,
 ) -> str:
     """The whole report as one HTML document. ``position`` is the state after the
     plan (or now); ``before``, when given, the positions the plan started from;
-    ``limits``, when given, each limit's headroom now."""
+    ``limits``, when given, each limit's headroom now; ``projection``, for a plan
+    not yet executed, every pool now and projected after it (labelled so)."""
     as_of = when(position.as_of) if position.HasField("as_of") else "now"
     plan = plan if plan is not None else treasury_pb2.Plan()
     state = _name(treasury_pb2.PlanState, plan.state, "PLAN_STATE_")
@@ -483,6 +548,22 @@ def render(
         f'<p class="note">{escape(before_note)}</p>',
         _img(ratio_chart(position, target_bps, before), "capital ratio per pool"),
         pools_table(position, units, target_bps, before),
+    ]
+    if projection is not None and projection.pools:
+        now, after = projected_position(projection)
+        parts += [
+            "<h2>Pools: projected after the plan (not executed)</h2>",
+            f'<p class="note">PROJECTED: what plan {escape(projection.plan_id)} would leave '
+            "if every step ran; it has not been executed and nothing has moved. Capital "
+            "after = capital now less what its steps take out of each pool plus what they "
+            "bring; the SCR after counts its cessions as placed.</p>",
+            _img(
+                ratio_chart(after, target_bps, now, ("now", "projected after"), hatch_after=True),
+                "capital ratio per pool, now and projected after the plan",
+            ),
+            projection_table(projection, units, target_bps),
+        ]
+    parts += [
         f"<h2>{escape(plan_title)}: flows between chains and vaults</h2>",
         _img(flow_chart(plan, units), "plan flows"),
     ]

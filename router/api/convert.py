@@ -15,6 +15,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from router import domain as m
+from router.domain.changes import ChangeProposal
 from router.domain.checks import BLOCK_HASH
 from router.errors import InvalidRequest
 
@@ -361,3 +362,34 @@ def transit_proto(t: m.Transit, asset: str) -> treasury_pb2.Transit:
         state=STEP_STATES[m.StepStatus(t.status)],
         detail=t.detail,
     )
+
+
+_CHANGE_STATES = {
+    "proposed": treasury_pb2.CHANGE_STATE_PROPOSED,
+    "approved": treasury_pb2.CHANGE_STATE_APPROVED,
+    "applied": treasury_pb2.CHANGE_STATE_APPLIED,
+    "rejected": treasury_pb2.CHANGE_STATE_REJECTED,
+    "expired": treasury_pb2.CHANGE_STATE_EXPIRED,
+}
+CHANGE_STATE_NAMES = {v: k for k, v in _CHANGE_STATES.items()}
+
+
+def change_proto(c: ChangeProposal) -> treasury_pb2.ChangeProposal:
+    out = treasury_pb2.ChangeProposal(
+        change_id=c.change_id,
+        kind=c.kind.value,
+        payload=c.payload,
+        diff=c.diff,
+        proposed_by=c.proposed_by,
+        reason=c.reason,
+        approvals_required=c.required,
+        approved_by=list(c.approvals),
+        state=_CHANGE_STATES[c.status.value],
+        proposed_at=timestamp(c.proposed_at),
+        not_before=timestamp(c.not_before),
+        expires_at=timestamp(c.expires_at),
+        decided_by=c.decided_by or "",
+    )
+    if c.decided_at is not None:
+        out.decided_at.CopyFrom(timestamp(c.decided_at))
+    return out

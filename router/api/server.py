@@ -40,8 +40,10 @@ from router.api.partner import PartnerServicer
 from router.api.reporting import ReportingServicer
 from router.api.treasury import TreasuryServicer
 from router.app.access import AccessControl, sync_registry
+from router.app.changes import Changes, change_policy
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
+from router.app.limit_changes import EffectiveLimits
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
@@ -156,18 +158,33 @@ async def start_router(
         positions = PositionCache(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
+        limits_now = EffectiveLimits(store, settings.limits.policy())
         plans = Plans(
-            store, engine, settings.policy, events, executor, limits=settings.limits.policy()
+            store,
+            engine,
+            settings.policy,
+            events,
+            executor,
+            limits=settings.limits.policy(),
+            limits_source=limits_now,
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
         protocols = Protocols(store, settings.policy)
+        changes = Changes(store, change_policy(settings.changes), limits=limits_now)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
             ReportingServicer(reporting, protocols), server
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
             TreasuryServicer(
-                plans, positions, access, store, settings.policy, asset, protocols=protocols
+                plans,
+                positions,
+                access,
+                store,
+                settings.policy,
+                asset,
+                protocols=protocols,
+                changes=changes,
             ),
             server,
         )

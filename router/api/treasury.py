@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
@@ -13,12 +14,14 @@ from router import domain as m
 from router.api import auth, convert
 from router.api import convert_covers as cc
 from router.app.access import AccessControl, fingerprint_of
+from router.app.changes import Changes
 from router.app.plans import Plans
 from router.app.ports import Registry
 from router.app.positions import Materialized, PositionCache
 from router.app.protocols import Protocols
 from router.config import PolicyConfig
-from router.errors import InvalidRequest
+from router.domain.changes import ChangeStatus
+from router.errors import InvalidRequest, PreconditionFailed
 
 _RESOLUTIONS = {
     pb.STEP_RESOLUTION_RETRY: "retry",
@@ -74,8 +77,10 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         policy: PolicyConfig,
         asset: str = "USDC",
         protocols: Protocols | None = None,
+        changes: Changes | None = None,
     ) -> None:
         self._protocols = protocols
+        self._changes = changes
         self._plans = plans
         self._positions = positions
         self._answers = PositionAnswers(policy, asset)
@@ -291,3 +296,88 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         auth.current_identity()
         pauses = await self._registry_of_protocols.pauses()
         return pb.ListPausesResponse(pauses=[cc.pause_proto(p) for p in pauses])
+
+    # -- change control ----------------------------------------------------------
+
+    def _change_control(self) -> Changes:
+        if self._changes is None:
+            raise PreconditionFailed("change control is not enabled on this router")
+        return self._changes
+
+    async def ProposeChange(
+        self, request: pb.ProposeChangeRequest, context: ServicerContext
+    ) -> pb.ProposeChangeResponse:
+        who = auth.current_identity()
+        try:
+            payload = json.loads(request.payload or "{}")
+        except ValueError:
+            raise InvalidRequest("payload", "must be a JSON object") from None
+        if not isinstance(payload, dict):
+            raise InvalidRequest("payload", "must be a JSON object")
+        change = await self._change_control().propose(who, request.kind, payload, request.reason)
+        return pb.ProposeChangeResponse(change=convert.change_proto(change))
+
+    async def ApproveChange(
+        self, request: pb.ApproveChangeRequest, context: ServicerContext
+    ) -> pb.ApproveChangeResponse:
+        who = auth.current_identity()
+        change = await self._change_control().approve(who, request.change_id)
+        return pb.ApproveChangeResponse(change=convert.change_proto(change))
+
+    async def ApplyChange(
+        self, request: pb.ApplyChangeRequest, context: ServicerContext
+    ) -> pb.ApplyChangeResponse:
+        who = auth.current_identity()
+        change = await self._change_control().apply(who, request.change_id)
+        return pb.ApplyChangeResponse(change=convert.change_proto(change))
+
+    async def ListChanges(
+        self, request: pb.ListChangesRequest, context: ServicerContext
+    ) -> pb.ListChangesResponse:
+        auth.current_identity()
+        limit = request.limit or 100
+        if limit > 1000:
+            raise InvalidRequest("limit", "must be at most 1000")
+        status = None
+        if request.state:
+            name = convert.CHANGE_STATE_NAMES.get(request.state)
+            if name is None:
+                raise InvalidRequest("state", f"unknown change state {request.state}")
+            status = ChangeStatus(name)
+        found = await self._change_control().list_changes(status, limit=limit)
+        return pb.ListChangesResponse(changes=[convert.change_proto(c) for c in found])
+
+    async def GetChange(
+        self, request: pb.GetChangeRequest, context: ServicerContext
+    ) -> pb.GetChangeResponse:
+        auth.current_identity()
+        change = await self._change_control().get(request.change_id)
+        return pb.GetChangeResponse(change=convert.change_proto(change))
+
+    async def ProjectPlan(
+        self, request: pb.ProjectPlanRequest, context: ServicerContext
+    ) -> pb.ProjectPlanResponse:
+        auth.current_identity()
+        out = pb.ProjectPlanResponse(plan_id=request.plan_id)
+        for p in await self._plans.project(request.plan_id):
+            pool = pb.PoolProjection(
+                chain=p.chain,
+                pool_id=p.pool_id,
+                capital_now=convert.amount(self._asset, p.capital_now),
+                capital_after=convert.amount(self._asset, p.capital_after),
+                scr_now=convert.amount(self._asset, p.scr_now),
+                scr_after=convert.amount(self._asset, p.scr_after),
+            )
+            if p.ratio_now_bps is not None:
+                pool.ratio_now_bps = p.ratio_now_bps
+            if p.ratio_after_bps is not None:
+                pool.ratio_after_bps = p.ratio_after_bps
+            out.pools.append(pool)
+        return out
+
+    async def RejectChange(
+        self, request: pb.RejectChangeRequest, context: ServicerContext
+    ) -> pb.RejectChangeResponse:
+        who = auth.current_identity()
+        change = await self._change_control().reject(who, request.change_id, request.reason)
+        return pb.RejectChangeResponse(change=convert.change_proto(change))

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from cryptography import x509
 
 from router import domain as m
+from router.app.changes import seed_allowlist
 from router.app.ports import AccessStore, RegistrySync
 from router.config import RouterSettings
 from router.errors import InvalidRequest, NotFound, Unauthenticated, UnknownEntity
@@ -162,6 +163,8 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
                 premium_bps=v.premium_bps,
             )
         )
+    # First start only: the config's own pools, hubs and vaults may be paid to.
+    await seed_allowlist(store, settings)
 
 
 async def _seed_deployments(store: RegistrySync, settings: RouterSettings) -> None:

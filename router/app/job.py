@@ -11,12 +11,15 @@ the policy's pre-approval stands in for the operators' and execution is
 requested through :meth:`Plans.request_execution` (the ExecutePlan use case)
 with a key derived from the plan id (EXECUTED, or SHORT when the plan cannot
 bring every pool to target); otherwise the plan waits for operators
-(AWAITING_APPROVAL). A dry run takes no lease and stores nothing: it answers
-what a run would do now, with the same outcome.
+(AWAITING_APPROVAL). While it runs, a task renews the lease; a run that loses
+it (taken over by another) stops at once (LEASE_LOST). A dry run takes no
+lease and stores nothing: it answers what a run would do now, with the same
+outcome.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -46,6 +49,7 @@ class Outcome(StrEnum):
     STALE_DATA = "stale_data"
     LEASE_HELD = "lease_held"
     SHORT = "short"
+    LEASE_LOST = "lease_lost"
 
 
 #: The job's exit codes, for schedulers (documented in router/README.md and
@@ -58,6 +62,7 @@ EXIT_CODES: dict[Outcome, int] = {
     Outcome.STALE_DATA: 12,
     Outcome.LEASE_HELD: 13,
     Outcome.SHORT: 14,
+    Outcome.LEASE_LOST: 15,
 }
 
 
@@ -112,12 +117,16 @@ class RebalanceJob:
         *,
         lease_ttl: timedelta = timedelta(minutes=15),
         holder: str | None = None,
+        renew_every: timedelta | None = None,
     ) -> None:
         self._store = store
         self._plans = plans
         self._policy = policy
         self._operator = operator
         self._ttl = lease_ttl
+        #: Renewal keeps a long run's lease: a third of its length by default,
+        #: so two renewals may fail (a database blip) before it could expire.
+        self._renew_every = renew_every or lease_ttl / 3
         self.holder = holder or default_holder()
 
     async def run(self, *, dry_run: bool = False) -> JobRun:
@@ -132,11 +141,55 @@ class RebalanceJob:
                 f"{lease.expires_at.isoformat()}",
             )
         try:
-            return await self._run(dry_run=False)
+            return await self._run_leased(lease)
         finally:
             # A lease that cannot be given back expires on its own.
             with contextlib.suppress(RouterError):
                 await self._store.release_lease(LEASE_NAME, self.holder)
+
+    async def _run_leased(self, lease: m.Lease) -> JobRun:
+        """The run, with a task renewing the lease beside it. If a renewal finds
+        the lease taken over (ours expired: the run outlived it, a renewal
+        could not reach the database in time), the run is cancelled where it
+        is (its open transaction rolls back; an execution request, recorded
+        under the plan's key, is resumed by the next run) and ends LEASE_LOST."""
+        run = asyncio.create_task(self._run(dry_run=False))
+        renew = asyncio.create_task(self._renew())
+        try:
+            done, _ = await asyncio.wait({run, renew}, return_when=asyncio.FIRST_COMPLETED)
+            if run in done:
+                return run.result()
+            lost = renew.result()  # the other holder's lease (or an error, raised)
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+            log.warning("the job's lease was taken over by %s: run aborted", lost.holder)
+            return JobRun(
+                Outcome.LEASE_LOST,
+                lease=lost,
+                note=f"lost the job's lease to {lost.holder} (held until "
+                f"{lost.expires_at.isoformat()}); this run stopped",
+            )
+        finally:
+            for task in (run, renew):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+    async def _renew(self) -> m.Lease:
+        """Extend the lease every ``renew_every`` while the run lasts; returns the
+        other holder's lease once it is no longer ours. A renewal the database
+        refuses is tried again at the next tick (the lease outlives two)."""
+        while True:
+            await asyncio.sleep(self._renew_every.total_seconds())
+            try:
+                won, lease = await self._store.acquire_lease(LEASE_NAME, self.holder, self._ttl)
+            except RouterError as exc:
+                log.warning("could not renew the job's lease: %s", exc)
+                continue
+            if not won:
+                return lease
 
     async def stale_pools(self, now: datetime) -> tuple[str, ...]:
         """Pools whose last confirmed report is older than the staleness limit (or missing):

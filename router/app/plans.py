@@ -12,16 +12,20 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
+from router.app.projection import Projection, project_plan
 from router.config import PolicyConfig
+from router.domain.changes import normal_address
+from router.domain.drift import PoolBasis, source_pools
 from router.domain.limits import NO_LIMITS, LimitsPolicy, LimitState
 from router.errors import (
     Conflict,
+    DestinationNotAllowed,
     DuplicateApproval,
     IdempotencyMismatch,
     InvalidRequest,
@@ -93,13 +97,19 @@ class Plans:
         events: PlanEvents | None = None,
         executor: Executor | None = None,
         limits: LimitsPolicy = NO_LIMITS,
+        limits_source: Callable[[], Awaitable[LimitsPolicy]] | None = None,
     ) -> None:
         self._store = store
         self._limits = limits
+        #: The limits in force (config and approved changes); else ``limits``.
+        self._limits_source = limits_source
         self._engine = engine
         self._policy = policy
         self.events = events or PlanEvents()
         self._executor = executor
+
+    async def _limits_now(self) -> LimitsPolicy:
+        return await self._limits_source() if self._limits_source else self._limits
 
     def approvals_needed(self, leaving: int) -> int:
         """Distinct operator approvals a plan moving ``leaving`` base units out of pools needs."""
@@ -128,7 +138,7 @@ class Plans:
         snap = await read_state(self._store, now=now)
         views = pool_views(snap, await requirements(self._engine, snap), self._policy, now)
         vaults = await self._store.list_vaults()
-        headroom = await self._store.limit_headroom(self._limits, now=now)
+        headroom = await self._store.limit_headroom(await self._limits_now(), now=now)
         # HiGHS can run for seconds: keep the event loop serving other calls meanwhile.
         proposal = await asyncio.to_thread(
             self._engine.plan,
@@ -138,6 +148,7 @@ class Plans:
             self._policy.rebalance_band_bps,
             headroom,
         )
+        await self.check_destinations(proposal.steps)
         draft = m.PlanDraft(
             plan_id=f"plan-{uuid.uuid4().hex[:20]}",
             created_by=operator.name,
@@ -194,6 +205,7 @@ class Plans:
                 plan = await self._store.update_plan_status(
                     plan.plan_id, m.PlanStatus.APPROVED, expected_version=plan.version
                 )
+                await self.record_basis(plan)
                 await self._store.append_audit(
                     operator.uri,
                     "plan_preapproved",
@@ -205,6 +217,51 @@ class Plans:
                 )
         self.events.notify()
         return plan
+
+    async def check_destinations(self, steps: tuple[m.PlanStep, ...]) -> None:
+        """Every pool and vault the steps pay to is on the allow-list, or
+        :class:`DestinationNotAllowed` naming the first that is not. (A chain's
+        hub is the executor's to check: its address is not in the registry.)"""
+        pools = {p.pool_id: p for p in await self._store.list_pools()}
+        vaults = {v.vault_id: v for v in await self._store.list_vaults()}
+        families = {c.name: c.family for c in await self._store.list_chains()}
+        for step in steps:
+            if step.kind is m.StepKind.CESSION:
+                vault = vaults.get(step.vault_id or "")
+                target = (vault.chain, vault.address, f"vault {vault.vault_id}") if vault else None
+            else:
+                pool = pools.get(step.dst_pool or "")
+                target = (pool.chain, pool.address, f"pool {pool.pool_id}") if pool else None
+            if target is None:
+                continue
+            chain, address, what = target
+            if not await self._store.destination_allowed(
+                chain, normal_address(families.get(chain), address)
+            ):
+                raise DestinationNotAllowed(
+                    f"step {step.seq} pays to {what} ({address} on {chain}), which is not on "
+                    "the destinations allow-list: no plan was made (allow it through "
+                    "`ballast change propose allowlist.add`)",
+                    chain=chain,
+                    address=address,
+                )
+
+    async def record_basis(self, plan: m.Plan) -> None:
+        """What an approval relied on: the confirmed balance of every pool the plan
+        takes from, now. The executor stops the plan if one drifts away from it."""
+        balances = await self._store.latest_balances()
+        basis = [
+            PoolBasis(pool, balances[pool].amount, balances[pool].block_number)
+            for pool in source_pools(plan.steps)
+            if pool in balances
+        ]
+        await self._store.record_basis(plan.plan_id, basis)
+
+    async def project(self, plan_id: str) -> list[Projection]:
+        """Every pool now and projected after the plan's steps (for a plan not yet
+        executed; see :mod:`router.app.projection`)."""
+        plan = await self._store.get_plan(plan_id)
+        return await project_plan(self._store, self._engine, plan)
 
     async def active_plan(self) -> m.Plan | None:
         """The newest plan that is pending approval, approved or executing, if any."""
@@ -226,9 +283,10 @@ class Plans:
 
     async def limits(self) -> list[LimitState]:
         """Every configured limit and what it can still take now, by scope."""
-        headroom = await self._store.limit_headroom(self._limits)
-        sizes = {lane.scope: lane.capacity for lane in self._limits.lanes}
-        sizes |= {d.scope: d.cap for d in self._limits.daily}
+        policy = await self._limits_now()
+        headroom = await self._store.limit_headroom(policy)
+        sizes = {lane.scope: lane.capacity for lane in policy.lanes}
+        sizes |= {d.scope: d.cap for d in policy.daily}
         return [LimitState(s, size, headroom.left.get(s, 0)) for s, size in sorted(sizes.items())]
 
     async def approve(
@@ -243,6 +301,8 @@ class Plans:
                 plan = await self._store.approve_plan(
                     plan_id, operator.name, reviewed_hash=reviewed_hash
                 )
+                if plan.status is m.PlanStatus.APPROVED:
+                    await self.record_basis(plan)
                 await self._store.append_audit(
                     operator.uri,
                     "plan_approved",

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import domain as m
+from router.domain.changes import Destination
+from router.domain.drift import PoolBasis
 from router.domain.ingest import ReportIn, ReportOutcome
 from router.domain.limits import Headroom, LimitsPolicy
 
@@ -81,6 +83,15 @@ class PlanBook(Protocol):
     ) -> list[m.TransferRecord]: ...
 
 
+class TreasuryBook(Protocol):
+    """The basis a plan was approved on, and the destinations allow-list."""
+
+    async def record_basis(
+        self, plan_id: str, basis: Sequence[PoolBasis], *, now: datetime | None = None
+    ) -> None: ...
+    async def destination_allowed(self, chain: str, address: str) -> bool: ...
+
+
 class LimitBook(Protocol):
     async def limit_headroom(
         self, policy: LimitsPolicy, *, now: datetime | None = None
@@ -126,6 +137,11 @@ class RegistrySync(Protocol):
     async def upsert_vault(self, vault: m.Vault) -> m.Vault: ...
     async def list_deployments(self, protocol_id: str | None = None) -> list[m.Deployment]: ...
     async def put_deployment(self, deployment: m.Deployment) -> bool: ...
+    # the destinations allow-list, seeded from the config at first start
+    async def add_destination(
+        self, dest: Destination, added_by: str, *, now: datetime | None = None
+    ) -> bool: ...
+    async def allowlist_touched(self) -> bool: ...
 
 
 class ReportSink(Protocol):
@@ -155,7 +171,9 @@ class CoverStore(Registry, Balances, CoverBook, DeploymentBook, AuditLog, Transa
     pass
 
 
-class PlanStore(PositionStore, PlanBook, LimitBook, AuditLog, Keys, Transactional, Protocol):
+class PlanStore(
+    PositionStore, PlanBook, LimitBook, TreasuryBook, AuditLog, Keys, Transactional, Protocol
+):
     pass
 
 
@@ -227,4 +245,5 @@ __all__ = [
     "RegistrySync",
     "ReportSink",
     "Transactional",
+    "TreasuryBook",
 ]

@@ -135,6 +135,56 @@ NO_LIMITS = LimitsPolicy()
 
 
 @dataclass(frozen=True, slots=True)
+class LimitOverride:
+    """A limit set through an approved change (``limits.set``): it replaces the
+    configured limit of the same scope, or adds one. ``refill_per_second`` for a
+    lane's bucket, None for a 24-hour cap."""
+
+    scope: str
+    capacity: int
+    refill_per_second: int | None = None
+
+    def __post_init__(self) -> None:
+        check_scope(self.scope)
+        check_amount(self.capacity, "capacity")
+        lane = self.scope.startswith("lane:")
+        if lane and self.refill_per_second is None:
+            raise InvalidRecord("a lane's limit needs refill_per_second", field="refill_per_second")
+        if not lane and self.refill_per_second is not None:
+            raise InvalidRecord("a 24-hour cap has no refill_per_second", field="refill_per_second")
+        if self.refill_per_second is not None:
+            check_amount(self.refill_per_second, "refill_per_second")
+        if lane:
+            src, sep, dst = self.scope.removeprefix("lane:").partition("->")
+            if not sep or not src or not dst:
+                raise InvalidRecord("a lane scope is lane:<src>-><dst>", field="scope")
+
+    def limit(self) -> LaneLimit | DailyLimit:
+        if self.refill_per_second is None:
+            return DailyLimit(self.scope, self.capacity)
+        src, _, dst = self.scope.removeprefix("lane:").partition("->")
+        return LaneLimit(src, dst, self.capacity, self.refill_per_second)
+
+
+def with_overrides(policy: LimitsPolicy, overrides: Iterable[LimitOverride]) -> LimitsPolicy:
+    """The configured policy with each override replacing (or adding) its scope."""
+    by = {o.scope: o.limit() for o in overrides}
+    if not by:
+        return policy
+    lanes = [lane for lane in policy.lanes if lane.scope not in by]
+    daily = [d for d in policy.daily if d.scope not in by]
+    for lim in by.values():
+        if isinstance(lim, LaneLimit):
+            lanes.append(lim)
+        else:
+            daily.append(lim)
+    return LimitsPolicy(
+        lanes=tuple(sorted(lanes, key=lambda x: x.scope)),
+        daily=tuple(sorted(daily, key=lambda x: x.scope)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LimitRefusal:
     """Why an amount cannot be taken now: what is left and when enough will be."""
 
@@ -208,6 +258,14 @@ class TokenBucket:
             need_ms = -(-(amount - b.level) * 1000 // b.rate)  # ceil: floor(ms*rate/1000) >= need
             frees_at = b.updated_at + need_ms * _MS
         return LimitRefusal(scope, amount, b.level, frees_at)
+
+    def give_back(self, amount: int, now: datetime) -> TokenBucket:
+        """The bucket after returning ``amount`` a step took but never moved
+        (refilled to ``now`` first, then capped at the capacity: a bucket
+        never holds more than it could)."""
+        check_amount(amount, "amount")
+        b = self.refilled(now)
+        return replace(b, level=min(b.capacity, b.level + amount))
 
 
 @dataclass(frozen=True, slots=True)

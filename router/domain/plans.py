@@ -32,7 +32,10 @@ class PlanStatus(StrEnum):
 PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
     PlanStatus.PENDING_APPROVAL: frozenset({PlanStatus.APPROVED, PlanStatus.CANCELLED}),
     PlanStatus.APPROVED: frozenset({PlanStatus.EXECUTING, PlanStatus.CANCELLED}),
-    PlanStatus.EXECUTING: frozenset({PlanStatus.COMPLETED, PlanStatus.FAILED}),
+    # Back to approval: a source pool drifted beyond tolerance (router.domain.drift).
+    PlanStatus.EXECUTING: frozenset(
+        {PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.PENDING_APPROVAL}
+    ),
     PlanStatus.COMPLETED: frozenset(),
     PlanStatus.FAILED: frozenset(),
     PlanStatus.CANCELLED: frozenset(),

@@ -7,7 +7,8 @@ what is recorded and what the chain shows, never from what it was told:
   it signs only when no attempt is live and the chain has no trace of the
   effect's id (``find_effect``), and only after the step's source leg has
   consumed its amount from the configured limits (once per plan, step and
-  scope; a step the limits refuse now waits, naming the limit);
+  scope; a step the limits refuse now waits, naming the limit; a step that
+  fails on chain or is resolved as refunded gives it back);
 - ``broadcast`` sends the recorded bytes (again, if need be: same bytes,
   same transaction);
 - ``observe`` asks the chain about the recorded transaction, records where it
@@ -50,10 +51,12 @@ from chains.errors import (
     NonceError,
 )
 from router import domain as m
+from router.domain.changes import normal_address
+from router.domain.drift import DriftPolicy, check_drift
 from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.domain.execution import effect_id as attempt_key
 from router.domain.limits import NO_LIMITS, LimitsPolicy, step_scopes
-from router.errors import LimitExceeded, PlanChanged, PreconditionFailed
+from router.errors import DestinationNotAllowed, LimitExceeded, PlanChanged, PreconditionFailed
 from router.execution.effects import (
     PHASES,
     Places,
@@ -165,6 +168,8 @@ class PlanActivities:
         crash: CrashPlan | None = None,
         on_change: Callable[[], None] | None = None,
         limits: LimitsPolicy = NO_LIMITS,
+        drift: DriftPolicy | None = None,
+        limits_source: Callable[[], Awaitable[LimitsPolicy]] | None = None,
     ) -> None:
         #: Called after every activity: this process's views of positions and
         #: plans (other processes see the change within their cache's TTL).
@@ -177,10 +182,14 @@ class PlanActivities:
         self._observe = observe_seconds
         self._crash = crash or CrashPlan()
         self._limits = limits
+        self._drift = drift or DriftPolicy()
+        #: The limits in force (config and approved changes); else ``limits``.
+        self._limits_source = limits_source
 
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_plan,
+            self.check_basis,
             self.sign_effect,
             self.broadcast_effect,
             self.observe_effect,
@@ -292,6 +301,22 @@ class PlanActivities:
             return EffectReport(
                 _progress(found), found.tx_ref or "", "found on chain", found.block_number
             )
+        if Leg(ref.leg) is Leg.SOURCE:
+            try:
+                await self._check_destination(effect, await self._places())
+            except DestinationNotAllowed as exc:
+                # Refused before anything is signed or consumed: nothing moved.
+                async with self._store.unit_of_work():
+                    await self._store.set_step_status(
+                        ref.plan_id, ref.seq, m.StepStatus.FAILED, detail=str(exc)
+                    )
+                    await self._store.append_audit(
+                        "ballast://executor",
+                        "destination_refused",
+                        ref.plan_id,
+                        {"seq": ref.seq, "chain": exc.chain, "address": exc.address},
+                    )
+                return EffectReport(Progress.FAILED, detail=str(exc))
         try:
             await self._consume_limits(ref, step)
             signed: SignedTx = await adapter.prepare(effect)
@@ -333,14 +358,85 @@ class PlanActivities:
         self._crash.at("sign")
         return EffectReport(Progress.SIGNED, signed.tx_ref)
 
+    async def _check_destination(self, effect: Effect, places: Places) -> None:
+        """The effect pays to an address on the allow-list, or DestinationNotAllowed."""
+        if isinstance(effect, Cession):
+            chain, address = effect.source.chain, effect.vault
+        elif isinstance(effect, Transfer):
+            chain, address = effect.dst_chain, effect.recipient
+        else:
+            return  # a delivery: its recipient was checked on the source leg
+        key = normal_address(places.chain(chain).family.value, address)
+        if not await self._store.destination_allowed(chain, key):
+            raise DestinationNotAllowed(
+                f"destination {address} on {chain} is not on the allow-list: nothing was "
+                "signed (propose `ballast change propose allowlist.add` to allow it)",
+                chain=chain,
+                address=address,
+            )
+
+    @activity.defn(name="check_basis")
+    @heartbeating
+    async def check_basis(self, ref: StepRef) -> str:
+        """Before a step that has not started: "ok" to go on; "held" while the plan
+        waits for re-approval (this call may have put it there: its source pool
+        drifted against the approved basis beyond tolerance); "cancelled" when an
+        operator cancelled it meanwhile. An APPROVED plan (re-approved after a
+        hold) is moved back to EXECUTING here, then checked against its new basis."""
+        plan, step = await self._step(ref)
+        if plan.status is m.PlanStatus.CANCELLED:
+            return "cancelled"
+        if plan.status is m.PlanStatus.APPROVED:
+            async with self._store.unit_of_work():
+                plan = await self._store.update_plan_status(
+                    plan.plan_id, m.PlanStatus.EXECUTING, expected_version=plan.version
+                )
+                await self._store.append_audit(
+                    "ballast://executor", "plan_resumed", plan.plan_id, {"seq": ref.seq}
+                )
+        if plan.status is not m.PlanStatus.EXECUTING:
+            return "held"
+        if step.status is not m.StepStatus.PENDING:
+            return "ok"
+        basis = await self._store.plan_basis(plan.plan_id)
+        if step.src_pool not in basis:
+            return "ok"
+        bal = await self._store.latest_balance(step.src_pool)
+        drift = check_drift(
+            step, plan.steps, basis, bal.amount if bal is not None else None, self._drift
+        )
+        if drift is None:
+            return "ok"
+        why = drift.describe()
+        async with self._store.unit_of_work():
+            await self._store.hold_plan(plan.plan_id, expected_version=plan.version)
+            await self._store.set_step_status(plan.plan_id, step.seq, step.status, detail=why)
+            await self._store.append_audit(
+                "ballast://executor",
+                "plan_held",
+                plan.plan_id,
+                {
+                    "seq": step.seq,
+                    "pool": drift.pool_id,
+                    "basis": drift.basis,
+                    "now": drift.now,
+                    "tolerance": drift.tolerance,
+                },
+            )
+        return "held"
+
+    async def _limits_now(self) -> LimitsPolicy:
+        return await self._limits_source() if self._limits_source else self._limits
+
     async def _consume_limits(self, ref: StepRef, step: m.PlanStep) -> None:
         """Take a new source effect's amount from its lane bucket and daily
         windows before it is signed; committed on its own, once per (plan,
         step, scope), so a re-sign or a restarted worker takes nothing more.
         Raises :class:`LimitExceeded` (nothing taken) when it does not fit now."""
-        if Leg(ref.leg) is Leg.SOURCE and not self._limits.empty:
+        limits = await self._limits_now()
+        if Leg(ref.leg) is Leg.SOURCE and not limits.empty:
             await self._store.consume_limits(
-                ref.plan_id, ref.seq, step.amount, step_scopes(step), self._limits
+                ref.plan_id, ref.seq, step.amount, step_scopes(step), limits
             )
 
     @activity.defn(name="broadcast_effect")
@@ -576,6 +672,8 @@ class PlanActivities:
         async with self._store.unit_of_work():
             if Leg(ref.leg) is Leg.SOURCE:
                 await self._record_effect(ref, step, effect, m.TransferState.FAILED, "")
+                # The source effect failed: nothing left the pool, the limits get it back.
+                await self._store.release_limits(ref.plan_id, ref.seq, await self._limits_now())
             await self._store.set_step_status(
                 ref.plan_id, ref.seq, m.StepStatus.FAILED, detail=detail
             )
@@ -629,6 +727,8 @@ class PlanActivities:
                 await self._store.set_step_status(
                     plan_id, seq, m.StepStatus.REFUNDED, detail=f"refunded: {reason}"
                 )
+                # The capital went back where it came from: so does its headroom.
+                await self._store.release_limits(plan_id, seq, await self._limits_now())
                 if step.transfer_id is not None:
                     t = await self._store.get_transfer(step.transfer_id)
                     if t.status is m.TransferState.FINALIZED:

@@ -17,6 +17,7 @@ class Act(StrEnum):
     """Activity names: one per kind of effect on the world."""
 
     LOAD = "load_plan"
+    CHECK_BASIS = "check_basis"  # drift against the approved basis; waits out a hold
     SIGN = "sign_effect"  # prepare + record the signed transaction (nothing sent)
     BROADCAST = "broadcast_effect"
     OBSERVE = "observe_effect"  # await inclusion and finality; replace a stuck transaction

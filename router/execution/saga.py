@@ -12,6 +12,11 @@ longer land, and only then is the effect signed anew. Steps run in phases:
 capital gathers at each chain's hub (and cessions run) first, then crosses
 between hubs, then spreads into the pools.
 
+Before a step that has not started, ``check_basis`` compares its source pool
+with the balance the plan was approved on; a drift beyond tolerance puts the
+plan back to approval and the saga waits (a durable timer) until operators
+approve it again (then it goes on) or cancel it (the rest is skipped).
+
 A step unfinished past its deadline is marked STUCK and keeps being watched;
 an operator's ``resolve`` signal either gives it a new deadline ("retry") or
 records it as refunded after checking the chain ("refunded"). A failed step
@@ -115,6 +120,19 @@ class PlanSaga:
     async def _step(self, inp: SagaInput, step: SagaStep) -> str:
         if step.status in FINAL:
             return step.status
+        # (patched: a saga started before the check replays without it)
+        if step.status == "pending" and workflow.patched("check-basis-v1"):
+            # Nothing of it started: its source pool must still be as approved. A
+            # drifted pool holds the plan for re-approval; wait for it (or a cancel).
+            while True:
+                verdict = await self._act(
+                    Act.CHECK_BASIS, StepRef(inp.plan_id, step.seq, "source"), str
+                )
+                if verdict == "ok":
+                    break
+                if verdict == "cancelled":
+                    return "skipped"
+                await workflow.sleep(timedelta(seconds=min(max(inp.poll_seconds * 20, 1.0), 30.0)))
         deadline = workflow.now() + timedelta(seconds=inp.step_deadline_seconds)
         legs = ["source", "delivery"] if step.shape == "bridge" else ["source"]
         if step.status == "delivering":

@@ -22,7 +22,9 @@ from chains.base import ChainFamily
 from chains.bridge import DeliveryAttester, Lane, LocalBridge, bridge_chain
 from chains.errors import ChainError
 from chains.factory import connect
+from router.app.limit_changes import EffectiveLimits
 from router.config import RouterSettings, chain_spec
+from router.domain.drift import DriftPolicy
 from router.domain.execution import LIVE_ATTEMPTS
 from router.execution.activities import Attester, PlanActivities
 from router.execution.effects import ChainPlace, Places
@@ -132,6 +134,8 @@ async def executor_worker(
         crash=crash,
         on_change=on_change,
         limits=settings.limits.policy(),
+        drift=DriftPolicy(settings.policy.drift_tolerance_bps, settings.policy.drift_floor),
+        limits_source=EffectiveLimits(store, settings.limits.policy()),
     )
     worker = Worker(
         client,

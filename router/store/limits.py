@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,6 +37,16 @@ from router.store._base import StoreBase
 from router.store.tables import metadata
 
 BUCKETS, USAGE = metadata.tables["limit_buckets"], metadata.tables["limit_usage"]
+RELEASES = metadata.tables["limit_releases"]
+
+
+def _unreleased() -> sa.ColumnElement[bool]:
+    """A consumption still counts: no release row for its (plan, step, scope)."""
+    return ~sa.exists().where(
+        RELEASES.c.plan_id == USAGE.c.plan_id,
+        RELEASES.c.seq == USAGE.c.seq,
+        RELEASES.c.scope == USAGE.c.scope,
+    )
 
 
 class LimitsPart(StoreBase):
@@ -133,7 +144,7 @@ class LimitsPart(StoreBase):
     ) -> list[tuple[int, datetime]]:
         rows = await conn.execute(
             sa.select(USAGE.c.amount, USAGE.c.at).where(
-                USAGE.c.scope == scope, USAGE.c.at > now - WINDOW
+                USAGE.c.scope == scope, USAGE.c.at > now - WINDOW, _unreleased()
             )
         )
         return [(int(a), at) for a, at in rows.all()]
@@ -157,13 +168,72 @@ class LimitsPart(StoreBase):
             buckets = {s: (int(level), at) for s, level, at in brows.all()}
             urows = await conn.execute(
                 sa.select(USAGE.c.scope, USAGE.c.amount, USAGE.c.at).where(
-                    USAGE.c.scope.in_(daily), USAGE.c.at > now - WINDOW
+                    USAGE.c.scope.in_(daily), USAGE.c.at > now - WINDOW, _unreleased()
                 )
             )
             usages: dict[str, list[tuple[int, datetime]]] = {}
             for s, a, at in urows.all():
                 usages.setdefault(s, []).append((int(a), at))
         return headroom_of(policy, buckets, usages, now)
+
+    async def release_limits(
+        self, plan_id: str, seq: int, policy: LimitsPolicy, *, now: datetime | None = None
+    ) -> list[str]:
+        """Give back what the plan's step ``seq`` consumed, because it moved nothing
+        (it failed on chain, or an operator resolved it as refunded); returns
+        the scopes released now.
+
+        Once per (plan, step, scope): a ``limit_releases`` row marks it, so a
+        retried release gives nothing more. A lane's bucket gets the amount
+        back (capped at its capacity) under the same row lock consuming takes;
+        a daily window stops counting the consumption. A step that consumed
+        nothing releases nothing.
+        """
+        check_id(plan_id, "plan_id")
+        check_int(seq, "seq", lo=0, hi=1_000_000)
+        now = check_utc(now or utcnow(), "now")
+        async with self._tx() as conn:
+            taken = (
+                await conn.execute(
+                    sa.select(USAGE.c.scope, USAGE.c.amount)
+                    .where(USAGE.c.plan_id == plan_id, USAGE.c.seq == seq, _unreleased())
+                    .order_by(USAGE.c.scope)
+                )
+            ).all()
+            if not taken:
+                return []
+            lanes = [s for s, _ in taken if policy.lane(s) is not None]
+            rows: dict[str, Any] = {}
+            if lanes:
+                stmt = (
+                    sa.select(BUCKETS).where(BUCKETS.c.scope.in_(lanes)).order_by(BUCKETS.c.scope)
+                )
+                rows = {
+                    r["scope"]: r
+                    for r in (await conn.execute(stmt.with_for_update() if self._pg else stmt))
+                    .mappings()
+                    .all()
+                }
+            for scope, amount in taken:
+                lane = policy.lane(scope)
+                if lane is not None and scope in rows:
+                    r = rows[scope]
+                    b = TokenBucket.stored(lane, r["level"], r["updated_at"]).give_back(
+                        int(amount), now
+                    )
+                    await conn.execute(
+                        sa.update(BUCKETS)
+                        .where(BUCKETS.c.scope == scope)
+                        .values(level=b.level, updated_at=b.updated_at)
+                    )
+            await conn.execute(
+                sa.insert(RELEASES),
+                [
+                    {"plan_id": plan_id, "seq": seq, "scope": s, "amount": int(a), "at": now}
+                    for s, a in taken
+                ],
+            )
+        return [s for s, _ in taken]
 
     async def limit_usage(self, plan_id: str | None = None) -> list[Usage]:
         """Recorded consumptions (oldest first), of one plan or all."""

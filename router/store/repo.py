@@ -65,6 +65,7 @@ from router.store.plans import PlansPart
 from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
 from router.store.telemetry import TelemetryPart
+from router.store.treasury import TreasuryPart
 
 
 async def open_store(
@@ -98,6 +99,7 @@ class Store(
     LeasesPart,
     TelemetryPart,
     ProtocolsPart,
+    TreasuryPart,
 ):
     """Async repository over one engine. Build it with :func:`open_store`."""
 

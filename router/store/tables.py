@@ -382,4 +382,5 @@ class LimitUsageRow(SQLModel, table=True):
     at: datetime = Field(sa_column=_ts())
 
 
+from router.store import tables_changes as _tables_changes  # noqa: E402,F401  (treasury controls)
 from router.store import tables_covers as tables_covers  # noqa: E402  (deployments, pauses)

@@ -12,6 +12,7 @@ from chains.base import ChainFamily
 from router import domain as m
 from router.app.engine import ReinsuranceEngine
 from router.config import PolicyConfig, RouteConfig
+from router.domain.changes import Destination
 from router.domain.ingest import Outcome, ReportIn
 from router.store import Store
 from tests.covers_support import deployment, register
@@ -53,6 +54,7 @@ async def book(store: Store) -> Store:
     for pool, chain in (("a1", "chain-a"), ("a2", "chain-a"), ("b1", "chain-b"), ("b2", "chain-b")):
         address = "0x" + pool.encode().hex().ljust(40, "0")
         await store.upsert_pool(m.Pool(pool, chain, address, "USDC"))
+        await store.add_destination(Destination(chain, address, pool), "test")
     await store.register_partner(m.Partner("acme", "Acme Re"))
     await register(
         store,

@@ -53,7 +53,7 @@ async def test_exit_codes_are_distinct_and_documented() -> None:
     others = [
         c for o, c in EXIT_CODES.items() if o not in (Outcome.NOTHING_TO_DO, Outcome.EXECUTED)
     ]
-    assert sorted(others) == [10, 11, 12, 13, 14]
+    assert sorted(others) == [10, 11, 12, 13, 14, 15]
 
 
 async def test_nothing_to_do_stores_nothing(book: Store, engine: ReinsuranceEngine) -> None:

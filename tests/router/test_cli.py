@@ -170,7 +170,10 @@ async def test_report_writes_one_html_file_of_the_latest_plan_or_the_one_named(
         assert f"<td>{pool}</td>" in html
     assert "123,456,789,012.345678 USDC" in html  # eth-alt's capital, whole units
     assert f"{whole(stored.total_amount, 6)} USDC" in html
-    assert html.count('<img src="data:image/png;base64,') == 3
+    # ratio now, projected after the pending plan, flows, in flight
+    assert html.count('<img src="data:image/png;base64,') == 4
+    projected = html[html.index("projected after the plan (not executed)") :]
+    assert "PROJECTED" in projected and "ratio after (projected)" in projected
 
     raw = tmp_path / "raw.html"
     code, printed = await cli("report", "-c", str(alice), "--plan", stored.plan_id, "--raw",

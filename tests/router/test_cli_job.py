@@ -16,6 +16,7 @@ from router.app.engine import ReinsuranceEngine
 from router.app.job import LEASE_NAME
 from router.config import PolicyConfig, RouteConfig, RouterSettings
 from router.devtools.pki import TestCA
+from router.domain.changes import Destination
 from router.store import Store, open_store
 from tests.app.conftest import UNIT, fund
 from tests.app.test_job import short_book
@@ -35,9 +36,10 @@ async def db(sqlite_url: str) -> AsyncIterator[Store]:
         await store.upsert_chain(m.Chain(chain, ChainFamily.EVM, 1))
         await store.register_reporter(m.Reporter(chain, chain))
     for pool, chain in (("a1", "chain-a"), ("a2", "chain-a"), ("b1", "chain-b"), ("b2", "chain-b")):
-        await store.upsert_pool(
-            m.Pool(pool, chain, "0x" + pool.encode().hex().ljust(40, "0"), "USDC")
-        )
+        address = "0x" + pool.encode().hex().ljust(40, "0")
+        await store.upsert_pool(m.Pool(pool, chain, address, "USDC"))
+        # as the router's first start allows the config's pools
+        await store.add_destination(Destination(chain, address, pool), "ballast://config")
     await store.register_partner(m.Partner("acme", "Acme Re"))
     try:
         yield store

@@ -115,3 +115,31 @@ async def test_a_replica_whose_clock_runs_ahead_cannot_open_room_for_another(
     with pytest.raises(LimitExceeded):
         await store.consume_limits("plan-b", 0, 100, ["chain:eth"], POLICY, now=T0)
     assert (await store.limit_headroom(POLICY, now=T0)).of("chain:eth") == 50
+
+
+async def test_a_step_that_moved_nothing_gives_its_headroom_back_once(store: Store) -> None:
+    scopes = ["lane:eth->sol", "chain:eth"]
+    await store.consume_limits("plan-f", 0, 600, scopes, POLICY, now=T0)
+    await store.consume_limits("plan-g", 0, 100, ["chain:eth"], POLICY, now=T0)
+    room = await store.limit_headroom(POLICY, now=T0)
+    assert (room.of("lane:eth->sol"), room.of("chain:eth")) == (400, 0)
+    released = await store.release_limits("plan-f", 0, POLICY, now=later(1))
+    assert released == ["chain:eth", "lane:eth->sol"]
+    # a second release (a retried activity) gives nothing more
+    assert await store.release_limits("plan-f", 0, POLICY, now=later(2)) == []
+    room = await store.limit_headroom(POLICY, now=later(2))
+    # the lane refilled 10 in the second, then got 600 back: capped at its capacity
+    assert (room.of("lane:eth->sol"), room.of("chain:eth")) == (1_000, 600)
+    # the freed window takes a new step; the other plan's consumption still counts
+    await store.consume_limits("plan-h", 0, 600, ["chain:eth"], POLICY, now=later(3))
+    with pytest.raises(LimitExceeded):
+        await store.consume_limits("plan-h", 1, 1, ["chain:eth"], POLICY, now=later(4))
+
+
+async def test_a_partly_refilled_bucket_gets_exactly_the_amount_back(store: Store) -> None:
+    await store.consume_limits("plan-a", 0, 900, ["lane:eth->sol"], POLICY, now=T0)
+    await store.consume_limits("plan-b", 0, 50, ["lane:eth->sol"], POLICY, now=T0)
+    assert await store.release_limits("plan-b", 0, POLICY, now=later(0)) == ["lane:eth->sol"]
+    assert (await store.limit_headroom(POLICY, now=later(0))).of("lane:eth->sol") == 100
+    # releasing a step that consumed nothing changes nothing
+    assert await store.release_limits("plan-z", 3, POLICY, now=later(0)) == []

@@ -52,7 +52,7 @@ def test_plan_moves() -> None:
         """
         pending_approval: approved cancelled
         approved: executing cancelled
-        executing: completed failed
+        executing: completed failed pending_approval
         completed: -
         failed: -
         cancelled: -

@@ -46,6 +46,15 @@ class StepResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_RESOLUTION_UNSPECIFIED: _ClassVar[StepResolution]
     STEP_RESOLUTION_RETRY: _ClassVar[StepResolution]
     STEP_RESOLUTION_REFUNDED: _ClassVar[StepResolution]
+
+class ChangeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANGE_STATE_UNSPECIFIED: _ClassVar[ChangeState]
+    CHANGE_STATE_PROPOSED: _ClassVar[ChangeState]
+    CHANGE_STATE_APPROVED: _ClassVar[ChangeState]
+    CHANGE_STATE_APPLIED: _ClassVar[ChangeState]
+    CHANGE_STATE_REJECTED: _ClassVar[ChangeState]
+    CHANGE_STATE_EXPIRED: _ClassVar[ChangeState]
 PLAN_STATE_UNSPECIFIED: PlanState
 PLAN_STATE_PENDING_APPROVAL: PlanState
 PLAN_STATE_APPROVED: PlanState
@@ -69,6 +78,12 @@ STEP_STATE_REFUNDED: StepState
 STEP_RESOLUTION_UNSPECIFIED: StepResolution
 STEP_RESOLUTION_RETRY: StepResolution
 STEP_RESOLUTION_REFUNDED: StepResolution
+CHANGE_STATE_UNSPECIFIED: ChangeState
+CHANGE_STATE_PROPOSED: ChangeState
+CHANGE_STATE_APPROVED: ChangeState
+CHANGE_STATE_APPLIED: ChangeState
+CHANGE_STATE_REJECTED: ChangeState
+CHANGE_STATE_EXPIRED: ChangeState
 
 class PoolPosition(_message.Message):
     __slots__ = ("chain", "pool_id", "capital", "locked", "in_flight", "scr", "mcr", "solvency_ratio_bps", "confirmed_block", "confirmed_at", "staleness", "stale", "arriving", "active_cover")
@@ -521,3 +536,149 @@ class ListPausesResponse(_message.Message):
     PAUSES_FIELD_NUMBER: _ClassVar[int]
     pauses: _containers.RepeatedCompositeFieldContainer[Pause]
     def __init__(self, pauses: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ...) -> None: ...
+
+class ChangeProposal(_message.Message):
+    __slots__ = ("change_id", "kind", "payload", "diff", "proposed_by", "reason", "approvals_required", "approved_by", "state", "proposed_at", "not_before", "expires_at", "decided_at", "decided_by")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    DIFF_FIELD_NUMBER: _ClassVar[int]
+    PROPOSED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    APPROVALS_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_BY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROPOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    kind: str
+    payload: str
+    diff: str
+    proposed_by: str
+    reason: str
+    approvals_required: int
+    approved_by: _containers.RepeatedScalarFieldContainer[str]
+    state: ChangeState
+    proposed_at: _timestamp_pb2.Timestamp
+    not_before: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    decided_at: _timestamp_pb2.Timestamp
+    decided_by: str
+    def __init__(self, change_id: _Optional[str] = ..., kind: _Optional[str] = ..., payload: _Optional[str] = ..., diff: _Optional[str] = ..., proposed_by: _Optional[str] = ..., reason: _Optional[str] = ..., approvals_required: _Optional[int] = ..., approved_by: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[ChangeState, str]] = ..., proposed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_by: _Optional[str] = ...) -> None: ...
+
+class ProposeChangeRequest(_message.Message):
+    __slots__ = ("kind", "payload", "reason")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    payload: str
+    reason: str
+    def __init__(self, kind: _Optional[str] = ..., payload: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ProposeChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class ApproveChangeRequest(_message.Message):
+    __slots__ = ("change_id",)
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    def __init__(self, change_id: _Optional[str] = ...) -> None: ...
+
+class ApproveChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class ListChangesRequest(_message.Message):
+    __slots__ = ("state", "limit")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    state: ChangeState
+    limit: int
+    def __init__(self, state: _Optional[_Union[ChangeState, str]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListChangesResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ChangeProposal]
+    def __init__(self, changes: _Optional[_Iterable[_Union[ChangeProposal, _Mapping]]] = ...) -> None: ...
+
+class GetChangeRequest(_message.Message):
+    __slots__ = ("change_id",)
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    def __init__(self, change_id: _Optional[str] = ...) -> None: ...
+
+class GetChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class ApplyChangeRequest(_message.Message):
+    __slots__ = ("change_id",)
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    def __init__(self, change_id: _Optional[str] = ...) -> None: ...
+
+class ApplyChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class ProjectPlanRequest(_message.Message):
+    __slots__ = ("plan_id",)
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    def __init__(self, plan_id: _Optional[str] = ...) -> None: ...
+
+class PoolProjection(_message.Message):
+    __slots__ = ("chain", "pool_id", "capital_now", "capital_after", "scr_now", "scr_after", "ratio_now_bps", "ratio_after_bps")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_NOW_FIELD_NUMBER: _ClassVar[int]
+    CAPITAL_AFTER_FIELD_NUMBER: _ClassVar[int]
+    SCR_NOW_FIELD_NUMBER: _ClassVar[int]
+    SCR_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RATIO_NOW_BPS_FIELD_NUMBER: _ClassVar[int]
+    RATIO_AFTER_BPS_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    pool_id: str
+    capital_now: _common_pb2.Amount
+    capital_after: _common_pb2.Amount
+    scr_now: _common_pb2.Amount
+    scr_after: _common_pb2.Amount
+    ratio_now_bps: int
+    ratio_after_bps: int
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., capital_now: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., capital_after: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr_now: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., scr_after: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., ratio_now_bps: _Optional[int] = ..., ratio_after_bps: _Optional[int] = ...) -> None: ...
+
+class ProjectPlanResponse(_message.Message):
+    __slots__ = ("plan_id", "pools")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    pools: _containers.RepeatedCompositeFieldContainer[PoolProjection]
+    def __init__(self, plan_id: _Optional[str] = ..., pools: _Optional[_Iterable[_Union[PoolProjection, _Mapping]]] = ...) -> None: ...
+
+class RejectChangeRequest(_message.Message):
+    __slots__ = ("change_id", "reason")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    reason: str
+    def __init__(self, change_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectChangeResponse(_message.Message):
+    __slots__ = ("change",)
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    change: ChangeProposal
+    def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...

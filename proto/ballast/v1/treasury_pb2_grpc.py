@@ -133,6 +133,41 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.FromString,
                 _registered_method=True)
+        self.ProposeChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ProposeChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.FromString,
+                _registered_method=True)
+        self.ApproveChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ApproveChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.FromString,
+                _registered_method=True)
+        self.ListChanges = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListChanges',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.FromString,
+                _registered_method=True)
+        self.GetChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/GetChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.FromString,
+                _registered_method=True)
+        self.ApplyChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ApplyChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
+                _registered_method=True)
+        self.ProjectPlan = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ProjectPlan',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
+                _registered_method=True)
+        self.RejectChange = channel.unary_unary(
+                '/ballast.v1.TreasuryService/RejectChange',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -293,6 +328,65 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProposeChange(self, request, context):
+        """ProposeChange records an off-chain parameter change (first kinds:
+        allowlist.add, allowlist.remove) with its diff against the state now. It
+        applies only after approvals_required distinct operators other than the
+        proposer approved it and its not_before time passed. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveChange(self, request, context):
+        """ApproveChange adds the caller's approval (the proposer's is refused with
+        FAILED_PRECONDITION; approving twice counts once) and applies the change
+        when it has enough approvals and its delay passed. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChanges(self, request, context):
+        """ListChanges lists change proposals, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetChange(self, request, context):
+        """GetChange returns one change proposal with its diff (NOT_FOUND for an
+        unknown id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyChange(self, request, context):
+        """ApplyChange applies an approved change whose delay has passed;
+        FAILED_PRECONDITION, saying why, otherwise. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProjectPlan(self, request, context):
+        """ProjectPlan returns every pool's capital, SCR and ratio now and projected
+        after all the plan's steps: for a plan not yet executed (nothing has
+        moved; the SCR after counts the plan's cessions as placed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectChange(self, request, context):
+        """RejectChange refuses an undecided change for good (the proposer may
+        withdraw its own). Audited with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -390,6 +484,41 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.ListPauses,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.SerializeToString,
+            ),
+            'ProposeChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProposeChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.SerializeToString,
+            ),
+            'ApproveChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.SerializeToString,
+            ),
+            'ListChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChanges,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.SerializeToString,
+            ),
+            'GetChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.SerializeToString,
+            ),
+            'ApplyChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.SerializeToString,
+            ),
+            'ProjectPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProjectPlan,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.SerializeToString,
+            ),
+            'RejectChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectChange,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -909,6 +1038,195 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/ListPauses',
             ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProposeChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ProposeChange',
+            ballast_dot_v1_dot_treasury__pb2.ProposeChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ProposeChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ApproveChange',
+            ballast_dot_v1_dot_treasury__pb2.ApproveChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ApproveChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListChanges',
+            ballast_dot_v1_dot_treasury__pb2.ListChangesRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/GetChange',
+            ballast_dot_v1_dot_treasury__pb2.GetChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.GetChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ApplyChange',
+            ballast_dot_v1_dot_treasury__pb2.ApplyChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ApplyChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProjectPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ProjectPlan',
+            ballast_dot_v1_dot_treasury__pb2.ProjectPlanRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ProjectPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/RejectChange',
+            ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
