@@ -144,22 +144,32 @@ def transit(snap: StateSnapshot) -> list[m.Transit]:
     return out
 
 
-async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, m.Requirement]:
-    """Every pool's SCR/MCR; the simulation runs in a worker thread (numpy), off the loop."""
+def exposures(
+    snap: StateSnapshot,
+    capital: dict[str, int] | None = None,
+    ceded: dict[str, int] | None = None,
+) -> list[m.PoolExposure]:
+    """What the solvency model sees of every pool: its cover (by type and by
+    deployment), capital and ceded share, now or as given (a projection). The
+    one place exposures are built, so a position and a projection agree."""
     by_type = snap.cover_by_type()
     by_deployment = snap.deployment_cover()
-    ceded = snap.ceded_ppm()
-    exposures = [
+    ceded = snap.ceded_ppm() if ceded is None else ceded
+    return [
         m.PoolExposure(
             p,
-            snap.capital(p.pool_id),
+            snap.capital(p.pool_id) if capital is None else capital.get(p.pool_id, 0),
             by_type.get(p.pool_id, {}),
             ceded.get(p.pool_id, 0),
             by_deployment.get(p.pool_id, ()),
         )
         for p in snap.pools
     ]
-    return await asyncio.to_thread(engine.requirements, exposures)
+
+
+async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, m.Requirement]:
+    """Every pool's SCR/MCR; the simulation runs in a worker thread (numpy), off the loop."""
+    return await asyncio.to_thread(engine.requirements, exposures(snap))
 
 
 def pool_views(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from router import domain as m
 from router.app.ports import Engine, PositionStore
-from router.app.positions import read_state
+from router.app.positions import exposures, read_state
 from router.domain.drift import outflow
 
 _HUB = "hub:"
@@ -66,21 +66,13 @@ def ceded_after(ceded: dict[str, int], steps: tuple[m.PlanStep, ...]) -> dict[st
 async def project_plan(store: PositionStore, engine: Engine, plan: m.Plan) -> list[Projection]:
     """Every pool now and after ``plan``'s steps, sorted by (chain, pool)."""
     snap = await read_state(store)
-    by_type = snap.cover_by_type()
     now_cap = {p.pool_id: snap.capital(p.pool_id) for p in snap.pools}
     now_ceded = snap.ceded_ppm()
     after_cap = capital_after(now_cap, plan.steps)
     after_ceded = ceded_after(now_ceded, plan.steps)
-
-    def exposures(cap: dict[str, int], ceded: dict[str, int]) -> list[m.PoolExposure]:
-        return [
-            m.PoolExposure(p, cap[p.pool_id], by_type.get(p.pool_id, {}), ceded.get(p.pool_id, 0))
-            for p in snap.pools
-        ]
-
     # The simulation runs in a worker thread (numpy), off the event loop.
-    before = await asyncio.to_thread(engine.requirements, exposures(now_cap, now_ceded))
-    after = await asyncio.to_thread(engine.requirements, exposures(after_cap, after_ceded))
+    before = await asyncio.to_thread(engine.requirements, exposures(snap))
+    after = await asyncio.to_thread(engine.requirements, exposures(snap, after_cap, after_ceded))
     return [
         Projection(
             p.pool_id,
