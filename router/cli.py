@@ -30,6 +30,7 @@ from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
 from router.cli_job import REBALANCE_HELP
 from router.cli_job import rebalance as rebalance_command
+from router.cli_prune import prune as prune_command
 from router.cli_report import report as report_command
 from router.cli_views import (
     Sheet,
@@ -642,6 +643,7 @@ def resolve(
 app.command("deploy")(deploy_command)
 app.command("rebalance", help=REBALANCE_HELP)(rebalance_command)
 app.command("report")(report_command)
+app.command("prune")(prune_command)
 
 
 def main() -> None:

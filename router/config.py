@@ -481,6 +481,21 @@ class JobConfig(_Model):
     lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
 
 
+class RetentionConfig(_Model):
+    """How long the balance-report history is kept (``balance_reports``).
+
+    Rows older than the window go, except the votes at or above each pool's
+    confirmed block; the confirmed balances and the audit log are never
+    pruned. ``ballast serve`` prunes at most ``prune_batch`` rows every
+    ``prune_interval_seconds``; ``ballast prune`` does it on demand.
+    """
+
+    #: Days of history kept; 0 keeps it forever (no pruning).
+    history_days: float = Field(default=30.0, ge=0)
+    prune_interval_seconds: float = Field(default=60.0, gt=0)
+    prune_batch: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -506,6 +521,7 @@ class RouterSettings(BaseSettings):
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
     job: JobConfig = JobConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("listen")
     @classmethod

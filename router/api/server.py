@@ -44,6 +44,7 @@ from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
 from router.app.reporting import Reporting
+from router.app.retention import Retention
 from router.config import RouterSettings
 from router.store import Store, open_store
 
@@ -68,6 +69,9 @@ class RunningRouter:
     positions: PositionCache
     owns_store: bool
     in_flight: InFlightInterceptor
+    #: History pruning (``[retention]``): set to stop, then awaited on stop.
+    retention_stop: asyncio.Event | None = None
+    retention_task: asyncio.Task[None] | None = None
 
     def execution_changed(self) -> None:
         """An executor worker in this process moved a step: positions (capital in
@@ -84,6 +88,9 @@ class RunningRouter:
         g = self.settings.limits.shutdown_grace_seconds if grace is None else grace
         await self.server.stop(g)
         await self.in_flight.drain(g)
+        if self.retention_stop is not None and self.retention_task is not None:
+            self.retention_stop.set()
+            await self.retention_task
         await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
@@ -176,6 +183,13 @@ async def start_router(
         if owns:
             await store.aclose()
         raise
+    retention = Retention(store, settings.retention)
+    retention_stop = asyncio.Event()
+    retention_task = (
+        asyncio.create_task(retention.run(retention_stop), name="ballast-retention")
+        if retention.enabled
+        else None
+    )
     host = settings.listen.rsplit(":", 1)[0]
     log.info("router listening on %s:%d (auth %s)", host, port, settings.auth.mode)
     return RunningRouter(
@@ -189,6 +203,8 @@ async def start_router(
         positions=positions,
         owns_store=owns,
         in_flight=in_flight,
+        retention_stop=retention_stop,
+        retention_task=retention_task,
     )
 
 

@@ -63,6 +63,7 @@ from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
 from router.store.reports import ReportsPart
+from router.store.retention import RetentionPart
 
 
 async def open_store(
@@ -87,7 +88,9 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart):
+class Store(
+    ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart, RetentionPart
+):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------
