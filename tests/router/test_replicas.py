@@ -1,0 +1,206 @@
+"""Two `ballast serve` processes over one PostgreSQL database: one is killed
+(SIGKILL) in the middle of an ingest stream; nothing acknowledged is lost,
+nothing is stored twice, and the other replica carries on and takes the rest.
+
+The replicas share nothing but the database: every acknowledged batch was
+committed before its ack, the history's key is (pool, block, reporter), and
+a resend answers as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+from ballast.v1 import reporting_pb2
+from grpc_health.v1 import health_pb2
+
+from router.agent.client import RouterClient
+from router.devtools.pki import TestCA
+from tests.conftest import postgres_available
+from tests.router.conftest import report
+from tests.router.test_process import free_port
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+POOLS = 40
+BATCHES = 30
+
+pytestmark = pytest.mark.skipif(
+    not postgres_available(),
+    reason="replicas share one PostgreSQL: nothing listens on 127.0.0.1:5432",
+)
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    name = f"ballast_replicas_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Replica:
+    def __init__(self, proc: asyncio.subprocess.Process, address: str) -> None:
+        self.proc, self.address = proc, address
+
+
+def _config(tmp: Path, files: dict[str, Path], dsn: str, port: int) -> Path:
+    pools = "".join(
+        f'[[pools]]\nchain = "{chain}"\npool_id = "{chain}-{i:03d}"\naddress = "0x{i:040x}"\n'
+        for chain in ("ethereum", "base")
+        for i in range(POOLS)
+    )
+    path = tmp / f"replica-{port}.toml"
+    path.write_text(
+        f'listen = "127.0.0.1:{port}"\n'
+        f'database_url = "{dsn.replace("postgresql://", "postgresql+psycopg://")}"\n'
+        "[tls]\n"
+        f'ca_cert = "{files["ca"]}"\n'
+        f'server_cert = "{files["cert"]}"\n'
+        f'server_key = "{files["key"]}"\n'
+        "[execution]\nenabled = false\n"
+        "[limits.reporter]\nrate = 100000.0\nburst = 100000\n"
+        '[[chains]]\nname = "ethereum"\nfamily = "evm"\n'
+        '[[chains]]\nname = "base"\nfamily = "evm"\n'
+        '[[reporters]]\nreporter_id = "ethereum"\nchain = "ethereum"\n'
+        '[[reporters]]\nreporter_id = "base"\nchain = "base"\n' + pools
+    )
+    return path
+
+
+@pytest.fixture
+async def replicas(
+    server_files: dict[str, Path], tmp_path: Path, pg_dsn: str, ca: TestCA
+) -> AsyncIterator[list[Replica]]:
+    started: list[Replica] = []
+    try:
+        for _ in range(2):
+            port = free_port()
+            cfg = _config(tmp_path, server_files, pg_dsn, port)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "router.cli",
+                "serve",
+                "-c",
+                str(cfg),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            started.append(Replica(proc, f"127.0.0.1:{port}"))
+        pair = ca.client("ballast://operator/alice")
+        for r in started:
+            async with RouterClient.mtls(
+                r.address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+            ) as c:
+                h = await c.health.Check(
+                    health_pb2.HealthCheckRequest(), wait_for_ready=True, timeout=60
+                )
+                assert h.status == health_pb2.HealthCheckResponse.SERVING
+        yield started
+    finally:
+        for r in started:
+            if r.proc.returncode is None:
+                r.proc.kill()
+            await r.proc.wait()
+
+
+def _batches(chain: str) -> list[reporting_pb2.StreamReportsRequest]:
+    """Batch k: every pool of the chain at block k + 1 (each report new and final)."""
+    now = datetime.now(UTC)
+    out = []
+    for k in range(BATCHES):
+        reports = []
+        for i in range(POOLS):
+            r = report(f"{chain}-{i:03d}", 10**9 + 1_000 * k + i, k + 1, chain=chain)
+            r.block_hash = "0x" + f"{k + 1:064x}"
+            r.observed_at.FromDatetime(now)
+            reports.append(r)
+        out.append(reporting_pb2.StreamReportsRequest(batch_id=f"{chain}-{k}", reports=reports))
+    return out
+
+
+def _client(ca: TestCA, address: str, chain: str) -> RouterClient:
+    pair = ca.client(f"ballast://reporter/{chain}")
+    return RouterClient.mtls(
+        address, ca_pem=ca.cert_pem, cert_pem=pair.cert_pem, key_pem=pair.key_pem
+    )
+
+
+async def _stream(
+    client: RouterClient,
+    batches: list[reporting_pb2.StreamReportsRequest],
+    acks: list[reporting_pb2.StreamReportsResponse],
+    kill_after: int | None = None,
+    victim: Replica | None = None,
+) -> None:
+    async def gen() -> AsyncIterator[reporting_pb2.StreamReportsRequest]:
+        for b in batches:
+            yield b
+
+    async for ack in client.reporting.StreamReports(gen()):
+        acks.append(ack)
+        if victim is not None and len(acks) == kill_after:
+            victim.proc.send_signal(signal.SIGKILL)  # batches after this one are in flight
+
+
+def _stored(dsn: str) -> dict[tuple[str, int], int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT pool_id, block_number, count(*) FROM balance_reports "
+            "GROUP BY pool_id, block_number"
+        ).fetchall()
+    return {(p, b): n for p, b, n in rows}
+
+
+async def test_a_replica_killed_mid_ingest_loses_and_doubles_nothing(
+    replicas: list[Replica], ca: TestCA, pg_dsn: str
+) -> None:
+    a, b = replicas
+    eth, base = _batches("ethereum"), _batches("base")
+    eth_acks: list[reporting_pb2.StreamReportsResponse] = []
+    base_acks: list[reporting_pb2.StreamReportsResponse] = []
+    async with _client(ca, a.address, "ethereum") as on_a, _client(ca, b.address, "base") as on_b:
+        killed, survived = await asyncio.gather(
+            _stream(on_a, eth, eth_acks, kill_after=BATCHES // 3, victim=a),
+            _stream(on_b, base, base_acks),
+            return_exceptions=True,
+        )
+    assert isinstance(killed, grpc.aio.AioRpcError), killed
+    assert killed.code() == grpc.StatusCode.UNAVAILABLE
+    assert survived is None and len(base_acks) == BATCHES  # the other replica never noticed
+    assert await a.proc.wait() == -signal.SIGKILL
+    acked = len(eth_acks)
+    assert BATCHES // 3 <= acked < BATCHES
+    assert all(x.accepted == POOLS and x.confirmed == POOLS for x in eth_acks + base_acks)
+    stored = _stored(pg_dsn)
+    # Every acknowledged report is stored, once.
+    for k in range(acked):
+        for i in range(POOLS):
+            assert stored[(f"ethereum-{i:03d}", k + 1)] == 1
+    # The agent resends from its first unacknowledged batch (and, to be sure,
+    # the last acknowledged one) to the surviving replica.
+    again: list[reporting_pb2.StreamReportsResponse] = []
+    async with _client(ca, b.address, "ethereum") as on_b:
+        await _stream(on_b, eth[acked - 1 :], again)
+    assert len(again) == BATCHES - acked + 1
+    assert again[0].accepted == POOLS and again[0].confirmed == 0  # a duplicate: nothing new
+    assert all(x.rejected == 0 for x in again)
+    stored = _stored(pg_dsn)
+    assert len(stored) == 2 * POOLS * BATCHES
+    assert set(stored.values()) == {1}
+    with psycopg.connect(pg_dsn) as conn:
+        blocks = conn.execute("SELECT DISTINCT block_number FROM balance_latest").fetchall()
+    assert blocks == [(BATCHES,)]
