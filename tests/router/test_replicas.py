@@ -14,8 +14,9 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import psycopg
@@ -26,8 +27,11 @@ from grpc_health.v1 import health_pb2
 from router.agent.client import RouterClient
 from router.devtools.pki import TestCA
 from tests.conftest import postgres_available
+from tests.execution.conftest import temporal_server
 from tests.router.conftest import report
 from tests.router.test_process import free_port
+
+__all__ = ["temporal_server"]  # the Temporal dev server fixture, for the executor test
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 POOLS = 40
@@ -204,3 +208,122 @@ async def test_a_replica_killed_mid_ingest_loses_and_doubles_nothing(
     with psycopg.connect(pg_dsn) as conn:
         blocks = conn.execute("SELECT DISTINCT block_number FROM balance_latest").fetchall()
     assert blocks == [(BATCHES,)]
+
+
+async def test_the_job_lease_outlives_a_killed_holder_and_one_replica_takes_it_over(
+    pg_dsn: str,
+) -> None:
+    """A replica holding the scheduled job's lease is killed (SIGKILL): the lease
+    still holds for the others until its time is up; then, of two replicas
+    racing for it, exactly one takes it over."""
+    from router.app.job import LEASE_NAME
+    from router.store import open_store
+
+    url = pg_dsn.replace("postgresql://", "postgresql+psycopg://")
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import asyncio, sys\n"
+        "from datetime import timedelta\n"
+        "from router.store import open_store\n"
+        "async def main():\n"
+        f"    s = await open_store({url!r})\n"
+        f"    won, _ = await s.acquire_lease({LEASE_NAME!r}, 'replica-a', timedelta(minutes=5))\n"
+        "    print('held' if won else 'refused', flush=True)\n"
+        "    await asyncio.Event().wait()\n"
+        "asyncio.run(main())\n",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 60)).strip() == b"held"
+        holder.send_signal(signal.SIGKILL)
+        assert await holder.wait() == -signal.SIGKILL
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await holder.wait()
+    b, c = await open_store(url), await open_store(url)
+    try:
+        now = datetime.now(UTC)
+        refused = await asyncio.gather(
+            b.acquire_lease(LEASE_NAME, "replica-b", timedelta(minutes=5), now=now),
+            c.acquire_lease(LEASE_NAME, "replica-c", timedelta(minutes=5), now=now),
+        )
+        assert [(won, lease.holder) for won, lease in refused] == [(False, "replica-a")] * 2
+        later = now + timedelta(minutes=6)  # the killed holder's time is up
+        raced = await asyncio.gather(
+            b.acquire_lease(LEASE_NAME, "replica-b", timedelta(minutes=5), now=later),
+            c.acquire_lease(LEASE_NAME, "replica-c", timedelta(minutes=5), now=later),
+        )
+        winners = [lease.holder for won, lease in raced if won]
+        assert len(winners) == 1 and winners[0] in ("replica-b", "replica-c")
+        assert {lease.holder for _, lease in raced} == {winners[0]}
+    finally:
+        await b.aclose()
+        await c.aclose()
+
+
+@pytest.mark.node
+async def test_executor_replicas_one_killed_mid_plan_effects_once_limits_once(
+    tmp_path: Path, pg_dsn: str, temporal_server: Any
+) -> None:
+    """Two replicas ask for the same plan's saga at once (one starts), the
+    worker running it is killed (SIGKILL) right after it broadcast the first
+    transfer, two other workers over the same PostgreSQL and Temporal finish
+    it: every effect happened once on chain, the daily limit was consumed
+    once per step."""
+    from temporalio.client import Client
+
+    from router.execution.messages import SagaOutcome
+    from router.execution.starter import TemporalStarter
+    from tests.chains.evm_harness import anvil_chain
+    from tests.execution.crash_harness import (
+        approved_plan,
+        mining,
+        spawn_worker,
+        stop,
+        wait_exit,
+        world,
+    )
+    from tests.execution.test_crashes import audit_exactly_once, plan_steps
+
+    url = pg_dsn.replace("postgresql://", "postgresql+psycopg://")
+    daily = {"limits.daily": [{"scope": "chain:anvil-x", "cap": 10**15}]}
+    async with (
+        anvil_chain("anvil-x", 31_337) as anvil,
+        world(anvil, tmp_path, temporal_server.address, database_url=url, extra=daily) as w,
+        mining(anvil),
+    ):
+        steps, move, premium = plan_steps(21)
+        plan = await approved_plan(w.store, "plan-replicas-1", steps)
+        before = await w.balances()
+        starters = [
+            TemporalStarter(
+                await Client.connect(temporal_server.address),
+                w.settings.temporal.task_queue,
+                w.settings.execution,
+            )
+            for _ in range(2)
+        ]
+        started = await asyncio.gather(*(s.start(plan.plan_id) for s in starters))
+        assert sorted(started) == [False, True]  # one saga, whichever replica asked first
+        crashing = spawn_worker(w.config_file, "broadcast:1")
+        try:
+            assert await wait_exit(crashing, 120) == -signal.SIGKILL
+        finally:
+            stop(crashing)
+        survivors = [spawn_worker(w.config_file) for _ in range(2)]
+        try:
+            client = await Client.connect(temporal_server.address)
+            handle = client.get_workflow_handle(plan.plan_id, result_type=SagaOutcome)
+            outcome = await asyncio.wait_for(handle.result(), 240)
+        finally:
+            for s in survivors:
+                stop(s)
+        assert outcome.status == "completed", outcome
+        await audit_exactly_once(w, plan.plan_id, before, move, premium)
+        usage = await w.store.limit_usage(plan.plan_id)
+        keys = [(u.seq, u.scope) for u in usage]
+        assert len(keys) == len(set(keys))
+        assert sum(u.amount for u in usage if u.scope == "chain:anvil-x") == move
