@@ -48,6 +48,7 @@ from router.app.engine import ReinsuranceEngine
 from router.app.job import Outcome, RebalanceJob
 from router.app.plans import Plans
 from router.config import TemporalConfig, load_settings
+from router.devtools.demo import COVERS
 from router.devtools.demo_world import USDC, blocks_keep_coming, demo_world, workdir_db
 from router.devtools.pki import TestCA
 from router.execution.starter import TemporalStarter
@@ -80,6 +81,16 @@ class Tally:
             return None
         self.latency[what].append(time.perf_counter() - t0)
         return out
+
+
+def _quote(chain: str, pool_id: str, amount: int, days: int) -> partner_pb2.QuoteCoverRequest:
+    return partner_pb2.QuoteCoverRequest(
+        chain=chain,
+        pool_id=pool_id,
+        cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+        cover_amount=common_pb2.Amount(asset="USDC", value=str(amount)),
+        period_days=days,
+    )
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -170,6 +181,11 @@ async def soak(opts: argparse.Namespace, workdir: Path) -> int:
             m.Identity(m.Role.OPERATOR, "rebalance-job"),
             lease_ttl=timedelta(minutes=5),
         )
+        # The demo's covers: thin pools near capacity, so losses push them
+        # below target and the job has plans to make and execute.
+        for pool_id, chain, amount, days in COVERS:
+            quote = (await partner.partner.QuoteCover(_quote(chain, pool_id, amount, days))).quote
+            await partner.partner.BindCover(bind_request(quote, f"soak-demo-{pool_id}"))
         pools = [p for refs in world.pools.values() for p in refs]
         rng = random.Random(7)
         keys = itertools.count()
@@ -185,13 +201,7 @@ async def soak(opts: argparse.Namespace, workdir: Path) -> int:
             async def quote_and_bind() -> Any:
                 quote = (
                     await partner.partner.QuoteCover(
-                        partner_pb2.QuoteCoverRequest(
-                            chain=pool.chain,
-                            pool_id=pool.pool_id,
-                            cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
-                            cover_amount=common_pb2.Amount(asset="USDC", value=str(200 * USDC)),
-                            period_days=30,
-                        )
+                        _quote(pool.chain, pool.pool_id, 200 * USDC, 30)
                     )
                 ).quote
                 return await partner.partner.BindCover(
