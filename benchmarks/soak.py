@@ -14,7 +14,8 @@ within ``auto_execute_below``) every ``--job-every`` seconds.
 
 Printed: RSS of this process after a warm-up and at the end (target growth
 < 10 %), errors (target 0: failed calls, agents' failed reads, rejected
-reports, reconnects, failed or stuck plans), and p50/p99 latencies of
+reports, reconnects, failed or stuck plans; a bind refused because the pool
+has no capacity left is counted apart: refusing it is the router's job), and p50/p99 latencies of
 GetPosition, QuoteCover + BindCover and a job run.
 """
 
@@ -40,6 +41,7 @@ from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 
 from chains.base import BalanceReader, PoolRef, Transfer
 from chains.bridge import DeliveryAttester
+from chains.bridge.embedded import SOLANA
 from router import domain as m
 from router.agent.client import RouterClient, bind_request
 from router.agent.reporting import embedded_agents
@@ -76,6 +78,13 @@ class Tally:
         try:
             out = await call()
         except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.FAILED_PRECONDITION and "capacity" in (
+                err.details() or ""
+            ):
+                # The router refusing a cover the pool cannot carry is its job, not an error.
+                self.counts["binds refused: no capacity left"] += 1
+                self.latency[what].append(time.perf_counter() - t0)
+                return None
             detail = " ".join((err.details() or "").split())[:160]
             self.errors[f"{what}: {err.code().name}: {detail}"] += 1
             return None
@@ -212,24 +221,35 @@ async def soak(opts: argparse.Namespace, workdir: Path) -> int:
                 tally.counts["covers bound"] += 1
 
         async def loss() -> None:
-            # 3-12 % of a pool's balance: enough to push it out of its band now and then.
-            pool = rng.choice(world.pools["ethereum"] + world.pools["base"])
+            # A claim is paid with the operator's key, the executor's too: never
+            # while a plan executes, or the two would race for the same nonce.
+            async with paying:
+                if await store.list_plans(m.PlanStatus.EXECUTING, limit=1):
+                    tally.counts["losses deferred: a plan is executing"] += 1
+                    return
+                await pay_loss()
+
+        async def pay_loss() -> None:
+            # 25-50 % of a thin pool's balance: below target, so the job moves capital.
+            pool = rng.choice(world.pools["base"] + world.pools[SOLANA])
             claimant = await world.net.new_recipient(pool.chain)
             held = await world.net.balance(pool.chain, pool.address)
-            amount = held * rng.randint(3, 12) // 100
+            amount = held * rng.randint(25, 50) // 100
             transfer = Transfer("0x" + os.urandom(32).hex(), pool, pool.chain, claimant, amount)
             await world.net.adapter(pool.chain).send_transfer(transfer)
             tally.counts["losses paid"] += 1
 
         async def rebalance() -> None:
             t0 = time.perf_counter()
-            run = await job.run()
+            async with paying:  # no plan starts while a claim is being paid
+                run = await job.run()
             tally.latency["job run"].append(time.perf_counter() - t0)
             tally.counts[f"job: {run.outcome.value}"] += 1
             if run.outcome is Outcome.EXECUTED:
                 tally.counts["plans executed by the job"] += 1
 
         stop = asyncio.Event()
+        paying = asyncio.Lock()
         tasks = [
             asyncio.create_task(_every(0.2, stop, position)),
             asyncio.create_task(_every(0.5, stop, bind)),
