@@ -67,8 +67,9 @@ class Retention:
         return PruneReport(cutoff, removed, await self._store.count_history(), False)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick every ``prune_interval_seconds`` until ``stop``; a failed tick is retried."""
-        while not stop.is_set():
+        """Tick at once, then every ``prune_interval_seconds`` until ``stop``
+        (the tick under way finishes first); a failed tick is retried."""
+        while True:
             try:
                 n = await self.tick()
                 if n:
@@ -77,3 +78,5 @@ class Retention:
                 log.warning("history pruning failed; retrying next tick", exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._config.prune_interval_seconds)
+            if stop.is_set():
+                return

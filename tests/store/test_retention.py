@@ -143,3 +143,37 @@ async def test_ballast_prune_dry_run_counts_then_prune_removes(
         assert "retention.history_days" in bad.err
     finally:
         await store.aclose()
+
+
+async def test_the_server_prunes_history_past_the_window(sqlite_url: str, tmp_path: Path) -> None:
+    """``ballast serve``'s background pruning: a tick at start-up, finished before stop."""
+    from router.api.server import running_router
+    from router.config import load_settings
+
+    settings = load_settings(
+        listen="127.0.0.1:0",
+        database_url=sqlite_url,
+        auth={"mode": "token", "token_secret": "s" * 32},
+        chains=[{"name": "evm", "family": "evm"}],
+        pools=[{"chain": "evm", "pool_id": p, "address": "0x" + "11" * 20} for p in ("p1", "p2")],
+        reporters=[{"reporter_id": "r-evm", "chain": "evm"}],
+        retention={"history_days": 7, "prune_interval_seconds": 3600, "prune_batch": 3},
+    )
+    store = await open_store(sqlite_url, migrate=False)
+    try:
+        old = m.utcnow() - timedelta(days=10)
+        await store.upsert_chain(Chain("evm", ChainFamily.EVM, quorum=1))
+        for pool in ("p1", "p2"):
+            await store.upsert_pool(Pool(pool, "evm", "0x" + "11" * 20, "USDC"))
+        await store.register_reporter(Reporter("r-evm", "evm"))
+        for k in range(3):
+            await store.record_reports(_batch(k + 1, 0, at=old), now=old + timedelta(minutes=k))
+        await store.record_reports(_batch(4, 0, at=m.utcnow()))
+        assert await store.count_history() == 8
+        async with running_router(settings, store=store):
+            pass
+        # One tick of at most 3 rows: the oldest three of the six past the window.
+        assert await store.count_history() == 5
+        assert [v.block_number for _, v, _ in await store.report_history("p1")][-1] >= 2
+    finally:
+        await store.aclose()
