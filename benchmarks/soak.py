@@ -271,6 +271,11 @@ async def soak(opts: argparse.Namespace, workdir: Path) -> int:
         stop.set()
         failures = await asyncio.gather(*tasks, return_exceptions=True)
         end_rss = rss_mib()
+        # Let plans under way finish (the worker stops with the run); at most 2 min.
+        for _ in range(120):
+            if not await store.list_plans(m.PlanStatus.EXECUTING, limit=1):
+                break
+            await asyncio.sleep(1.0)
         for f in failures:
             if isinstance(f, BaseException):
                 tally.errors[f"task failed: {type(f).__name__}: {f}"] += 1
