@@ -110,8 +110,10 @@ class BulkSQL:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.unnest = dialect.name == "postgresql"
+        # Amount binds as decimal text on SQLite and goes as text into the
+        # PostgreSQL arrays: ``str`` is its processor there, without two calls a value.
         self.bind_amount: Callable[[Any], Any] = (
-            str if self.unnest else _processor(Amount(), dialect)
+            str if self.unnest or dialect.name == "sqlite" else _processor(Amount(), dialect)
         )
         self.bind_ts: Callable[[Any], Any] = (
             _iso_utc if self.unnest else _processor(UtcDateTime(), dialect)
