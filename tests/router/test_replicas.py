@@ -310,7 +310,11 @@ async def test_executor_replicas_one_killed_mid_plan_effects_once_limits_once(
         assert sorted(started) == [False, True]  # one saga, whichever replica asked first
         crashing = spawn_worker(w.config_file, "broadcast:1")
         try:
-            assert await wait_exit(crashing, 120) == -signal.SIGKILL
+            code = await wait_exit(crashing, 120)
+            said = b""
+            if code != -signal.SIGKILL and crashing.stderr is not None:
+                said = crashing.stderr.read()[-2000:]
+            assert code == -signal.SIGKILL, said.decode(errors="replace")
         finally:
             stop(crashing)
         survivors = [spawn_worker(w.config_file) for _ in range(2)]
