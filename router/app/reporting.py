@@ -57,9 +57,8 @@ class Reporting:
         outcomes = await self._store.record_reports(reports, now=now, max_skew=self._skew)
         confirmed: list[Confirmed] = []
         fresh: dict[tuple[datetime, datetime | None], datetime] = {}  # shared per batch
-        CONFIRMED = Outcome.CONFIRMED
         for o in outcomes:
-            if o.status is CONFIRMED:
+            if o.status is Outcome.CONFIRMED:
                 r = reports[o.index]
                 key = (r.observed_at, r.block_time)
                 at = fresh.get(key)
