@@ -35,6 +35,7 @@ from router.cli_protocols import pause as pause_command
 from router.cli_protocols import pauses as pauses_command
 from router.cli_protocols import protocols_app
 from router.cli_protocols import resume as resume_command
+from router.cli_prune import prune as prune_command
 from router.cli_report import report as report_command
 from router.cli_views import (
     Sheet,
@@ -642,6 +643,7 @@ app.command("pause")(pause_command)
 app.command("resume")(resume_command)
 app.command("pauses")(pauses_command)
 app.add_typer(change_app, name="change")
+app.command("prune")(prune_command)
 
 
 def main() -> None:

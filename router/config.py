@@ -561,6 +561,21 @@ class ChangesConfig(_Model):
     ttl_seconds: float = Field(default=7 * 86_400.0, ge=60, le=365 * 86_400)
 
 
+class RetentionConfig(_Model):
+    """How long the balance-report history is kept (``balance_reports``).
+
+    Rows older than the window go, except the votes at or above each pool's
+    confirmed block; the confirmed balances and the audit log are never
+    pruned. ``ballast serve`` prunes at most ``prune_batch`` rows every
+    ``prune_interval_seconds``; ``ballast prune`` does it on demand.
+    """
+
+    #: Days of history kept; 0 keeps it forever (no pruning).
+    history_days: float = Field(default=30.0, ge=0)
+    prune_interval_seconds: float = Field(default=60.0, gt=0)
+    prune_batch: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
 class RouterSettings(BaseSettings):
     """Everything the router process needs; see the module docstring."""
 
@@ -590,6 +605,7 @@ class RouterSettings(BaseSettings):
     deployments: tuple[DeploymentConfig, ...] = ()
     governance: GovernanceConfig | None = None
     changes: ChangesConfig = ChangesConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("listen")
     @classmethod

@@ -11,8 +11,12 @@ bad batch id) ends the stream with INVALID_ARGUMENT and stores nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from ballast.v1 import reporting_pb2 as pb
 from ballast.v1 import reporting_pb2_grpc
@@ -71,11 +75,53 @@ def _why_invalid(r: pb.BalanceReport) -> str:
     return "malformed report"
 
 
-def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> ReportIn | pb.Rejection:
+class _Memo:
+    """Per-batch memory of the checks many reports share: a batch usually
+    carries one block hash and one read time per block, and the same pool
+    names batch after batch, so each is checked or converted once."""
+
+    __slots__ = ("hashes", "times")
+
+    #: Pool names that passed NAME; bounded so a caller cannot grow it forever.
+    names: ClassVar[set[str]] = set()
+
+    def __init__(self) -> None:
+        self.hashes: set[str] = set()
+        self.times: dict[tuple[int, int], datetime] = {}
+
+    def name_ok(self, name: str) -> bool:
+        if name in _Memo.names:
+            return True
+        if not NAME.match(name):
+            return False
+        if len(_Memo.names) >= 100_000:
+            _Memo.names.clear()
+        _Memo.names.add(name)
+        return True
+
+    def hash_ok(self, value: str) -> bool:
+        if value in self.hashes:
+            return True
+        if not HASH.match(value):
+            return False
+        self.hashes.add(value)
+        return True
+
+    def at(self, seconds: int, nanos: int) -> datetime:
+        key = (seconds, nanos)
+        out = self.times.get(key)
+        if out is None:
+            out = self.times[key] = _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
+        return out
+
+
+def _screen(
+    index: int, r: pb.BalanceReport, chain: str, reporter: str, memo: _Memo
+) -> ReportIn | pb.Rejection:
     """Edge checks of one report: its shape, and the caller's right to report it.
 
-    The common (valid) case takes one pass of cheap checks: this runs for
-    every report, tens of thousands per second.
+    The common (valid) case takes one pass of cheap checks, the shared ones
+    memoised per batch: this runs for every report, tens of thousands per second.
     """
     if r.chain != chain:
         return _rejection(
@@ -86,38 +132,68 @@ def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> Repor
         )
     value = r.amount.value
     ts = r.observed_at
-    seconds = ts.seconds
+    seconds, nanos = ts.seconds, ts.nanos
+    has_bt = r.HasField("block_time")
     if not (
-        NAME.match(r.pool_id)
+        memo.name_ok(r.pool_id)
         and DIGITS.match(value)
         and (len(value) < 78 or int(value) <= convert.MAX_AMOUNT)
-        and HASH.match(r.block_hash)
+        and memo.hash_ok(r.block_hash)
         and r.block_number < 2**63
         and r.HasField("observed_at")
         and 0 <= seconds <= _MAX_TS
-        and 0 <= ts.nanos < 10**9
+        and 0 <= nanos < 10**9
         and (
-            not r.HasField("block_time")
-            or (0 <= r.block_time.seconds <= _MAX_TS and 0 <= r.block_time.nanos < 10**9)
+            not has_bt or (0 <= r.block_time.seconds <= _MAX_TS and 0 <= r.block_time.nanos < 10**9)
         )
     ):
         return _rejection(index, r, pb.REJECT_REASON_INVALID, _why_invalid(r))
     return ReportIn(
-        chain=chain,
-        pool_id=r.pool_id,
-        reporter_id=reporter,
-        amount=int(value),
-        block_number=r.block_number,
-        block_hash=r.block_hash,
-        finalized=r.finalized,
-        observed_at=_EPOCH + timedelta(seconds=seconds, microseconds=ts.nanos // 1000),
-        block_time=(
-            _EPOCH
-            + timedelta(seconds=r.block_time.seconds, microseconds=r.block_time.nanos // 1000)
-            if r.HasField("block_time")
-            else None
-        ),
+        chain,
+        r.pool_id,
+        reporter,
+        int(value),
+        r.block_number,
+        r.block_hash,
+        r.finalized,
+        memo.at(seconds, nanos),
+        memo.at(r.block_time.seconds, r.block_time.nanos) if has_bt else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Screened:
+    """A batch after the edge checks (or the error that ends the stream)."""
+
+    batch_id: str = ""
+    size: int = 0
+    valid: list[ReportIn] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    rejections: list[pb.Rejection] = field(default_factory=list)
+    error: InvalidRequest | None = None
+
+
+def _screen_batch(identity: auth.Identity, batch: pb.StreamReportsRequest) -> _Screened:
+    try:
+        batch_id = convert.parse_batch_id(batch.batch_id)
+        if len(batch.reports) > MAX_BATCH:
+            raise InvalidRequest(
+                "reports", f"at most {MAX_BATCH} reports per batch, got {len(batch.reports)}"
+            )
+    except InvalidRequest as exc:
+        return _Screened(error=exc)
+    out = _Screened(batch_id, len(batch.reports))
+    chain, reporter = identity.chain or "", identity.name
+    memo = _Memo()
+    valid, positions, rejections = out.valid, out.positions, out.rejections
+    for i, r in enumerate(batch.reports):
+        screened = _screen(i, r, chain, reporter, memo)
+        if type(screened) is ReportIn:
+            valid.append(screened)
+            positions.append(i)
+        else:
+            rejections.append(screened)
+    return out
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
@@ -138,22 +214,14 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     async def ingest(
         self, identity: auth.Identity, batch: pb.StreamReportsRequest
     ) -> pb.StreamReportsResponse:
-        batch_id = convert.parse_batch_id(batch.batch_id)
-        if len(batch.reports) > MAX_BATCH:
-            raise InvalidRequest(
-                "reports", f"at most {MAX_BATCH} reports per batch, got {len(batch.reports)}"
-            )
-        rejections: list[pb.Rejection] = []
-        valid: list[ReportIn] = []
-        positions: list[int] = []
-        chain, reporter = identity.chain or "", identity.name
-        for i, r in enumerate(batch.reports):
-            screened = _screen(i, r, chain, reporter)
-            if isinstance(screened, ReportIn):
-                valid.append(screened)
-                positions.append(i)
-            else:
-                rejections.append(screened)
+        return await self._ingest(identity, _screen_batch(identity, batch))
+
+    async def _ingest(
+        self, identity: auth.Identity, screened: _Screened
+    ) -> pb.StreamReportsResponse:
+        if screened.error is not None:
+            raise screened.error
+        valid, positions, rejections = screened.valid, screened.positions, screened.rejections
         done = await self._reporting.ingest(identity, valid, fingerprint=auth.current_fingerprint())
         for o in done.outcomes:
             if o.status is Outcome.REJECTED:
@@ -169,8 +237,8 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
                 )
         rejections.sort(key=lambda x: x.index)
         return pb.StreamReportsResponse(
-            batch_id=batch_id,
-            accepted=len(batch.reports) - len(rejections),
+            batch_id=screened.batch_id,
+            accepted=screened.size - len(rejections),
             rejected=len(rejections),
             rejections=rejections,
             reporter_id=identity.name,
@@ -180,6 +248,31 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     async def StreamReports(
         self, request_iterator: AsyncIterator[pb.StreamReportsRequest], context: ServicerContext
     ) -> AsyncIterator[pb.StreamReportsResponse]:
+        """Batches are stored one at a time, in order; the next batch is read and
+        given its edge checks while the current one waits on the database."""
         identity = auth.current_identity()
-        async for batch in request_iterator:
-            yield await self.ingest(identity, batch)
+        ahead: asyncio.Queue[_Screened | None] = asyncio.Queue(maxsize=1)
+        failed: list[BaseException] = []
+
+        async def read() -> None:
+            try:
+                async for batch in request_iterator:
+                    screened = _screen_batch(identity, batch)
+                    await ahead.put(screened)
+                    if screened.error is not None:
+                        return
+            except Exception as exc:  # the client's stream broke: raised in order, below
+                failed.append(exc)
+            await ahead.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (screened := await ahead.get()) is not None:
+                yield await self._ingest(identity, screened)
+            if failed:
+                raise failed[0]
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader

@@ -49,6 +49,7 @@ from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
 from router.app.protocols import Protocols
 from router.app.reporting import Reporting
+from router.app.retention import Retention
 from router.config import RouterSettings
 from router.store import Store, open_store
 from router.telemetry.metrics import MetricsExporter, RouterMetrics, serve_metrics
@@ -78,6 +79,9 @@ class RunningRouter:
     #: This router's metrics (its own registry), and their HTTP exporter if configured.
     metrics: RouterMetrics | None = None
     exporter: MetricsExporter | None = None
+    #: History pruning (``[retention]``): set to stop, then awaited on stop.
+    retention_stop: asyncio.Event | None = None
+    retention_task: asyncio.Task[None] | None = None
 
     def execution_changed(self) -> None:
         """An executor worker in this process moved a step: positions (capital in
@@ -98,6 +102,9 @@ class RunningRouter:
             self.exporter.close()
         if self.metrics is not None:
             remove_rpc_observer(self.metrics)
+        if self.retention_stop is not None and self.retention_task is not None:
+            self.retention_stop.set()
+            await self.retention_task
         await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
@@ -219,6 +226,13 @@ async def start_router(
             await store.aclose()
         raise
     add_rpc_observer(metrics)
+    retention = Retention(store, settings.retention)
+    retention_stop = asyncio.Event()
+    retention_task = (
+        asyncio.create_task(retention.run(retention_stop), name="ballast-retention")
+        if retention.enabled
+        else None
+    )
     host = settings.listen.rsplit(":", 1)[0]
     log.info("router listening on %s:%d (auth %s)", host, port, settings.auth.mode)
     return RunningRouter(
@@ -234,6 +248,8 @@ async def start_router(
         in_flight=in_flight,
         metrics=metrics,
         exporter=exporter,
+        retention_stop=retention_stop,
+        retention_task=retention_task,
     )
 
 

@@ -247,3 +247,11 @@ __all__ = [
     "Transactional",
     "TreasuryBook",
 ]
+
+
+class HistoryStore(Protocol):
+    """The report history's retention (``router/store/retention.py``)."""
+
+    async def count_history(self) -> int: ...
+    async def count_prunable_history(self, before: datetime) -> int: ...
+    async def prune_history(self, before: datetime, *, limit: int) -> int: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from router import domain as m
 from router.app.access import AccessControl
@@ -58,13 +58,18 @@ class Reporting:
         now = m.utcnow()
         outcomes = await self._store.record_reports(reports, now=now, max_skew=self._skew)
         confirmed: list[Confirmed] = []
+        fresh: dict[tuple[datetime, datetime | None], datetime] = {}  # shared per batch
         for o in outcomes:
             if o.status is Outcome.CONFIRMED:
                 r = reports[o.index]
-                times = [r.observed_at, now]
-                if r.block_time is not None:
-                    times.append(r.block_time)
-                confirmed.append(Confirmed(r.pool_id, r.amount, r.block_number, min(times)))
+                key = (r.observed_at, r.block_time)
+                at = fresh.get(key)
+                if at is None:
+                    at = min(r.observed_at, now)
+                    if r.block_time is not None:
+                        at = min(at, r.block_time)
+                    fresh[key] = at
+                confirmed.append(Confirmed(r.pool_id, r.amount, r.block_number, at))
         if confirmed:
             self._on_confirmed(confirmed)
         return Ingested(outcomes, confirmed)

@@ -47,6 +47,7 @@ LATEST_COLUMNS = (
     "block_time",
 )
 DISAGREE_COLUMNS = ("pool_id", "block_number", "chain", "votes", "detected_at")
+_COPY_HISTORY = f"COPY balance_reports ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +96,11 @@ def _array_literal(column: Sequence[object]) -> str:
     """A PostgreSQL array literal; every element double-quoted (and escaped), None as NULL."""
     if None in column:
         return "{" + ",".join("NULL" if v is None else '"' + _quote(v) + '"' for v in column) + "}"
-    body = '","'.join(map(str, column))
-    if '"' in body or "\\" in body:  # rare: escape element by element
-        body = '","'.join(map(_quote, column))
-    return '{"' + body + '"}'
+    texts = list(map(str, column))
+    raw = "".join(texts)  # the check runs before the '","' separators add quotes
+    if '"' in raw or "\\" in raw:  # rare: escape element by element
+        texts = list(map(_quote, texts))
+    return '{"' + '","'.join(texts) + '"}'
 
 
 class BulkSQL:
@@ -108,8 +110,10 @@ class BulkSQL:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.unnest = dialect.name == "postgresql"
+        # Amount binds as decimal text on SQLite and goes as text into the
+        # PostgreSQL arrays: ``str`` is its processor there, without two calls a value.
         self.bind_amount: Callable[[Any], Any] = (
-            str if self.unnest else _processor(Amount(), dialect)
+            str if self.unnest or dialect.name == "sqlite" else _processor(Amount(), dialect)
         )
         self.bind_ts: Callable[[Any], Any] = (
             _iso_utc if self.unnest else _processor(UtcDateTime(), dialect)
@@ -232,6 +236,25 @@ class BulkSQL:
             f"AS t({cols}) ON CONFLICT {on_conflict}"
         )
         return Compiled(sql, columns, None, by_column=True)
+
+    async def insert_history(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+        """The batch's new votes. PostgreSQL: ``COPY`` (the database's own bulk
+        path) under a savepoint; if another replica stored one of these votes
+        first (unique key), the savepoint is undone and the conflict-tolerant
+        insert runs instead, so the outcome is the same as ever."""
+        if not self.unnest:
+            await self.run(conn, self.history, rows)
+            return
+        from psycopg.errors import UniqueViolation
+
+        raw = await conn.get_raw_connection()
+        pg: Any = raw.driver_connection
+        try:
+            async with conn.begin_nested(), pg.cursor() as cur, cur.copy(_COPY_HISTORY) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+        except UniqueViolation:
+            await self.run(conn, self.history, rows)
 
     async def run(self, conn: AsyncConnection, stmt: Compiled, rows: list[tuple[Any, ...]]) -> None:
         params: list[Any]

@@ -64,6 +64,7 @@ from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
 from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
+from router.store.retention import RetentionPart
 from router.store.telemetry import TelemetryPart
 from router.store.treasury import TreasuryPart
 
@@ -100,6 +101,7 @@ class Store(
     TelemetryPart,
     ProtocolsPart,
     TreasuryPart,
+    RetentionPart,
 ):
     """Async repository over one engine. Build it with :func:`open_store`."""
 

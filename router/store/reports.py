@@ -132,7 +132,7 @@ class ReportsPart(StoreBase):
                 for r in (reports[i] for i in decision.history)
             ]
             rows.sort()  # key order for every writer: concurrent batches cannot deadlock
-            await sql.run(conn, sql.history, rows)
+            await sql.insert_history(conn, rows)
         if decision.confirm:
             rows = [
                 (

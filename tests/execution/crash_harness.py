@@ -82,7 +82,14 @@ def write_toml(path: Path, settings: dict[str, Any]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def world(chain: AnvilChain, tmp: Path, temporal_address: str) -> AsyncIterator[World]:
+async def world(
+    chain: AnvilChain,
+    tmp: Path,
+    temporal_address: str,
+    *,
+    database_url: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> AsyncIterator[World]:
     pools = await chain.create_pools([1_000_000 * UNIT, 50_000 * UNIT])
     (hub,) = await chain.create_pools([0])
     await chain.fund_vault(2_000_000 * UNIT)
@@ -117,19 +124,24 @@ async def world(chain: AnvilChain, tmp: Path, temporal_address: str) -> AsyncIte
             }
         ],
     }
-    async with worker_config(raw, tmp, temporal_address) as (settings, config_file, store):
+    raw |= extra or {}
+    async with worker_config(raw, tmp, temporal_address, database_url) as (
+        settings,
+        config_file,
+        store,
+    ):
         yield World(chain, pools, hub, settings, config_file, store)
 
 
 @contextlib.asynccontextmanager
 async def worker_config(
-    raw: dict[str, Any], tmp: Path, temporal_address: str
+    raw: dict[str, Any], tmp: Path, temporal_address: str, database_url: str | None = None
 ) -> AsyncIterator[tuple[RouterSettings, Path, Store]]:
     """The config file ``ballast worker`` processes read (a task queue of its own:
     no other test's worker may pick up these sagas), its settings, and the store."""
     raw = {
         **raw,
-        "database_url": f"sqlite+aiosqlite:///{tmp / 'router.db'}",
+        "database_url": database_url or f"sqlite+aiosqlite:///{tmp / 'router.db'}",
         "temporal": {"address": temporal_address, "task_queue": f"crash-{uuid.uuid4().hex[:8]}"},
         "execution": {"poll_seconds": 0.05, "observe_seconds": 3.0, "embedded_worker": False},
     }

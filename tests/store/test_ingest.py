@@ -238,3 +238,28 @@ async def test_concurrent_overlapping_batches_do_not_deadlock(world: Store) -> N
     results = await asyncio.gather(*(world.record_reports(b) for b in batches))
     assert all(o.accepted or o.code == Reject.OLDER_BLOCK.value for r in results for o in r)
     assert {b.block_number for b in (await world.latest_balances("evm")).values()} == {8}
+
+
+async def test_the_same_batch_through_two_replicas_at_once_is_stored_once(
+    world: Store, db_url: str
+) -> None:
+    """Two stores (replicas) write the same new votes concurrently: on PostgreSQL
+    the second's COPY meets the first's keys and falls back to the
+    conflict-tolerant insert; both answer, every vote is stored once."""
+    from router.store import open_store
+
+    pool = await world.get_pool("p1")
+    await world.upsert_pools([replace(pool, pool_id=f"twin-{i}") for i in range(100)])
+    other = await open_store(db_url, migrate=False)
+    try:
+        for block in (1, 2, 3):
+            batch = [evm(f"twin-{i}", block=block, amount=block) for i in range(100)]
+            a, b = await asyncio.gather(world.record_reports(batch), other.record_reports(batch))
+            assert all(o.accepted for o in a + b)
+        for i in (0, 99):
+            votes = await world.report_history(f"twin-{i}")
+            assert [v.block_number for _, v, _ in votes] == [3, 2, 1]
+        latest = await world.latest_balances("evm")
+        assert {latest[f"twin-{i}"].block_number for i in range(100)} == {3}
+    finally:
+        await other.aclose()

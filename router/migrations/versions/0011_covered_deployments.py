@@ -13,7 +13,7 @@
   type's trigger kinds.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Sequence
@@ -25,7 +25,7 @@ from router.domain.covers import COVER_DEFINITIONS, CoverType
 from router.store.types import Amount, UtcDateTime
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
