@@ -20,6 +20,7 @@ from router.domain.changes import Destination
 from router.store import Store, open_store
 from tests.app.conftest import UNIT, fund
 from tests.app.test_job import short_book
+from tests.covers_support import deployment, register
 from tests.router.cli_support import ballast, client_config, invoke
 from tests.router.conftest import ClientFactory, report, send_batches
 from tests.router.test_cli import stressed_pools
@@ -41,6 +42,9 @@ async def db(sqlite_url: str) -> AsyncIterator[Store]:
         # as the router's first start allows the config's pools
         await store.add_destination(Destination(chain, address, pool), "ballast://config")
     await store.register_partner(m.Partner("acme", "Acme Re"))
+    await register(
+        store, deployment("amm-a", chain="chain-a"), deployment("amm-b", chain="chain-b")
+    )
     try:
         yield store
     finally:
