@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
 from rich.console import Console
 
 from router.devtools.demo import run
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-async def test_demo_executes_a_plan_on_chain_and_conserves_capital(tmp_path: Path) -> None:
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """One run of the demo for the module: what it printed, and its folder."""
+    out = tmp_path_factory.mktemp("demo")
     console = Console(record=True, width=220, file=io.StringIO())
-    assert await run(console, tmp_path) == 0
-    text = console.export_text()
+    assert asyncio.run(run(console, out)) == 0
+    return console.export_text(), out
+
+
+def report_of(text: str) -> Path:
+    found = re.search(r"report: (\S+\.html)", text)
+    assert found, "the demo names its report"
+    return Path(found[1])
+
+
+def test_demo_executes_a_plan_on_chain_and_conserves_capital(demo: tuple[str, Path]) -> None:
+    text, tmp_path = demo
     assert "refused as it should be: FAILED_PRECONDITION" in text
     # The pools that paid losses fell below 100 % and the executed plan refilled them.
     rows = dict(
@@ -43,11 +64,42 @@ async def test_demo_executes_a_plan_on_chain_and_conserves_capital(tmp_path: Pat
     assert "conserved to the unit" in text and "NOT CONSERVED" not in text
     assert re.search(r"demo finished in [\d.]+ s", text)
     # The operator's report: one HTML file in the working directory, with its charts.
-    found = re.search(r"report: (\S+\.html)", text)
-    assert found, "the demo names its report"
-    report = Path(found[1])
+    report = report_of(text)
     assert report.parent == tmp_path
     check_report(report, sorted(rows))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package chromium)")
+def test_the_demos_report_renders_in_headless_chromium(demo: tuple[str, Path]) -> None:
+    """The report is one self-contained file: rendered offline in a real browser,
+    its tables and charts paint a page (not a blank or broken one)."""
+    text, tmp_path = demo
+    report, shot = report_of(text), tmp_path / "report.png"
+    assert CHROMIUM is not None
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,4000",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = np.asarray(mpimg.imread(shot))[:, :, :3]
+    assert pixels.shape[:2] == (4000, 1280)
+    # Text and charts: many distinct colours (a chart's lines and bars), and
+    # painted rows all down the upper part of the page, not a blank page.
+    colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 200, len(colours)
+    painted = (pixels.std(axis=2) > 0.05) | (pixels.mean(axis=2) < 0.9)
+    rows = painted.any(axis=1)
+    assert rows[:2000].mean() > 0.3, rows[:2000].mean()
 
 
 def check_report(report: Path, pools: list[str]) -> None:
@@ -56,3 +108,4 @@ def check_report(report: Path, pools: list[str]) -> None:
     for pool in pools:
         assert f"<td>{pool}</td>" in html
     assert "ratio" in html and '<img src="data:image/png;base64,' in html
+    assert "headroom" in html.lower()

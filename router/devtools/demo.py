@@ -311,6 +311,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
         after = await settled_positions(op, chain_after)
         console.print(before_after(before, after))
         ok = conservation(console, final, chain_before, chain_after)
+        limits = await op.treasury.GetLimits(treasury_pb2.GetLimitsRequest())
         path = await asyncio.to_thread(  # charts take a moment: the agents keep reporting
             write_report,
             report_dir or workdir,
@@ -319,6 +320,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
             final,
             Units.of(settings, False),
             settings.policy.target_ratio_bps,
+            limits,
         )
         console.print(f"report: {path}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
@@ -332,9 +334,10 @@ def write_report(
     plan: treasury_pb2.Plan,
     units: Units,
     target_bps: int,
+    limits: treasury_pb2.GetLimitsResponse,
 ) -> Path:
     """The operator's HTML report of the plan, the positions it started from and
-    where it left them."""
+    where it left them, and each limit's headroom after it."""
     from router.report import render
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -345,6 +348,7 @@ def write_report(
         units,
         target_bps,
         before=treasury_pb2.GetPositionResponse(pools=before),
+        limits=limits,
     )
     path.write_text(html, encoding="utf-8")
     return path

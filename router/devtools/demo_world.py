@@ -37,6 +37,12 @@ LANE_FEES = {"evm": (2.5, 5 * USDC), SOLANA: (4.0, 5 * USDC)}
 #: Lanes into Base carry little per plan (in base units); the others are open.
 LANE_CAPACITY = {("ethereum", "base"): 15_000 * USDC, (SOLANA, "base"): 5_000 * USDC}
 
+#: Treasury limits the plan must fit: a token bucket per lane (refilled at
+#: 1 USDC/s) and a rolling 24-hour cap on what leaves each chain's pools. The
+#: report shows what each has left once the plan ran.
+LANE_BUCKET = 60_000 * USDC
+DAILY_CAP = 100_000 * USDC
+
 
 def lane_fee(src: str, dst: str) -> tuple[float, int]:
     return LANE_FEES[SOLANA] if SOLANA in (src, dst) else LANE_FEES["evm"]
@@ -80,7 +86,7 @@ class DemoWorld:
         return [Lane(a, b, *lane_fee(a, b)) for a in self.chains for b in self.chains if a != b]
 
     def router_config(self) -> dict[str, Any]:
-        """The chains, pools, routes and vaults sections of the router's settings."""
+        """The chains, pools, routes, limits and vaults sections of the router's settings."""
         chains: list[dict[str, Any]] = []
         for name in self.chains:
             entry: dict[str, Any] = {
@@ -110,6 +116,18 @@ class DemoWorld:
                 }
                 for lane in self.lanes()
             ],
+            "limits": {
+                "lanes": [
+                    {
+                        "src_chain": lane.src_chain,
+                        "dst_chain": lane.dst_chain,
+                        "capacity": LANE_BUCKET,
+                        "refill_per_second": USDC,
+                    }
+                    for lane in self.lanes()
+                ],
+                "daily": [{"scope": f"chain:{c}", "cap": DAILY_CAP} for c in self.chains],
+            },
             "vaults": [
                 {
                     "vault_id": f"{chain}-vault",
