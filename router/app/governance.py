@@ -199,10 +199,15 @@ class GovernedCovers:
             try:
                 await self.refresh()
             except (ChainError, OSError) as exc:
+                why = f"{type(exc).__name__}: {str(exc)[:200]}"
+                if read_at is None:
+                    raise PreconditionFailed(
+                        f"the governed terms of pool {pool_id} have not been read from "
+                        f"chain at a final block yet ({why}); no quote or bind until they are"
+                    ) from None
                 raise PreconditionFailed(
                     f"the governed terms of pool {pool_id} are older than "
-                    f"{self._max_age:g} s and reading them from chain failed: "
-                    f"{type(exc).__name__}: {str(exc)[:200]}"
+                    f"{self._max_age:g} s and reading them again failed ({why})"
                 ) from None
         return self._follower.terms_in_force(pool_id)
 
