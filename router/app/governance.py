@@ -193,11 +193,17 @@ class GovernedCovers:
             await self._follower.refresh()
             self._read_at = self._clock()
 
+    def _stale(self) -> bool:
+        return self._read_at is None or self._clock() - self._read_at > self._max_age
+
     async def _fresh(self, pool_id: str) -> GovernedTerms:
         read_at = self._read_at
-        if read_at is None or self._clock() - read_at > self._max_age:
+        if self._stale():
             try:
-                await self.refresh()
+                async with self._lock:  # concurrent quotes: one read, the others wait
+                    if self._stale():
+                        await self._follower.refresh()
+                        self._read_at = self._clock()
             except (ChainError, OSError) as exc:
                 why = f"{type(exc).__name__}: {str(exc)[:200]}"
                 if read_at is None:
