@@ -56,20 +56,39 @@ def _settings_and_run() -> tuple[Any, Any]:
 
 @change_app.command("propose")
 def propose(
-    kind: Annotated[str, typer.Argument(help="allowlist.add or allowlist.remove")],
-    chain: Annotated[str, typer.Option(help="the destination's chain")],
-    address: Annotated[str, typer.Option(help="the destination's address")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="allowlist.add|remove, limits.set, route.set|remove, vault.set, "
+            "partner.add|deactivate, reporter.add|deactivate"
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="why (kept in the audit log)")],
+    chain: Annotated[str, typer.Option(help="an allow-list change: the chain")] = "",
+    address: Annotated[str, typer.Option(help="an allow-list change: the address")] = "",
     label: Annotated[str, typer.Option(help="what the address is (a pool, a vault)")] = "",
+    payload: Annotated[
+        str, typer.Option(help='any kind: its terms as a JSON object, e.g. {"partner_id": "x"}')
+    ] = "",
     config: ConfigOpt = None,
 ) -> None:
     """Propose a change; prints its id and the diff others will approve."""
     settings_of, run = _settings_and_run()
     settings = settings_of(config)
-    payload = {"chain": chain, "address": address} | ({"label": label} if label else {})
-    request = treasury_pb2.ProposeChangeRequest(
-        kind=kind, payload=json.dumps(payload), reason=reason
-    )
+    if payload:
+        try:
+            terms = json.loads(payload)
+        except ValueError:
+            fail("--payload must be a JSON object")
+        if not isinstance(terms, dict):
+            fail("--payload must be a JSON object")
+        if chain or address or label:
+            fail("give either --payload or --chain/--address/--label, not both")
+    elif chain and address:
+        terms = {"chain": chain, "address": address} | ({"label": label} if label else {})
+    else:
+        fail("give the change's terms: --payload JSON, or --chain and --address")
+    request = treasury_pb2.ProposeChangeRequest(kind=kind, payload=json.dumps(terms), reason=reason)
     resp = run(settings, lambda c: c.treasury.ProposeChange(request))
     show(_sheet(resp.change))
     typer.echo(f"proposed: {resp.change.change_id}")

@@ -548,6 +548,10 @@ class GovernanceConfig(_Model):
     timelock: str
     governor: str
     terms: dict[str, str] = Field(default_factory=dict)
+    #: The router re-reads the terms at final blocks this often (seconds), and
+    #: before a quote or bind whose terms are older than ``max_terms_age_seconds``.
+    refresh_seconds: float = Field(default=30.0, gt=0)
+    max_terms_age_seconds: float = Field(default=120.0, gt=0)
 
 
 class ChangesConfig(_Model):

@@ -41,7 +41,13 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         caller = auth.current_identity()
         await self._covers.partner(caller)
         quoted = await self._covers.quote(caller, await self._checked(request))
-        return pb.QuoteCoverResponse(quote=quoted_proto(quoted))
+        g = quoted.governed
+        return pb.QuoteCoverResponse(
+            quote=quoted_proto(quoted),
+            terms_block_number=g.block_number,
+            terms_version=g.version,
+            terms_contract=g.contract,
+        )
 
     async def BindCover(
         self, request: pb.BindCoverRequest, context: ServicerContext
@@ -51,9 +57,13 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         key = convert.parse_key(request.idempotency_key)
         quote_id = convert.parse_id(request.quote_id, "quote_id")
         result, pool = await self._covers.bind(caller, key, quote_id, await self._checked(request))
+        g = await self._covers.bound_terms(result.cover.cover_id)
         return pb.BindCoverResponse(
             cover=convert.cover_to_proto(result.cover, pool.chain, pool.asset),
             created=result.created,
+            terms_block_number=g.block_number,
+            terms_version=g.version,
+            terms_contract=g.contract,
         )
 
     async def ListPositions(

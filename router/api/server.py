@@ -18,8 +18,9 @@ import contextlib
 import functools
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from ballast.v1 import (
@@ -43,11 +44,13 @@ from router.app.access import AccessControl, sync_registry
 from router.app.changes import Changes, change_policy
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
+from router.app.governance import GovernedCovers, TermsFollower, TermsSource
 from router.app.limit_changes import EffectiveLimits
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
 from router.app.protocols import Protocols
+from router.app.registry_changes import EffectiveRoutes, reapply_vault_overrides
 from router.app.reporting import Reporting
 from router.app.retention import Retention
 from router.config import RouterSettings
@@ -82,6 +85,10 @@ class RunningRouter:
     #: History pruning (``[retention]``): set to stop, then awaited on stop.
     retention_stop: asyncio.Event | None = None
     retention_task: asyncio.Task[None] | None = None
+    #: Governed terms (``[governance]``): refreshed until set, then awaited and closed.
+    governance_stop: asyncio.Event | None = None
+    governance_task: asyncio.Task[None] | None = None
+    governance_close: Callable[[], Awaitable[None]] | None = None
 
     def execution_changed(self) -> None:
         """An executor worker in this process moved a step: positions (capital in
@@ -105,6 +112,11 @@ class RunningRouter:
         if self.retention_stop is not None and self.retention_task is not None:
             self.retention_stop.set()
             await self.retention_task
+        if self.governance_stop is not None and self.governance_task is not None:
+            self.governance_stop.set()
+            await self.governance_task
+        if self.governance_close is not None:
+            await self.governance_close()
         await self.positions.aclose()
         if self.owns_store:
             await self.store.aclose()
@@ -128,18 +140,23 @@ async def start_router(
     store: Store | None = None,
     engine: Engine | None = None,
     executor: Executor | None = None,
+    terms_source: TermsSource | None = None,
 ) -> RunningRouter:
-    """Open the store (unless given), sync the registry, bind and start serving."""
+    """Open the store (unless given), sync the registry, bind and start serving.
+    ``terms_source`` reads governed terms (default: ``[governance]``'s chain over HTTP)."""
     if settings.auth.mode == "mtls" and settings.tls is None:
         raise ValueError(
             "auth.mode 'mtls' needs a [tls] section (ca_cert, server_cert, server_key)"
         )
     owns = store is None
     exporter: MetricsExporter | None = None
+    governed: GovernedCovers | None = None
+    close_source: Callable[[], Awaitable[None]] | None = None
     if store is None:
         store = await open_store(settings.database_url)
     try:
         await sync_registry(store, settings)
+        await reapply_vault_overrides(store)  # approved changes win over the config
         engine = engine or ReinsuranceEngine(settings.policy, settings.routes)
         signer = (
             TokenSigner(settings.auth.token_secret)
@@ -166,6 +183,7 @@ async def start_router(
             store, engine, settings.policy, settings.policy.position_cache_seconds
         )
         limits_now = EffectiveLimits(store, settings.limits.policy())
+        routes_now = EffectiveRoutes(store, settings.routes)
         plans = Plans(
             store,
             engine,
@@ -174,10 +192,23 @@ async def start_router(
             executor,
             limits=settings.limits.policy(),
             limits_source=limits_now,
+            routes_source=routes_now,
         )
-        covers = Covers(store, engine, settings.policy, positions.invalidate)
+        if settings.governance is not None and settings.governance.terms:
+            if terms_source is None:
+                terms_source, close_source = _terms_reader(settings)
+            gov = settings.governance
+            governed = GovernedCovers(
+                TermsFollower(terms_source, gov.terms),
+                store,
+                gov.terms,
+                timedelta(seconds=gov.max_terms_age_seconds),
+            )
+        covers = Covers(store, engine, settings.policy, positions.invalidate, governed)
         protocols = Protocols(store, settings.policy)
-        changes = Changes(store, change_policy(settings.changes), limits=limits_now)
+        changes = Changes(
+            store, change_policy(settings.changes), limits=limits_now, routes=routes_now
+        )
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
             ReportingServicer(reporting, protocols), server
@@ -222,10 +253,21 @@ async def start_router(
     except BaseException:
         if exporter is not None:
             exporter.close()
+        if close_source is not None:
+            await close_source()
         if owns:
             await store.aclose()
         raise
     add_rpc_observer(metrics)
+    governance_stop = asyncio.Event()
+    governance_task = (
+        asyncio.create_task(
+            governed.run(governance_stop, settings.governance.refresh_seconds),
+            name="ballast-governed-terms",
+        )
+        if governed is not None and settings.governance is not None
+        else None
+    )
     retention = Retention(store, settings.retention)
     retention_stop = asyncio.Event()
     retention_task = (
@@ -250,7 +292,28 @@ async def start_router(
         exporter=exporter,
         retention_stop=retention_stop,
         retention_task=retention_task,
+        governance_stop=governance_stop,
+        governance_task=governance_task,
+        governance_close=close_source,
     )
+
+
+def _terms_reader(settings: RouterSettings) -> tuple[TermsSource, Callable[[], Awaitable[None]]]:
+    """PoolTerms read over the governance chain's first RPC URL at its finality rule."""
+    from chains.evm_config import Confirmations, FinalityRule, FinalizedTag
+    from chains.evm_governance import EvmTermsReader
+    from chains.evm_rpc import HttpEndpoint
+
+    gov = settings.governance
+    assert gov is not None
+    chain = next((c for c in settings.chains if c.name == gov.chain), None)
+    if chain is None or not chain.rpc_urls:
+        raise ValueError(f"[governance] chain {gov.chain!r} needs a [[chains]] entry with rpc_urls")
+    finality: FinalityRule = (
+        Confirmations(chain.confirmations) if chain.confirmations is not None else FinalizedTag()
+    )
+    endpoint = HttpEndpoint(chain.rpc_urls[0], timeout=chain.rpc_timeout)
+    return EvmTermsReader(endpoint, finality), endpoint.aclose
 
 
 def _exporter(settings: RouterSettings, metrics: RouterMetrics) -> MetricsExporter | None:
@@ -268,8 +331,11 @@ async def running_router(
     store: Store | None = None,
     engine: Engine | None = None,
     executor: Executor | None = None,
+    terms_source: TermsSource | None = None,
 ) -> AsyncIterator[RunningRouter]:
-    router = await start_router(settings, store=store, engine=engine, executor=executor)
+    router = await start_router(
+        settings, store=store, engine=engine, executor=executor, terms_source=terms_source
+    )
     try:
         yield router
     finally:

@@ -4,7 +4,8 @@ The rules are :mod:`router.domain.changes`; this use case persists them and
 applies an approved change through the applier of its kind, in one unit of
 work with its audit entry. The destinations allow-list is the first kind
 (``allowlist.add``, ``allowlist.remove``), limits the second (``limits.set``,
-:mod:`router.app.limit_changes`); a new kind is an enum value and an
+:mod:`router.app.limit_changes`), routes, vaults, partners and reporters the
+others (:mod:`router.app.registry_changes`); a new kind is an enum value and an
 :class:`Applier` (parse the payload, show the diff, apply it).
 """
 
@@ -19,6 +20,14 @@ from typing import Protocol
 from router import domain as m
 from router.app.limit_changes import EffectiveLimits, LimitsChange, OverrideBook
 from router.app.ports import AuditLog, Transactional
+from router.app.registry_changes import (
+    EffectiveRoutes,
+    PartnerChange,
+    RegistryBook,
+    ReporterChange,
+    RouteChange,
+    VaultChange,
+)
 from router.config import ChangesConfig, RouterSettings
 from router.domain.changes import (
     DECIDED,
@@ -64,7 +73,9 @@ class ChangeBook(Protocol):
     async def list_chains(self) -> list[m.Chain]: ...
 
 
-class ChangeStore(ChangeBook, AllowList, OverrideBook, AuditLog, Transactional, Protocol):
+class ChangeStore(
+    ChangeBook, AllowList, OverrideBook, RegistryBook, AuditLog, Transactional, Protocol
+):
     pass
 
 
@@ -144,6 +155,7 @@ class Changes:
         appliers: Mapping[ChangeKind, Applier] | None = None,
         clock: Callable[[], datetime] = m.utcnow,
         limits: EffectiveLimits | None = None,
+        routes: EffectiveRoutes | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -151,9 +163,17 @@ class Changes:
         defaults: dict[ChangeKind, Applier] = {
             ChangeKind.ALLOWLIST_ADD: AllowListChange(store, add=True),
             ChangeKind.ALLOWLIST_REMOVE: AllowListChange(store, add=False),
+            ChangeKind.VAULT_SET: VaultChange(store),
+            ChangeKind.PARTNER_ADD: PartnerChange(store, add=True),
+            ChangeKind.PARTNER_DEACTIVATE: PartnerChange(store, add=False),
+            ChangeKind.REPORTER_ADD: ReporterChange(store, add=True),
+            ChangeKind.REPORTER_DEACTIVATE: ReporterChange(store, add=False),
         }
         if limits is not None:
             defaults[ChangeKind.LIMITS_SET] = LimitsChange(store, limits)
+        if routes is not None:
+            defaults[ChangeKind.ROUTE_SET] = RouteChange(store, routes, remove=False)
+            defaults[ChangeKind.ROUTE_REMOVE] = RouteChange(store, routes, remove=True)
         self._appliers: Mapping[ChangeKind, Applier] = appliers or defaults
 
     def _applier(self, kind: str) -> tuple[ChangeKind, Applier]:

@@ -11,6 +11,9 @@ free capital and the period, and explained part by part. Capacity per pool
 is the :class:`~router.domain.CapacityRule` applied to its last confirmed
 balance and the cover in force; quoting shows it as advice and the store
 enforces it in the bind transaction under the pool's row lock. A bind commits with its audit entry.
+With ``[governance]``, the pool's on-chain terms in force (pause, coverage
+limit per type, covered contracts) are checked at quote and again at bind,
+and the terms a bind used are stored with the cover: fixed for its life.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from router import domain as m
+from router.app.governance import NO_TERMS, GovernedCovers, TermsStamp
+from router.app.governance import CoverTerms as GovernedCoverTerms
+from router.app.governance import stamp as terms_stamp
 from router.app.ports import CoverStore, Engine
 from router.app.protocols import check_not_paused
 from router.config import PolicyConfig
@@ -64,6 +70,8 @@ class Quoted:
     pool: m.Pool
     terms: m.CoverTerms
     premium: m.Premium
+    #: The governed terms the quote used (block, version); NO_TERMS without governance.
+    governed: TermsStamp = NO_TERMS
 
     @property
     def period_days(self) -> int:
@@ -77,8 +85,10 @@ class Covers:
         engine: Engine,
         policy: PolicyConfig,
         on_change: Callable[[], None] | None = None,
+        governance: GovernedCovers | None = None,
     ) -> None:
         self._store = store
+        self._governance = governance
         self._engine = engine
         self._policy = policy
         self._on_change = on_change or (lambda: None)
@@ -180,6 +190,7 @@ class Covers:
         pool = await self.pool(ask.chain, ask.pool_id)
         await check_not_paused(self._store, terms.cover_type, pool.pool_id)
         deployment = await self.deployment(pool, terms)
+        governed = await self._governed(pool, terms, deployment)
         now = m.utcnow()
         balance = await self._store.latest_balance(pool.pool_id)
         live = await self._store.covers_in_force(now=now, pool_id=pool.pool_id)
@@ -225,7 +236,22 @@ class Covers:
                 created_at=stamp,
             )
         )
-        return Quoted(quote, pool, terms, premium)
+        return Quoted(quote, pool, terms, premium, terms_stamp(governed))
+
+    async def _governed(
+        self, pool: m.Pool, terms: m.CoverTerms, deployment: m.Deployment
+    ) -> GovernedCoverTerms | None:
+        if self._governance is None:
+            return None
+        return await self._governance.check(
+            pool.pool_id, terms.cover_type.value, terms.limit, deployment.addresses
+        )
+
+    async def bound_terms(self, cover_id: str) -> TermsStamp:
+        """The governed terms a cover was bound under, as stored at bind."""
+        if self._governance is None:
+            return NO_TERMS
+        return await self._governance.bound(cover_id)
 
     async def bind(
         self, caller: m.Identity, key: str, quote_id: str, ask: CoverAsk
@@ -271,9 +297,11 @@ class Covers:
             )
         # Checked again at bind: a pause, or a TVL that fell since the quote, stops
         # it; a replay of a bind that succeeded still answers (the store decides).
+        governed = None
         if await self._store.find_cover(partner, key) is None:
             await check_not_paused(self._store, terms.cover_type, pool.pool_id)
-            await self.deployment(pool, terms)
+            deployment = await self.deployment(pool, terms)
+            governed = await self._governed(pool, terms, deployment)
         starts = quote.expires_at - timedelta(seconds=self._policy.quote_ttl_seconds)
         request = m.CoverRequest(
             partner_id=partner,
@@ -297,12 +325,14 @@ class Covers:
         # concurrent binds on one pool queue here instead of each holding a
         # pooled connection while it waits for the row lock.
         async with self._bind_locks.setdefault(pool.pool_id, asyncio.Lock()):
-            result = await self._bind_with_audit(request, caller)
+            result = await self._bind_with_audit(request, caller, governed)
         if result.created:
             self._on_change()
         return result, pool
 
-    async def _bind_with_audit(self, request: m.CoverRequest, caller: m.Identity) -> m.BindResult:
+    async def _bind_with_audit(
+        self, request: m.CoverRequest, caller: m.Identity, governed: GovernedCoverTerms | None
+    ) -> m.BindResult:
         for _attempt in range(2):
             try:
                 async with self._store.unit_of_work():
@@ -320,8 +350,11 @@ class Covers:
                                 "premium": request.premium,
                                 "quote_id": request.quote_id,
                                 "key": request.idempotency_key,
+                                **_audited(governed),
                             },
                         )
+                        if governed is not None and self._governance is not None:
+                            await self._governance.record(result.cover.cover_id, governed)
                 return result
             except CapacityExceeded:
                 raise
@@ -340,3 +373,13 @@ class Covers:
         pools = {p.pool_id: p for p in await self._store.list_pools()}
         page = covers[:limit]
         return [(c, pools.get(c.pool_id)) for c in page], len(covers) > limit
+
+
+def _audited(governed: GovernedCoverTerms | None) -> dict[str, str | int | None]:
+    if governed is None:
+        return {}
+    return {
+        "terms": governed.terms,
+        "terms_block": governed.block_number,
+        "terms_version": governed.version,
+    }

@@ -196,12 +196,14 @@ class ReinsuranceEngine:
         target_ratio_bps: int,
         band_bps: int = 0,
         headroom: Headroom | None = None,
+        routes: Sequence[RouteConfig] | None = None,
     ) -> m.PlanProposal:
         usable = [p for p in pools if not p.stale]
         chains = {p.pool.chain for p in usable}
         band = band_bps / 10_000
         room = headroom or Headroom()
-        routes = [r for r in self._routes if r.src_chain in chains and r.dst_chain in chains]
+        in_force = self._routes if routes is None else tuple(routes)
+        lanes = [r for r in in_force if r.src_chain in chains and r.dst_chain in chains]
         inp = rt.PlanInput(
             pools=tuple(
                 rt.PoolState(
@@ -228,7 +230,7 @@ class ReinsuranceEngine:
                     capacity=capacity,
                     min_transfer=r.min_transfer,
                 )
-                for r, capacity in zip(routes, _route_capacities(routes, room), strict=True)
+                for r, capacity in zip(lanes, _route_capacities(lanes, room), strict=True)
             ),
             vaults=tuple(
                 rt.Vault(

@@ -12,14 +12,14 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from router import domain as m
 from router.app.ports import Engine, Executor, PlanStore
 from router.app.positions import pool_views, read_state, requirements
 from router.app.projection import Projection, project_plan
-from router.config import PolicyConfig
+from router.config import PolicyConfig, RouteConfig
 from router.domain.changes import normal_address
 from router.domain.drift import PoolBasis, source_pools
 from router.domain.limits import NO_LIMITS, LimitsPolicy, LimitState
@@ -98,8 +98,11 @@ class Plans:
         executor: Executor | None = None,
         limits: LimitsPolicy = NO_LIMITS,
         limits_source: Callable[[], Awaitable[LimitsPolicy]] | None = None,
+        routes_source: Callable[[], Awaitable[Sequence[RouteConfig]]] | None = None,
     ) -> None:
         self._store = store
+        #: The routes in force (config and approved changes); else the engine's own.
+        self._routes_source = routes_source
         self._limits = limits
         #: The limits in force (config and approved changes); else ``limits``.
         self._limits_source = limits_source
@@ -147,6 +150,7 @@ class Plans:
             target,
             self._policy.rebalance_band_bps,
             headroom,
+            await self._routes_source() if self._routes_source else None,
         )
         await self.check_destinations(proposal.steps)
         draft = m.PlanDraft(

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from router import domain as m
 from router.domain.changes import Destination
 from router.domain.drift import PoolBasis
 from router.domain.ingest import ReportIn, ReportOutcome
 from router.domain.limits import Headroom, LimitsPolicy
+
+if TYPE_CHECKING:
+    from router.config import RouteConfig
 
 
 class Transactional(Protocol):
@@ -221,8 +224,10 @@ class Engine(Protocol):
         target_ratio_bps: int,
         band_bps: int = 0,
         headroom: Headroom | None = None,
+        routes: Sequence[RouteConfig] | None = None,
     ) -> m.PlanProposal:
-        """A plan within ``headroom`` (what the limits leave; None: unlimited)."""
+        """A plan within ``headroom`` (what the limits leave; None: unlimited), over
+        ``routes`` (the routes in force; None: the engine's configured ones)."""
         ...
 
 

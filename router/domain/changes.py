@@ -47,6 +47,13 @@ class ChangeKind(StrEnum):
     ALLOWLIST_ADD = "allowlist.add"
     ALLOWLIST_REMOVE = "allowlist.remove"
     LIMITS_SET = "limits.set"
+    ROUTE_SET = "route.set"
+    ROUTE_REMOVE = "route.remove"
+    VAULT_SET = "vault.set"
+    PARTNER_ADD = "partner.add"
+    PARTNER_DEACTIVATE = "partner.deactivate"
+    REPORTER_ADD = "reporter.add"
+    REPORTER_DEACTIVATE = "reporter.deactivate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from router.store.tables import metadata
 CHANGES, CHANGE_APPROVALS = metadata.tables["change_proposals"], metadata.tables["change_approvals"]
 ALLOWED, BASIS = metadata.tables["allowed_destinations"], metadata.tables["plan_basis"]
 OVERRIDES = metadata.tables["limit_overrides"]
+REGISTRY = metadata.tables["registry_overrides"]
+COVER_TERMS = metadata.tables["cover_governed_terms"]
 
 
 class TreasuryPart(StoreBase):
@@ -187,6 +189,74 @@ class TreasuryPart(StoreBase):
             )
             for r in rows
         ]
+
+    # -- routes and vaults set through changes --------------------------------
+
+    async def set_registry_override(
+        self, kind: str, key: str, body: str, change_id: str, *, removed: bool = False
+    ) -> None:
+        """Record what an applied change set (``body``: canonical JSON) for one
+        route or vault; ``removed`` takes a configured one out."""
+        row = {
+            "kind": kind,
+            "key": key,
+            "body": body,
+            "removed": removed,
+            "change_id": change_id,
+            "updated_at": utcnow(),
+        }
+        async with self._tx() as conn:
+            await self._upsert(conn, REGISTRY, ["kind", "key"], row)
+
+    async def registry_overrides(self, kind: str) -> list[tuple[str, str, bool]]:
+        """(key, body, removed) of every override of one kind, by key."""
+        async with self._tx() as conn:
+            rows = await conn.execute(
+                sa.select(REGISTRY.c.key, REGISTRY.c.body, REGISTRY.c.removed)
+                .where(REGISTRY.c.kind == kind)
+                .order_by(REGISTRY.c.key)
+            )
+            return [(k, b, bool(r)) for k, b, r in rows]
+
+    # -- the governed terms a cover was bound under ----------------------------
+
+    async def record_cover_terms(
+        self, cover_id: str, terms: str, block_number: int, version: int, limit: int
+    ) -> None:
+        """Write once: the terms a cover was bound under (a replay keeps the first)."""
+        async with self._tx() as conn:
+            found = await conn.execute(
+                sa.select(COVER_TERMS.c.cover_id).where(COVER_TERMS.c.cover_id == cover_id)
+            )
+            if found.first() is not None:
+                return
+            await conn.execute(
+                sa.insert(COVER_TERMS).values(
+                    cover_id=cover_id,
+                    terms=terms,
+                    block_number=block_number,
+                    version=version,
+                    coverage_limit=limit,
+                    recorded_at=utcnow(),
+                )
+            )
+
+    async def cover_terms(self, cover_id: str) -> tuple[str, int, int, int] | None:
+        """(terms contract, block, version, limit) a cover was bound under, or None."""
+        async with self._tx() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        COVER_TERMS.c.terms,
+                        COVER_TERMS.c.block_number,
+                        COVER_TERMS.c.version,
+                        COVER_TERMS.c.coverage_limit,
+                    ).where(COVER_TERMS.c.cover_id == cover_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return str(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     # -- change proposals ------------------------------------------------------
 

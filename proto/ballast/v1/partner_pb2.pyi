@@ -110,10 +110,16 @@ class Quote(_message.Message):
     def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., premium_breakdown: _Optional[_Union[PremiumBreakdown, _Mapping]] = ...) -> None: ...
 
 class QuoteCoverResponse(_message.Message):
-    __slots__ = ("quote",)
+    __slots__ = ("quote", "terms_block_number", "terms_version", "terms_contract")
     QUOTE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TERMS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TERMS_CONTRACT_FIELD_NUMBER: _ClassVar[int]
     quote: Quote
-    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
+    terms_block_number: int
+    terms_version: int
+    terms_contract: str
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., terms_block_number: _Optional[int] = ..., terms_version: _Optional[int] = ..., terms_contract: _Optional[str] = ...) -> None: ...
 
 class BindCoverRequest(_message.Message):
     __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms")
@@ -162,12 +168,18 @@ class Cover(_message.Message):
     def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
 
 class BindCoverResponse(_message.Message):
-    __slots__ = ("cover", "created")
+    __slots__ = ("cover", "created", "terms_block_number", "terms_version", "terms_contract")
     COVER_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    TERMS_BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TERMS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TERMS_CONTRACT_FIELD_NUMBER: _ClassVar[int]
     cover: Cover
     created: bool
-    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    terms_block_number: int
+    terms_version: int
+    terms_contract: str
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., created: _Optional[bool] = ..., terms_block_number: _Optional[int] = ..., terms_version: _Optional[int] = ..., terms_contract: _Optional[str] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
