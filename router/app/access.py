@@ -18,6 +18,7 @@ from router import domain as m
 from router.app.changes import seed_allowlist
 from router.app.ports import AccessStore, RegistrySync
 from router.config import RouterSettings
+from router.domain.changes import ChangeStatus, kept_by_change
 from router.errors import InvalidRequest, NotFound, Unauthenticated, UnknownEntity
 
 
@@ -110,7 +111,8 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
     """Make the store's chains, pools, reporters, partners and vaults match the config.
 
     Adds and updates; never deletes; never resets a pool's reserve. A partner
-    or reporter missing from the config is deactivated; one present keeps the
+    or reporter missing from the config is deactivated, unless an approved
+    change added it (``partner.add`` / ``reporter.add``); one present keeps the
     state an operator last set (a new one starts active), unless the config
     says ``active = false``.
     """
@@ -125,8 +127,11 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
             for p in settings.pools
         ]
     )
+    kept_partners, kept_reporters = kept_by_change(
+        await store.list_changes(ChangeStatus.APPLIED, limit=100_000)
+    )
     known_reporters = {r.reporter_id: r for r in await store.list_reporters()}
-    configured = {r.reporter_id for r in settings.reporters}
+    configured = {r.reporter_id for r in settings.reporters} | kept_reporters
     for r in settings.reporters:
         was = known_reporters.get(r.reporter_id)
         allowed = was.allowed if was is not None and was.chain == r.chain else True
@@ -138,7 +143,7 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
         if rid not in configured and rep.allowed:
             await store.set_reporter_allowed(rid, False)
     known_partners = {p.partner_id: p for p in await store.list_partners()}
-    listed = {p.partner_id for p in settings.partners}
+    listed = {p.partner_id for p in settings.partners} | kept_partners
     for partner in settings.partners:
         was_p = known_partners.get(partner.partner_id)
         await store.register_partner(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from router import domain as m
-from router.domain.changes import Destination
+from router.domain.changes import ChangeProposal, ChangeStatus, Destination
 from router.domain.drift import PoolBasis
 from router.domain.ingest import ReportIn, ReportOutcome
 from router.domain.limits import Headroom, LimitsPolicy
@@ -128,6 +128,9 @@ class Access(Protocol):
 class RegistrySync(Protocol):
     """What syncing the registry from config writes."""
 
+    async def list_changes(
+        self, status: ChangeStatus | None = None, *, limit: int = 100
+    ) -> list[ChangeProposal]: ...
     async def upsert_chain(self, chain: m.Chain) -> m.Chain: ...
     async def list_pools(self, chain: str | None = None) -> list[m.Pool]: ...
     async def upsert_pools(self, pools: Sequence[m.Pool]) -> list[m.Pool]: ...

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -187,3 +187,28 @@ class ChangeProposal:
         if self.status in DECIDED:
             raise PreconditionFailed(f"change {self.change_id} is {self.status.value} already")
         return replace(self, status=status, decided_at=now, decided_by=by)
+
+
+def kept_by_change(applied: Iterable[ChangeProposal]) -> tuple[frozenset[str], frozenset[str]]:
+    """The partners and reporters whose latest applied change added them.
+
+    A config sync deactivates whoever the config does not list; these stay as
+    the approved change left them (a later ``*.deactivate`` change, or an
+    operator's emergency deactivation, still switches them off)."""
+    latest: dict[tuple[str, str], ChangeKind] = {}
+    ordered = sorted(
+        (c for c in applied if c.status is ChangeStatus.APPLIED),
+        key=lambda c: (c.decided_at or c.proposed_at, c.change_id),
+    )
+    for c in ordered:
+        for who, add, drop in (
+            ("partner_id", ChangeKind.PARTNER_ADD, ChangeKind.PARTNER_DEACTIVATE),
+            ("reporter_id", ChangeKind.REPORTER_ADD, ChangeKind.REPORTER_DEACTIVATE),
+        ):
+            if c.kind in (add, drop):
+                ident = json.loads(c.payload).get(who)
+                if isinstance(ident, str):
+                    latest[(who, ident)] = c.kind
+    partners = frozenset(i for (w, i), k in latest.items() if k is ChangeKind.PARTNER_ADD)
+    reporters = frozenset(i for (w, i), k in latest.items() if k is ChangeKind.REPORTER_ADD)
+    return partners, reporters

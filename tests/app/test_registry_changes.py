@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from router import domain as m
+from router.app.access import sync_registry
 from router.app.changes import ChangePolicy, Changes
 from router.app.covers import CoverAsk, Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.plans import Plans
 from router.app.registry_changes import EffectiveRoutes, reapply_vault_overrides
-from router.config import PolicyConfig
+from router.config import PolicyConfig, RouterSettings
 from router.domain.changes import ChangeProposal, ChangeStatus
 from router.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, PreconditionFailed
 from router.store import Store
@@ -171,6 +172,13 @@ async def test_vaults_partners_and_reporters_change_by_approved_change(book: Sto
         "+ reporter chain-b/node-2 (chain-b): none -> allowed",
     )
     assert (await book.reporters_allowed(["chain-b/node-2"]))["chain-b/node-2"] is True
+    # A restart syncs the registry from a config that lists neither: what an
+    # approved change added stays; acme (listed nowhere, last re-added by a
+    # change) stays active; chain-a, deactivated by a change, stays off.
+    await sync_registry(book, RouterSettings(chains=[{"name": "chain-a", "family": "evm"}]))
+    assert (await book.reporters_allowed(["chain-b/node-2"]))["chain-b/node-2"] is True
+    assert (await book.reporters_allowed(["chain-a"]))["chain-a"] is False
+    assert await covers.partner(ACME) == "acme"
     with pytest.raises(InvalidRequest, match="unknown field"):
         await changes.propose(ALICE, "partner.add", {"partner_id": "x", "tier": 1}, "bad")
     with pytest.raises(PreconditionFailed, match="not registered"):
