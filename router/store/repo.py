@@ -57,6 +57,7 @@ from router.store._base import (
     VAULTS,
 )
 from router.store.access import AccessPart
+from router.store.claims import ClaimsPart
 from router.store.engine import make_engine, migrate
 from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
@@ -87,7 +88,7 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart):
+class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart, ClaimsPart):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------

@@ -367,3 +367,6 @@ class LimitUsageRow(SQLModel, table=True):
     scope: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
     amount: int = Field(sa_column=_amount())
     at: datetime = Field(sa_column=_ts())
+
+
+from router.store import tables_claims as _tables_claims  # noqa: E402,F401  (incidents, claims)
