@@ -33,13 +33,17 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from router.api.auth import TokenSigner
+from router.api.claims import (
+    ClaimsPartnerServicer,
+    ClaimsReportingServicer,
+    ClaimsTreasuryServicer,
+)
 from router.api.interceptors import InFlightInterceptor, default_interceptors
-from router.api.partner import PartnerServicer
-from router.api.reporting import ReportingServicer
-from router.api.treasury import TreasuryServicer
 from router.app.access import AccessControl, sync_registry
+from router.app.claims import Claims, Payouts
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
+from router.app.incidents import Incidents, sync_oracles
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
@@ -147,13 +151,21 @@ async def start_router(
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
+        await sync_oracles(
+            store, [(o.reporter_id, o.public_key, o.active) for o in settings.oracles]
+        )
+        payouts: Payouts | None = executor if hasattr(executor, "start_payment") else None  # type: ignore[assignment]
+        claims = Claims(store, payouts)
+        incidents = Incidents(store, settings.incidents.policy(), claims.open_for_incident)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ReportingServicer(reporting), server
+            ClaimsReportingServicer(reporting, incidents), server
         )
-        treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(plans, positions, access, store, settings.policy, asset), server
+        treasury = ClaimsTreasuryServicer(plans, positions, access, store, settings.policy, asset)
+        treasury.attach_claims(incidents, claims, store)
+        treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(treasury, server)
+        partner_pb2_grpc.add_PartnerServiceServicer_to_server(
+            ClaimsPartnerServicer(covers, claims, store), server
         )
-        partner_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(covers), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -172,6 +184,8 @@ async def start_router(
         # Reconcile before acting: every EXECUTING plan has its saga.
         for plan_id in await plans.reconcile_executions():
             log.info("started the saga of %s, recorded but not running", plan_id)
+        if started := await claims.reconcile():
+            log.info("started %d payout sagas, recorded but not running", started)
     except BaseException:
         if owns:
             await store.aclose()

@@ -203,19 +203,24 @@ class Claims:
             raise PermissionDenied(f"partner {partner.partner_id} is deactivated")
         return partner.partner_id
 
-    async def file(
-        self, caller: m.Identity, cover_id: str, incident_id: str, claimed_loss: int
-    ) -> Opened:
-        """A partner claims on its own cover for an incident; refused precisely otherwise."""
+    async def held_cover(self, caller: m.Identity, cover_id: str) -> m.Cover:
+        """The caller's own cover; any other id is NotHolder (NOT_FOUND: ids do not leak)."""
         partner = await self.partner(caller)
-        if claimed_loss <= 0:
-            raise InvalidRequest("claimed_loss.value", "must be positive")
         try:
             cover = await self._store.cover_by_id(cover_id)
         except NotFound:
             raise NotHolder(cover_id) from None
         if cover.partner_id != partner:
             raise NotHolder(cover_id)
+        return cover
+
+    async def file(
+        self, caller: m.Identity, cover_id: str, incident_id: str, claimed_loss: int
+    ) -> Opened:
+        """A partner claims on its own cover for an incident; refused precisely otherwise."""
+        if claimed_loss <= 0:
+            raise InvalidRequest("claimed_loss.value", "must be positive")
+        cover = await self.held_cover(caller, cover_id)
         try:
             incident = await self._store.get_incident(incident_id)
         except NotFound:

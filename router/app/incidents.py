@@ -17,7 +17,7 @@ an incident becomes confirmed, ``on_confirmed`` hears it after the commit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -250,3 +250,21 @@ class Incidents:
         for a in await self._store.list_alerts():
             alerts.setdefault(a.incident_id, []).append(a)
         return [(i, alerts.get(i.incident_id, [])) for i in incidents]
+
+
+class OracleSync(Protocol):
+    async def upsert_oracle(self, oracle: OracleReporter) -> OracleReporter: ...
+    async def list_oracles(self) -> list[OracleReporter]: ...
+    async def set_oracle_active(self, reporter_id: str, active: bool) -> bool: ...
+
+
+async def sync_oracles(store: OracleSync, oracles: Sequence[tuple[str, str, bool]]) -> None:
+    """Make the oracle reporters match the config's (reporter_id, public_key, active):
+    added or updated; one missing from the config is deactivated, never deleted
+    (its stored reports stay verifiable against its key)."""
+    configured = {rid for rid, _, _ in oracles}
+    for rid, key, active in oracles:
+        await store.upsert_oracle(OracleReporter(rid, key, active))
+    for o in await store.list_oracles():
+        if o.reporter_id not in configured and o.active:
+            await store.set_oracle_active(o.reporter_id, False)

@@ -520,10 +520,15 @@ class ClaimsPart(StoreBase):
         async with self._tx() as conn:
             return [_payment(r) for r in (await conn.execute(stmt.limit(limit))).mappings()]
 
-    async def paid_by_cover(self, cover_ids: Sequence[str] | None = None) -> dict[str, int]:
-        """What each cover has paid or is paying (PENDING and PAID payments), exactly."""
+    async def paid_by_cover(
+        self, cover_ids: Sequence[str] | None = None, *, final_only: bool = False
+    ) -> dict[str, int]:
+        """What each cover has paid or is paying (PENDING and PAID payments; with
+        ``final_only`` PAID ones only, the capital that has left), exactly."""
         stmt = sa.select(PAYMENTS.c.cover_id, PAYMENTS.c.amount).where(
-            PAYMENTS.c.status != PaymentStatus.FAILED.value
+            PAYMENTS.c.status == PaymentStatus.PAID.value
+            if final_only
+            else PAYMENTS.c.status != PaymentStatus.FAILED.value
         )
         if cover_ids is not None:
             stmt = stmt.where(PAYMENTS.c.cover_id.in_(list(cover_ids)))
