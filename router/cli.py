@@ -25,6 +25,7 @@ import grpc
 import typer
 from ballast.v1 import treasury_pb2
 
+from router import cli_claims
 from router.agent.client import RouterClient
 from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_deploy import deploy as deploy_command
@@ -642,6 +643,10 @@ def resolve(
 app.command("deploy")(deploy_command)
 app.command("rebalance", help=REBALANCE_HELP)(rebalance_command)
 app.command("report")(report_command)
+app.command("incidents")(cli_claims.incidents)
+app.command("claims")(cli_claims.claims)
+app.command("payouts")(cli_claims.payouts)
+app.command("recoverables")(cli_claims.recoverables)
 
 
 def main() -> None:

@@ -337,3 +337,19 @@ async def test_interim_terms_come_from_the_cover(book: Store) -> None:
         4 * UNIT,
     )
     assert PaymentStatus.PENDING.value == "pending"
+
+
+async def test_a_paid_claim_no_longer_locks_its_covers_capital(book: Store, world: dict) -> None:
+    incidents, claims, _ = use_cases(book)
+    cover = await bind(book, "acme", "k1", limit=100_000 * UNIT)
+    await confirmed(book, world, incidents, 30_000 * UNIT)
+    [payment] = await book.list_payments()
+    # decided, not yet paid on chain: the whole limit is still locked
+    assert [c.limit_amount for c in await book.covers_in_force(pool_id="a1")] == [100_000 * UNIT]
+    await claims.payment_landed(payment.payment_id, "0x" + "06" * 32, 12)
+    [left] = await book.covers_in_force(pool_id="a1")
+    assert left.limit_amount == 70_000 * UNIT
+    assert (await book.active_cover_by_pool())["a1"] == 70_000 * UNIT
+    assert (await book.paid_by_cover([cover.cover_id], final_only=True)) == {
+        cover.cover_id: 30_000 * UNIT
+    }

@@ -15,7 +15,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from router import domain as m
 from router.api.server import RunningRouter, running_router
+from router.devtools.pki import TestCA
 from router.domain.incidents import IncidentKind, IncidentReport
+from tests.router.cli_support import client_config, invoke
 from tests.router.conftest import ClientFactory, make_settings
 
 KEYS = {name: Ed25519PrivateKey.generate() for name in ("oracle-a", "oracle-b", "oracle-c")}
@@ -174,3 +176,37 @@ async def test_claims_over_grpc(router: RunningRouter, connect: ClientFactory) -
         treasury_pb2.RejectIncidentRequest(incident_id=spam.incident_id, reason="spam")
     )
     assert rejected.incident.state == common_pb2.INCIDENT_STATE_REJECTED
+
+
+async def test_the_cli_views_print_what_the_router_holds(
+    router: RunningRouter, connect: ClientFactory, ca: TestCA, tmp_path: Path
+) -> None:
+    await router.store.bind_cover(
+        m.CoverRequest(
+            "acme",
+            "key-0002",
+            "eth-main",
+            "smart_contract",
+            7 * UNIT,
+            UNIT,
+            NOW - timedelta(days=1),
+            NOW + timedelta(days=29),
+        )
+    )
+    for name in ("oracle-a", "oracle-b"):
+        await connect(f"ballast://reporter/{name}").reporting.SubmitIncidentReport(
+            submit(*report(name, "n1", 5 * UNIT))
+        )
+    cfg = str(client_config(tmp_path, ca, router, "ballast://operator/alice", "alice"))
+    [claim] = await router.store.list_claims()
+    ran = await invoke("claims", "--config", cfg)
+    assert ran.code == 0, ran.err
+    assert claim.claim_id in ran.out and "paying" in ran.out and "5.000000 USDC" in ran.out
+    ran = await invoke("incidents", "--config", cfg, "--state", "confirmed")
+    assert ran.code == 0 and claim.incident_id in ran.out and "flash_loan" in ran.out
+    ran = await invoke("payouts", "--config", cfg, "--raw")
+    assert ran.code == 0 and str(5 * UNIT) in ran.out and "pending" in ran.out
+    ran = await invoke("recoverables", "--config", cfg)
+    assert ran.code == 0 and "Recoverables (0)" in ran.out
+    ran = await invoke("claims", "--config", cfg, "--state", "nonsense")
+    assert ran.code != 0 and len(ran.err_lines) == 1 and "--state must be one of" in ran.err
