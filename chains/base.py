@@ -471,6 +471,31 @@ class CessionRecord:
     finalized: bool
 
 
+# ------------------------------------------------------------------- covers
+
+
+@dataclass(frozen=True, slots=True)
+class CoverState:
+    """A cover as the chain holds it, read at the head (``finalized``: the final
+    block says the same). ``holder`` is the certificate's holder of record.
+
+    EVM pools record ``limit``, ``locked`` and ``paid``. Solana keeps only what it
+    enforces: the ``remaining`` payout allowance (``limit``/``locked``/``paid`` are None).
+    """
+
+    chain: str
+    pool_id: str
+    cover_id: str
+    holder: str | None
+    remaining: int
+    open: bool
+    block_number: int
+    finalized: bool
+    limit: int | None = None
+    locked: int | None = None
+    paid: int | None = None
+
+
 # --------------------------------------------------------------------- ports
 
 
@@ -547,6 +572,23 @@ class VaultReader(Protocol):
     async def vault_state(self, vault: str) -> VaultState: ...
 
     async def cession_of(self, vault: str, cession_id: str) -> CessionRecord | None: ...
+
+
+@runtime_checkable
+class CertificateReader(Protocol):
+    """Who holds a cover's policy certificate: the one a claim payment pays."""
+
+    async def certificate_holder(self, pool: PoolRef, cover_id: str) -> str | None:
+        """The holder of record at the head (EVM: ``ownerOf``; Solana: the owner of
+        the token account holding the one-of-one mint), None without a certificate."""
+        ...
+
+
+@runtime_checkable
+class CoverReader(CertificateReader, Protocol):
+    """A cover's on-chain state: what a claim may still be paid."""
+
+    async def cover_state(self, pool: PoolRef, cover_id: str) -> CoverState | None: ...
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ only that flag.
     │   └── UnsupportedEffect           this chain family cannot do it (cessions on Solana)
     ├── UnknownChain(LookupError)
     ├── UnknownPool(LookupError)
+    ├── UnknownCover(LookupError)       no open cover with a certificate under this id
     ├── AccountMismatch                 account exists but is not a pool of ours
     │                                   (wrong asset/mint, wrong owner, missing)
     ├── ReadOnlyAdapter                 built without a signer key: reads only
@@ -44,6 +45,8 @@ only that flag.
         ├── TransactionReverted         the chain refused it (reason attached)
         ├── InsufficientCapital         free capital below the amount
         ├── DuplicateTransfer           the transfer id was used before
+        ├── PayoutOverCap               a claim payment above the cover's remaining limit
+        ├── PremiumUnpaid               the payer has not approved (or lacks) the premium
         ├── Unauthorized                our key lacks the role
         ├── WrongChain                  signed for another chain id
         ├── BlockhashExpired            Solana: retryable by re-signing only
@@ -115,6 +118,10 @@ class UnknownChain(ChainError, LookupError):
 
 class UnknownPool(ChainError, LookupError):
     pass
+
+
+class UnknownCover(ChainError, LookupError):
+    """No open cover with a policy certificate under this id in this pool."""
 
 
 class AccountMismatch(ChainError):
@@ -234,6 +241,16 @@ class InsufficientCapital(TransactionError):
 
 class DuplicateTransfer(TransactionError):
     pass
+
+
+class PayoutOverCap(TransactionError):
+    """A claim payment above what the cover's limit still allows (``requested``,
+    ``remaining`` when known). The chain refuses it too: nothing is paid."""
+
+
+class PremiumUnpaid(TransactionError):
+    """The cover's premium cannot be collected: the payer has not approved the
+    pool (EVM) or the treasury authority (Solana) for it, or does not hold it."""
 
 
 class Unauthorized(TransactionError):

@@ -19,8 +19,11 @@ from chains.errors import (
     DuplicateTransfer,
     InsufficientCapital,
     InvalidAmount,
+    PayoutOverCap,
+    PremiumUnpaid,
     TransactionReverted,
     Unauthorized,
+    UnknownCover,
 )
 
 
@@ -183,7 +186,17 @@ def error_for_revert(
         "tx_hash": tx_hash,
         **args,
     }
-    if name in ("TransferIdUsed", "CessionExists", "RecoveryIdUsed"):
+    if name == "PayoutOverCap":
+        return PayoutOverCap(
+            f"claim payment of {args.get('requested')} is above the cover's remaining "
+            f"{args.get('remaining')}{where}",
+            **kw,
+        )
+    if name in ("NoCertificate", "CoverNotOpen"):
+        return UnknownCover(f"no open cover with a certificate ({name}){where}", **kw)
+    if name in ("InsufficientAllowance", "InsufficientBalance"):
+        return PremiumUnpaid(f"the premium cannot be collected ({name}){where}", **kw)
+    if name in ("TransferIdUsed", "CessionExists", "RecoveryIdUsed", "CoverExists"):
         return DuplicateTransfer(f"id {transfer_id} already used on chain ({name}){where}", **kw)
     if name in ("InsufficientFreeCapital", "CessionOverCapacity"):
         return InsufficientCapital(

@@ -79,7 +79,9 @@ class EvmCore:
         self._bridge_abi = ContractAbi(load_abi("BridgeEndpoint"))
         self._vault_abi = ContractAbi(load_abi("ReinsuranceVault"))
         self._reader_abi = ContractAbi(load_abi("BatchReader"))
+        self._cert_abi = ContractAbi(load_abi("PolicyCertificate"))
         self._errors = {
+            **self._cert_abi.errors,
             **self._token_abi.errors,
             **self._bridge_abi.errors,
             **self._vault_abi.errors,

@@ -1,7 +1,8 @@
 """What each effect is on an EVM chain: one contract call, and what to check first.
 
 :meth:`EvmEffects._plan` turns an effect (a transfer out of a pool, a send to
-the bridge, an inbound delivery, a cession, a recovery) into the call to sign
+the bridge, an inbound delivery, a cession, a recovery, a cover binding, a
+claim payment to a certificate's holder) into the call to sign
 plus the read-only calls that let ``prepare`` refuse a request the chain would
 refuse, with the precise error, before anything is signed: id already used,
 capital or capacity short, wrong asset, a pool that is not an approved cedent,
@@ -18,6 +19,8 @@ from eth_utils import to_checksum_address
 
 from chains.base import (
     Cession,
+    ClaimPayment,
+    CoverOpening,
     Effect,
     EffectKind,
     InboundTransfer,
@@ -33,9 +36,12 @@ from chains.errors import (
     DuplicateTransfer,
     InsufficientCapital,
     InvalidInput,
+    PayoutOverCap,
+    PremiumUnpaid,
     TransactionReverted,
     Unauthorized,
     UnknownChain,
+    UnknownCover,
     UnknownPool,
 )
 from chains.evm_config import checked_address, recipient_bytes32
@@ -87,6 +93,10 @@ class EvmEffects(EvmCore):
             return self._plan_cession(effect)
         if isinstance(effect, Recovery):
             return self._plan_recovery(effect)
+        if isinstance(effect, CoverOpening):
+            return self._plan_cover_opening(effect)
+        if isinstance(effect, ClaimPayment):
+            return self._plan_claim_payment(effect)
         raise InvalidInput(f"not an effect: {type(effect).__name__}", chain=self.chain)
 
     # -- pool side -----------------------------------------------------------
@@ -211,6 +221,101 @@ class EvmEffects(EvmCore):
             cession.premium,
             tuple(checks),
             judge,
+        )
+
+    # -- covers and claims --------------------------------------------------------
+
+    def _cover_of(self, raw: Any) -> tuple[int, int, int, int]:
+        """``coverOf`` as (limit, locked, paid, status: 0 none, 1 open, 2 closed)."""
+        if isinstance(raw, ChainError):
+            raise raw
+        limit, locked, paid, status = self._pool_abi.fn("coverOf").decode(_hexbytes(raw, "coverOf"))
+        return int(limit), int(locked), int(paid), int(status)
+
+    def _plan_cover_opening(self, opening: CoverOpening) -> PlannedCall:
+        pool, asset = self._check_pool(opening.pool)
+        payer = checked_address(opening.payer, what="payer", chain=self.chain)
+        holder = checked_address(opening.holder, what="holder", chain=self.chain)
+        cid = bytes.fromhex(opening.cover_id[2:])
+        fn, tfn = self._pool_abi.fn, self._token_abi.fn
+        data = fn("bindCover").encode(
+            cid, opening.limit, opening.locked, opening.premium, payer, holder
+        )
+        checks = [
+            *self._pool_prechecks(pool, cid),
+            ("eth_call", [{"to": pool, "data": fn("coverOf").encode(cid)}, "latest"]),
+            ("eth_call", [{"to": asset, "data": tfn("allowance").encode(payer, pool)}, "latest"]),
+            ("eth_call", [{"to": asset, "data": tfn("balanceOf").encode(payer)}, "latest"]),
+        ]
+        eid = opening.cover_id
+
+        def judge(results: list[Any]) -> None:
+            self._judge_pool(opening.pool, pool, eid, opening.locked, results[:3])
+            cover_raw, allowance_raw, balance_raw = results[3:]
+            if self._cover_of(cover_raw)[3] != 0:
+                raise DuplicateTransfer(
+                    f"cover {eid} already exists in pool {pool}", chain=self.chain, transfer_id=eid
+                )
+            allowance = _word(allowance_raw, "allowance")
+            balance = _word(balance_raw, "balanceOf")
+            if allowance < opening.premium or balance < opening.premium:
+                raise PremiumUnpaid(
+                    f"payer {payer} approved the pool for {allowance} and holds {balance}; "
+                    f"the premium is {opening.premium}",
+                    chain=self.chain,
+                    transfer_id=eid,
+                )
+
+        return PlannedCall(
+            EffectKind.COVER_OPEN, eid, pool, data, opening.premium, tuple(checks), judge
+        )
+
+    def _plan_claim_payment(self, payment: ClaimPayment) -> PlannedCall:
+        pool, _asset = self._check_pool(payment.pool)
+        pid = bytes.fromhex(payment.payment_id[2:])
+        cid = bytes.fromhex(payment.cover_id[2:])
+        fn = self._pool_abi.fn
+        data = fn("payClaimToHolder").encode(pid, cid, payment.amount)
+        checks = [
+            *self._pool_prechecks(pool, pid),
+            ("eth_call", [{"to": pool, "data": fn("coverOf").encode(cid)}, "latest"]),
+            ("eth_call", [{"to": pool, "data": fn("certificateHolder").encode(cid)}, "latest"]),
+        ]
+        eid = payment.payment_id
+
+        def judge(results: list[Any]) -> None:
+            self._judge_pool(payment.pool, pool, eid, 0, results[:3])
+            limit, locked, paid, status = self._cover_of(results[3])
+            if status != 1 or not _word(results[4], "certificateHolder"):
+                raise UnknownCover(
+                    f"pool {payment.pool.pool_id} has no open cover {payment.cover_id} "
+                    "with a certificate",
+                    chain=self.chain,
+                    transfer_id=eid,
+                )
+            if payment.amount > limit - paid:
+                raise PayoutOverCap(
+                    f"claim payment of {payment.amount} is above cover {payment.cover_id}'s "
+                    f"remaining {limit - paid}",
+                    chain=self.chain,
+                    transfer_id=eid,
+                    requested=payment.amount,
+                    remaining=limit - paid,
+                )
+            need = max(0, payment.amount - locked)
+            free = _word(results[2], "freeCapital")
+            if need > free:
+                raise InsufficientCapital(
+                    f"pool {payment.pool.pool_id} has {locked} locked for the cover and "
+                    f"{free} free; the payment needs {payment.amount}",
+                    chain=self.chain,
+                    transfer_id=eid,
+                    requested=need,
+                    free=free,
+                )
+
+        return PlannedCall(
+            EffectKind.CLAIM_PAYMENT, eid, pool, data, payment.amount, tuple(checks), judge
         )
 
     # -- vault and bridge side -------------------------------------------------

@@ -10,12 +10,14 @@ node (safe to broadcast the same bytes again).
 
 ``find_effect(effect)`` asks the contract that enforces the effect's id
 (``RiskPool.transferUsed``, ``BridgeEndpoint.delivered``,
-``ReinsuranceVault.recoveryPaid``) at the final block and at the head, then
+``ReinsuranceVault.recoveryPaid``, ``RiskPool.coverOf`` for a cover binding)
+at the final block and at the head, then
 finds the transaction through the event carrying the id. An event is only
 emitted by a successful transaction, so it is proof the effect happened.
 
 Also here: the older look-ups by transfer id alone (``find_transfer``,
-``find_inbound``) and the vault reads (``vault_state``, ``cession_of``).
+``find_inbound``), the vault reads (``vault_state``, ``cession_of``) and the
+cover reads (``certificate_holder``, ``cover_state``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,12 @@ from eth_utils import to_checksum_address
 from chains.base import (
     Cession,
     CessionRecord,
+    ClaimPayment,
+    CoverOpening,
+    CoverState,
     Effect,
     InboundTransfer,
+    PoolRef,
     Recovery,
     SignedTx,
     Transfer,
@@ -262,6 +268,14 @@ class EvmReconcile(EvmCore):
             vault = checked_address(effect.vault, what="vault", chain=self.chain)
             flag = self._vault_abi.fn("recoveryPaid").encode(raw)
             return vault, flag, [self._vault_abi.events["RecoveryPaid"]]
+        if isinstance(effect, ClaimPayment):
+            pool, _ = self._check_pool(effect.pool)
+            flag = self._pool_abi.fn("transferUsed").encode(raw)
+            return pool, flag, [self._pool_abi.events["ClaimPaidToHolder"]]
+        if isinstance(effect, CoverOpening):  # coverOf is all zeros until the cover exists
+            pool, _ = self._check_pool(effect.pool)
+            flag = self._pool_abi.fn("coverOf").encode(raw)
+            return pool, flag, [self._pool_abi.events["CoverBound"]]
         raise UnknownPool(f"not an effect: {type(effect).__name__}", chain=self.chain)
 
     async def find_effect(self, effect: Effect) -> TxOutcome:
@@ -480,4 +494,69 @@ class EvmReconcile(EvmCore):
             open=bool(is_open),
             block_number=_int(head, "eth_blockNumber"),
             finalized=tuple(at_final) == tuple(at_head),
+        )
+
+    # -- covers ---------------------------------------------------------------------
+
+    async def certificate_holder(self, pool: PoolRef, cover_id: str) -> str | None:
+        """``RiskPool.certificateHolder`` at the head: who a claim payment now pays."""
+        address, _ = self._check_pool(pool)
+        check_id(cover_id, what="cover id")
+        call = self._pool_abi.fn("certificateHolder").encode(bytes.fromhex(cover_id[2:]))
+        ep, meter = self._endpoints[0], Meter()
+        raw = _hexbytes(
+            await self._rpc(ep, "eth_call", [{"to": address, "data": call}, "latest"], meter),
+            "certificateHolder",
+        )
+        if len(raw) != 32:
+            raise UnknownPool(f"no risk pool at {address}", chain=self.chain, pool_id=pool.pool_id)
+        return None if not any(raw) else to_checksum_address(raw[12:])
+
+    async def cover_state(self, pool: PoolRef, cover_id: str) -> CoverState | None:
+        """``coverOf`` and the holder at the head; ``finalized`` when the final block
+        says the same. None when the pool never opened this cover."""
+        address, _ = self._check_pool(pool)
+        check_id(cover_id, what="cover id")
+        cid = bytes.fromhex(cover_id[2:])
+        ep, meter = self._endpoints[0], Meter()
+        final = await self._final_block(ep, meter)
+        fn = self._pool_abi.fn
+        cover, holder = fn("coverOf").encode(cid), fn("certificateHolder").encode(cid)
+        head_raw, final_raw, holder_raw, head = await self._batch(
+            ep,
+            [
+                ("eth_call", [{"to": address, "data": cover}, "latest"]),
+                ("eth_call", [{"to": address, "data": cover}, hex(final.number)]),
+                ("eth_call", [{"to": address, "data": holder}, "latest"]),
+                ("eth_blockNumber", []),
+            ],
+            meter,
+        )
+        try:
+            at_head = fn("coverOf").decode(_hexbytes(head_raw, "coverOf"))
+            at_final = fn("coverOf").decode(_hexbytes(final_raw, "coverOf"))
+            (holder_address,) = fn("certificateHolder").decode(
+                _hexbytes(holder_raw, "certificateHolder")
+            )
+        except Exception:
+            raise UnknownPool(
+                f"no risk pool at {address} (coverOf does not decode)",
+                chain=self.chain,
+                pool_id=pool.pool_id,
+            ) from None
+        limit, locked, paid, status = (int(v) for v in at_head)
+        if status == 0:
+            return None
+        return CoverState(
+            chain=self.chain,
+            pool_id=pool.pool_id,
+            cover_id=cover_id,
+            holder=None if int(holder_address, 16) == 0 else to_checksum_address(holder_address),
+            remaining=limit - paid,
+            open=status == 1,
+            block_number=_int(head, "eth_blockNumber"),
+            finalized=tuple(at_final) == tuple(at_head),
+            limit=limit,
+            locked=locked,
+            paid=paid,
         )

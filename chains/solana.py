@@ -2,9 +2,11 @@
 
 :class:`SolanaAdapter` is assembled from its parts, each in its own module:
 ``solana_core`` (config, keys, pool and token-account checks, retried calls),
-``solana_reads`` (every pool at one finalized slot, checked against witnesses)
-and ``solana_sends`` (one marker-guarded transaction per transfer id, safe
-re-signing, look-up by id). :func:`connect_solana` checks the settlement mint
+``solana_reads`` (every pool at one finalized slot, checked against witnesses),
+``solana_sends`` (one marker-guarded transaction per transfer id, safe
+re-signing, look-up by id) and ``solana_covers`` (cover openings with a
+one-of-one certificate mint, claim payments to its holder under a burnt limit
+allowance). :func:`connect_solana` checks the settlement mint
 before handing out an adapter.
 
 Every solana-py / solders / httpx exception is mapped to :mod:`chains.errors`
@@ -42,9 +44,9 @@ from chains.solana_core import (
     marker_seed,
     parse_pubkey,
 )
+from chains.solana_covers import SolanaCovers
 from chains.solana_reads import SolanaReads
 from chains.solana_rpc import SolanaRpc
-from chains.solana_sends import SolanaSends
 
 __all__ = [
     "MAX_KEYS_PER_CALL",
@@ -64,8 +66,9 @@ __all__ = [
 ]
 
 
-class SolanaAdapter(SolanaReads, SolanaSends):
-    """:class:`chains.base.ChainAdapter` for SPL-token pools. Build with :func:`connect_solana`."""
+class SolanaAdapter(SolanaReads, SolanaCovers):
+    """:class:`chains.base.ChainAdapter` (and :class:`chains.base.CoverReader`) for
+    SPL-token pools. Build with :func:`connect_solana`."""
 
 
 async def connect_solana(config: SolanaConfig) -> SolanaAdapter:

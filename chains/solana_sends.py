@@ -146,7 +146,9 @@ class SolanaSends(SolanaEffects):
                 return self._outcome(
                     signed, TxState.UNKNOWN, "the node does not know its blockhash"
                 )
-            raise self._tx_error(err, logs, signed.effect_id or "", signed.tx_ref) from None
+            raise self._tx_error(
+                err, logs, signed.effect_id or "", signed.tx_ref, signed=signed
+            ) from None
         return self._outcome(signed, TxState.PENDING, f"accepted by {self._rpc.endpoint}")
 
     def _outcome(self, signed: SignedTx, state: TxState, detail: str, **kw: Any) -> TxOutcome:
@@ -160,14 +162,27 @@ class SolanaSends(SolanaEffects):
             **kw,
         )
 
-    def _tx_error(self, err: object, logs: object, tid: str, sig: str | None = None) -> ChainError:
-        """A transaction error (node JSON) as our typed error; logs kept, truncated."""
+    def _tx_error(
+        self,
+        err: object,
+        logs: object,
+        tid: str,
+        sig: str | None = None,
+        *,
+        signed: SignedTx | None = None,
+    ) -> ChainError:
+        """A transaction error (node JSON) as our typed error; logs kept, truncated.
+        With the signed transaction, its kind's own mapping goes first (``_effect_error``)."""
         kw: dict[str, Any] = {"chain": self.chain, "transfer_id": tid, "tx_hash": sig}
         if isinstance(logs, list):
             kw["logs"] = [str(line)[:200] for line in logs[-12:]]
         detail = err.get("InstructionError") if isinstance(err, dict) else None
         if isinstance(detail, list) and len(detail) == 2:
             index, why = detail
+            if signed is not None and isinstance(index, int):
+                mapped = self._effect_error(signed, index, why, kw)
+                if mapped is not None:
+                    return mapped
             custom = why.get("Custom") if isinstance(why, dict) else None
             if index == 0 and custom == 0:
                 return DuplicateTransfer("transfer id already used (marker exists)", **kw)
@@ -183,6 +198,12 @@ class SolanaSends(SolanaEffects):
         if err == "InsufficientFundsForFee":
             return InsufficientCapital("treasury authority lacks SOL for fees", **kw)
         return TransactionReverted(f"transaction failed: {str(err)[:200]}", **kw)
+
+    def _effect_error(
+        self, signed: SignedTx, index: int, why: object, kw: dict[str, Any]
+    ) -> ChainError | None:
+        """A failed instruction mapped by the effect's kind; None: the generic mapping."""
+        return None
 
     # -- status ---------------------------------------------------------------------
 
@@ -231,7 +252,7 @@ class SolanaSends(SolanaEffects):
         landed: dict[str, Any] = {"head": slot, "block_number": status.slot}
         if status.err is not None:
             err = json.loads(status.to_json()).get("err")
-            error = self._tx_error(err, None, signed.effect_id or "", signed.tx_ref)
+            error = self._tx_error(err, None, signed.effect_id or "", signed.tx_ref, signed=signed)
             final = status.confirmation_status == TransactionConfirmationStatus.Finalized
             return self._outcome(
                 signed,
@@ -439,7 +460,11 @@ class SolanaSends(SolanaEffects):
             if outcome.state is TxState.FAILED:
                 self._inflight.pop(eid, None)
                 raise self._tx_error(
-                    json.loads(outcome.revert or "null"), None, eid, outcome.tx_ref
+                    json.loads(outcome.revert or "null"),
+                    None,
+                    eid,
+                    outcome.tx_ref,
+                    signed=pending.signed,
                 )
             if outcome.state is TxState.DROPPED:
                 return None

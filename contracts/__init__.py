@@ -31,6 +31,7 @@ __all__ = [
 CONTRACT_NAMES: tuple[str, ...] = (
     "BatchReader",
     "BridgeEndpoint",
+    "PolicyCertificate",
     "ReinsuranceVault",
     "RiskPool",
     "SettlementToken",

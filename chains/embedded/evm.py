@@ -102,6 +102,8 @@ class EmbeddedEvmChain:
     adapter: EvmAdapter = field(init=False)
     pools: list[PoolRef] = field(default_factory=list)
     routes: dict[str, BridgeRoute] = field(default_factory=dict)
+    #: Keys made by ``new_payer`` (so a test can sign as them).
+    wallets: dict[str, LocalAccount] = field(default_factory=dict)
     _nonces: dict[str, int] = field(default_factory=dict)
     _abis: dict[str, ContractAbi] = field(default_factory=dict)
 
@@ -291,6 +293,22 @@ class EmbeddedEvmChain:
         """Give an account native currency for gas (e.g. a second, unauthorised key)."""
         funder = self.tester.get_accounts()[0]
         self.tester.send_transaction({"from": funder, "to": address, "value": wei, "gas": 21_000})
+
+    async def new_payer(self, pool: str, amount: int, *, approve: int | None = None) -> str:
+        """A premium payer: a new key with gas and ``amount`` of the token that has
+        approved ``pool`` for ``approve`` (default: all of it), as ``bindCover`` needs."""
+        payer = Account.create()
+        await self.fund_gas(payer.address)
+        if amount:
+            await self.mint(payer.address, amount)
+        approval = (
+            self.abi("SettlementToken")
+            .fn("approve")
+            .encode(pool, amount if approve is None else approve)
+        )
+        self.transact(payer, self.deployment.token, approval)
+        self.wallets[payer.address] = payer
+        return str(payer.address)
 
     async def mine(self, blocks: int = 1) -> None:
         self.tester.mine_blocks(blocks)

@@ -13,7 +13,8 @@ no history queries. A JSON-RPC node needs all three, so this wraps it:
   ``blockhash_validity`` blocks, like the real 150-block window; LiteSVM's
   single-hash check is switched off so the window is ours to model.
 - Signatures are indexed by every account they touch, for
-  ``getSignaturesForAddress`` and ``getTransaction``.
+  ``getSignaturesForAddress`` and ``getTransaction``; SPL token accounts by
+  their mint, for ``getTokenLargestAccounts`` (who holds a certificate mint).
 
 Synchronous on purpose: LiteSVM calls are microseconds and the RPC server runs
 them on its event loop between awaits, so each request sees one consistent state.
@@ -39,6 +40,8 @@ from solders.transaction_metadata import (
 )
 
 Tx = Transaction | VersionedTransaction
+_TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
+_TOKEN_ACCOUNT_LEN = 165
 
 #: Transaction errors after which a real leader still records the transaction
 #: (fees charged, signature queryable); others mean it never landed.
@@ -96,6 +99,7 @@ class LiteSvmChain:
         self._history: dict[Pubkey, list[tuple[int, Account | None]]] = {}
         self.txs: dict[Signature, TxRecord] = {}
         self._by_address: dict[Pubkey, list[Signature]] = {}
+        self._by_mint: dict[Pubkey, set[Pubkey]] = {}
         self.processed_count = 0
         self._register_slot(genesis_slot)
         self.svm.warp_to_slot(genesis_slot)
@@ -158,7 +162,20 @@ class LiteSvmChain:
             versions = self._history.get(key)
             if versions is None:
                 versions = self._history[key] = [(-1, before.get(key))]
-            versions.append((self.slot, self.svm.get_account(key)))
+            account = self.svm.get_account(key)
+            versions.append((self.slot, account))
+            if (
+                account is not None
+                and account.owner == _TOKEN_PROGRAM
+                and len(account.data) == _TOKEN_ACCOUNT_LEN
+            ):
+                self._by_mint.setdefault(Pubkey.from_bytes(bytes(account.data[:32])), set()).add(
+                    key
+                )
+
+    def token_accounts_of(self, mint: Pubkey) -> list[Pubkey]:
+        """Every token account of ``mint`` ever written (read each at a commitment)."""
+        return sorted(self._by_mint.get(mint, ()), key=bytes)
 
     def _prune(self) -> None:
         """Keep, per account, the newest version at or below finalized and all newer."""

@@ -40,6 +40,7 @@ MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 STATUS_CACHE_SLOTS = 300  # without searchTransactionHistory only recent statuses answer
 _MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
+_TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 
 
 class RpcFailure(Exception):
@@ -339,6 +340,35 @@ class SolanaRpcServer:
         pubkeys = [self._pubkey(k) for k in keys]
         context = self._context(config, commitment)
         value = [self._ui_account(self.chain.account_at(k, commitment), config) for k in pubkeys]
+        return {"context": context, "value": value}
+
+    def rpc_getTokenLargestAccounts(self, key: object, config: object = None) -> dict[str, Any]:
+        """The 20 largest token accounts of a mint (a node refuses a non-mint)."""
+        commitment = self._commitment(config)
+        mint = self._pubkey(key)
+        context = self._context(config, commitment)
+        account = self.chain.account_at(mint, commitment)
+        if account is None or account.owner != _TOKEN_PROGRAM or len(account.data) != 82:
+            raise invalid_params("Invalid param: not a Token mint")
+        decimals = bytes(account.data)[44]
+        rows = []
+        for holder in self.chain.token_accounts_of(mint):
+            state = self.chain.account_at(holder, commitment)
+            if state is None or state.owner != _TOKEN_PROGRAM or len(state.data) != 165:
+                continue
+            amount = int.from_bytes(bytes(state.data)[64:72], "little")
+            rows.append((amount, str(holder)))
+        rows.sort(key=lambda row: (-row[0], row[1]))
+        value = [
+            {
+                "address": address,
+                "amount": str(amount),
+                "decimals": decimals,
+                "uiAmount": amount / 10**decimals,
+                "uiAmountString": str(amount / 10**decimals),
+            }
+            for amount, address in rows[:20]
+        ]
         return {"context": context, "value": value}
 
     def rpc_getBlock(self, slot: object, config: object = None) -> dict[str, Any]:

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field, replace
 
 from pydantic import SecretBytes
 from solders.account import Account
+from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
+from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.token.state import TokenAccount
+from solders.transaction import Transaction
 
 from chains.base import PoolRef
-from chains.embedded.litesvm_chain import LiteSvmChain
+from chains.embedded.litesvm_chain import LiteSvmChain, TxRecord
 from chains.embedded.solana_rpc import SolanaRpcServer
 from chains.solana import (
     MINT_LEN,
@@ -35,6 +38,7 @@ from chains.solana import (
     SolanaConfig,
     connect_solana,
 )
+from chains.solana_covers import associated_token_address
 
 DECIMALS = 6
 TREASURY_LAMPORTS = 1_000 * 10**9  # fees and per-transfer marker rent
@@ -127,6 +131,56 @@ class EmbeddedSolana:
             }
         )
         return key
+
+    def fund_wallet(self, wallet: Pubkey, amount: int) -> Pubkey:
+        """Mint ``amount`` into ``wallet``'s associated token account (created if new)."""
+        ata = associated_token_address(wallet, self.mint)
+        held = self.token_balance(str(ata))
+        self._supply += amount
+        self.ledger.set_accounts(
+            {ata: self._token_account(wallet, held + amount), self.mint: self._mint_account()}
+        )
+        return ata
+
+    def new_payer(self, amount: int, *, approve: int | None = None) -> Keypair:
+        """A premium payer: a wallet with SOL and ``amount`` in its associated token
+        account, which approved the treasury authority for ``approve`` (default: all)."""
+        payer = Keypair()
+        self.ledger.set_accounts(
+            {
+                payer.pubkey(): Account(
+                    lamports=10**9, data=b"", owner=Pubkey.default(), executable=False
+                )
+            }
+        )
+        self.fund_wallet(payer.pubkey(), amount)
+        self.approve_premium(payer, amount if approve is None else approve)
+        return payer
+
+    def approve_premium(self, payer: Keypair, amount: int) -> None:
+        """The payer makes the treasury authority the delegate of its associated token
+        account for ``amount`` (what a cover opening collects as the premium), in a real
+        SPL ``Approve`` it signs and pays for itself."""
+        ata = associated_token_address(payer.pubkey(), self.mint)
+        approval = Instruction(
+            TOKEN_PROGRAM_ID,
+            bytes([4]) + amount.to_bytes(8, "little"),  # SPL Token Approve
+            [
+                AccountMeta(ata, is_signer=False, is_writable=True),
+                AccountMeta(self.authority.pubkey(), is_signer=False, is_writable=False),
+                AccountMeta(payer.pubkey(), is_signer=True, is_writable=False),
+            ],
+        )
+        self.run_as(payer, [approval])
+
+    def run_as(self, signer: Keypair, ixs: Sequence[Instruction]) -> None:
+        """A transaction ``signer`` signs and pays for, executed on the ledger (set-up
+        by a user's own hand: no adapter involved); raises if it failed."""
+        blockhash = self.ledger.blockhash_of(self.ledger.slot)
+        message = Message.new_with_blockhash(list(ixs), signer.pubkey(), blockhash)
+        record = self.ledger.execute(Transaction([signer], message, blockhash))
+        if not isinstance(record, TxRecord) or record.err is not None:
+            raise RuntimeError(f"embedded set-up transaction of {signer.pubkey()} failed")
 
     def new_token_account(
         self, *, owner: Pubkey | None = None, mint: Pubkey | None = None

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Operated} from "./lib/Operated.sol";
+import {PolicyCertificate} from "./PolicyCertificate.sol";
 import {TokenIO} from "./lib/TokenIO.sol";
 
 /// @notice What the pool needs from a bridge endpoint.
@@ -28,8 +29,12 @@ interface ICessionTaker {
 ///  - Every outbound movement carries a transfer id that is marked used before
 ///    any external call, so a retried or replayed instruction can never pay twice.
 ///  - Cumulative claim payments on a cover never exceed its limit.
-///  - Cover ids are never reused (closed covers stay recorded): a later ERC-721
-///    policy certificate will use `uint256(coverId)` as its token id.
+///  - Cover ids are never reused (closed covers stay recorded), so the ERC-721
+///    policy certificate of a cover is token `uint256(coverId)` of `certificate`,
+///    the PolicyCertificate contract this pool deploys in its constructor and
+///    alone may mint from (`bindCover`).
+///  - `payClaimToHolder` pays whoever holds the certificate when it runs, under
+///    a payment id from the transfer-id namespace (like `settleClaim`'s claim ids).
 contract RiskPool is Operated {
     using TokenIO for address;
 
@@ -47,6 +52,8 @@ contract RiskPool is Operated {
     }
 
     address private immutable _asset;
+    /// @notice The policy certificates (ERC-721) of this pool's covers.
+    PolicyCertificate public immutable certificate;
 
     uint256 public lockedCapital;
     uint256 public totalDeposits;
@@ -59,6 +66,17 @@ contract RiskPool is Operated {
     event CoverClosed(bytes32 indexed coverId, uint256 released);
     event ClaimPaid(bytes32 indexed coverId, address indexed to, uint256 amount, uint256 fromLocked);
     event ClaimSettled(bytes32 indexed claimId, bytes32 indexed coverId);
+    event CoverBound(
+        bytes32 indexed coverId,
+        address indexed payer,
+        address indexed holder,
+        uint256 limit,
+        uint256 lockedAmount,
+        uint256 premium
+    );
+    event ClaimPaidToHolder(
+        bytes32 indexed paymentId, bytes32 indexed coverId, address indexed holder, uint256 amount
+    );
     event CapitalSent(bytes32 indexed transferId, address indexed to, uint256 amount);
     event CapitalBridged(
         bytes32 indexed transferId, address indexed bridge, uint256 dstChainId, bytes32 recipient, uint256 amount
@@ -78,10 +96,13 @@ contract RiskPool is Operated {
     error BridgeIdTaken(bytes32 transferId);
     /// @notice The bridge or vault did not take exactly the approved amount.
     error CounterpartyShortfall(uint256 expected, uint256 taken);
+    /// @notice The cover was opened without a certificate (`openCover`): no holder to pay.
+    error NoCertificate(bytes32 coverId);
 
     constructor(address asset_, address admin_, address operator_) Operated(admin_, operator_) {
         if (asset_ == address(0)) revert ZeroAddress();
         _asset = asset_;
+        certificate = new PolicyCertificate();
     }
 
     /// @notice The settlement token this pool holds.
@@ -105,6 +126,11 @@ contract RiskPool is Operated {
         return (c.limit, c.locked, c.paid, c.status);
     }
 
+    /// @notice The holder of record of a cover's certificate, or the zero address if it has none.
+    function certificateHolder(bytes32 coverId) external view returns (address) {
+        return certificate.holderOf(uint256(coverId));
+    }
+
     /// @notice Add capital; the caller must have approved `amount` of the asset.
     function deposit(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
@@ -117,7 +143,32 @@ contract RiskPool is Operated {
     // ---------------------------------------------------------------- covers
 
     /// @notice Open a cover with a payout `limit`, locking `lockedAmount` of free capital for it.
+    /// No premium, no certificate (claims on it go to an explicit recipient: `settleClaim`).
     function openCover(bytes32 coverId, uint256 limit, uint256 lockedAmount) external onlyOperator {
+        _openCover(coverId, limit, lockedAmount);
+    }
+
+    /// @notice Bind a cover: open it (as `openCover`), collect `premium` from `payer`
+    /// (who approved this pool for it beforehand) and issue the policy certificate,
+    /// token `uint256(coverId)`, to `holder`. The lock is judged against free capital
+    /// before the premium arrives. The cover id can be bound once only.
+    function bindCover(
+        bytes32 coverId,
+        uint256 limit,
+        uint256 lockedAmount,
+        uint256 premium,
+        address payer,
+        address holder
+    ) external onlyOperator {
+        if (premium == 0) revert ZeroAmount();
+        if (payer == address(0) || holder == address(0)) revert ZeroAddress();
+        _openCover(coverId, limit, lockedAmount);
+        emit CoverBound(coverId, payer, holder, limit, lockedAmount, premium);
+        _asset.safeTransferFrom(payer, address(this), premium);
+        certificate.mint(holder, uint256(coverId));
+    }
+
+    function _openCover(bytes32 coverId, uint256 limit, uint256 lockedAmount) private {
         if (coverId == bytes32(0)) revert ZeroId();
         if (limit == 0) revert ZeroAmount();
         if (lockedAmount > limit) revert LockExceedsLimit(lockedAmount, limit);
@@ -157,6 +208,19 @@ contract RiskPool is Operated {
         transferUsed[claimId] = true;
         emit ClaimSettled(claimId, coverId);
         _payClaim(coverId, to, amount);
+    }
+
+    /// @notice Pay `amount` on a cover to the holder of its certificate at this moment,
+    /// under `paymentId`, which can never pay twice (`transferUsed(paymentId)`); capped
+    /// by the cover's limit like every claim payment.
+    function payClaimToHolder(bytes32 paymentId, bytes32 coverId, uint256 amount) external onlyOperator {
+        if (paymentId == bytes32(0)) revert ZeroId();
+        if (transferUsed[paymentId]) revert TransferIdUsed(paymentId);
+        address holder = certificate.holderOf(uint256(coverId));
+        if (holder == address(0)) revert NoCertificate(coverId);
+        transferUsed[paymentId] = true;
+        emit ClaimPaidToHolder(paymentId, coverId, holder, amount);
+        _payClaim(coverId, holder, amount);
     }
 
     function _payClaim(bytes32 coverId, address to, uint256 amount) private {

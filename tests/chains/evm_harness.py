@@ -23,6 +23,7 @@ import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 from pydantic import SecretStr
 
 from chains.base import PoolRef
@@ -32,6 +33,7 @@ from chains.evm_abi import ContractAbi
 from chains.evm_rpc import HttpEndpoint, as_int
 from chains.retry import RetryPolicy
 from chains.testing import FaultyEndpoint
+from contracts import load_artifact
 from tests.conftest import node_tool, selected_backends
 
 FAST_RETRY = RetryPolicy(attempts=4, max_seconds=5.0, initial_wait=0.01, max_wait=0.05)
@@ -66,6 +68,7 @@ class EvmHarness:
 
     back: Any
     adapter: EvmAdapter
+    _wallets: dict[str, LocalAccount] = field(default_factory=dict)
 
     @property
     def chain(self) -> str:
@@ -126,6 +129,39 @@ class EvmHarness:
     async def fund_vault(self, amount: int) -> None:
         await self.back.fund_vault(amount)
 
+    # -- what the cover conformance tests need ----------------------------------
+
+    async def new_wallet(self) -> str:
+        account: LocalAccount = Account.create()
+        self._wallets[account.address] = account
+        if hasattr(self.back, "fund_gas"):  # embedded
+            await self.back.fund_gas(account.address)
+        else:  # anvil
+            await self.back.rpc("anvil_setBalance", [account.address, hex(10**20)])
+        return str(account.address)
+
+    async def fund_payer(self, payer: str, pool: PoolRef, amount: int, approve: int) -> None:
+        token = self.back.deployment.token
+        await _maybe_await(self.back.mint(payer, amount))
+        await approve_premium(
+            self.back.endpoint, self._wallets[payer], token, pool.address, approve
+        )
+
+    async def wallet_balance(self, wallet: str) -> int:
+        return await self.token_balance(wallet)
+
+    async def transfer_certificate(
+        self, pool: PoolRef, cover_id: str, holder: str, to: str
+    ) -> None:
+        abi = ContractAbi(load_artifact("RiskPool").abi)
+        raw = await self.back.endpoint.request(
+            "eth_call", [{"to": pool.address, "data": abi.fn("certificate").encode()}, "latest"]
+        )
+        certificate = to_checksum_address(bytes.fromhex(raw[2:])[12:])
+        cert_abi = ContractAbi(load_artifact("PolicyCertificate").abi)
+        data = cert_abi.fn("safeTransferFrom").encode(holder, to, int(cover_id, 16), b"")
+        await send_as(self.back.endpoint, self._wallets[holder], certificate, data)
+
     async def wrong_asset_pool(self) -> PoolRef:
         other = await _maybe_await(
             self.back.deploy(
@@ -136,6 +172,37 @@ class EvmHarness:
         )
         (pool,) = await self.back.create_pools([0], asset=other)
         return PoolRef(self.chain, "other-asset", pool.address, self.back.deployment.token)
+
+
+async def send_as(endpoint: Any, account: LocalAccount, to: str, data: str) -> None:
+    """One transaction signed by ``account`` (which pays its gas), mined and checked."""
+    chain_id = as_int(await endpoint.request("eth_chainId", []), "chain id")
+    nonce = as_int(
+        await endpoint.request("eth_getTransactionCount", [account.address, "pending"]), "nonce"
+    )
+    price = as_int(await endpoint.request("eth_gasPrice", []), "gas price")
+    tx = {
+        "chainId": chain_id,
+        "nonce": nonce,
+        "to": to,
+        "data": data,
+        "value": 0,
+        "gas": 300_000,
+        "gasPrice": price * 2,
+    }
+    raw = "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
+    tx_hash = await endpoint.request("eth_sendRawTransaction", [raw])
+    receipt = await endpoint.request("eth_getTransactionReceipt", [tx_hash])
+    if receipt is None or as_int(receipt["status"], "status") != 1:
+        raise RuntimeError(f"set-up transaction of {account.address} failed: {tx_hash}")
+
+
+async def approve_premium(
+    endpoint: Any, payer: LocalAccount, token: str, pool: str, amount: int
+) -> None:
+    """The payer lets the pool collect ``amount`` (what ``bindCover`` pulls as the premium)."""
+    abi = ContractAbi(load_artifact("SettlementToken").abi)
+    await send_as(endpoint, payer, token, abi.fn("approve").encode(pool, amount))
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -381,6 +448,11 @@ class AnvilChain:
             "eth_call", [{"to": self.deployment.token, "data": fn.encode(address)}, "latest"]
         )
         return int(raw, 16)
+
+    async def mint(self, to: str, amount: int) -> None:
+        assert self.deployment is not None
+        fn = self.abi("SettlementToken").fn("mint")
+        await self.bulk([(self.deployment.token, fn.encode(to, amount), 200_000)])
 
     async def finalize(self) -> None:
         await self.rpc("anvil_mine", ["0x3"])  # finalized = head - 2 with one slot per epoch

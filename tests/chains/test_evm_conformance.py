@@ -17,6 +17,7 @@ from tests.chains.conformance import (
     EvmSagaConformance,
     SagaPortConformance,
 )
+from tests.chains.cover_conformance import CoverConformance
 from tests.chains.evm_harness import AnvilChain, EvmHarness, anvil_chain, skip_unless_selected
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -36,13 +37,15 @@ async def anvil(request: pytest.FixtureRequest) -> AsyncIterator[AnvilChain]:
         yield chain
 
 
-class TestEmbeddedEvm(AdapterConformance, SagaPortConformance, EvmSagaConformance):
+class TestEmbeddedEvm(
+    AdapterConformance, SagaPortConformance, EvmSagaConformance, CoverConformance
+):
     @pytest.fixture
     def harness(self, embedded: EmbeddedEvmChain) -> EvmHarness:
         return EvmHarness(embedded, embedded.adapter)
 
 
-class TestAnvilEvm(AdapterConformance, SagaPortConformance, EvmSagaConformance):
+class TestAnvilEvm(AdapterConformance, SagaPortConformance, EvmSagaConformance, CoverConformance):
     @pytest.fixture
     def harness(self, anvil: AnvilChain) -> EvmHarness:
         return EvmHarness(anvil, anvil.adapter)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.chains.conformance import AdapterConformance, SagaPortConformance
+from tests.chains.cover_conformance import CoverConformance
 from tests.chains.solana_harness import SolanaHarness, skip_unless_selected, solana_harness
 
 
@@ -17,5 +18,5 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[SolanaHarness
         yield h
 
 
-class TestSolanaConformance(AdapterConformance, SagaPortConformance):
+class TestSolanaConformance(AdapterConformance, SagaPortConformance, CoverConformance):
     pass

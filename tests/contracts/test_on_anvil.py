@@ -22,7 +22,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from contracts import attestation_digest
+from contracts import attestation_digest, load_artifact
 from tests.conftest import node_tool
 from tests.contracts.support import USDC, decode_error, deploy, send, tid
 
@@ -116,3 +116,49 @@ def test_contracts_run_on_anvil(anvil: Web3) -> None:
     with pytest.raises(ContractCustomError) as refused:
         bridge.functions.deliver(tid("x"), 1, claimant, 1, forged).call({"from": claimant})
     assert decode_error(bytes.fromhex(str(refused.value.data)[2:]))[0] == "InvalidAttestation"
+
+
+@pytest.mark.node
+def test_cover_binding_and_claim_to_the_holder_on_anvil(anvil: Web3) -> None:
+    """bindCover (premium in, ERC-721 minted by the pool's own certificate contract),
+    a certificate transfer, and payClaimToHolder paying the new holder once, on a real node."""
+    w3 = anvil
+    admin, operator, provider, holder, buyer = list(w3.eth.accounts)[:5]
+    token = deploy(w3, "SettlementToken", "Settlement USD", "sUSD", admin, sender=admin)
+    pool = deploy(w3, "RiskPool", token.address, admin, operator, sender=admin)
+    cert = w3.eth.contract(
+        address=pool.functions.certificate().call(), abi=load_artifact("PolicyCertificate").abi
+    )
+    send(token.functions.setMinter(admin, True), admin)
+    send(token.functions.mint(provider, 1_000 * USDC), admin)
+    send(token.functions.approve(pool.address, 1_000 * USDC), provider)
+    send(pool.functions.deposit(900 * USDC), provider)  # 100 left approved: the premium
+    bind = pool.functions.bindCover(tid("c"), 400 * USDC, 100 * USDC, 10 * USDC, provider, holder)
+    send(bind, operator)
+    token_id = int.from_bytes(tid("c"), "big")
+    assert cert.functions.ownerOf(token_id).call() == holder
+    assert token.functions.balanceOf(pool.address).call() == 910 * USDC
+    send(cert.functions.safeTransferFrom(holder, buyer, token_id), holder)
+    pay = pool.functions.payClaimToHolder(tid("pay"), tid("c"), 150 * USDC)
+    send(pay, operator)
+    assert token.functions.balanceOf(buyer).call() == 150 * USDC
+    assert token.functions.balanceOf(holder).call() == 0
+    with pytest.raises(ContractCustomError) as again:
+        pay.call({"from": operator})
+    assert decode_error(bytes.fromhex(str(again.value.data)[2:])) == (
+        "TransferIdUsed",
+        (tid("pay"),),
+    )
+    over = pool.functions.payClaimToHolder(tid("pay-2"), tid("c"), 250 * USDC + 1)
+    with pytest.raises(ContractCustomError) as capped:
+        over.call({"from": operator})
+    assert decode_error(bytes.fromhex(str(capped.value.data)[2:])) == (
+        "PayoutOverCap",
+        (tid("c"), 250 * USDC + 1, 250 * USDC),
+    )
+    with pytest.raises(ContractCustomError) as stranger:
+        cert.functions.transferFrom(buyer, holder, token_id).call({"from": holder})
+    assert decode_error(bytes.fromhex(str(stranger.value.data)[2:])) == (
+        "ERC721InsufficientApproval",
+        (holder, token_id),
+    )
