@@ -2,6 +2,7 @@
 pricing and the rebalancing + placement planner. No I/O; numpy and HiGHS only.
 See README.md for the entry points and invariants."""
 
+from reinsurance.deployments import DeploymentExposure, deployment_risks
 from reinsurance.errors import InsufficientCapacity, InvalidInput, ReinsuranceError, SolverError
 from reinsurance.losses import (
     AggregateDistribution,
@@ -30,7 +31,15 @@ from reinsurance.planner_types import (
     PoolState,
     Vault,
 )
-from reinsurance.pricing import CoverQuote, CoverRequest, PricingConfig, price_cover
+from reinsurance.pricing import (
+    CoverQuote,
+    CoverRequest,
+    Credibility,
+    PricingConfig,
+    incident_probability,
+    incident_severity,
+    price_cover,
+)
 from reinsurance.solvency import (
     GroupSolvency,
     PoolCapital,
@@ -53,6 +62,8 @@ __all__ = [
     "CostBreakdown",
     "CoverQuote",
     "CoverRequest",
+    "Credibility",
+    "DeploymentExposure",
     "ExcessOfLoss",
     "Explanation",
     "GroupSolvency",
@@ -82,7 +93,10 @@ __all__ = [
     "apply_treaties",
     "assess",
     "check_plan",
+    "deployment_risks",
     "exact_aggregate",
+    "incident_probability",
+    "incident_severity",
     "plan_rebalance",
     "price_cover",
     "simulate",

@@ -1,10 +1,15 @@
 """Pricing of a cover: pure premium + cost of locked capital + fees + utilisation surcharge.
 
-With ``tau = horizon_days / 365``::
+The incident probability and severity come from the covered deployment's own
+history (:func:`incident_probability`, :func:`incident_severity`):
+credibility-weighted against the cover type's prior, so a young deployment
+with no incidents is not priced as risk-free, and every incident raises the
+price. With ``tau = horizon_days / 365``::
 
     p_h        = 1 - (1 - p) ** tau                       incident within the horizon
     tvl_factor = 1 + tvl_loading * tvl_ref / (tvl_ref + tvl)   young/small contracts cost more
-    pure       = amount * p_h * severity_mean * tvl_factor
+    payable    = max(0, min(amount, per_event_max) * severity_mean - deductible)
+    pure       = payable * p_h * tvl_factor
     locked     = amount * capital_factor                   capital the cover ties up
     capital    = locked * cost_of_capital * tau
     fees       = amount * fee_bps / 10_000 + fixed_fee
@@ -13,8 +18,12 @@ With ``tau = horizon_days / 365``::
     premium    = pure + capital + fees + surcharge         (each part rounded up)
 
 Monotone: the premium never decreases when ``amount``, ``horizon_days``,
-``incident_probability``, ``severity_mean`` or ``capital_factor`` grow, nor
-when ``tvl`` or ``pool_free`` shrink (property-tested). A cover that would lock
+``incident_probability``, ``severity_mean``, ``per_event_max`` or
+``capital_factor`` grow, nor when ``tvl``, ``pool_free`` or ``deductible``
+shrink, nor (through :func:`incident_probability` and
+:func:`incident_severity`) when the incident count or severity grows
+(property-tested). The deductible enters at the mean severity (an
+approximation below the Beta's exact layer price, documented as such). A cover that would lock
 more than the pool's free capital is refused with :class:`InsufficientCapacity`.
 """
 
@@ -36,6 +45,8 @@ class CoverRequest:
     tvl: int  # total value locked in the covered contract, base units
     pool_capital: int  # the pool's capital
     pool_free: int  # the pool's capital not yet locked by covers
+    deductible: int = 0  # taken off every loss
+    per_event_max: int | None = None  # most paid per incident; None: the amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,9 @@ def _check(req: CoverRequest, cfg: PricingConfig) -> None:
     check_amount(req.pool_free, "request.pool_free")
     if req.pool_free > req.pool_capital:
         raise InvalidInput("request.pool_free", "exceeds pool_capital")
+    check_amount(req.deductible, "request.deductible")
+    if req.per_event_max is not None:
+        check_amount(req.per_event_max, "request.per_event_max", allow_zero=False)
     check_probability(cfg.capital_factor, "config.capital_factor")
     check_real(cfg.cost_of_capital, "config.cost_of_capital", lo=0.0, hi=10.0)
     check_real(cfg.fee_bps, "config.fee_bps", lo=0.0, hi=10_000.0)
@@ -95,7 +109,9 @@ def price_cover(req: CoverRequest, config: PricingConfig | None = None) -> Cover
         else 1.0
     )
     tvl_factor = 1.0 + cfg.tvl_loading * cfg.tvl_reference / (cfg.tvl_reference + req.tvl)
-    pure = req.amount * p_h * req.severity_mean * tvl_factor
+    per_event = req.amount if req.per_event_max is None else min(req.amount, req.per_event_max)
+    payable = max(0.0, per_event * req.severity_mean - req.deductible)
+    pure = payable * p_h * tvl_factor
     locked = round_up(req.amount * cfg.capital_factor)
     if locked > req.pool_free:
         raise InsufficientCapacity(
@@ -118,3 +134,47 @@ def price_cover(req: CoverRequest, config: PricingConfig | None = None) -> Cover
         locked_capital=locked,
         utilisation_after=u,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Credibility:
+    """How much a deployment's own history weighs against the cover type's prior:
+    the prior counts as ``prior_years`` of observation at its probability and
+    as ``prior_incidents`` incidents at its severity."""
+
+    prior_years: float = 2.0
+    prior_incidents: float = 2.0
+    max_probability: float = 0.95
+
+
+def incident_probability(
+    count: int, window_days: int, prior: float, credibility: Credibility | None = None
+) -> float:
+    """Annual incident probability of a deployment with ``count`` incidents over
+    ``window_days``: ``(count + prior * y0) / (window_years + y0)``, at most
+    ``max_probability``. Non-decreasing in ``count`` and in ``prior``."""
+    c = credibility or Credibility()
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InvalidInput("count", "must be a non-negative int")
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise InvalidInput("window_days", "must be a positive int")
+    check_probability(prior, "prior")
+    years = window_days / 365.0
+    p = (count + prior * c.prior_years) / (years + c.prior_years)
+    return min(p, c.max_probability)
+
+
+def incident_severity(
+    count: int, severity: float, prior: float, credibility: Credibility | None = None
+) -> float:
+    """Mean share lost per incident: the history's mean severity blended with the
+    prior by weight ``count : prior_incidents``, never below the prior (a mild
+    history does not make a cover cheaper than its type). Non-decreasing in
+    ``count`` and ``severity``."""
+    c = credibility or Credibility()
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InvalidInput("count", "must be a non-negative int")
+    check_probability(severity, "severity")
+    check_probability(prior, "prior")
+    blended = (count * severity + c.prior_incidents * prior) / (count + c.prior_incidents)
+    return max(prior, blended)

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -247,6 +248,32 @@ class VaultConfig(_Model):
     premium_bps: int = Field(default=300, ge=0, le=10000)
 
 
+class DeploymentConfig(_Model):
+    """A covered protocol deployment to seed the registry with at start-up.
+
+    Seeds only: a deployment already in the store is left as it is (operators
+    and the TVL reporter keep it current through the API)."""
+
+    deployment_id: str
+    protocol_id: str
+    chain: str  # the deployment's chain; need not host a pool
+    addresses: tuple[str, ...]
+    asset: str = "USDC"
+    tvl: int = Field(ge=0)  # base units of ``asset``
+    tvl_source: str = "config"
+    incident_count: int = Field(default=0, ge=0)
+    incident_severity_bps: int = Field(default=0, ge=0, le=10000)
+    incident_window_days: int = Field(default=365, ge=1, le=3650)
+    auditors: tuple[str, ...] = ()
+    last_audit_at: AwareDatetime | None = None  # required with auditors
+    governance_assets: int = Field(default=0, ge=0)
+
+    @field_validator("deployment_id", "protocol_id", "chain")
+    @classmethod
+    def _check_ids(cls, v: str) -> str:
+        return _name(v, "deployment, protocol or chain id")
+
+
 @dataclass(frozen=True, slots=True)
 class TlsMaterial:
     """The server's TLS files, read and checked (the key never shows in a repr)."""
@@ -444,8 +471,9 @@ class PolicyConfig(_Model):
     max_clock_skew_seconds: int = Field(default=30, ge=0, le=3600)
     #: No rebalancing while a pool's ratio is within this many bps of its target.
     rebalance_band_bps: int = Field(default=500, ge=0, le=10000)
-    #: Share of each cover type's incident probability from a shock common to
-    #: every pool holding that type (0 = pools independent).
+    #: Share of each risk's incident probability from its protocol's shock,
+    #: common to every deployment of the protocol on every chain (covers with
+    #: no deployment: common to every pool holding that cover type); 0 = independent.
     cover_type_correlation: float = Field(default=0.3, ge=0.0, le=1.0)
     #: Share from a market-wide shock hitting every cover type at once.
     market_correlation: float = Field(default=0.1, ge=0.0, le=1.0)
@@ -559,6 +587,7 @@ class RouterSettings(BaseSettings):
     execution: ExecutionConfig = ExecutionConfig()
     bridge: BridgeConfig = BridgeConfig()
     job: JobConfig = JobConfig()
+    deployments: tuple[DeploymentConfig, ...] = ()
     oracles: tuple[OracleConfig, ...] = ()
     incidents: IncidentsConfig = IncidentsConfig()
 

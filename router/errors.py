@@ -21,6 +21,10 @@
     │   ├── LimitExceeded             a move above a lane's bucket or a daily cap
     │   │                             (``scope``, ``requested``, ``headroom``,
     │   │                             ``frees_at``); retryable once it frees
+    │   ├── CoverCapExceeded          a cover's limit above its type's cap on the
+    │   │                             deployment (``cover_type``, ``basis``, ``cap``)
+    │   ├── Paused                    new covers refused: an operator paused the
+    │   │                             cover type or the pool (``target``)
     │   └── Conflict                  the write contradicts what is stored
     │       ├── StaleVersion          optimistic concurrency lost; retryable after re-reading
     │       ├── DuplicateApproval     the same operator approved twice
@@ -146,6 +150,37 @@ class LimitExceeded(PreconditionFailed):
         self.requested = requested
         self.headroom = headroom
         self.frees_at = frees_at
+
+
+class CoverCapExceeded(PreconditionFailed):
+    """A cover's limit above what its type allows on the deployment (e.g. 90 % of TVL)."""
+
+    def __init__(
+        self, cover_type: str, deployment_id: str, *, basis: str, cap: int, requested: int
+    ) -> None:
+        super().__init__(
+            f"{cover_type} cover on {deployment_id!r} is capped at {cap} ({basis}), "
+            f"{requested} requested; ask for at most {cap}",
+            cover_type=cover_type,
+            deployment_id=deployment_id,
+            basis=basis,
+            cap=cap,
+            requested=requested,
+        )
+        self.cap = cap
+        self.basis = basis
+
+
+class Paused(PreconditionFailed):
+    """An operator paused a cover type or a pool: no new quotes or binds for it."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"{target} is paused by an operator: no new quotes or binds until it is resumed "
+            "(covers in force and their claims are not affected)",
+            target=target,
+        )
+        self.target = target
 
 
 class Conflict(PreconditionFailed):

@@ -136,6 +136,9 @@ def bind_request(quote: partner_pb2.Quote, idempotency_key: str) -> partner_pb2.
     differs from what was priced; copying them from the quote is the way a
     partner binds what it was offered. Reuse ``idempotency_key`` on retries.
     """
+    terms = partner_pb2.CoverTerms()
+    terms.CopyFrom(quote.terms)
+    del terms.trigger_kinds[:]  # output only: the router fills them in from the type
     return partner_pb2.BindCoverRequest(
         idempotency_key=idempotency_key,
         quote_id=quote.quote_id,
@@ -144,4 +147,5 @@ def bind_request(quote: partner_pb2.Quote, idempotency_key: str) -> partner_pb2.
         cover_type=quote.cover_type,
         cover_amount=quote.cover_amount,
         period_days=quote.period_days,
+        terms=terms,
     )

@@ -18,6 +18,7 @@ from router.app.claims import Claims, ClaimStore
 from router.app.covers import Covers
 from router.app.incidents import Incidents
 from router.app.ports import Registry
+from router.app.protocols import Protocols
 from router.app.reporting import Reporting
 from router.domain.claims import Claim, ClaimStatus, Payment, Recoverable
 from router.domain.incidents import Alert, Incident, IncidentStatus
@@ -124,8 +125,10 @@ async def _assets(registry: Registry) -> dict[str, str]:
 
 
 class ClaimsReportingServicer(ReportingServicer):
-    def __init__(self, reporting: Reporting, incidents: Incidents) -> None:
-        super().__init__(reporting)
+    def __init__(
+        self, reporting: Reporting, incidents: Incidents, protocols: Protocols | None = None
+    ) -> None:
+        super().__init__(reporting, protocols)
         self._incidents = incidents
 
     async def SubmitIncidentReport(

@@ -29,10 +29,11 @@ HASH = BLOCK_HASH
 
 #: Wire enum <-> the domain's cover types (one entry per domain type).
 COVER_TYPES: dict[int, m.CoverType] = {
-    common_pb2.COVER_TYPE_SMART_CONTRACT: m.CoverType.SMART_CONTRACT,
-    common_pb2.COVER_TYPE_DEPEG: m.CoverType.DEPEG,
-    common_pb2.COVER_TYPE_CUSTODY: m.CoverType.CUSTODY,
-    common_pb2.COVER_TYPE_SLASHING: m.CoverType.SLASHING,
+    common_pb2.COVER_TYPE_PROTOCOL: m.CoverType.PROTOCOL,
+    common_pb2.COVER_TYPE_POSITION: m.CoverType.POSITION,
+    common_pb2.COVER_TYPE_ORACLE: m.CoverType.ORACLE,
+    common_pb2.COVER_TYPE_GOVERNANCE: m.CoverType.GOVERNANCE,
+    common_pb2.COVER_TYPE_LIQUIDITY: m.CoverType.LIQUIDITY,
 }
 COVER_TYPE_CODES: dict[str, int] = {v.value: k for k, v in COVER_TYPES.items()}
 assert set(COVER_TYPES.values()) == set(m.CoverType), "every cover type has a wire code"
@@ -267,6 +268,14 @@ def cover_to_proto(cover: m.Cover, chain: str, asset: str) -> partner_pb2.Cover:
         starts_at=timestamp(cover.starts_at),
         ends_at=timestamp(cover.ends_at),
         state=COVER_STATES.get(cover.status, partner_pb2.COVER_STATE_UNSPECIFIED),
+        terms=partner_pb2.CoverTerms(
+            deployment_id=cover.deployment_id or "",
+            deductible=amount(asset, cover.deductible),
+            per_event_max=amount(asset, cover.per_event_max or cover.limit_amount),
+            insured_value=amount(asset, cover.insured_value) if cover.insured_value else None,
+            position_ref=cover.position_ref,
+            trigger_kinds=list(cover.trigger_kinds),
+        ),
     )
 
 

@@ -11,35 +11,19 @@ from ballast.v1 import partner_pb2_grpc
 from grpc.aio import ServicerContext
 
 from router.api import auth, convert
-from router.app.covers import Covers, CoverTerms
-
-
-def _terms(request: pb.QuoteCoverRequest | pb.BindCoverRequest, asset_of: str | None) -> CoverTerms:
-    ctype = convert.parse_cover_type(request.cover_type)
-    assert ctype is not None
-    return CoverTerms(
-        chain=convert.parse_name(request.chain, "chain"),
-        pool_id=convert.parse_name(request.pool_id, "pool_id"),
-        cover_type=ctype,
-        amount=convert.parse_amount(
-            request.cover_amount,
-            "cover_amount",
-            asset=asset_of,
-            present=request.HasField("cover_amount"),
-        ),
-        period_days=request.period_days,
-    )
+from router.api.convert_covers import parse_ask, quoted_proto
+from router.app.covers import CoverAsk, Covers
 
 
 class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
     def __init__(self, covers: Covers) -> None:
         self._covers = covers
 
-    async def _checked(self, request: pb.QuoteCoverRequest | pb.BindCoverRequest) -> CoverTerms:
-        """Field checks, then the amount's asset against the pool's (which needs the pool)."""
-        terms = _terms(request, None)
-        pool = await self._covers.pool(terms.chain, terms.pool_id)
-        return _terms(request, pool.asset)
+    async def _checked(self, request: pb.QuoteCoverRequest | pb.BindCoverRequest) -> CoverAsk:
+        """Field checks, then the amounts' asset against the pool's (which needs the pool)."""
+        ask = parse_ask(request, None)
+        pool = await self._covers.pool(ask.chain, ask.pool_id)
+        return parse_ask(request, pool.asset)
 
     async def GetCapacity(
         self, request: pb.GetCapacityRequest, context: ServicerContext
@@ -57,9 +41,7 @@ class PartnerServicer(partner_pb2_grpc.PartnerServiceServicer):
         caller = auth.current_identity()
         await self._covers.partner(caller)
         quoted = await self._covers.quote(caller, await self._checked(request))
-        return pb.QuoteCoverResponse(
-            quote=convert.quote_proto(quoted.quote, quoted.pool, quoted.period_days)
-        )
+        return pb.QuoteCoverResponse(quote=quoted_proto(quoted))
 
     async def BindCover(
         self, request: pb.BindCoverRequest, context: ServicerContext

@@ -20,6 +20,8 @@ from grpc.aio import ServicerContext
 
 from router.api import auth, convert
 from router.api.convert import DIGITS, HASH, NAME
+from router.api.convert_covers import parse_tvl
+from router.app.protocols import Protocols
 from router.app.reporting import Reporting
 from router.domain.ingest import MAX_BATCH, Outcome, ReportIn
 from router.errors import InvalidRequest
@@ -119,8 +121,19 @@ def _screen(index: int, r: pb.BalanceReport, chain: str, reporter: str) -> Repor
 
 
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    def __init__(self, reporting: Reporting) -> None:
+    def __init__(self, reporting: Reporting, protocols: Protocols | None = None) -> None:
         self._reporting = reporting
+        self._protocols = protocols
+
+    async def ReportTvl(
+        self, request: pb.ReportTvlRequest, context: ServicerContext
+    ) -> pb.ReportTvlResponse:
+        """The TVL reporter's feed (rules in :mod:`router.app.protocols`)."""
+        identity = auth.current_identity()
+        reading = parse_tvl(request, require_time=True)
+        if self._protocols is None:
+            raise InvalidRequest("deployment_id", "this server has no protocol registry")
+        return pb.ReportTvlResponse(applied=await self._protocols.report_tvl(identity, reading))
 
     async def ingest(
         self, identity: auth.Identity, batch: pb.StreamReportsRequest

@@ -47,6 +47,7 @@ from router.app.incidents import Incidents, sync_oracles
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
+from router.app.protocols import Protocols
 from router.app.reporting import Reporting
 from router.config import RouterSettings
 from router.store import Store, open_store
@@ -150,6 +151,7 @@ async def start_router(
             store, engine, settings.policy, events, executor, limits=settings.limits.policy()
         )
         covers = Covers(store, engine, settings.policy, positions.invalidate)
+        protocols = Protocols(store, settings.policy)
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
         await sync_oracles(
             store, [(o.reporter_id, o.public_key, o.active) for o in settings.oracles]
@@ -158,9 +160,11 @@ async def start_router(
         claims = Claims(store, payouts)
         incidents = Incidents(store, settings.incidents.policy(), claims.open_for_incident)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ClaimsReportingServicer(reporting, incidents), server
+            ClaimsReportingServicer(reporting, incidents, protocols), server
         )
-        treasury = ClaimsTreasuryServicer(plans, positions, access, store, settings.policy, asset)
+        treasury = ClaimsTreasuryServicer(
+            plans, positions, access, store, settings.policy, asset, protocols=protocols
+        )
         treasury.attach_claims(incidents, claims, store)
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(treasury, server)
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(

@@ -11,10 +11,12 @@ from grpc.aio import ServicerContext
 
 from router import domain as m
 from router.api import auth, convert
+from router.api import convert_covers as cc
 from router.app.access import AccessControl, fingerprint_of
 from router.app.plans import Plans
 from router.app.ports import Registry
 from router.app.positions import Materialized, PositionCache
+from router.app.protocols import Protocols
 from router.config import PolicyConfig
 from router.errors import InvalidRequest
 
@@ -71,7 +73,9 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         registry: Registry,
         policy: PolicyConfig,
         asset: str = "USDC",
+        protocols: Protocols | None = None,
     ) -> None:
+        self._protocols = protocols
         self._plans = plans
         self._positions = positions
         self._answers = PositionAnswers(policy, asset)
@@ -229,3 +233,61 @@ class TreasuryServicer(treasury_pb2_grpc.TreasuryServiceServicer):
         return pb.ListRevocationsResponse(
             revocations=[convert.revocation_proto(r) for r in await self._access.revocations()]
         )
+
+    # -- covered deployments and pauses (router.app.protocols) ----------------------
+
+    @property
+    def _registry_of_protocols(self) -> Protocols:
+        if self._protocols is None:  # every server wires it; a bare servicer in a test may not
+            raise InvalidRequest("deployment", "this server has no protocol registry")
+        return self._protocols
+
+    async def AddDeployment(
+        self, request: pb.AddDeploymentRequest, context: ServicerContext
+    ) -> pb.AddDeploymentResponse:
+        deployment = cc.parse_deployment(request.deployment)
+        view, created = await self._registry_of_protocols.add(auth.current_identity(), deployment)
+        return pb.AddDeploymentResponse(deployment=cc.deployment_proto(view), created=created)
+
+    async def ListDeployments(
+        self, request: pb.ListDeploymentsRequest, context: ServicerContext
+    ) -> pb.ListDeploymentsResponse:
+        auth.current_identity()
+        protocol = (
+            convert.parse_name(request.protocol_id, "protocol_id") if request.protocol_id else None
+        )
+        views = await self._registry_of_protocols.list_views(protocol)
+        return pb.ListDeploymentsResponse(deployments=[cc.deployment_proto(v) for v in views])
+
+    async def GetDeployment(
+        self, request: pb.GetDeploymentRequest, context: ServicerContext
+    ) -> pb.GetDeploymentResponse:
+        auth.current_identity()
+        view = await self._registry_of_protocols.show(
+            convert.parse_name(request.deployment_id, "deployment_id")
+        )
+        return pb.GetDeploymentResponse(deployment=cc.deployment_proto(view))
+
+    async def SetDeploymentTvl(
+        self, request: pb.SetDeploymentTvlRequest, context: ServicerContext
+    ) -> pb.SetDeploymentTvlResponse:
+        reading = cc.parse_tvl(request, require_time=False)
+        view = await self._registry_of_protocols.set_tvl(auth.current_identity(), reading)
+        return pb.SetDeploymentTvlResponse(deployment=cc.deployment_proto(view))
+
+    async def SetPaused(
+        self, request: pb.SetPausedRequest, context: ServicerContext
+    ) -> pb.SetPausedResponse:
+        target = cc.parse_pause_target(request.target)
+        reason = convert.parse_reason(request.reason)
+        was = await self._registry_of_protocols.set_paused(
+            auth.current_identity(), target, request.paused, reason
+        )
+        return pb.SetPausedResponse(was_paused=was)
+
+    async def ListPauses(
+        self, request: pb.ListPausesRequest, context: ServicerContext
+    ) -> pb.ListPausesResponse:
+        auth.current_identity()
+        pauses = await self._registry_of_protocols.pauses()
+        return pb.ListPausesResponse(pauses=[cc.pause_proto(p) for p in pauses])

@@ -150,6 +150,7 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
     for pid, p in known_partners.items():
         if pid not in listed and p.active:
             await store.set_partner_active(pid, False)
+    await _seed_deployments(store, settings)
     for v in settings.vaults:
         await store.upsert_vault(
             m.Vault(
@@ -159,5 +160,34 @@ async def sync_registry(store: RegistrySync, settings: RouterSettings) -> None:
                 asset=v.asset,
                 capacity=v.capacity,
                 premium_bps=v.premium_bps,
+            )
+        )
+
+
+async def _seed_deployments(store: RegistrySync, settings: RouterSettings) -> None:
+    """Register the config's deployments that the store does not know yet (seeds
+    only: operators and the TVL reporter keep registered ones current)."""
+    if not settings.deployments:
+        return
+    known = {d.deployment_id for d in await store.list_deployments()}
+    now = m.utcnow()
+    for d in settings.deployments:
+        if d.deployment_id in known:
+            continue
+        await store.put_deployment(
+            m.Deployment(
+                deployment_id=d.deployment_id,
+                protocol_id=d.protocol_id,
+                chain=d.chain,
+                addresses=d.addresses,
+                asset=d.asset,
+                tvl=d.tvl,
+                tvl_source=d.tvl_source,
+                tvl_as_of=now,
+                incidents=m.IncidentHistory(
+                    d.incident_count, d.incident_severity_bps, d.incident_window_days
+                ),
+                audits=m.AuditFacts(d.auditors, d.last_audit_at),
+                governance_assets=d.governance_assets,
             )
         )

@@ -16,7 +16,6 @@ claimed through the executor.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -42,7 +41,8 @@ from router.domain.claims import (
     recoveries,
     recovery_id,
 )
-from router.domain.incidents import Incident, IncidentKind
+from router.domain.covers import COVER_DEFINITIONS, CoverType, IncidentKind
+from router.domain.incidents import Incident
 from router.errors import (
     ClaimRefused,
     InvalidRequest,
@@ -52,33 +52,6 @@ from router.errors import (
     PermissionDenied,
 )
 
-#: Which incident kinds trigger each cover type. Keys are cover type values,
-#: today's and those the cover-type work introduces (protocol, position,
-#: oracle, governance, liquidity), so either set of covers can be claimed on.
-TRIGGERS: Mapping[str, frozenset[IncidentKind]] = {
-    "smart_contract": frozenset(
-        {IncidentKind.EXPLOIT, IncidentKind.FLASH_LOAN, IncidentKind.FAILED_UPGRADE}
-    ),
-    "depeg": frozenset({IncidentKind.DEPEG}),
-    "custody": frozenset({IncidentKind.EXPLOIT}),
-    "slashing": frozenset(),
-    "protocol": frozenset(
-        {
-            IncidentKind.EXPLOIT,
-            IncidentKind.FLASH_LOAN,
-            IncidentKind.FAILED_UPGRADE,
-            IncidentKind.ORACLE_MANIPULATION,
-            IncidentKind.GOVERNANCE_ATTACK,
-        }
-    ),
-    "position": frozenset(
-        {IncidentKind.EXPLOIT, IncidentKind.FAILED_UPGRADE, IncidentKind.FLASH_LOAN}
-    ),
-    "oracle": frozenset({IncidentKind.ORACLE_MANIPULATION}),
-    "governance": frozenset({IncidentKind.GOVERNANCE_ATTACK}),
-    "liquidity": frozenset({IncidentKind.FLASH_LOAN}),
-}
-
 
 def chain_cover_id(cover_id: str) -> str:
     """The cover's id on chain (``CoverOpening.cover_id``): 0x + SHA-256 of ours."""
@@ -86,17 +59,13 @@ def chain_cover_id(cover_id: str) -> str:
 
 
 def claim_terms(cover: m.Cover, *, paid: int) -> ClaimTerms:
-    """THE one place a cover becomes the terms its claims are judged by.
-
-    For the merger of the cover-terms work: today's ``Cover`` carries no
-    deductible, per-event maximum, trigger conditions or deployment, so this
-    builds interim terms — deductible 0, per-event maximum = limit, triggers
-    from :data:`TRIGGERS` by cover type, ``deployments=None`` (matches any
-    deployment) — and the on-chain cover id from :func:`chain_cover_id`.
-    Replace the body with the cover's own terms (limit, per-event max,
-    deductible, trigger kinds, covered deployments, on-chain id) once covers
-    carry them; nothing else in the claims code needs to change.
-    """
+    """THE one place a cover becomes the terms its claims are judged by: its limit,
+    per-event maximum (0: the limit), deductible, trigger kinds (none recorded:
+    its type's), the deployment it covers (a cover naming none matches any), and
+    its on-chain id (:func:`chain_cover_id`)."""
+    triggers = frozenset(IncidentKind(k) for k in cover.trigger_kinds) or (
+        COVER_DEFINITIONS[CoverType(cover.cover_type)].triggers
+    )
     return ClaimTerms(
         cover_id=cover.cover_id,
         partner_id=cover.partner_id,
@@ -105,10 +74,10 @@ def claim_terms(cover: m.Cover, *, paid: int) -> ClaimTerms:
         starts_at=cover.starts_at,
         ends_at=cover.ends_at,
         limit=cover.limit_amount,
-        per_event_max=cover.limit_amount,
-        deductible=0,
-        triggers=TRIGGERS.get(cover.cover_type, frozenset()),
-        deployments=None,
+        per_event_max=cover.per_event_max or cover.limit_amount,
+        deductible=cover.deductible,
+        triggers=triggers,
+        deployments=frozenset({cover.deployment_id}) if cover.deployment_id else None,
         paid=paid,
     )
 

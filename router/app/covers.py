@@ -2,10 +2,15 @@
 
 The partner is always the authenticated caller and must be registered and
 active (checked on every call, so a deactivation takes effect at once on
-every replica). Capacity per pool is the :class:`~router.domain.CapacityRule`
-applied to its last confirmed balance and the cover in force; quoting shows
-it as advice and the store enforces it in the bind transaction under the
-pool's row lock. A bind commits with its audit entry.
+every replica). A cover refers to a registered deployment: its limit must fit
+the cover type's cap on it (90 % of TVL for protocol cover, ...:
+:func:`router.domain.limit_cap`) and the pool must settle in the deployment's
+valuation asset; a paused cover type or pool takes no new quote or bind. The
+premium is priced from the deployment's incident history and TVL, the pool's
+free capital and the period, and explained part by part. Capacity per pool
+is the :class:`~router.domain.CapacityRule` applied to its last confirmed
+balance and the cover in force; quoting shows it as advice and the store
+enforces it in the bind transaction under the pool's row lock. A bind commits with its audit entry.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from datetime import datetime, timedelta
 
 from router import domain as m
 from router.app.ports import CoverStore, Engine
+from router.app.protocols import check_not_paused
 from router.config import PolicyConfig
 from router.errors import (
     CapacityExceeded,
     Conflict,
-    InvalidRequest,
+    CoverCapExceeded,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
@@ -31,27 +37,37 @@ from router.errors import (
 
 
 @dataclass(frozen=True, slots=True)
-class CoverTerms:
-    """What a partner asks cover for; the same checks for a quote and its bind."""
+class CoverAsk:
+    """What a partner asks cover for: where, and the terms. The same for a quote
+    and its bind (the terms are checked by :class:`router.domain.CoverTerms`)."""
 
     chain: str
     pool_id: str
-    cover_type: m.CoverType
-    amount: int
-    period_days: int
+    terms: m.CoverTerms
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.period_days <= m.MAX_PERIOD_DAYS:
-            raise InvalidRequest("period_days", f"must be 1-{m.MAX_PERIOD_DAYS}")
-        if self.amount <= 0:
-            raise InvalidRequest("cover_amount.value", "must be positive")
+    @property
+    def cover_type(self) -> m.CoverType:
+        return self.terms.cover_type
+
+    @property
+    def amount(self) -> int:
+        return self.terms.limit
+
+    @property
+    def period_days(self) -> int:
+        return self.terms.period_days
 
 
 @dataclass(frozen=True, slots=True)
 class Quoted:
     quote: m.Quote
     pool: m.Pool
-    period_days: int
+    terms: m.CoverTerms
+    premium: m.Premium
+
+    @property
+    def period_days(self) -> int:
+        return self.terms.period_days
 
 
 class Covers:
@@ -129,17 +145,42 @@ class Covers:
             now=now,
         )
 
-    async def quote(self, caller: m.Identity, terms: CoverTerms) -> Quoted:
+    async def deployment(self, pool: m.Pool, terms: m.CoverTerms) -> m.Deployment:
+        """The covered deployment, checked against the pool and the type's cap."""
+        try:
+            d = await self._store.get_deployment(terms.deployment_id)
+        except NotFound:
+            raise UnknownEntity("deployment", terms.deployment_id) from None
+        if d.asset != pool.asset:
+            raise PreconditionFailed(
+                f"deployment {d.deployment_id} is valued in {d.asset} but pool "
+                f"{pool.pool_id} settles in {pool.asset}: choose a pool in {d.asset}"
+            )
+        cap, basis = m.limit_cap(terms, tvl=d.tvl, governance_assets=d.governance_assets)
+        if terms.limit > cap:
+            raise CoverCapExceeded(
+                terms.cover_type.value,
+                d.deployment_id,
+                basis=f"{terms.definition.cap_bps / 100:g} % of {basis.value}",
+                cap=cap,
+                requested=terms.limit,
+            )
+        return d
+
+    async def quote(self, caller: m.Identity, ask: CoverAsk) -> Quoted:
+        terms = ask.terms
         partner = await self.partner(caller)
-        pool = await self.pool(terms.chain, terms.pool_id)
+        pool = await self.pool(ask.chain, ask.pool_id)
+        await check_not_paused(self._store, terms.cover_type, pool.pool_id)
+        deployment = await self.deployment(pool, terms)
         now = m.utcnow()
         balance = await self._store.latest_balance(pool.pool_id)
         live = await self._store.covers_in_force(now=now, pool_id=pool.pool_id)
         cap = self._capacity_of(pool, balance, [(c.limit_amount, c.ends_at) for c in live], now)
-        if terms.amount > cap.available:
+        if terms.limit > cap.available:
             raise CapacityExceeded(
                 pool.pool_id,
-                requested=terms.amount,
+                requested=terms.limit,
                 available=cap.available,
                 limit=cap.binding.value,
                 detail=cap.explain(),
@@ -147,9 +188,8 @@ class Covers:
         capital = balance.amount if balance else 0
         premium = self._engine.premium(
             pool,
-            terms.cover_type.value,
-            terms.amount,
-            terms.period_days,
+            terms,
+            deployment,
             capital=capital,
             free=max(0, capital - pool.locked_capital - cap.in_force),
         )
@@ -161,26 +201,27 @@ class Covers:
                 partner_id=partner,
                 pool_id=pool.pool_id,
                 cover_type=terms.cover_type.value,
-                limit_amount=terms.amount,
-                premium=premium,
+                limit_amount=terms.limit,
+                premium=premium.total,
                 inputs_hash=m.quote_hash(
                     partner,
                     pool.chain,
                     pool.pool_id,
                     terms.cover_type.value,
-                    terms.amount,
+                    terms.limit,
                     terms.period_days,
-                    premium,
+                    premium.total,
                     expires,
+                    terms.hashed(),
                 ),
                 expires_at=expires,
                 created_at=stamp,
             )
         )
-        return Quoted(quote, pool, terms.period_days)
+        return Quoted(quote, pool, terms, premium)
 
     async def bind(
-        self, caller: m.Identity, key: str, quote_id: str, terms: CoverTerms
+        self, caller: m.Identity, key: str, quote_id: str, ask: CoverAsk
     ) -> tuple[m.BindResult, m.Pool]:
         """Bind what was quoted, exactly, once per quote and once per key.
 
@@ -188,8 +229,9 @@ class Covers:
         already bound under another key is refused (the database enforces one
         cover per quote). The cover and its audit entry commit together.
         """
+        terms = ask.terms
         partner = await self.partner(caller)
-        pool = await self.pool(terms.chain, terms.pool_id)
+        pool = await self.pool(ask.chain, ask.pool_id)
         try:
             quote = await self._store.get_quote(partner, quote_id)
         except NotFound:
@@ -199,7 +241,7 @@ class Covers:
             for name, ours, theirs in (
                 ("pool_id", quote.pool_id, pool.pool_id),
                 ("cover_type", quote.cover_type, terms.cover_type.value),
-                ("cover_amount", quote.limit_amount, terms.amount),
+                ("cover_amount", quote.limit_amount, terms.limit),
             )
             if ours != theirs
         ]
@@ -208,28 +250,38 @@ class Covers:
             pool.chain,
             pool.pool_id,
             terms.cover_type.value,
-            terms.amount,
+            terms.limit,
             terms.period_days,
             quote.premium,
             quote.expires_at,
+            terms.hashed(),
         ):
-            mismatched = ["chain or period_days"]
+            mismatched = ["chain, period_days or terms"]
         if mismatched:
             raise PreconditionFailed(
                 f"bind does not match quote {quote_id}: {', '.join(mismatched)} differ; "
                 "bind with the quoted inputs or request a new quote"
             )
+        # Checked again at bind: a pause, or a TVL that fell since the quote, stops it.
+        await check_not_paused(self._store, terms.cover_type, pool.pool_id)
+        await self.deployment(pool, terms)
         starts = quote.expires_at - timedelta(seconds=self._policy.quote_ttl_seconds)
         request = m.CoverRequest(
             partner_id=partner,
             idempotency_key=key,
             pool_id=pool.pool_id,
             cover_type=terms.cover_type.value,
-            limit_amount=terms.amount,
+            limit_amount=terms.limit,
             premium=quote.premium,
             starts_at=starts,
             ends_at=starts + timedelta(days=terms.period_days),
             quote_id=quote_id,
+            deployment_id=terms.deployment_id,
+            deductible=terms.deductible,
+            per_event_max=terms.per_event_max,
+            trigger_kinds=terms.definition.trigger_kinds(),
+            insured_value=terms.insured_value,
+            position_ref=terms.position_ref,
         )
         # Not needed for correctness (the store locks the pool's row and checks
         # capacity in the bind transaction, across replicas): this lock makes
@@ -253,6 +305,8 @@ class Covers:
                             result.cover.cover_id,
                             {
                                 "pool_id": request.pool_id,
+                                "cover_type": request.cover_type,
+                                "deployment_id": request.deployment_id,
                                 "amount": request.limit_amount,
                                 "premium": request.premium,
                                 "quote_id": request.quote_id,

@@ -7,13 +7,16 @@ units; the planner's floats never leave it.
 
 What the solvency model is told (and why):
 
-- one risk per (pool, cover type) with that type's profile from
-  :data:`router.domain.COVER_RISK` and the cover in force of that type as its
-  exposure;
-- a common shock per cover type (``protocol`` in the loss model): a depeg or
-  a custody failure hits every pool holding that cover type at once, so
-  pools' losses are correlated as the book really is; plus a market-wide
-  shock. Weights come from :class:`router.config.PolicyConfig`.
+- one risk per (pool, covered deployment, cover type), its probability and
+  severity from the deployment's incident history over the type's prior
+  (``reinsurance.incident_probability``/``incident_severity``), its exposure
+  the cover in force; linked by the deployment's **protocol id**
+  (``reinsurance.deployment_risks``): a same-protocol incident on two chains
+  is one shock hitting both, so pools covering one protocol on several chains
+  are correlated as the book really is; plus a market-wide shock;
+- cover bound before the registry (no deployment) stays one risk per (pool,
+  cover type) with the type's prior, its common shock per cover type.
+  Weights come from :class:`router.config.PolicyConfig`.
 
 Plan steps: capital moves pool -> its chain's hub -> bridge -> the other
 chain's hub -> pool. Hubs appear in steps as ``hub:<chain>``.
@@ -30,17 +33,22 @@ execution until the limit frees).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from reinsurance import (
     Correlation,
     CoverRequest,
+    DeploymentExposure,
     PoolCapital,
     PricingConfig,
     QuotaShare,
     Risk,
     SolvencyConfig,
     assess,
+    deployment_risks,
+    incident_probability,
+    incident_severity,
     plan_rebalance,
     price_cover,
     simulate,
@@ -81,24 +89,54 @@ class ReinsuranceEngine:
         )
 
     def requirements(self, pools: Sequence[m.PoolExposure]) -> dict[str, m.Requirement]:
-        risks = [
-            Risk(
-                risk_id=f"cover:{p.pool.pool_id}:{ctype}",
-                protocol=ctype,
-                chain=p.pool.chain,
-                pool_id=p.pool.pool_id,
-                exposure=exposure,
-                probability=m.COVER_RISK[m.CoverType(ctype)].probability,
-                severity_alpha=m.COVER_RISK[m.CoverType(ctype)].alpha,
-                severity_beta=m.COVER_RISK[m.CoverType(ctype)].beta,
-            )
-            for p in pools
-            for ctype, exposure in sorted(p.cover_by_type.items())
-            if exposure > 0
-        ]
+        risks = deployment_risks(
+            [
+                DeploymentExposure(
+                    pool_id=p.pool.pool_id,
+                    deployment_id=dc.deployment.deployment_id,
+                    protocol_id=dc.deployment.protocol_id,
+                    chain=dc.deployment.chain,
+                    exposure=dc.amount,
+                    probability=_probability(dc.cover_type, dc.deployment),
+                    severity_alpha=m.COVER_RISK[m.CoverType(dc.cover_type)].alpha,
+                    severity_beta=m.COVER_RISK[m.CoverType(dc.cover_type)].beta,
+                    kind=dc.cover_type,
+                )
+                for p in pools
+                for dc in p.by_deployment
+                if dc.amount > 0
+            ]
+        )
+        for p in pools:
+            on_deployments: dict[str, int] = {}
+            for dc in p.by_deployment:
+                on_deployments[dc.cover_type] = on_deployments.get(dc.cover_type, 0) + dc.amount
+            for ctype, total in sorted(p.cover_by_type.items()):
+                exposure = total - on_deployments.get(ctype, 0)
+                if exposure <= 0:
+                    continue
+                risk = m.COVER_RISK[m.CoverType(ctype)]
+                risks.append(
+                    Risk(
+                        risk_id=f"cover:{p.pool.pool_id}:{ctype}",
+                        protocol=f"type:{ctype}",
+                        chain=p.pool.chain,
+                        pool_id=p.pool.pool_id,
+                        exposure=exposure,
+                        probability=risk.probability,
+                        severity_alpha=risk.alpha,
+                        severity_beta=risk.beta,
+                    )
+                )
         if not risks:
             return {p.pool.pool_id: m.NO_REQUIREMENT for p in pools}
-        sample = simulate(risks, self._scenarios, seed=self._seed, correlation=self._correlation)
+        # The market shock must be at least as likely as the share of the riskiest
+        # deployment's probability it carries (a history can make that high).
+        corr = self._correlation
+        top = max(r.probability for r in risks) * corr.market_weight
+        if top > corr.market_probability:
+            corr = dataclasses.replace(corr, market_probability=min(1.0, top))
+        sample = simulate(risks, self._scenarios, seed=self._seed, correlation=corr)
         report = assess(
             sample,
             [
@@ -117,27 +155,39 @@ class ReinsuranceEngine:
     def premium(
         self,
         pool: m.Pool,
-        cover_type: str,
-        cover_amount: int,
-        period_days: int,
+        terms: m.CoverTerms,
+        deployment: m.Deployment,
         *,
         capital: int,
         free: int,
-    ) -> int:
-        risk = m.COVER_RISK[m.CoverType(cover_type)]
+    ) -> m.Premium:
+        prior = terms.definition.risk
+        history = deployment.incidents
+        probability = _probability(terms.cover_type.value, deployment)
         quote = price_cover(
             CoverRequest(
-                amount=cover_amount,
-                horizon_days=period_days,
-                incident_probability=risk.probability,
-                severity_mean=risk.severity_mean,
-                tvl=self._pricing.tvl_reference,
+                amount=terms.limit,
+                horizon_days=terms.period_days,
+                incident_probability=probability,
+                severity_mean=incident_severity(
+                    history.count, history.severity_bps / 10_000, prior.severity_mean
+                ),
+                tvl=max(deployment.tvl, 1),
                 pool_capital=capital,
                 pool_free=free,
+                deductible=terms.deductible,
+                per_event_max=terms.per_event_max,
             ),
             self._pricing,
         )
-        return quote.premium
+        return m.Premium(
+            pure=quote.pure_premium,
+            cost_of_capital=quote.capital_cost,
+            fees=quote.fees,
+            surcharge=quote.surcharge,
+            incident_probability_ppm=round(probability * 1_000_000),
+            utilisation_bps=min(10_000, max(0, round(quote.utilisation_after * 10_000))),
+        )
 
     def plan(
         self,
@@ -199,6 +249,13 @@ class ReinsuranceEngine:
         )
         out = plan_rebalance(inp)
         return _proposal(out, stale=[p.pool.pool_id for p in pools if p.stale], room=room)
+
+
+def _probability(cover_type: str, deployment: m.Deployment) -> float:
+    """The deployment's annual incident probability: its history over the type's prior."""
+    h = deployment.incidents
+    prior = m.COVER_RISK[m.CoverType(cover_type)].probability
+    return incident_probability(h.count, h.window_days, prior)
 
 
 def _route_capacities(routes: Sequence[RouteConfig], room: Headroom) -> list[int]:

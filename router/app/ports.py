@@ -50,6 +50,19 @@ class CoverBook(Protocol):
     ) -> list[m.Cover]: ...
 
 
+class DeploymentBook(Protocol):
+    """The registry of covered deployments and the pauses (``store/protocols.py``)."""
+
+    async def put_deployment(self, deployment: m.Deployment) -> bool: ...
+    async def get_deployment(self, deployment_id: str) -> m.Deployment: ...
+    async def list_deployments(self, protocol_id: str | None = None) -> list[m.Deployment]: ...
+    async def record_tvl(
+        self, reading: m.TvlReading, *, only_newer: bool
+    ) -> m.Deployment | None: ...
+    async def set_pause(self, pause: m.Pause | None, target: m.PauseTarget) -> bool: ...
+    async def list_pauses(self, targets: list[m.PauseTarget] | None = None) -> list[m.Pause]: ...
+
+
 class PlanBook(Protocol):
     async def create_plan(self, draft: m.PlanDraft) -> m.Plan: ...
     async def get_plan(self, plan_id: str) -> m.Plan: ...
@@ -110,6 +123,8 @@ class RegistrySync(Protocol):
     async def register_partner(self, partner: m.Partner) -> m.Partner: ...
     async def set_partner_active(self, partner_id: str, active: bool) -> bool: ...
     async def upsert_vault(self, vault: m.Vault) -> m.Vault: ...
+    async def list_deployments(self, protocol_id: str | None = None) -> list[m.Deployment]: ...
+    async def put_deployment(self, deployment: m.Deployment) -> bool: ...
 
 
 class ReportSink(Protocol):
@@ -123,6 +138,7 @@ class ReportSink(Protocol):
 
 
 class PositionStore(Registry, Balances, CoverBook, Protocol):
+    async def list_deployments(self, protocol_id: str | None = None) -> list[m.Deployment]: ...
     async def moving_transfers(self) -> list[m.TransferRecord]: ...
     async def list_plans(
         self, status: m.PlanStatus | None = None, *, limit: int = 100
@@ -130,7 +146,11 @@ class PositionStore(Registry, Balances, CoverBook, Protocol):
     async def list_cessions(self, pool_id: str | None = None) -> list[m.Cession]: ...
 
 
-class CoverStore(Registry, Balances, CoverBook, AuditLog, Transactional, Protocol):
+class ProtocolStore(DeploymentBook, AuditLog, Transactional, Protocol):
+    async def get_reporter(self, reporter_id: str) -> m.Reporter: ...
+
+
+class CoverStore(Registry, Balances, CoverBook, DeploymentBook, AuditLog, Transactional, Protocol):
     pass
 
 
@@ -166,13 +186,14 @@ class Engine(Protocol):
     def premium(
         self,
         pool: m.Pool,
-        cover_type: str,
-        cover_amount: int,
-        period_days: int,
+        terms: m.CoverTerms,
+        deployment: m.Deployment,
         *,
         capital: int,
         free: int,
-    ) -> int: ...
+    ) -> m.Premium:
+        """The premium of ``terms`` on ``deployment``, explained (parts sum to it)."""
+        ...
 
     def plan(
         self,
@@ -193,12 +214,14 @@ __all__ = [
     "Balances",
     "CoverBook",
     "CoverStore",
+    "DeploymentBook",
     "Engine",
     "Executor",
     "Keys",
     "PlanBook",
     "PlanStore",
     "PositionStore",
+    "ProtocolStore",
     "Registry",
     "RegistrySync",
     "ReportSink",

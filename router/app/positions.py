@@ -34,6 +34,20 @@ class StateSnapshot:
     cessions: tuple[m.Cession, ...]
     chains: frozenset[str]
     executing: tuple[m.Plan, ...] = ()
+    deployments: tuple[m.Deployment, ...] = ()  # the registry, for the loss model's links
+
+    def deployment_cover(self) -> dict[str, tuple[m.DeploymentCover, ...]]:
+        """Per pool, its cover in force on each registered deployment, by cover type."""
+        known = {d.deployment_id: d for d in self.deployments}
+        sums: dict[tuple[str, str, str], int] = {}
+        for c in self.covers:
+            if c.deployment_id in known:
+                key = (c.pool_id, c.deployment_id, c.cover_type)
+                sums[key] = sums.get(key, 0) + c.limit_amount
+        out: dict[str, list[m.DeploymentCover]] = {}
+        for (pool, dep, ctype), amount in sorted(sums.items()):
+            out.setdefault(pool, []).append(m.DeploymentCover(ctype, known[dep], amount))
+        return {k: tuple(v) for k, v in out.items()}
 
     def cover_by_type(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -63,6 +77,7 @@ async def read_state(repo: PositionStore, *, now: datetime | None = None) -> Sta
     cessions = await repo.list_cessions()
     chains = frozenset(c.name for c in await repo.list_chains())
     executing = await repo.list_plans(m.PlanStatus.EXECUTING, limit=10_000)
+    deployments = await repo.list_deployments()
     return StateSnapshot(
         tuple(pools),
         balances,
@@ -71,6 +86,7 @@ async def read_state(repo: PositionStore, *, now: datetime | None = None) -> Sta
         tuple(cessions),
         chains,
         tuple(executing),
+        tuple(deployments),
     )
 
 
@@ -131,10 +147,15 @@ def transit(snap: StateSnapshot) -> list[m.Transit]:
 async def requirements(engine: Engine, snap: StateSnapshot) -> dict[str, m.Requirement]:
     """Every pool's SCR/MCR; the simulation runs in a worker thread (numpy), off the loop."""
     by_type = snap.cover_by_type()
+    by_deployment = snap.deployment_cover()
     ceded = snap.ceded_ppm()
     exposures = [
         m.PoolExposure(
-            p, snap.capital(p.pool_id), by_type.get(p.pool_id, {}), ceded.get(p.pool_id, 0)
+            p,
+            snap.capital(p.pool_id),
+            by_type.get(p.pool_id, {}),
+            ceded.get(p.pool_id, 0),
+            by_deployment.get(p.pool_id, ()),
         )
         for p in snap.pools
     ]

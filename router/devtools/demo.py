@@ -27,6 +27,7 @@ from pathlib import Path
 
 import grpc
 from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.table import Table
 
@@ -59,6 +60,15 @@ COVERS = (
     ("sol-pool-1", "solana", 70_000 * USDC, 365),
     ("eth-pool-0", "ethereum", 3_000_000 * USDC, 365),
 )
+#: The covered protocol: one DEX deployed on every demo chain (TVL in USDC,
+#: incidents over the last year); covers on a chain cover its deployment.
+PROTOCOL = "dex"
+PROTOCOL_TVL = {
+    "ethereum": 50_000_000 * USDC,
+    "base": 8_000_000 * USDC,
+    "solana": 12_000_000 * USDC,
+}
+PROTOCOL_INCIDENTS = {"ethereum": 0, "base": 1, "solana": 2}
 #: One request the router must refuse: more cover than the pool can carry.
 OVERSIZED = ("bas-pool-0", "base", 1_500_000 * USDC, 365)
 #: Losses paid out of pools (chain, pool index, amount).
@@ -261,6 +271,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
 
         console.rule("4. partner binds covers; losses are paid")
         op = connect(OPERATOR)
+        await register_protocol(console, op, world.chains)
         await bind_covers(console, connect(PARTNER))
         for line in await world.pay_losses(LOSSES):
             console.print(line)
@@ -394,10 +405,50 @@ def _quote_request(
     return partner_pb2.QuoteCoverRequest(
         chain=chain,
         pool_id=pool_id,
-        cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+        cover_type=common_pb2.COVER_TYPE_PROTOCOL,
         cover_amount=common_pb2.Amount(asset="USDC", value=str(amount)),
         period_days=days,
+        terms=partner_pb2.CoverTerms(
+            deployment_id=f"{PROTOCOL}-{chain}",
+            deductible=common_pb2.Amount(asset="USDC", value=str(amount // 100)),
+        ),
     )
+
+
+async def register_protocol(
+    console: Console, operator: RouterClient, chains: Sequence[str]
+) -> None:
+    """The operator registers the covered protocol's deployments, one per chain."""
+    for chain in chains:
+        added = await operator.treasury.AddDeployment(
+            treasury_pb2.AddDeploymentRequest(
+                deployment=treasury_pb2.Deployment(
+                    deployment_id=f"{PROTOCOL}-{chain}",
+                    protocol_id=PROTOCOL,
+                    chain=chain,
+                    addresses=["0x" + f"{PROTOCOL}-{chain}".encode().hex()[:40].ljust(40, "0")],
+                    tvl=common_pb2.Amount(asset="USDC", value=str(PROTOCOL_TVL[chain])),
+                    tvl_source="demo",
+                    tvl_as_of=Timestamp(seconds=int(time.time())),
+                    incident_count=PROTOCOL_INCIDENTS[chain],
+                    incident_severity_bps=1_500 if PROTOCOL_INCIDENTS[chain] else 0,
+                    incident_window_days=365,
+                )
+            )
+        )
+        console.print(
+            f"operator registered {added.deployment.deployment_id} "
+            f"({'new' if added.created else 'updated'})"
+        )
+    listed = await operator.treasury.ListDeployments(
+        treasury_pb2.ListDeploymentsRequest(protocol_id=PROTOCOL)
+    )
+    for d in listed.deployments:
+        console.print(
+            f"covered: {d.deployment_id} (TVL {usd(d.tvl.value)} USDC, "
+            f"{d.incident_count} incidents in {d.incident_window_days} days), "
+            f"linked to {', '.join(d.linked_deployments)}"
+        )
 
 
 async def bind_covers(console: Console, partner: RouterClient) -> None:
@@ -412,9 +463,12 @@ async def bind_covers(console: Console, partner: RouterClient) -> None:
             await partner.partner.QuoteCover(_quote_request(pool_id, chain, amount, days))
         ).quote
         bound = await partner.partner.BindCover(bind_request(quote, f"demo-{pool_id}"))
+        b = quote.premium_breakdown
         console.print(
-            f"{chain}/{pool_id}: cover {usd(amount)} for {days} days, "
-            f"premium {usd(bound.cover.premium.value)} USDC"
+            f"{chain}/{pool_id}: protocol cover {usd(amount)} on {quote.terms.deployment_id} "
+            f"for {days} days, premium {usd(bound.cover.premium.value)} USDC = pure "
+            f"{usd(b.pure_premium.value)} + capital {usd(b.cost_of_capital.value)} + fees "
+            f"{usd(b.fees.value)} + utilisation {usd(b.utilisation_surcharge.value)}"
         )
 
 

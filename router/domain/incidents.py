@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from router.domain.checks import check_amount, check_enum, check_id, check_int, check_utc
+from router.domain.covers import IncidentKind  # one definition: covers' trigger kinds
 from router.errors import BadSignature, InvalidRecord, InvalidRequest
 
 #: The version tag inside every signed payload: a signature over another format never verifies.
@@ -43,17 +44,6 @@ MAX_PAYLOAD_BYTES = 16_384
 _HASH = re.compile(r"^0x[0-9a-f]{64}\Z")
 _SOLANA_SIG = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{64,88}\Z")
 _PUBKEY = re.compile(r"^[0-9a-f]{64}\Z")
-
-
-class IncidentKind(StrEnum):
-    """What happened to a covered deployment (a cover's trigger kinds are among these)."""
-
-    EXPLOIT = "exploit"  # a contract bug drained funds
-    FLASH_LOAN = "flash_loan"  # a flash-loan attack (AMM drain, price skew)
-    ORACLE_MANIPULATION = "oracle_manipulation"  # a faulty or manipulated price feed
-    GOVERNANCE_ATTACK = "governance_attack"  # a malicious governance action
-    FAILED_UPGRADE = "failed_upgrade"  # an upgrade that broke the protocol
-    DEPEG = "depeg"  # a pegged asset lost its peg
 
 
 class IncidentStatus(StrEnum):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from router.domain.protocols import Deployment
 from router.domain.registry import Pool
 
 
@@ -69,14 +70,28 @@ class PoolView:
 
 
 @dataclass(frozen=True, slots=True)
+class DeploymentCover:
+    """A pool's cover in force of one type on one registered deployment."""
+
+    cover_type: str
+    deployment: Deployment
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class PoolExposure:
-    """What the solvency model needs of one pool: its capital and its cover by type."""
+    """What the solvency model needs of one pool: its capital and its cover by type.
+
+    ``by_deployment`` is the part of it on registered deployments: the loss
+    model links deployments of one protocol (one shock on every chain); the
+    rest (covers bound before the registry) is modelled per cover type."""
 
     pool: Pool
     capital: int
     cover_by_type: Mapping[str, int]
     #: Quota share ceded to reinsurers and placed on chain, parts per million.
     ceded_ppm: int = 0
+    by_deployment: tuple[DeploymentCover, ...] = ()
 
     @property
     def active_cover(self) -> int:

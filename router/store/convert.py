@@ -94,6 +94,12 @@ def cover(r: Row) -> Cover:
         CoverStatus(r["status"]),
         r["quote_id"],
         r["created_at"],
+        deployment_id=r.get("deployment_id"),
+        deductible=int(r.get("deductible") or 0),
+        per_event_max=int(r.get("per_event_max") or 0) or r["limit_amount"],
+        trigger_kinds=tuple(k for k in (r.get("trigger_kinds") or "").split(",") if k),
+        insured_value=int(r.get("insured_value") or 0),
+        position_ref=r.get("position_ref") or "",
     )
 
 

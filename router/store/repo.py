@@ -63,6 +63,7 @@ from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
 from router.store.plans import PlansPart
+from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
 
 
@@ -88,7 +89,16 @@ async def _migrate(engine: AsyncEngine) -> None:
         raise StoreUnavailable(f"migration failed: {type(exc).__name__}") from exc
 
 
-class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, LeasesPart, ClaimsPart):
+class Store(
+    ReportsPart,
+    PlansPart,
+    AccessPart,
+    ExecutionPart,
+    LimitsPart,
+    LeasesPart,
+    ProtocolsPart,
+    ClaimsPart,
+):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
     # -- chains, pools, reporters, partners ----------------------------------
@@ -455,6 +465,12 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
                 "status": CoverStatus.ACTIVE.value,
                 "quote_id": request.quote_id,
                 "created_at": now,
+                "deployment_id": request.deployment_id,
+                "deductible": request.deductible,
+                "per_event_max": request.event_cap,
+                "trigger_kinds": ",".join(request.trigger_kinds),
+                "insured_value": request.insured_value,
+                "position_ref": request.position_ref,
             }
             await conn.execute(sa.insert(COVERS).values(**row))
         return BindResult(convert.cover(row), created=True)
@@ -495,6 +511,7 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
                 COVERS.c.cover_type,
                 COVERS.c.limit_amount,
                 COVERS.c.ends_at,
+                COVERS.c.deployment_id,
                 COVERS.c.cover_id,
             )
             .where(COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at)
@@ -507,8 +524,8 @@ class Store(ReportsPart, PlansPart, AccessPart, ExecutionPart, LimitsPart, Lease
         # A claim paid on a cover no longer locks that capital: its limit less payouts.
         paid = await self.paid_by_cover(final_only=True) if rows else {}
         return [
-            CoverInForce(p, t, int(a) - paid.get(c, 0), e)
-            for p, t, a, e, c in rows
+            CoverInForce(p, t, int(a) - paid.get(c, 0), e, d)
+            for p, t, a, e, d, c in rows
             if int(a) > paid.get(c, 0)
         ]
 

@@ -163,6 +163,19 @@ class CoverRow(SQLModel, table=True):
     status: str = Field(max_length=16)
     quote_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(sa_column=_ts())
+    # The terms (migration 0011); covers bound before it have no deployment.
+    deployment_id: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(128), nullable=True, index=True)
+    )
+    deductible: int = Field(sa_column=sa.Column(Amount(), nullable=False, server_default="0"))
+    per_event_max: int = Field(sa_column=sa.Column(Amount(), nullable=False, server_default="0"))
+    trigger_kinds: str = Field(
+        sa_column=sa.Column(sa.String(256), nullable=False, server_default="")
+    )  # comma-separated, as bound
+    insured_value: int = Field(sa_column=sa.Column(Amount(), nullable=False, server_default="0"))
+    position_ref: str = Field(
+        sa_column=sa.Column(sa.String(128), nullable=False, server_default="")
+    )
 
 
 class VaultRow(SQLModel, table=True):
@@ -370,3 +383,4 @@ class LimitUsageRow(SQLModel, table=True):
 
 
 from router.store import tables_claims as _tables_claims  # noqa: E402,F401  (incidents, claims)
+from router.store import tables_covers as tables_covers  # noqa: E402  (deployments, pauses)

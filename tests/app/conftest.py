@@ -14,6 +14,7 @@ from router.app.engine import ReinsuranceEngine
 from router.config import PolicyConfig, RouteConfig
 from router.domain.ingest import Outcome, ReportIn
 from router.store import Store
+from tests.covers_support import deployment, register
 from tests.store import conftest as _db
 
 # The store tests' fixtures: every use case runs on SQLite and on PostgreSQL.
@@ -53,6 +54,11 @@ async def book(store: Store) -> Store:
         address = "0x" + pool.encode().hex().ljust(40, "0")
         await store.upsert_pool(m.Pool(pool, chain, address, "USDC"))
     await store.register_partner(m.Partner("acme", "Acme Re"))
+    await register(
+        store,
+        deployment("amm-a", chain="chain-a"),
+        deployment("amm-b", chain="chain-b"),
+    )
     return store
 
 

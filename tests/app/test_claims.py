@@ -106,7 +106,7 @@ async def bind(
     partner: str,
     key: str,
     *,
-    cover_type: str = "smart_contract",
+    cover_type: str = "protocol",
     limit: int = 100_000 * UNIT,
     days: int = 30,
     start: datetime | None = None,
@@ -193,7 +193,7 @@ async def test_disagreement_alerts_and_pays_nothing(book: Store, world: dict) ->
 async def test_k_of_n_confirm_and_open_a_claim_per_touched_cover(book: Store, world: dict) -> None:
     incidents, _, started = use_cases(book, k=2)
     cover = await bind(book, "acme", "k1", limit=100_000 * UNIT)
-    await bind(book, "other", "k2", cover_type="depeg")  # not triggered by a flash loan
+    await bind(book, "other", "k2", cover_type="governance")  # not triggered by a flash loan
     await bind(book, "other", "k3", start=NOW + timedelta(days=1))  # not yet in force
     await incidents.submit(ident("oracle-a"), *signed(world, "oracle-a", loss=150_000 * UNIT))
     out = await incidents.submit(ident("oracle-b"), *signed(world, "oracle-b", loss=151_000 * UNIT))
@@ -223,7 +223,7 @@ async def test_bad_claims_are_refused_precisely_and_pay_nothing(book: Store, wor
     claims = Claims(book, Started())
     mine = await bind(book, "acme", "k1")
     expired = await bind(book, "acme", "k2", start=NOW - timedelta(days=40), days=30)
-    depeg = await bind(book, "acme", "k3", cover_type="depeg")
+    depeg = await bind(book, "acme", "k3", cover_type="governance")
     theirs = await bind(book, "other", "k4")
     iid = await confirmed(book, world, incidents, 50_000 * UNIT)
     before = await counts(book)

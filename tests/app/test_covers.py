@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from router import domain as m
-from router.app.covers import Covers, CoverTerms
+from router.app.covers import CoverAsk, Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.positions import pool_views, read_state, requirements
 from router.config import PolicyConfig
@@ -18,7 +18,17 @@ from router.store import Store
 from router.store.tables import metadata
 from tests.app.conftest import ACME, UNIT, Faulty, fund
 
-TERMS = CoverTerms("chain-a", "a1", m.CoverType.DEPEG, 1_000 * UNIT, 30)
+
+def ask(pool: str, amount: int, chain: str = "chain-a", **terms: object) -> CoverAsk:
+    deployment = "amm-a" if chain == "chain-a" else "amm-b"
+    return CoverAsk(
+        chain,
+        pool,
+        m.CoverTerms(m.CoverType.ORACLE, deployment, amount, 30, **terms),  # type: ignore[arg-type]
+    )
+
+
+TERMS = ask("a1", 1_000 * UNIT)
 
 
 async def test_a_quote_binds_once_whatever_the_key(
@@ -41,14 +51,14 @@ async def test_the_database_itself_refuses_a_second_cover_for_one_quote(book: St
     await fund(book, {"a1": 100_000 * UNIT})
     now = datetime.now(UTC)
     await book.save_quote(
-        m.Quote("q-raw", "acme", "a1", "depeg", UNIT, 1, "0" * 64, now + timedelta(hours=1))
+        m.Quote("q-raw", "acme", "a1", "oracle", UNIT, 1, "0" * 64, now + timedelta(hours=1))
     )
     row = {
         "partner_id": "acme",
         "request_hash": "0" * 64,
         "request_json": "{}",
         "pool_id": "a1",
-        "cover_type": "depeg",
+        "cover_type": "oracle",
         "limit_amount": UNIT,
         "premium": 1,
         "starts_at": now,
@@ -105,12 +115,12 @@ async def test_capacity_is_per_pool_and_says_what_binds(
     assert (caps["b1"].available, caps["b1"].binding) == (0, m.CapacityLimit.STALE)
     assert (caps["b2"].available, caps["b2"].binding) == (0, m.CapacityLimit.NO_BALANCE)
 
-    stale_terms = CoverTerms("chain-b", "b1", m.CoverType.DEPEG, UNIT, 30)
+    stale_terms = ask("b1", UNIT, chain="chain-b")
     with pytest.raises(CapacityExceeded) as err:
         await covers.quote(ACME, stale_terms)
     assert err.value.limit == "stale_balance" and err.value.available == 0
     assert "stale" in str(err.value)
-    too_big = CoverTerms("chain-a", "a1", m.CoverType.DEPEG, a1.available + 1, 30)
+    too_big = ask("a1", a1.available + 1)
     with pytest.raises(CapacityExceeded) as err:
         await covers.quote(ACME, too_big)
     assert err.value.available == a1.available and err.value.limit == "capacity_share"

@@ -120,12 +120,13 @@ async def test_a_failed_transfer_is_nowhere(
 async def test_premiums_leave_and_placed_cessions_relieve(
     book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
 ) -> None:
-    from router.app.covers import Covers, CoverTerms
+    from router.app.covers import CoverAsk, Covers
     from tests.app.conftest import ACME
+    from tests.covers_support import cover_terms
 
     await fund(book, {"a1": 1_000_000 * UNIT})
     covers = Covers(book, engine, policy)
-    terms = CoverTerms("chain-a", "a1", m.CoverType.CUSTODY, 500_000 * UNIT, 365)
+    terms = CoverAsk("chain-a", "a1", cover_terms(m.CoverType.POSITION, "amm-a", 500_000 * UNIT))
     await covers.bind(ACME, "cede-0001", (await covers.quote(ACME, terms)).quote.quote_id, terms)
     await book.upsert_vault(m.Vault("v1", "chain-a", "0xvault", "USDC", 10**15, 300))
     gross = (await views(book, engine, policy))["a1"].requirement.scr

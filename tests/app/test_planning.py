@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from router import domain as m
-from router.app.covers import Covers, CoverTerms
+from router.app.covers import CoverAsk, Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.plans import Plans
 from router.app.positions import read_state, requirements
 from router.config import PolicyConfig
 from router.store import Store
 from tests.app.conftest import ACME, ALICE, UNIT, fund
+from tests.covers_support import cover_terms
 
 
 async def bind(
@@ -23,10 +24,10 @@ async def bind(
     chain: str,
     amount: int,
     key: str,
-    ctype: m.CoverType = m.CoverType.CUSTODY,
+    ctype: m.CoverType = m.CoverType.POSITION,
 ) -> None:
     covers = Covers(book, engine, policy)
-    terms = CoverTerms(chain, pool, ctype, amount, 365)
+    terms = CoverAsk(chain, pool, cover_terms(ctype, f"amm-{chain[-1]}", amount))
     quoted = await covers.quote(ACME, terms)
     await covers.bind(ACME, key, quoted.quote.quote_id, terms)
 
@@ -122,16 +123,16 @@ async def test_each_cover_type_is_its_own_risk(book: Store, policy: PolicyConfig
     engine = ReinsuranceEngine(policy, [], scenarios=4_000)
     await fund(book, {"a1": 1_000_000 * UNIT, "a2": 1_000_000 * UNIT})
     await bind(
-        book, engine, policy, "a1", "chain-a", 200_000 * UNIT, "type-0001", m.CoverType.CUSTODY
+        book, engine, policy, "a1", "chain-a", 200_000 * UNIT, "type-0001", m.CoverType.POSITION
     )
     await bind(
-        book, engine, policy, "a2", "chain-a", 200_000 * UNIT, "type-0002", m.CoverType.SLASHING
+        book, engine, policy, "a2", "chain-a", 200_000 * UNIT, "type-0002", m.CoverType.LIQUIDITY
     )
     reqs = await requirements(engine, await read_state(book))
     assert reqs["a1"].scr > 0 and reqs["a2"].scr > 0
     assert reqs["a1"].scr != reqs["a2"].scr
-    # Custody losses are rarer but far more severe than slashing (Beta(2,3) vs
-    # Beta(1,20)): at the 99.5 % tail custody needs more capital.
+    # Position losses are rarer but far more severe than liquidity losses
+    # (Beta(2,3) vs Beta(1,20)): at the 99.5 % tail position cover needs more capital.
     assert reqs["a1"].scr > reqs["a2"].scr
 
 

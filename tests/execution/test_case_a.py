@@ -118,7 +118,7 @@ async def test_case_a_flash_loan_drain_paid_and_recovered(
                         "acme",
                         "case-a-cover",
                         "a1",
-                        "smart_contract",
+                        "protocol",
                         LIMIT,
                         5_000 * UNIT,
                         now - timedelta(days=1),

@@ -25,6 +25,18 @@ POOLS = [
     {"chain": "solana", "pool_id": "sol-main", "address": "So1ana" + "1" * 38},
 ]
 EVM_HASH = "0x" + "ab" * 32
+#: One protocol on both chains (the registry, seeded from the config).
+DEPLOYMENTS = [
+    {
+        "deployment_id": d,
+        "protocol_id": "amm",
+        "chain": chain,
+        "addresses": ["0x" + "33" * 20],
+        "tvl": 10**9 * 10**6,
+        "governance_assets": 5 * 10**8 * 10**6,
+    }
+    for d, chain in (("amm-ethereum", "ethereum"), ("amm-solana", "solana"))
+]
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +71,7 @@ def make_settings(server_files: dict[str, Path], db: Path, **over: Any) -> Route
             {"route_id": "eth-sol", "src_chain": "ethereum", "dst_chain": "solana"},
             {"route_id": "sol-eth", "src_chain": "solana", "dst_chain": "ethereum"},
         ],
+        "deployments": DEPLOYMENTS,
     }
     base.update(over)
     return load_settings(**base)

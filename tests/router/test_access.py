@@ -16,13 +16,15 @@ from router.api.server import RunningRouter, running_router
 from router.app.access import fingerprint_of
 from router.devtools.pki import TestCA
 from router.store import open_store
+from tests.covers_support import terms_pb
 from tests.router.conftest import make_settings, report
 
 C = grpc.StatusCode
 QUOTE = partner_pb2.QuoteCoverRequest(
+    terms=terms_pb(),
     chain="ethereum",
     pool_id="eth-main",
-    cover_type=common_pb2.COVER_TYPE_DEPEG,
+    cover_type=common_pb2.COVER_TYPE_ORACLE,
     cover_amount=common_pb2.Amount(asset="USDC", value="1000000"),
     period_days=30,
 )

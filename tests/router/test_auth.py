@@ -14,6 +14,7 @@ from router.api import auth
 from router.api.server import RunningRouter, running_router
 from router.devtools.pki import TestCA
 from router.errors import Unauthenticated
+from tests.covers_support import terms_pb
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 SECRET = SecretStr("a-local-secret-of-32-bytes-000000")
@@ -99,9 +100,10 @@ async def test_another_partners_quote_is_not_found(connect: ClientFactory) -> No
     q = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-main",
-                cover_type=common_pb2.COVER_TYPE_CUSTODY,
+                cover_type=common_pb2.COVER_TYPE_GOVERNANCE,
                 cover_amount=usdc(10**9),
                 period_days=10,
             )
@@ -115,6 +117,7 @@ async def test_another_partners_quote_is_not_found(connect: ClientFactory) -> No
         cover_type=q.cover_type,
         cover_amount=q.cover_amount,
         period_days=10,
+        terms=terms_pb(),
     )
     assert await code_of(globex.partner.BindCover(steal)) == grpc.StatusCode.NOT_FOUND
     mine = await globex.partner.ListPositions(partner_pb2.ListPositionsRequest())

@@ -17,6 +17,7 @@ from router.api.server import RunningRouter, running_router
 from router.cli import app
 from router.cli_views import Units, plan_sheet, position_sheet, show, whole
 from router.devtools.pki import TestCA
+from tests.covers_support import terms_pb
 from tests.router.cli_support import ballast, client_config
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
@@ -42,9 +43,10 @@ async def stressed_pools(connect: ClientFactory) -> None:
     quote = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-main",
-                cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                cover_type=common_pb2.COVER_TYPE_PROTOCOL,
                 cover_amount=usdc(5 * 10**6 * USDC),
                 period_days=365,
             )

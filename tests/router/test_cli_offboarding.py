@@ -15,6 +15,7 @@ from router.agent.client import RouterClient
 from router.api.server import RunningRouter
 from router.app.access import fingerprint_of
 from router.devtools.pki import TestCA
+from tests.covers_support import terms_pb
 from tests.router.cli_support import ballast, client_config, invoke
 from tests.router.conftest import ClientFactory, report, send_batches
 
@@ -23,9 +24,10 @@ C = grpc.StatusCode
 
 def quote_request() -> partner_pb2.QuoteCoverRequest:
     return partner_pb2.QuoteCoverRequest(
+        terms=terms_pb(),
         chain="ethereum",
         pool_id="eth-main",
-        cover_type=common_pb2.COVER_TYPE_CUSTODY,
+        cover_type=common_pb2.COVER_TYPE_GOVERNANCE,
         cover_amount=common_pb2.Amount(asset="USDC", value=str(10**9)),
         period_days=10,
     )

@@ -15,6 +15,7 @@ from router.agent.client import bind_request
 from router.api.server import RunningRouter
 from router.config import RouterSettings
 from tests.conftest import postgres_available
+from tests.covers_support import terms_pb
 from tests.router.conftest import ClientFactory, make_settings, report, send_batches
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -96,7 +97,7 @@ async def test_partner_quotes_binds_and_lists(
     await fund(connect, 10 * MILLION, 2 * MILLION, 3 * MILLION)
     acme = connect(ACME)
     cap = await acme.partner.GetCapacity(
-        partner_pb2.GetCapacityRequest(chain="ethereum", cover_type=common_pb2.COVER_TYPE_DEPEG)
+        partner_pb2.GetCapacityRequest(chain="ethereum", cover_type=common_pb2.COVER_TYPE_ORACLE)
     )
     # One entry per pool of the chain (capacity is per pool, shared by all cover
     # types): 80 % (the default capacity_bps) of each pool's confirmed balance.
@@ -104,16 +105,17 @@ async def test_partner_quotes_binds_and_lists(
         (c.pool_id, c.cover_type, int(c.available.value), int(c.limit.value))
         for c in cap.capacities
     ] == [
-        ("eth-alt", common_pb2.COVER_TYPE_DEPEG, 2 * MILLION * 8 // 10, 2 * MILLION * 8 // 10),
-        ("eth-main", common_pb2.COVER_TYPE_DEPEG, 10 * MILLION * 8 // 10, 10 * MILLION * 8 // 10),
+        ("eth-alt", common_pb2.COVER_TYPE_ORACLE, 2 * MILLION * 8 // 10, 2 * MILLION * 8 // 10),
+        ("eth-main", common_pb2.COVER_TYPE_ORACLE, 10 * MILLION * 8 // 10, 10 * MILLION * 8 // 10),
     ]
     assert all(c.binding_limit == partner_pb2.CAPACITY_LIMIT_CAPACITY_SHARE for c in cap.capacities)
     q = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-main",
-                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                cover_type=common_pb2.COVER_TYPE_ORACLE,
                 cover_amount=usdc(MILLION),
                 period_days=30,
             )
@@ -122,9 +124,10 @@ async def test_partner_quotes_binds_and_lists(
     longer = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-main",
-                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                cover_type=common_pb2.COVER_TYPE_ORACLE,
                 cover_amount=usdc(MILLION),
                 period_days=60,
             )
@@ -138,9 +141,10 @@ async def test_partner_quotes_binds_and_lists(
         quote_id=q.quote_id,
         chain="ethereum",
         pool_id="eth-main",
-        cover_type=common_pb2.COVER_TYPE_DEPEG,
+        cover_type=common_pb2.COVER_TYPE_ORACLE,
         cover_amount=usdc(MILLION),
         period_days=30,
+        terms=terms_pb(),
     )
     first = await acme.partner.BindCover(bind)
     again = await acme.partner.BindCover(bind)
@@ -172,9 +176,10 @@ async def test_operator_positions_plan_approve_execute_watch(
         q = (
             await acme.partner.QuoteCover(
                 partner_pb2.QuoteCoverRequest(
+                    terms=terms_pb(),
                     chain=chain,
                     pool_id=pool,
-                    cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                    cover_type=common_pb2.COVER_TYPE_PROTOCOL,
                     cover_amount=usdc(3 * MILLION // 2),
                     period_days=365,
                 )

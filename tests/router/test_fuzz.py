@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from router.agent.client import RouterClient
 from router.api.server import RunningRouter, start_router
 from router.devtools.pki import TestCA
+from tests.covers_support import terms_pb
 from tests.router.conftest import make_settings
 
 T = TypeVar("T")
@@ -56,8 +57,18 @@ days = st.integers(min_value=0, max_value=5000)
 keys = st.one_of(st.from_regex(r"[A-Za-z0-9_-]{8,64}", fullmatch=True), text)
 ids = st.one_of(st.from_regex(r"(plan|q)-[0-9a-f]{1,30}", fullmatch=True), text)
 
+terms = st.builds(
+    partner_pb2.CoverTerms,
+    deployment_id=st.one_of(st.sampled_from(["amm-ethereum", "amm-solana", "nope"]), text),
+    deductible=amounts,
+    per_event_max=amounts,
+    insured_value=amounts,
+    position_ref=st.one_of(st.just(""), text),
+    trigger_kinds=st.lists(st.sampled_from(["exploit", "x"]), max_size=1),
+)
 quote = st.builds(
     partner_pb2.QuoteCoverRequest,
+    terms=terms,
     chain=names,
     pool_id=names,
     cover_type=cover_types,
@@ -66,6 +77,7 @@ quote = st.builds(
 )
 bind = st.builds(
     partner_pb2.BindCoverRequest,
+    terms=terms,
     idempotency_key=keys,
     quote_id=ids,
     chain=names,
@@ -125,9 +137,10 @@ REQUESTS = st.one_of(
     st.tuples(st.just("reporting.StreamReports"), batch),
 )
 VALID_SHAPED_QUOTE = partner_pb2.QuoteCoverRequest(
+    terms=terms_pb(),
     chain="ethereum",
     pool_id="eth-main",
-    cover_type=common_pb2.COVER_TYPE_DEPEG,
+    cover_type=common_pb2.COVER_TYPE_ORACLE,
     cover_amount=common_pb2.Amount(asset="USDC", value="1000000"),
     period_days=30,
 )

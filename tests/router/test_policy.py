@@ -12,6 +12,7 @@ from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 from router.agent.client import RouterClient, bind_request
 from router.api.server import RunningRouter, running_router
 from router.devtools.pki import TestCA
+from tests.covers_support import terms_pb
 from tests.router.conftest import make_settings, report, send_batches
 
 
@@ -73,9 +74,10 @@ async def test_large_plans_need_two_other_operators(
             q = (
                 await acme.partner.QuoteCover(
                     partner_pb2.QuoteCoverRequest(
+                        terms=terms_pb(),
                         chain="ethereum",
                         pool_id="eth-alt",
-                        cover_type=common_pb2.COVER_TYPE_SMART_CONTRACT,
+                        cover_type=common_pb2.COVER_TYPE_PROTOCOL,
                         cover_amount=common_pb2.Amount(asset="USDC", value=str(5 * 10**11)),
                         period_days=365,
                     )
@@ -130,16 +132,17 @@ async def test_no_capacity_on_a_stale_balance(
             fresh = report("eth-alt", 10**12, 5)
             await send_batches(rep, [old, fresh])
             cap = await acme.partner.GetCapacity(
-                partner_pb2.GetCapacityRequest(cover_type=common_pb2.COVER_TYPE_DEPEG)
+                partner_pb2.GetCapacityRequest(cover_type=common_pb2.COVER_TYPE_ORACLE)
             )
             eth = next(c for c in cap.capacities if c.chain == "ethereum")
             assert int(eth.available.value) == 10**12 * 8_000 // 10_000  # eth-alt only
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await acme.partner.QuoteCover(
                     partner_pb2.QuoteCoverRequest(
+                        terms=terms_pb(),
                         chain="ethereum",
                         pool_id="eth-main",
-                        cover_type=common_pb2.COVER_TYPE_DEPEG,
+                        cover_type=common_pb2.COVER_TYPE_ORACLE,
                         cover_amount=common_pb2.Amount(asset="USDC", value="1000000"),
                         period_days=30,
                     )
@@ -169,9 +172,10 @@ async def test_positions_follow_ingestion_without_a_reload(
             q = (
                 await acme.partner.QuoteCover(
                     partner_pb2.QuoteCoverRequest(
+                        terms=terms_pb(),
                         chain="ethereum",
                         pool_id="eth-main",
-                        cover_type=common_pb2.COVER_TYPE_CUSTODY,
+                        cover_type=common_pb2.COVER_TYPE_GOVERNANCE,
                         cover_amount=common_pb2.Amount(asset="USDC", value=str(10**12)),
                         period_days=90,
                     )
@@ -214,9 +218,10 @@ async def test_concurrent_binds_cannot_oversell_a_pool(
                     (
                         await acme.partner.QuoteCover(
                             partner_pb2.QuoteCoverRequest(
+                                terms=terms_pb(),
                                 chain="ethereum",
                                 pool_id="eth-main",
-                                cover_type=common_pb2.COVER_TYPE_DEPEG,
+                                cover_type=common_pb2.COVER_TYPE_ORACLE,
                                 cover_amount=common_pb2.Amount(asset="USDC", value=str(6 * 10**11)),
                                 period_days=30,
                             )
@@ -255,9 +260,10 @@ async def test_two_replicas_on_one_database_cannot_oversell_a_pool(
                 (
                     await acme1.partner.QuoteCover(
                         partner_pb2.QuoteCoverRequest(
+                            terms=terms_pb(),
                             chain="ethereum",
                             pool_id="eth-main",
-                            cover_type=common_pb2.COVER_TYPE_DEPEG,
+                            cover_type=common_pb2.COVER_TYPE_ORACLE,
                             cover_amount=common_pb2.Amount(asset="USDC", value=str(6 * 10**11)),
                             period_days=30,
                         )

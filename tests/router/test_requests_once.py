@@ -10,6 +10,7 @@ from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 
 from router.agent.client import bind_request
 from router.api.server import RunningRouter
+from tests.covers_support import terms_pb
 from tests.router.conftest import ClientFactory, report, send_batches
 
 UNIT = 10**6
@@ -26,9 +27,10 @@ async def test_execute_plan_with_one_key_from_many_clients_answers_alike(
     q = (
         await acme.partner.QuoteCover(
             partner_pb2.QuoteCoverRequest(
+                terms=terms_pb(),
                 chain="ethereum",
                 pool_id="eth-alt",
-                cover_type=common_pb2.COVER_TYPE_CUSTODY,
+                cover_type=common_pb2.COVER_TYPE_GOVERNANCE,
                 cover_amount=common_pb2.Amount(asset="USDC", value=str(700 * UNIT)),
                 period_days=365,
             )
@@ -74,9 +76,10 @@ async def test_list_positions_is_newest_first_and_pages(
         q = (
             await acme.partner.QuoteCover(
                 partner_pb2.QuoteCoverRequest(
+                    terms=terms_pb(),
                     chain="ethereum",
                     pool_id="eth-main",
-                    cover_type=common_pb2.COVER_TYPE_DEPEG,
+                    cover_type=common_pb2.COVER_TYPE_ORACLE,
                     cover_amount=common_pb2.Amount(asset="USDC", value=str((i + 1) * UNIT)),
                     period_days=30,
                 )

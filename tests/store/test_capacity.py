@@ -32,7 +32,7 @@ def cover(key: str, amount: int, **kw: object) -> CoverRequest:
         partner_id="acme",
         idempotency_key=key,
         pool_id="p1",
-        cover_type="depeg",
+        cover_type="oracle",
         limit_amount=amount,
         premium=1,
         starts_at=T0,

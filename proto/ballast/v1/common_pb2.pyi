@@ -13,10 +13,11 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class CoverType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COVER_TYPE_UNSPECIFIED: _ClassVar[CoverType]
-    COVER_TYPE_SMART_CONTRACT: _ClassVar[CoverType]
-    COVER_TYPE_DEPEG: _ClassVar[CoverType]
-    COVER_TYPE_CUSTODY: _ClassVar[CoverType]
-    COVER_TYPE_SLASHING: _ClassVar[CoverType]
+    COVER_TYPE_PROTOCOL: _ClassVar[CoverType]
+    COVER_TYPE_POSITION: _ClassVar[CoverType]
+    COVER_TYPE_ORACLE: _ClassVar[CoverType]
+    COVER_TYPE_GOVERNANCE: _ClassVar[CoverType]
+    COVER_TYPE_LIQUIDITY: _ClassVar[CoverType]
 
 class ClaimState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -36,10 +37,11 @@ class IncidentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INCIDENT_STATE_CONFIRMED: _ClassVar[IncidentState]
     INCIDENT_STATE_REJECTED: _ClassVar[IncidentState]
 COVER_TYPE_UNSPECIFIED: CoverType
-COVER_TYPE_SMART_CONTRACT: CoverType
-COVER_TYPE_DEPEG: CoverType
-COVER_TYPE_CUSTODY: CoverType
-COVER_TYPE_SLASHING: CoverType
+COVER_TYPE_PROTOCOL: CoverType
+COVER_TYPE_POSITION: CoverType
+COVER_TYPE_ORACLE: CoverType
+COVER_TYPE_GOVERNANCE: CoverType
+COVER_TYPE_LIQUIDITY: CoverType
 CLAIM_STATE_UNSPECIFIED: ClaimState
 CLAIM_STATE_FILED: ClaimState
 CLAIM_STATE_VALIDATED: ClaimState

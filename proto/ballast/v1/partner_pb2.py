@@ -26,17 +26,17 @@ from ballast.v1 import common_pb2 as ballast_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62\x61llast/v1/partner.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x08\x43\x61pacity\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12%\n\tavailable\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12!\n\x05limit\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x08in_force\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x30\n\rbinding_limit\x18\x07 \x01(\x0e\x32\x19.ballast.v1.CapacityLimit\x12,\n\x08\x66rees_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetCapacityRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\"?\n\x13GetCapacityResponse\x12(\n\ncapacities\x18\x01 \x03(\x0b\x32\x14.ballast.v1.Capacity\"\x9d\x01\n\x11QuoteCoverRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12)\n\ncover_type\x18\x03 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x05 \x01(\r\"\xf8\x01\n\x05Quote\x12\x10\n\x08quote_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12)\n\ncover_type\x18\x04 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x06 \x01(\r\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"6\n\x12QuoteCoverResponse\x12 \n\x05quote\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Quote\"\xc7\x01\n\x10\x42indCoverRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x07 \x01(\r\"\xc8\x02\n\x05\x43over\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12-\n\tstarts_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\n \x01(\x0e\x32\x16.ballast.v1.CoverState\"F\n\x11\x42indCoverResponse\x12 \n\x05\x63over\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Cover\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"=\n\x14ListPositionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListPositionsResponse\x12!\n\x06\x63overs\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Cover\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x10\x46ileClaimRequest\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x0c\x63laimed_loss\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\"F\n\x11\x46ileClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\"4\n\x10GetClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\":\n\x11ListClaimsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x12ListClaimsResponse\x12!\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x93\x01\n\rCapacityLimit\x12\x1e\n\x1a\x43\x41PACITY_LIMIT_UNSPECIFIED\x10\x00\x12!\n\x1d\x43\x41PACITY_LIMIT_CAPACITY_SHARE\x10\x01\x12 \n\x1c\x43\x41PACITY_LIMIT_STALE_BALANCE\x10\x02\x12\x1d\n\x19\x43\x41PACITY_LIMIT_NO_BALANCE\x10\x03*\x8e\x01\n\nCoverState\x12\x1b\n\x17\x43OVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OVER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43OVER_STATE_EXPIRED\x10\x02\x12\x17\n\x13\x43OVER_STATE_CLAIMED\x10\x03\x12\x19\n\x15\x43OVER_STATE_CANCELLED\x10\x04\x32\xab\x04\n\x0ePartnerService\x12N\n\x0bGetCapacity\x12\x1e.ballast.v1.GetCapacityRequest\x1a\x1f.ballast.v1.GetCapacityResponse\x12K\n\nQuoteCover\x12\x1d.ballast.v1.QuoteCoverRequest\x1a\x1e.ballast.v1.QuoteCoverResponse\x12H\n\tBindCover\x12\x1c.ballast.v1.BindCoverRequest\x1a\x1d.ballast.v1.BindCoverResponse\x12T\n\rListPositions\x12 .ballast.v1.ListPositionsRequest\x1a!.ballast.v1.ListPositionsResponse\x12H\n\tFileClaim\x12\x1c.ballast.v1.FileClaimRequest\x1a\x1d.ballast.v1.FileClaimResponse\x12\x45\n\x08GetClaim\x12\x1b.ballast.v1.GetClaimRequest\x1a\x1c.ballast.v1.GetClaimResponse\x12K\n\nListClaims\x12\x1d.ballast.v1.ListClaimsRequest\x1a\x1e.ballast.v1.ListClaimsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62\x61llast/v1/partner.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x08\x43\x61pacity\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12%\n\tavailable\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12!\n\x05limit\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x08in_force\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x30\n\rbinding_limit\x18\x07 \x01(\x0e\x32\x19.ballast.v1.CapacityLimit\x12,\n\x08\x66rees_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetCapacityRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\"?\n\x13GetCapacityResponse\x12(\n\ncapacities\x18\x01 \x03(\x0b\x32\x14.ballast.v1.Capacity\"\xc4\x01\n\x11QuoteCoverRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12)\n\ncover_type\x18\x03 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x05 \x01(\r\x12%\n\x05terms\x18\x06 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\"\xd8\x02\n\x05Quote\x12\x10\n\x08quote_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12)\n\ncover_type\x18\x04 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x06 \x01(\r\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05terms\x18\t \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x37\n\x11premium_breakdown\x18\n \x01(\x0b\x32\x1c.ballast.v1.PremiumBreakdown\"6\n\x12QuoteCoverResponse\x12 \n\x05quote\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Quote\"\xee\x01\n\x10\x42indCoverRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x07 \x01(\r\x12%\n\x05terms\x18\x08 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\"\xef\x02\n\x05\x43over\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12-\n\tstarts_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\n \x01(\x0e\x32\x16.ballast.v1.CoverState\x12%\n\x05terms\x18\x0b \x01(\x0b\x32\x16.ballast.v1.CoverTerms\"F\n\x11\x42indCoverResponse\x12 \n\x05\x63over\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Cover\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"=\n\x14ListPositionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListPositionsResponse\x12!\n\x06\x63overs\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Cover\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xce\x01\n\nCoverTerms\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12&\n\ndeductible\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rper_event_max\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rinsured_value\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x14\n\x0cposition_ref\x18\x05 \x01(\t\x12\x15\n\rtrigger_kinds\x18\x06 \x03(\t\"\xf9\x01\n\x10PremiumBreakdown\x12(\n\x0cpure_premium\x18\x01 \x01(\x0b\x32\x12.ballast.v1.Amount\x12+\n\x0f\x63ost_of_capital\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04\x66\x65\x65s\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x31\n\x15utilisation_surcharge\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x18incident_probability_ppm\x18\x05 \x01(\r\x12\x17\n\x0futilisation_bps\x18\x06 \x01(\r\"c\n\x10\x46ileClaimRequest\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x0c\x63laimed_loss\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\"F\n\x11\x46ileClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\"4\n\x10GetClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\":\n\x11ListClaimsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x12ListClaimsResponse\x12!\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x93\x01\n\rCapacityLimit\x12\x1e\n\x1a\x43\x41PACITY_LIMIT_UNSPECIFIED\x10\x00\x12!\n\x1d\x43\x41PACITY_LIMIT_CAPACITY_SHARE\x10\x01\x12 \n\x1c\x43\x41PACITY_LIMIT_STALE_BALANCE\x10\x02\x12\x1d\n\x19\x43\x41PACITY_LIMIT_NO_BALANCE\x10\x03*\x8e\x01\n\nCoverState\x12\x1b\n\x17\x43OVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OVER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43OVER_STATE_EXPIRED\x10\x02\x12\x17\n\x13\x43OVER_STATE_CLAIMED\x10\x03\x12\x19\n\x15\x43OVER_STATE_CANCELLED\x10\x04\x32\xab\x04\n\x0ePartnerService\x12N\n\x0bGetCapacity\x12\x1e.ballast.v1.GetCapacityRequest\x1a\x1f.ballast.v1.GetCapacityResponse\x12K\n\nQuoteCover\x12\x1d.ballast.v1.QuoteCoverRequest\x1a\x1e.ballast.v1.QuoteCoverResponse\x12H\n\tBindCover\x12\x1c.ballast.v1.BindCoverRequest\x1a\x1d.ballast.v1.BindCoverResponse\x12T\n\rListPositions\x12 .ballast.v1.ListPositionsRequest\x1a!.ballast.v1.ListPositionsResponse\x12H\n\tFileClaim\x12\x1c.ballast.v1.FileClaimRequest\x1a\x1d.ballast.v1.FileClaimResponse\x12\x45\n\x08GetClaim\x12\x1b.ballast.v1.GetClaimRequest\x1a\x1c.ballast.v1.GetClaimResponse\x12K\n\nListClaims\x12\x1d.ballast.v1.ListClaimsRequest\x1a\x1e.ballast.v1.ListClaimsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.partner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CAPACITYLIMIT']._serialized_start=2166
-  _globals['_CAPACITYLIMIT']._serialized_end=2313
-  _globals['_COVERSTATE']._serialized_start=2316
-  _globals['_COVERSTATE']._serialized_end=2458
+  _globals['_CAPACITYLIMIT']._serialized_start=2840
+  _globals['_CAPACITYLIMIT']._serialized_end=2987
+  _globals['_COVERSTATE']._serialized_start=2990
+  _globals['_COVERSTATE']._serialized_end=3132
   _globals['_CAPACITY']._serialized_start=99
   _globals['_CAPACITY']._serialized_end=392
   _globals['_GETCAPACITYREQUEST']._serialized_start=394
@@ -44,33 +44,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCAPACITYRESPONSE']._serialized_start=474
   _globals['_GETCAPACITYRESPONSE']._serialized_end=537
   _globals['_QUOTECOVERREQUEST']._serialized_start=540
-  _globals['_QUOTECOVERREQUEST']._serialized_end=697
-  _globals['_QUOTE']._serialized_start=700
-  _globals['_QUOTE']._serialized_end=948
-  _globals['_QUOTECOVERRESPONSE']._serialized_start=950
-  _globals['_QUOTECOVERRESPONSE']._serialized_end=1004
-  _globals['_BINDCOVERREQUEST']._serialized_start=1007
-  _globals['_BINDCOVERREQUEST']._serialized_end=1206
-  _globals['_COVER']._serialized_start=1209
-  _globals['_COVER']._serialized_end=1537
-  _globals['_BINDCOVERRESPONSE']._serialized_start=1539
-  _globals['_BINDCOVERRESPONSE']._serialized_end=1609
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1611
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1672
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1674
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1757
-  _globals['_FILECLAIMREQUEST']._serialized_start=1759
-  _globals['_FILECLAIMREQUEST']._serialized_end=1858
-  _globals['_FILECLAIMRESPONSE']._serialized_start=1860
-  _globals['_FILECLAIMRESPONSE']._serialized_end=1930
-  _globals['_GETCLAIMREQUEST']._serialized_start=1932
-  _globals['_GETCLAIMREQUEST']._serialized_end=1967
-  _globals['_GETCLAIMRESPONSE']._serialized_start=1969
-  _globals['_GETCLAIMRESPONSE']._serialized_end=2021
-  _globals['_LISTCLAIMSREQUEST']._serialized_start=2023
-  _globals['_LISTCLAIMSREQUEST']._serialized_end=2081
-  _globals['_LISTCLAIMSRESPONSE']._serialized_start=2083
-  _globals['_LISTCLAIMSRESPONSE']._serialized_end=2163
-  _globals['_PARTNERSERVICE']._serialized_start=2461
-  _globals['_PARTNERSERVICE']._serialized_end=3016
+  _globals['_QUOTECOVERREQUEST']._serialized_end=736
+  _globals['_QUOTE']._serialized_start=739
+  _globals['_QUOTE']._serialized_end=1083
+  _globals['_QUOTECOVERRESPONSE']._serialized_start=1085
+  _globals['_QUOTECOVERRESPONSE']._serialized_end=1139
+  _globals['_BINDCOVERREQUEST']._serialized_start=1142
+  _globals['_BINDCOVERREQUEST']._serialized_end=1380
+  _globals['_COVER']._serialized_start=1383
+  _globals['_COVER']._serialized_end=1750
+  _globals['_BINDCOVERRESPONSE']._serialized_start=1752
+  _globals['_BINDCOVERRESPONSE']._serialized_end=1822
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=1824
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=1885
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=1887
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=1970
+  _globals['_COVERTERMS']._serialized_start=1973
+  _globals['_COVERTERMS']._serialized_end=2179
+  _globals['_PREMIUMBREAKDOWN']._serialized_start=2182
+  _globals['_PREMIUMBREAKDOWN']._serialized_end=2431
+  _globals['_FILECLAIMREQUEST']._serialized_start=2433
+  _globals['_FILECLAIMREQUEST']._serialized_end=2532
+  _globals['_FILECLAIMRESPONSE']._serialized_start=2534
+  _globals['_FILECLAIMRESPONSE']._serialized_end=2604
+  _globals['_GETCLAIMREQUEST']._serialized_start=2606
+  _globals['_GETCLAIMREQUEST']._serialized_end=2641
+  _globals['_GETCLAIMRESPONSE']._serialized_start=2643
+  _globals['_GETCLAIMRESPONSE']._serialized_end=2695
+  _globals['_LISTCLAIMSREQUEST']._serialized_start=2697
+  _globals['_LISTCLAIMSREQUEST']._serialized_end=2755
+  _globals['_LISTCLAIMSRESPONSE']._serialized_start=2757
+  _globals['_LISTCLAIMSRESPONSE']._serialized_end=2837
+  _globals['_PARTNERSERVICE']._serialized_start=3135
+  _globals['_PARTNERSERVICE']._serialized_end=3690
 # @@protoc_insertion_point(module_scope)

@@ -70,21 +70,23 @@ class GetCapacityResponse(_message.Message):
     def __init__(self, capacities: _Optional[_Iterable[_Union[Capacity, _Mapping]]] = ...) -> None: ...
 
 class QuoteCoverRequest(_message.Message):
-    __slots__ = ("chain", "pool_id", "cover_type", "cover_amount", "period_days")
+    __slots__ = ("chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
     COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     chain: str
     pool_id: str
     cover_type: _common_pb2.CoverType
     cover_amount: _common_pb2.Amount
     period_days: int
-    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ...) -> None: ...
+    terms: CoverTerms
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
 
 class Quote(_message.Message):
-    __slots__ = ("quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "premium", "expires_at")
+    __slots__ = ("quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "premium", "expires_at", "terms", "premium_breakdown")
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +95,8 @@ class Quote(_message.Message):
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
     PREMIUM_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    PREMIUM_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     quote_id: str
     chain: str
     pool_id: str
@@ -101,7 +105,9 @@ class Quote(_message.Message):
     period_days: int
     premium: _common_pb2.Amount
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    terms: CoverTerms
+    premium_breakdown: PremiumBreakdown
+    def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., premium_breakdown: _Optional[_Union[PremiumBreakdown, _Mapping]] = ...) -> None: ...
 
 class QuoteCoverResponse(_message.Message):
     __slots__ = ("quote",)
@@ -110,7 +116,7 @@ class QuoteCoverResponse(_message.Message):
     def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
 
 class BindCoverRequest(_message.Message):
-    __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days")
+    __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms")
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +124,7 @@ class BindCoverRequest(_message.Message):
     COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
     COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     quote_id: str
     chain: str
@@ -125,10 +132,11 @@ class BindCoverRequest(_message.Message):
     cover_type: _common_pb2.CoverType
     cover_amount: _common_pb2.Amount
     period_days: int
-    def __init__(self, idempotency_key: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ...) -> None: ...
+    terms: CoverTerms
+    def __init__(self, idempotency_key: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
 
 class Cover(_message.Message):
-    __slots__ = ("cover_id", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "premium", "starts_at", "ends_at", "state")
+    __slots__ = ("cover_id", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "premium", "starts_at", "ends_at", "state", "terms")
     COVER_ID_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +147,7 @@ class Cover(_message.Message):
     STARTS_AT_FIELD_NUMBER: _ClassVar[int]
     ENDS_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     cover_id: str
     quote_id: str
     chain: str
@@ -149,7 +158,8 @@ class Cover(_message.Message):
     starts_at: _timestamp_pb2.Timestamp
     ends_at: _timestamp_pb2.Timestamp
     state: CoverState
-    def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ...) -> None: ...
+    terms: CoverTerms
+    def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
 
 class BindCoverResponse(_message.Message):
     __slots__ = ("cover", "created")
@@ -174,6 +184,38 @@ class ListPositionsResponse(_message.Message):
     covers: _containers.RepeatedCompositeFieldContainer[Cover]
     next_page_token: str
     def __init__(self, covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CoverTerms(_message.Message):
+    __slots__ = ("deployment_id", "deductible", "per_event_max", "insured_value", "position_ref", "trigger_kinds")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIBLE_FIELD_NUMBER: _ClassVar[int]
+    PER_EVENT_MAX_FIELD_NUMBER: _ClassVar[int]
+    INSURED_VALUE_FIELD_NUMBER: _ClassVar[int]
+    POSITION_REF_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_KINDS_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    deductible: _common_pb2.Amount
+    per_event_max: _common_pb2.Amount
+    insured_value: _common_pb2.Amount
+    position_ref: str
+    trigger_kinds: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deployment_id: _Optional[str] = ..., deductible: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., per_event_max: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., insured_value: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., position_ref: _Optional[str] = ..., trigger_kinds: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PremiumBreakdown(_message.Message):
+    __slots__ = ("pure_premium", "cost_of_capital", "fees", "utilisation_surcharge", "incident_probability_ppm", "utilisation_bps")
+    PURE_PREMIUM_FIELD_NUMBER: _ClassVar[int]
+    COST_OF_CAPITAL_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    UTILISATION_SURCHARGE_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_PROBABILITY_PPM_FIELD_NUMBER: _ClassVar[int]
+    UTILISATION_BPS_FIELD_NUMBER: _ClassVar[int]
+    pure_premium: _common_pb2.Amount
+    cost_of_capital: _common_pb2.Amount
+    fees: _common_pb2.Amount
+    utilisation_surcharge: _common_pb2.Amount
+    incident_probability_ppm: int
+    utilisation_bps: int
+    def __init__(self, pure_premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost_of_capital: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., fees: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., utilisation_surcharge: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., incident_probability_ppm: _Optional[int] = ..., utilisation_bps: _Optional[int] = ...) -> None: ...
 
 class FileClaimRequest(_message.Message):
     __slots__ = ("cover_id", "incident_id", "claimed_loss")

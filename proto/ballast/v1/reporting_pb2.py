@@ -26,15 +26,15 @@ from ballast.v1 import common_pb2 as ballast_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62\x61llast/v1/reporting.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x01\n\rBalanceReport\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x12\n\nblock_hash\x18\x05 \x01(\t\x12\x11\n\tfinalized\x18\x06 \x01(\x08\x12/\n\x0bobserved_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nblock_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x14StreamReportsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12*\n\x07reports\x18\x02 \x03(\x0b\x32\x19.ballast.v1.BalanceReport\"t\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12(\n\x06reason\x18\x04 \x01(\x0e\x32\x18.ballast.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"\xa0\x01\n\x15StreamReportsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\x12)\n\nrejections\x18\x04 \x03(\x0b\x32\x15.ballast.v1.Rejection\x12\x13\n\x0breporter_id\x18\x05 \x01(\t\x12\x11\n\tconfirmed\x18\x06 \x01(\r\"A\n\x1bSubmitIncidentReportRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\xb5\x01\n\x1cSubmitIncidentReportResponse\x12\x13\n\x0breport_hash\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ballast.v1.IncidentState\x12\x15\n\rconfirmed_now\x18\x04 \x01(\x08\x12\x1a\n\x12\x61greeing_reporters\x18\x05 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t*\xa8\x02\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREJECT_REASON_UNKNOWN_POOL\x10\x01\x12&\n\"REJECT_REASON_REPORTER_NOT_ALLOWED\x10\x02\x12\x1d\n\x19REJECT_REASON_STALE_BLOCK\x10\x03\x12\x1b\n\x17REJECT_REASON_NOT_FINAL\x10\x04\x12\x19\n\x15REJECT_REASON_INVALID\x10\x05\x12\x1a\n\x16REJECT_REASON_CONFLICT\x10\x06\x12\x1f\n\x1bREJECT_REASON_UNKNOWN_CHAIN\x10\x07\x12\x1d\n\x19REJECT_REASON_FROM_FUTURE\x10\x08\x32\xd7\x01\n\x10ReportingService\x12X\n\rStreamReports\x12 .ballast.v1.StreamReportsRequest\x1a!.ballast.v1.StreamReportsResponse(\x01\x30\x01\x12i\n\x14SubmitIncidentReport\x12\'.ballast.v1.SubmitIncidentReportRequest\x1a(.ballast.v1.SubmitIncidentReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x62\x61llast/v1/reporting.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x01\n\rBalanceReport\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12\"\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x12\n\nblock_hash\x18\x05 \x01(\t\x12\x11\n\tfinalized\x18\x06 \x01(\x08\x12/\n\x0bobserved_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nblock_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x14StreamReportsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12*\n\x07reports\x18\x02 \x03(\x0b\x32\x19.ballast.v1.BalanceReport\"t\n\tRejection\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12(\n\x06reason\x18\x04 \x01(\x0e\x32\x18.ballast.v1.RejectReason\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"\xa0\x01\n\x15StreamReportsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\x12\x10\n\x08rejected\x18\x03 \x01(\r\x12)\n\nrejections\x18\x04 \x03(\x0b\x32\x15.ballast.v1.Rejection\x12\x13\n\x0breporter_id\x18\x05 \x01(\t\x12\x11\n\tconfirmed\x18\x06 \x01(\r\"\x85\x01\n\x10ReportTvlRequest\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12\x1f\n\x03tvl\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0e\n\x06source\x18\x03 \x01(\t\x12)\n\x05\x61s_of\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11ReportTvlResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\"A\n\x1bSubmitIncidentReportRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\xb5\x01\n\x1cSubmitIncidentReportResponse\x12\x13\n\x0breport_hash\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x05state\x18\x03 \x01(\x0e\x32\x19.ballast.v1.IncidentState\x12\x15\n\rconfirmed_now\x18\x04 \x01(\x08\x12\x1a\n\x12\x61greeing_reporters\x18\x05 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t*\xa8\x02\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREJECT_REASON_UNKNOWN_POOL\x10\x01\x12&\n\"REJECT_REASON_REPORTER_NOT_ALLOWED\x10\x02\x12\x1d\n\x19REJECT_REASON_STALE_BLOCK\x10\x03\x12\x1b\n\x17REJECT_REASON_NOT_FINAL\x10\x04\x12\x19\n\x15REJECT_REASON_INVALID\x10\x05\x12\x1a\n\x16REJECT_REASON_CONFLICT\x10\x06\x12\x1f\n\x1bREJECT_REASON_UNKNOWN_CHAIN\x10\x07\x12\x1d\n\x19REJECT_REASON_FROM_FUTURE\x10\x08\x32\xa1\x02\n\x10ReportingService\x12X\n\rStreamReports\x12 .ballast.v1.StreamReportsRequest\x1a!.ballast.v1.StreamReportsResponse(\x01\x30\x01\x12H\n\tReportTvl\x12\x1c.ballast.v1.ReportTvlRequest\x1a\x1d.ballast.v1.ReportTvlResponse\x12i\n\x14SubmitIncidentReport\x12\'.ballast.v1.SubmitIncidentReportRequest\x1a(.ballast.v1.SubmitIncidentReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.reporting_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REJECTREASON']._serialized_start=963
-  _globals['_REJECTREASON']._serialized_end=1259
+  _globals['_REJECTREASON']._serialized_start=1137
+  _globals['_REJECTREASON']._serialized_end=1433
   _globals['_BALANCEREPORT']._serialized_start=101
   _globals['_BALANCEREPORT']._serialized_end=342
   _globals['_STREAMREPORTSREQUEST']._serialized_start=344
@@ -43,10 +43,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REJECTION']._serialized_end=546
   _globals['_STREAMREPORTSRESPONSE']._serialized_start=549
   _globals['_STREAMREPORTSRESPONSE']._serialized_end=709
-  _globals['_SUBMITINCIDENTREPORTREQUEST']._serialized_start=711
-  _globals['_SUBMITINCIDENTREPORTREQUEST']._serialized_end=776
-  _globals['_SUBMITINCIDENTREPORTRESPONSE']._serialized_start=779
-  _globals['_SUBMITINCIDENTREPORTRESPONSE']._serialized_end=960
-  _globals['_REPORTINGSERVICE']._serialized_start=1262
-  _globals['_REPORTINGSERVICE']._serialized_end=1477
+  _globals['_REPORTTVLREQUEST']._serialized_start=712
+  _globals['_REPORTTVLREQUEST']._serialized_end=845
+  _globals['_REPORTTVLRESPONSE']._serialized_start=847
+  _globals['_REPORTTVLRESPONSE']._serialized_end=883
+  _globals['_SUBMITINCIDENTREPORTREQUEST']._serialized_start=885
+  _globals['_SUBMITINCIDENTREPORTREQUEST']._serialized_end=950
+  _globals['_SUBMITINCIDENTREPORTRESPONSE']._serialized_start=953
+  _globals['_SUBMITINCIDENTREPORTRESPONSE']._serialized_end=1134
+  _globals['_REPORTINGSERVICE']._serialized_start=1436
+  _globals['_REPORTINGSERVICE']._serialized_end=1725
 # @@protoc_insertion_point(module_scope)

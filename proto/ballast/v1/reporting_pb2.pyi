@@ -90,6 +90,24 @@ class StreamReportsResponse(_message.Message):
     confirmed: int
     def __init__(self, batch_id: _Optional[str] = ..., accepted: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., reporter_id: _Optional[str] = ..., confirmed: _Optional[int] = ...) -> None: ...
 
+class ReportTvlRequest(_message.Message):
+    __slots__ = ("deployment_id", "tvl", "source", "as_of")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TVL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    tvl: _common_pb2.Amount
+    source: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, deployment_id: _Optional[str] = ..., tvl: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., source: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReportTvlResponse(_message.Message):
+    __slots__ = ("applied",)
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    def __init__(self, applied: _Optional[bool] = ...) -> None: ...
+
 class SubmitIncidentReportRequest(_message.Message):
     __slots__ = ("payload", "signature")
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]

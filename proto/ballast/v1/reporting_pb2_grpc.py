@@ -44,6 +44,11 @@ class ReportingServiceStub:
                 request_serializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.FromString,
                 _registered_method=True)
+        self.ReportTvl = channel.unary_unary(
+                '/ballast.v1.ReportingService/ReportTvl',
+                request_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
+                _registered_method=True)
         self.SubmitIncidentReport = channel.unary_unary(
                 '/ballast.v1.ReportingService/SubmitIncidentReport',
                 request_serializer=ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportRequest.SerializeToString,
@@ -71,6 +76,15 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportTvl(self, request, context):
+        """ReportTvl is the TVL reporter's feed: one deployment's TVL reading. A
+        reporter reports only for deployments on the chain its identity names;
+        a reading not newer than the stored one is ignored (applied = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitIncidentReport(self, request, context):
         """SubmitIncidentReport takes one incident report signed by an oracle
         reporter (a reporter identity registered with an Ed25519 key under
@@ -91,6 +105,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.StreamReports,
                     request_deserializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.SerializeToString,
+            ),
+            'ReportTvl': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportTvl,
+                    request_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.SerializeToString,
             ),
             'SubmitIncidentReport': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitIncidentReport,
@@ -130,6 +149,33 @@ class ReportingService:
             '/ballast.v1.ReportingService/StreamReports',
             ballast_dot_v1_dot_reporting__pb2.StreamReportsRequest.SerializeToString,
             ballast_dot_v1_dot_reporting__pb2.StreamReportsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportTvl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.ReportingService/ReportTvl',
+            ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
+            ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -388,6 +388,140 @@ class GetLimitsResponse(_message.Message):
     limits: _containers.RepeatedCompositeFieldContainer[Limit]
     def __init__(self, limits: _Optional[_Iterable[_Union[Limit, _Mapping]]] = ...) -> None: ...
 
+class Deployment(_message.Message):
+    __slots__ = ("deployment_id", "protocol_id", "chain", "addresses", "tvl", "tvl_source", "tvl_as_of", "incident_count", "incident_severity_bps", "incident_window_days", "auditors", "last_audit_at", "governance_assets", "linked_deployments")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    TVL_FIELD_NUMBER: _ClassVar[int]
+    TVL_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TVL_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_SEVERITY_BPS_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    AUDITORS_FIELD_NUMBER: _ClassVar[int]
+    LAST_AUDIT_AT_FIELD_NUMBER: _ClassVar[int]
+    GOVERNANCE_ASSETS_FIELD_NUMBER: _ClassVar[int]
+    LINKED_DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    protocol_id: str
+    chain: str
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    tvl: _common_pb2.Amount
+    tvl_source: str
+    tvl_as_of: _timestamp_pb2.Timestamp
+    incident_count: int
+    incident_severity_bps: int
+    incident_window_days: int
+    auditors: _containers.RepeatedScalarFieldContainer[str]
+    last_audit_at: _timestamp_pb2.Timestamp
+    governance_assets: _common_pb2.Amount
+    linked_deployments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deployment_id: _Optional[str] = ..., protocol_id: _Optional[str] = ..., chain: _Optional[str] = ..., addresses: _Optional[_Iterable[str]] = ..., tvl: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., tvl_source: _Optional[str] = ..., tvl_as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., incident_count: _Optional[int] = ..., incident_severity_bps: _Optional[int] = ..., incident_window_days: _Optional[int] = ..., auditors: _Optional[_Iterable[str]] = ..., last_audit_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., governance_assets: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., linked_deployments: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddDeploymentRequest(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+
+class AddDeploymentResponse(_message.Message):
+    __slots__ = ("deployment", "created")
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    created: bool
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListDeploymentsRequest(_message.Message):
+    __slots__ = ("protocol_id",)
+    PROTOCOL_ID_FIELD_NUMBER: _ClassVar[int]
+    protocol_id: str
+    def __init__(self, protocol_id: _Optional[str] = ...) -> None: ...
+
+class ListDeploymentsResponse(_message.Message):
+    __slots__ = ("deployments",)
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    deployments: _containers.RepeatedCompositeFieldContainer[Deployment]
+    def __init__(self, deployments: _Optional[_Iterable[_Union[Deployment, _Mapping]]] = ...) -> None: ...
+
+class GetDeploymentRequest(_message.Message):
+    __slots__ = ("deployment_id",)
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    def __init__(self, deployment_id: _Optional[str] = ...) -> None: ...
+
+class GetDeploymentResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+
+class SetDeploymentTvlRequest(_message.Message):
+    __slots__ = ("deployment_id", "tvl", "source", "as_of")
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TVL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    deployment_id: str
+    tvl: _common_pb2.Amount
+    source: str
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, deployment_id: _Optional[str] = ..., tvl: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., source: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SetDeploymentTvlResponse(_message.Message):
+    __slots__ = ("deployment",)
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    deployment: Deployment
+    def __init__(self, deployment: _Optional[_Union[Deployment, _Mapping]] = ...) -> None: ...
+
+class PauseTarget(_message.Message):
+    __slots__ = ("cover_type", "pool_id")
+    COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    cover_type: _common_pb2.CoverType
+    pool_id: str
+    def __init__(self, cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., pool_id: _Optional[str] = ...) -> None: ...
+
+class SetPausedRequest(_message.Message):
+    __slots__ = ("target", "paused", "reason")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    target: PauseTarget
+    paused: bool
+    reason: str
+    def __init__(self, target: _Optional[_Union[PauseTarget, _Mapping]] = ..., paused: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetPausedResponse(_message.Message):
+    __slots__ = ("was_paused",)
+    WAS_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    was_paused: bool
+    def __init__(self, was_paused: _Optional[bool] = ...) -> None: ...
+
+class Pause(_message.Message):
+    __slots__ = ("target", "reason", "operator", "since")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    target: PauseTarget
+    reason: str
+    operator: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, target: _Optional[_Union[PauseTarget, _Mapping]] = ..., reason: _Optional[str] = ..., operator: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListPausesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPausesResponse(_message.Message):
+    __slots__ = ("pauses",)
+    PAUSES_FIELD_NUMBER: _ClassVar[int]
+    pauses: _containers.RepeatedCompositeFieldContainer[Pause]
+    def __init__(self, pauses: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ...) -> None: ...
+
 class IncidentAlert(_message.Message):
     __slots__ = ("kind", "detail", "raised_at")
     KIND_FIELD_NUMBER: _ClassVar[int]

@@ -103,6 +103,36 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
                 _registered_method=True)
+        self.AddDeployment = channel.unary_unary(
+                '/ballast.v1.TreasuryService/AddDeployment',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.AddDeploymentRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.AddDeploymentResponse.FromString,
+                _registered_method=True)
+        self.ListDeployments = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListDeployments',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListDeploymentsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListDeploymentsResponse.FromString,
+                _registered_method=True)
+        self.GetDeployment = channel.unary_unary(
+                '/ballast.v1.TreasuryService/GetDeployment',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.GetDeploymentRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.GetDeploymentResponse.FromString,
+                _registered_method=True)
+        self.SetDeploymentTvl = channel.unary_unary(
+                '/ballast.v1.TreasuryService/SetDeploymentTvl',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlResponse.FromString,
+                _registered_method=True)
+        self.SetPaused = channel.unary_unary(
+                '/ballast.v1.TreasuryService/SetPaused',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.SetPausedRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.SetPausedResponse.FromString,
+                _registered_method=True)
+        self.ListPauses = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListPauses',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.FromString,
+                _registered_method=True)
         self.ListIncidents = channel.unary_unary(
                 '/ballast.v1.TreasuryService/ListIncidents',
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.ListIncidentsRequest.SerializeToString,
@@ -246,6 +276,53 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddDeployment(self, request, context):
+        """AddDeployment registers a covered protocol deployment, or updates the
+        facts of one already registered (its protocol and chain never change).
+        Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeployments(self, request, context):
+        """ListDeployments lists covered deployments (of one protocol, or all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeployment(self, request, context):
+        """GetDeployment returns one deployment with the other deployments of its
+        protocol (the loss model treats an incident of one protocol as one shock).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDeploymentTvl(self, request, context):
+        """SetDeploymentTvl records a deployment's TVL with its source and time. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPaused(self, request, context):
+        """SetPaused pauses or resumes a cover type or a pool: while paused, new
+        quotes and binds for it fail with FAILED_PRECONDITION naming the pause;
+        covers in force and their claims are unaffected. Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPauses(self, request, context):
+        """ListPauses lists what is paused now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListIncidents(self, request, context):
         """ListIncidents lists incidents, newest first, with the alerts they raised.
         """
@@ -358,6 +435,36 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.GetLimits,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.SerializeToString,
+            ),
+            'AddDeployment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddDeployment,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.AddDeploymentRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.AddDeploymentResponse.SerializeToString,
+            ),
+            'ListDeployments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeployments,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListDeploymentsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListDeploymentsResponse.SerializeToString,
+            ),
+            'GetDeployment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeployment,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.GetDeploymentRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.GetDeploymentResponse.SerializeToString,
+            ),
+            'SetDeploymentTvl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDeploymentTvl,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlResponse.SerializeToString,
+            ),
+            'SetPaused': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPaused,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.SetPausedRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.SetPausedResponse.SerializeToString,
+            ),
+            'ListPauses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPauses,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.SerializeToString,
             ),
             'ListIncidents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListIncidents,
@@ -745,6 +852,168 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/GetLimits',
             ballast_dot_v1_dot_treasury__pb2.GetLimitsRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.GetLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddDeployment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/AddDeployment',
+            ballast_dot_v1_dot_treasury__pb2.AddDeploymentRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.AddDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeployments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListDeployments',
+            ballast_dot_v1_dot_treasury__pb2.ListDeploymentsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListDeploymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeployment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/GetDeployment',
+            ballast_dot_v1_dot_treasury__pb2.GetDeploymentRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.GetDeploymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDeploymentTvl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/SetDeploymentTvl',
+            ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.SetDeploymentTvlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPaused(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/SetPaused',
+            ballast_dot_v1_dot_treasury__pb2.SetPausedRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.SetPausedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPauses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListPauses',
+            ballast_dot_v1_dot_treasury__pb2.ListPausesRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListPausesResponse.FromString,
             options,
             channel_credentials,
             insecure,
