@@ -40,7 +40,9 @@ SECRET = "case-a-token-secret-0123456789"
 ORACLES = {n: Ed25519PrivateKey.generate() for n in ("oracle-a", "oracle-b", "oracle-c")}
 LIQUIDITY = 2_000_000 * UNIT  # the AMM's liquidity
 DRAIN = LIQUIDITY * 15 // 100  # 300,000: what the flash loan took
-LIMIT = 250_000 * UNIT  # the protocol cover's limit: the payout is capped by it
+LIMIT = 400_000 * UNIT  # each protocol cover's limit
+DEDUCTIBLE = 20_000 * UNIT  # acme's cover: the deductible is what binds
+EVENT_CAP = 50_000 * UNIT  # globex's cover: the per-event maximum binds
 SHARE_PPM = 250_000  # a quarter of the pool's risk is ceded to the vault
 
 
@@ -73,7 +75,7 @@ async def test_case_a_flash_loan_drain_paid_and_recovered(
             update={
                 "listen": "127.0.0.1:0",
                 "auth": AuthConfig(mode="token", token_secret=SecretStr(SECRET)),
-                "partners": (PartnerConfig(partner_id="acme"),),
+                "partners": (PartnerConfig(partner_id="acme"), PartnerConfig(partner_id="globex")),
                 "oracles": tuple(
                     OracleConfig(reporter_id=n, public_key=pub(k)) for n, k in ORACLES.items()
                 ),
@@ -110,29 +112,48 @@ async def test_case_a_flash_loan_drain_paid_and_recovered(
             )
             assert await starter.start(ceding.plan_id)
             await asyncio.wait_for(client.get_workflow_handle(ceding.plan_id).result(), 120)
-            # acme's protocol cover on the AMM: bound, premium paid on chain, certificate issued.
+            # Protocol covers, bound with their premium paid on chain and a certificate
+            # issued to each holder: acme's and globex's on the AMM, one on another protocol.
             now = datetime.now(UTC).replace(microsecond=0)
-            cover = (
-                await store.bind_cover(
-                    m.CoverRequest(
-                        "acme",
-                        "case-a-cover",
-                        "a1",
-                        "protocol",
-                        LIMIT,
-                        5_000 * UNIT,
-                        now - timedelta(days=1),
-                        now + timedelta(days=89),
+            holders: dict[str, str] = {}
+            covers: dict[str, m.Cover] = {}
+            for partner, deployment, deductible, cap in (
+                ("acme", "amm-ethereum", DEDUCTIBLE, 0),
+                ("globex", "amm-ethereum", 0, EVENT_CAP),
+                ("acme", "lend-ethereum", 0, 0),
+            ):
+                key = f"{partner}-{deployment}"
+                covers[key] = (
+                    await store.bind_cover(
+                        m.CoverRequest(
+                            partner,
+                            key,
+                            "a1",
+                            "protocol",
+                            LIMIT,
+                            5_000 * UNIT,
+                            now - timedelta(days=1),
+                            now + timedelta(days=89),
+                            deployment_id=deployment,
+                            deductible=deductible,
+                            per_event_max=cap,
+                        )
                     )
+                ).cover
+                holders[key] = Account.create().address
+                payer = await eth.new_payer(a1.address, 5_000 * UNIT)
+                opening = CoverOpening(
+                    chain_cover_id(covers[key].cover_id),
+                    a1,
+                    LIMIT,
+                    LIMIT // 4,  # capital locked on chain for it
+                    5_000 * UNIT,
+                    payer,
+                    holders[key],
                 )
-            ).cover
-            holder = Account.create().address
-            payer = await eth.new_payer(a1.address, 5_000 * UNIT)
-            opening = CoverOpening(
-                chain_cover_id(cover.cover_id), a1, LIMIT, LIMIT, 5_000 * UNIT, payer, holder
-            )
-            await eth.adapter.broadcast(await eth.adapter.prepare(opening))
-            assert await eth.adapter.certificate_holder(a1, opening.cover_id) == holder
+                await eth.adapter.broadcast(await eth.adapter.prepare(opening))
+                found = await eth.adapter.certificate_holder(a1, opening.cover_id)
+                assert found == holders[key]
             pool_before = await eth.token_balance(a1.address)
             vault_before = (await eth.adapter.vault_state(eth.deployment.vault)).total_assets
 
@@ -149,56 +170,66 @@ async def test_case_a_flash_loan_drain_paid_and_recovered(
             )
             assert second.confirmed_now and second.agreeing_reporters == 2
             ops = connect("ballast://operator/alice", router.address)
-            (payout,) = (await ops.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest())).payouts
-            paid = await asyncio.wait_for(
-                client.get_workflow_handle(payout.payment_id, result_type=PayoutOutcome).result(),
-                120,
-            )
-            assert paid.status == "final" and len(paid.recoveries or []) == 1
-            (rid,) = paid.recoveries or []
-            recovered = await asyncio.wait_for(
-                client.get_workflow_handle(rid, result_type=PayoutOutcome).result(), 120
-            )
-            assert recovered.status == "final"
+            listed = (await ops.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest())).payouts
+            assert len(listed) == 2  # the cover on another deployment is not touched
+            outcomes = {}
+            for payout in listed:
+                handle = client.get_workflow_handle(payout.payment_id, result_type=PayoutOutcome)
+                paid = await asyncio.wait_for(handle.result(), 120)
+                assert paid.status == "final" and len(paid.recoveries or []) == 1
+                (rid,) = paid.recoveries or []
+                recovered = await asyncio.wait_for(
+                    client.get_workflow_handle(rid, result_type=PayoutOutcome).result(), 120
+                )
+                assert recovered.status == "final"
+                outcomes[payout.cover_id] = paid
 
-            # Paid once, to the holder of record, capped at the limit (loss 300,000).
-            assert await eth.token_balance(holder) == LIMIT
-            recovery = LIMIT * SHARE_PPM // 1_000_000
-            assert await eth.token_balance(a1.address) == pool_before - LIMIT + recovery
+            # Paid once each, to the holder of record: acme's loss less its deductible,
+            # globex's capped by its per-event maximum; nothing on the other protocol.
+            acme_pay, globex_pay = DRAIN - DEDUCTIBLE, EVENT_CAP
+            assert await eth.token_balance(holders["acme-amm-ethereum"]) == acme_pay
+            assert await eth.token_balance(holders["globex-amm-ethereum"]) == globex_pay
+            assert await eth.token_balance(holders["acme-lend-ethereum"]) == 0
+            recovery = (acme_pay + globex_pay) * SHARE_PPM // 1_000_000
+            paid_out = acme_pay + globex_pay
+            assert await eth.token_balance(a1.address) == pool_before - paid_out + recovery
             vault = await eth.adapter.vault_state(eth.deployment.vault)
             assert vault.total_assets == vault_before - recovery
-            state = await eth.adapter.cover_state(a1, opening.cover_id)
-            assert state is not None and state.paid == LIMIT and state.remaining == 0
-            # The partner sees its claim paid; the operator the recovery collected.
+            acme_cover = covers["acme-amm-ethereum"]
+            state = await eth.adapter.cover_state(a1, chain_cover_id(acme_cover.cover_id))
+            assert state is not None and state.paid == acme_pay
+            # The partner sees its claim paid (and only its own); the operator the recoveries.
             acme = connect("ballast://partner/acme", router.address)
             (claim,) = (await acme.partner.ListClaims(partner_pb2.ListClaimsRequest())).claims
             got = await acme.partner.GetClaim(partner_pb2.GetClaimRequest(claim_id=claim.claim_id))
             assert got.claim.state == common_pb2.CLAIM_STATE_PAID
-            assert got.claim.paid.value == str(LIMIT)
-            assert got.claim.payments[0].tx_ref == paid.tx_ref
+            assert got.claim.paid.value == str(acme_pay)
+            assert got.claim.payments[0].tx_ref == outcomes[acme_cover.cover_id].tx_ref
             recs = await ops.treasury.ListRecoverables(treasury_pb2.ListRecoverablesRequest())
-            assert [(r.status, r.amount.value) for r in recs.recoverables] == [
-                ("collected", str(recovery))
-            ]
+            assert sorted((r.status, int(r.amount.value)) for r in recs.recoverables) == sorted(
+                [
+                    ("collected", acme_pay * SHARE_PPM // 1_000_000),
+                    ("collected", globex_pay * SHARE_PPM // 1_000_000),
+                ]
+            )
             # A late third report confirms nothing twice; filing again is refused: paid.
             c = connect("ballast://reporter/oracle-c", router.address)
             third = await c.reporting.SubmitIncidentReport(signed_report("oracle-c", DRAIN, at))
             assert not third.confirmed_now
-            assert (
-                len((await ops.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest())).payouts)
-                == 1
-            )
+            after = (await ops.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest())).payouts
+            assert len(after) == 2
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await acme.partner.FileClaim(
                     partner_pb2.FileClaimRequest(
-                        cover_id=cover.cover_id,
+                        cover_id=acme_cover.cover_id,
                         incident_id=second.incident_id,
                         claimed_loss=common_pb2.Amount(asset="USDC", value=str(DRAIN)),
                     )
                 )
             assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
             assert "already paid" in (err.value.details() or "")
-            # The paid cover no longer locks capital.
-            assert await store.covers_in_force(pool_id="a1") == []
+            # Paid covers lock only what they can still pay.
+            in_force = sorted(c.limit_amount for c in await store.covers_in_force(pool_id="a1"))
+            assert in_force == sorted([LIMIT - acme_pay, LIMIT - globex_pay, LIMIT])
             for cl in (a, b, c, ops, acme):
                 await cl.close()
