@@ -199,8 +199,9 @@ class Claims:
         return opened
 
     async def open_for_incident(self, incident: Incident) -> list[Opened]:
-        """Every cover the confirmed incident touches gets its claim (once); covers
-        whose terms do not match it are not touched."""
+        """Every cover the confirmed incident touches gets its claim (once), claiming
+        the verified loss (a position or LP cover: at most its insured value);
+        covers whose terms do not match it are not touched."""
         out: list[Opened] = []
         for cover in await self._store.covers_active_at(incident.occurred_at):
             terms = claim_terms(cover, paid=0)
@@ -208,8 +209,10 @@ class Claims:
                 continue
             if incident.kind not in terms.triggers:
                 continue
+            # A cover of one position (or LP stake) claims at most its insured value.
+            claimed = min(incident.loss, cover.insured_value or incident.loss)
             try:
-                opened = await self._open(cover, incident, incident.loss, "ballast://incidents")
+                opened = await self._open(cover, incident, claimed, "ballast://incidents")
             except ClaimRefused:
                 continue  # already paid, nothing due: no claim to open
             out.append(opened)
