@@ -99,9 +99,7 @@ async def main(sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = await start_dev_server(Path(tmp) / "temporal.db")
         try:
-            print(
-                "affected covers | setup (bind on chain) | incident -> all paid | -> all recovered"
-            )
+            print("covers | setup (bind on chain) | incident -> all paid | -> all recovered")
             for n in sizes:
                 where = Path(tmp) / f"n{n}"
                 where.mkdir()

@@ -1,16 +1,87 @@
-"""Case studies (b) and (c) end to end over gRPC on an embedded EVM chain (case (a)
-is ``test_case_a.py``): incidents confirmed 2 of 3, claims opened for the covers
-they touch, paid to the certificates' holders within their terms, recovered."""
+"""The issue's three case studies end to end over gRPC on an embedded EVM chain:
+incidents reported by oracle reporters and confirmed 2 of 3, claims opened for
+the covers they touch, paid once to the certificates' holders within their
+terms (deductible, per-event maximum, limit), the quota share recovered from
+the reinsurance vault, every balance read back from the chain."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ballast.v1 import common_pb2
+import grpc
+import pytest
+from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 
+from router.app.claims import chain_cover_id
 from router.domain.incidents import IncidentKind
 from router.execution.temporal import DevServer
 from tests.execution.case_harness import SHARE_PPM, UNIT, case_world
+
+
+async def test_case_a_flash_loan_drain_paid_and_recovered(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
+    """An AMM flash-loan drain of 15 % of its liquidity, with protocol covers: the
+    lone first report pays nothing; confirmed by 2 of 3, acme's cover pays the loss
+    less its deductible, globex's its per-event maximum, a cover on another
+    protocol nothing; filing again is refused as already paid."""
+    async with case_world(tmp_path, temporal_server, "case-a") as w:
+        drain = 2_000_000 * UNIT * 15 // 100  # 15 % of the AMM's liquidity
+        limit, deductible, cap = 400_000 * UNIT, 20_000 * UNIT, 50_000 * UNIT
+        acme, acme_holder = await w.cover(
+            "acme", "acme-amm", "protocol", limit, "amm-ethereum", deductible=deductible
+        )
+        globex, globex_holder = await w.cover(
+            "globex", "globex-amm", "protocol", limit, "amm-ethereum", per_event_max=cap
+        )
+        other, other_holder = await w.cover("acme", "acme-lend", "protocol", limit, "lend-ethereum")
+        pool_before = await w.eth.token_balance(w.pool.address)
+        first = await w.report("oracle-a", "amm-ethereum", IncidentKind.FLASH_LOAN, drain)
+        assert first.state == common_pb2.INCIDENT_STATE_PENDING
+        assert await w.store.list_claims() == []  # a lone report pays nothing
+        second = await w.report(
+            "oracle-b", "amm-ethereum", IncidentKind.FLASH_LOAN, drain + 1_000 * UNIT, late=20
+        )
+        assert second.confirmed_now and second.agreeing_reporters == 2
+        outcomes = await w.settle()
+        assert set(outcomes) == {acme.cover_id, globex.cover_id}
+        acme_pay, globex_pay = drain - deductible, cap
+        assert await w.eth.token_balance(acme_holder) == acme_pay
+        assert await w.eth.token_balance(globex_holder) == globex_pay
+        assert await w.eth.token_balance(other_holder) == 0
+        recovery = (acme_pay + globex_pay) * SHARE_PPM // 1_000_000
+        assert await w.recovered() == recovery
+        paid = acme_pay + globex_pay
+        assert await w.eth.token_balance(w.pool.address) == pool_before - paid + recovery
+        state = await w.eth.adapter.cover_state(w.pool, chain_cover_id(acme.cover_id))
+        assert state is not None and state.paid == acme_pay
+        # The partner sees its own claim, paid, with the transaction that paid it.
+        partner = w.connect("ballast://partner/acme")
+        (claim,) = (await partner.partner.ListClaims(partner_pb2.ListClaimsRequest())).claims
+        got = await partner.partner.GetClaim(partner_pb2.GetClaimRequest(claim_id=claim.claim_id))
+        assert got.claim.state == common_pb2.CLAIM_STATE_PAID
+        assert got.claim.paid.value == str(acme_pay)
+        assert got.claim.payments[0].tx_ref == outcomes[acme.cover_id].tx_ref
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await partner.partner.FileClaim(
+                partner_pb2.FileClaimRequest(
+                    cover_id=acme.cover_id,
+                    incident_id=second.incident_id,
+                    claimed_loss=common_pb2.Amount(asset="USDC", value=str(drain)),
+                )
+            )
+        assert err.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "already paid" in (err.value.details() or "")
+        # A late third report confirms nothing twice: still two payouts.
+        third = await w.report("oracle-c", "amm-ethereum", IncidentKind.FLASH_LOAN, drain)
+        assert not third.confirmed_now
+        ops = w.connect("ballast://operator/alice")
+        payouts = (await ops.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest())).payouts
+        assert len(payouts) == 2
+        # Paid covers lock only what they can still pay.
+        in_force = sorted(c.limit_amount for c in await w.store.covers_in_force(pool_id="a1"))
+        assert in_force == sorted([limit - acme_pay, limit - globex_pay, limit])
+        assert other.cover_id not in outcomes
 
 
 async def test_case_b_failed_upgrade_position_covers_pay_95_percent(
