@@ -15,6 +15,7 @@ claimed through the executor.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,7 +43,7 @@ from router.domain.claims import (
     recovery_id,
 )
 from router.domain.covers import COVER_DEFINITIONS, CoverType, IncidentKind
-from router.domain.incidents import Incident
+from router.domain.incidents import Incident, IncidentStatus
 from router.errors import (
     ClaimRefused,
     InvalidRequest,
@@ -85,9 +86,13 @@ def claim_terms(cover: m.Cover, *, paid: int) -> ClaimTerms:
 class ClaimStore(Registry, AuditLog, Transactional, Protocol):
     async def lock_incidents(self) -> None: ...
     async def get_incident(self, incident_id: str) -> Incident: ...
+    async def list_incidents(
+        self, status: IncidentStatus | None = None, *, limit: int = 100
+    ) -> list[Incident]: ...
     async def cover_by_id(self, cover_id: str) -> m.Cover: ...
     async def covers_active_at(self, at: datetime) -> list[m.Cover]: ...
     async def insert_claim(self, claim: Claim) -> tuple[Claim, bool]: ...
+    async def insert_opened(self, claims: list[Claim], payments: list[Payment]) -> None: ...
     async def get_claim(self, claim_id: str, *, partner_id: str | None = None) -> Claim: ...
     async def list_claims(
         self,
@@ -201,79 +206,140 @@ class Claims:
     async def open_for_incident(self, incident: Incident) -> list[Opened]:
         """Every cover the confirmed incident touches gets its claim (once), claiming
         the verified loss (a position or LP cover: at most its insured value);
-        covers whose terms do not match it are not touched."""
-        out: list[Opened] = []
+        covers whose terms do not match it, or owe nothing, are not touched. All
+        claims open in one unit of work; their payouts start after it commits."""
+        touched = []
         for cover in await self._store.covers_active_at(incident.occurred_at):
             terms = claim_terms(cover, paid=0)
             if terms.deployments is not None and incident.deployment_id not in terms.deployments:
                 continue
-            if incident.kind not in terms.triggers:
-                continue
-            # A cover of one position (or LP stake) claims at most its insured value.
-            claimed = min(incident.loss, cover.insured_value or incident.loss)
-            try:
-                opened = await self._open(cover, incident, claimed, "ballast://incidents")
-            except ClaimRefused:
-                continue  # already paid, nothing due: no claim to open
-            out.append(opened)
-        for o in out:
-            await self._start(o)
+            if incident.kind in terms.triggers:
+                # A cover of one position (or LP stake) claims at most its insured value.
+                touched.append((cover, min(incident.loss, cover.insured_value or incident.loss)))
+        out = await self._open_many(touched, incident, "ballast://incidents", strict=False)
+        await self._start_all(out)
         return out
 
     async def _open(self, cover: m.Cover, incident: Incident, claimed: int, actor: str) -> Opened:
-        cid = claim_id(cover.cover_id, incident.incident_id)
+        (opened,) = await self._open_many([(cover, claimed)], incident, actor, strict=True)
+        return opened
+
+    async def _open_many(
+        self,
+        covers: list[tuple[m.Cover, int]],
+        incident: Incident,
+        actor: str,
+        *,
+        strict: bool,
+    ) -> list[Opened]:
+        """Open (cover, claimed loss) claims on ``incident`` under the incident lock, in
+        one unit of work, in order: each sees what the holder's earlier covers took.
+        ``strict``: a refusal raises (nothing stored); else that cover is skipped."""
+        out: list[Opened] = []
         async with self._store.unit_of_work():
             await self._store.lock_incidents()
-            existing = await self._store.list_claims(
-                cover_id=cover.cover_id, incident_id=incident.incident_id
-            )
-            if existing:
-                c = existing[0]
-                if c.status is ClaimStatus.PAID:
-                    raise ClaimRefused(
-                        RefusalReason.ALREADY_PAID,
-                        f"claim {c.claim_id} on cover {cover.cover_id} for incident "
-                        f"{incident.incident_id} is already paid ({c.paid})",
+            existing = {
+                c.cover_id: c
+                for c in await self._store.list_claims(incident_id=incident.incident_id)
+            }
+            taken: dict[str, int] = {}  # partner -> approved on this incident so far
+            for c in existing.values():
+                taken[c.partner_id] = taken.get(c.partner_id, 0) + c.approved
+            paid = await self._store.paid_by_cover([c.cover_id for c, _ in covers])
+            for cover, claimed in covers:
+                try:
+                    opened = await self._open_one(
+                        cover,
+                        incident,
+                        claimed,
+                        actor,
+                        existing.get(cover.cover_id),
+                        paid.get(cover.cover_id, 0),
+                        taken.get(cover.partner_id, 0),
                     )
-                return Opened(c, False, None)
-            paid = (await self._store.paid_by_cover([cover.cover_id])).get(cover.cover_id, 0)
-            terms = claim_terms(cover, paid=paid)
-            check_claim(terms, incident)
-            elsewhere = await self._paid_elsewhere(cover, incident)
-            decision = decide(claimed, incident.loss, terms, paid_elsewhere=elsewhere)
-            if decision.pay_now == 0 and decision.disputed == 0:
+                except ClaimRefused:
+                    if strict:
+                        raise
+                    continue
+                if opened.created:
+                    taken[cover.partner_id] = taken.get(cover.partner_id, 0) + opened.claim.approved
+                out.append(opened)
+            new = [o for o in out if o.created]
+            await self._store.insert_opened(
+                [o.claim for o in new], [o.payment for o in new if o.payment is not None]
+            )
+            for o in new if strict else []:
+                await self._store.append_audit(
+                    actor,
+                    "claim_opened",
+                    o.claim.claim_id,
+                    {
+                        "cover": o.claim.cover_id,
+                        "incident": incident.incident_id,
+                        "claimed": o.claim.claimed_loss,
+                        "pay_now": o.claim.approved,
+                        "disputed": o.claim.disputed,
+                    },
+                )
+            if new and not strict:
+                await self._store.append_audit(
+                    actor,
+                    "claims_opened",
+                    incident.incident_id,
+                    {"claims": len(new), "pay_now": sum(o.claim.approved for o in new)},
+                )
+        return out
+
+    async def _open_one(
+        self,
+        cover: m.Cover,
+        incident: Incident,
+        claimed: int,
+        actor: str,
+        existing: Claim | None,
+        paid: int,
+        taken: int,
+    ) -> Opened:
+        if existing is not None:
+            if existing.status is ClaimStatus.PAID:
                 raise ClaimRefused(
-                    RefusalReason.NOTHING_DUE,
-                    f"nothing is due on cover {cover.cover_id}: the loss {incident.loss} "
-                    f"less {elsewhere} paid by the holder's other covers is within the "
-                    f"deductible {terms.deductible}",
+                    RefusalReason.ALREADY_PAID,
+                    f"claim {existing.claim_id} on cover {cover.cover_id} for incident "
+                    f"{incident.incident_id} is already paid ({existing.paid})",
                 )
-            claim, _ = await self._store.insert_claim(
-                Claim(
-                    claim_id=cid,
-                    cover_id=cover.cover_id,
-                    partner_id=cover.partner_id,
-                    incident_id=incident.incident_id,
-                    pool_id=cover.pool_id,
-                    claimed_loss=claimed,
-                    status=ClaimStatus.FILED,
-                    filed_by=actor,
-                )
+            return Opened(existing, False, None)
+        terms = claim_terms(cover, paid=paid)
+        check_claim(terms, incident)
+        decision = decide(claimed, incident.loss, terms, paid_elsewhere=taken)
+        if decision.pay_now == 0 and decision.disputed == 0:
+            raise ClaimRefused(
+                RefusalReason.NOTHING_DUE,
+                f"nothing is due on cover {cover.cover_id}: the loss {incident.loss} "
+                f"less {taken} paid by the holder's other covers is within the "
+                f"deductible {terms.deductible}",
             )
-            await self._store.update_claim(cid, ClaimStatus.VALIDATED)
-            claim, payment = await self._approve(claim, decision, seq=0)
-            await self._store.append_audit(
-                actor,
-                "claim_opened",
-                cid,
-                {
-                    "cover": cover.cover_id,
-                    "incident": incident.incident_id,
-                    "claimed": claimed,
-                    "pay_now": decision.pay_now,
-                    "disputed": decision.disputed,
-                },
-            )
+        # Filed, validated and decided in this one transaction: stored at the state
+        # the decision leads to (PAYING with its payment, or DISPUTED).
+        cid = claim_id(cover.cover_id, incident.incident_id)
+        paying = decision.pay_now > 0
+        claim = Claim(
+            claim_id=cid,
+            cover_id=cover.cover_id,
+            partner_id=cover.partner_id,
+            incident_id=incident.incident_id,
+            pool_id=cover.pool_id,
+            claimed_loss=claimed,
+            status=ClaimStatus.PAYING if paying else ClaimStatus.DISPUTED,
+            approved=decision.pay_now,
+            disputed=decision.disputed,
+            reason="" if paying else "nothing undisputed to pay; the rest waits",
+            filed_by=actor,
+        )
+        payment = (
+            Payment(payment_id(cid, 0), cid, cover.cover_id, cover.pool_id, decision.pay_now)
+            if paying
+            else None
+        )
         return Opened(claim, True, payment)
 
     async def _approve(
@@ -315,8 +381,16 @@ class Claims:
         return sum(c.approved for c in others if c.cover_id != cover.cover_id)
 
     async def _start(self, opened: Opened) -> None:
-        if opened.payment is not None and self.payouts is not None:
-            await self.payouts.start_payment(opened.payment.payment_id)
+        await self._start_all([opened])
+
+    async def _start_all(self, opened: list[Opened]) -> None:
+        """Start the payouts' sagas, a batch at a time (each is recorded PENDING
+        already: one not started here is started by the next reconciliation)."""
+        if self.payouts is None:
+            return
+        ids = [o.payment.payment_id for o in opened if o.payment is not None]
+        for k in range(0, len(ids), 50):
+            await asyncio.gather(*(self.payouts.start_payment(p) for p in ids[k : k + 50]))
 
     # -- operators -------------------------------------------------------------
 
@@ -462,10 +536,13 @@ class Claims:
             )
 
     async def reconcile(self) -> int:
-        """Start every pending payment's and due recovery's workflow (refused if it ran)."""
+        """At start-up: open the claims of confirmed incidents a crash left unopened,
+        start every pending payment's and due recovery's saga (refused if it ran)."""
         if self.payouts is None:
             return 0
         started = 0
+        for incident in await self._store.list_incidents(IncidentStatus.CONFIRMED, limit=1000):
+            await self.open_for_incident(incident)  # claims a crash left unopened
         for p in await self._store.list_payments(status=PaymentStatus.PENDING):
             started += await self.payouts.start_payment(p.payment_id)
         for r in await self._store.list_recoverables(status="due"):

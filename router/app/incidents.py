@@ -17,6 +17,7 @@ an incident becomes confirmed, ``on_confirmed`` hears it after the commit
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -189,7 +190,9 @@ class Incidents:
                     {"loss": incident.loss, "reporters": incident.reporters},
                 )
         if confirmed_now and self.on_confirmed is not None:
-            await self.on_confirmed(incident)
+            # Shielded: a caller that goes away (or the deadline cap) does not stop
+            # the claims opening; start-up reconciliation opens any still missing.
+            await asyncio.shield(self.on_confirmed(incident))
         return Submitted(digest, incident, confirmed_now)
 
     async def _refuse_replay(self, digest: str, reporter: str, nonce: str) -> None:

@@ -361,6 +361,55 @@ class ClaimsPart(StoreBase):
             await conn.execute(sa.insert(CLAIMS).values(**row))
         return _claim(row), True
 
+    async def insert_opened(self, claims: Sequence[Claim], payments: Sequence[Payment]) -> None:
+        """Bulk-insert new claims and their first payments (the caller checked that
+        none exists, under the incident lock): two statements whatever the count."""
+        now = utcnow()
+        async with self._tx() as conn:
+            if claims:
+                await conn.execute(
+                    sa.insert(CLAIMS),
+                    [
+                        {
+                            "claim_id": c.claim_id,
+                            "cover_id": c.cover_id,
+                            "partner_id": c.partner_id,
+                            "incident_id": c.incident_id,
+                            "pool_id": c.pool_id,
+                            "claimed_loss": c.claimed_loss,
+                            "status": c.status.value,
+                            "approved": c.approved,
+                            "paid": c.paid,
+                            "disputed": c.disputed,
+                            "reason": c.reason[:512],
+                            "filed_by": c.filed_by,
+                            "version": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for c in claims
+                    ],
+                )
+            if payments:
+                await conn.execute(
+                    sa.insert(PAYMENTS),
+                    [
+                        {
+                            "payment_id": p.payment_id,
+                            "claim_id": p.claim_id,
+                            "cover_id": p.cover_id,
+                            "pool_id": p.pool_id,
+                            "amount": p.amount,
+                            "status": p.status.value,
+                            "tx_ref": None,
+                            "block_number": None,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for p in payments
+                    ],
+                )
+
     async def get_claim(self, claim_id: str, *, partner_id: str | None = None) -> Claim:
         """A claim; with ``partner_id`` only that partner's (another's is NotFound)."""
         stmt = sa.select(CLAIMS).where(CLAIMS.c.claim_id == claim_id)
