@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from router.domain.incidents import (
     AlertKind,
@@ -18,6 +20,7 @@ from router.domain.incidents import (
     assess,
     parse_payload,
     verify_signature,
+    within,
 )
 from router.errors import BadSignature, InvalidRecord, InvalidRequest
 
@@ -115,3 +118,25 @@ def test_k_of_n_with_a_dissenter_confirms_and_flags_the_dissent() -> None:
     assert assess([report("a", 1000), report("b", 1005)], strict).alert is (
         AlertKind.SHORT_OF_QUORUM
     )
+
+
+@given(
+    losses=st.lists(st.integers(1, 10**12), min_size=1, max_size=7),
+    k=st.integers(1, 5),
+    tolerance=st.integers(0, 2_000),
+)
+def test_confirmation_needs_k_distinct_agreeing_reporters(
+    losses: list[int], k: int, tolerance: int
+) -> None:
+    reports = [report(f"r{i}", loss) for i, loss in enumerate(losses)]
+    out = assess(reports, QuorumRule(k=k, tolerance_bps=tolerance))
+    confirmed = out.status is IncidentStatus.CONFIRMED
+    assert confirmed == (len(out.agreeing) >= k)
+    assert set(out.agreeing).isdisjoint(out.dissenting)
+    assert len(out.agreeing) + len(out.dissenting) == len(losses)
+    agreeing = [losses[int(r[1:])] for r in out.agreeing]
+    assert out.loss in agreeing  # a reported figure, never an invented one
+    # within the tolerance of the median each: of each other within 2t/(1-t) <= 3t
+    assert all(within(a, out.loss, 3 * tolerance) for a in agreeing)
+    if not confirmed:
+        assert out.alert is not None  # no payout without an alert saying why
