@@ -353,3 +353,35 @@ async def test_a_paid_claim_no_longer_locks_its_covers_capital(book: Store, worl
     assert (await book.paid_by_cover([cover.cover_id], final_only=True)) == {
         cover.cover_id: 30_000 * UNIT
     }
+
+
+async def test_start_up_opens_the_claims_a_crash_left_unopened(book: Store, world: dict) -> None:
+    """Confirmed, then the process died before the claims opened: reconciliation opens
+    them and starts their payouts; run again, it opens and starts nothing twice."""
+    incidents = Incidents(book, QuorumPolicy(QuorumRule(k=2)))  # the claims hook never ran
+    await bind(book, "acme", "k1", limit=10_000 * UNIT)
+    await confirmed(book, world, incidents, 5_000 * UNIT)
+    assert await book.list_claims() == []
+    started = Started()
+    claims = Claims(book, started)
+    assert await claims.reconcile() >= 1
+    [payment] = await book.list_payments()
+    assert payment.amount == 5_000 * UNIT and set(started.payments) == {payment.payment_id}
+    await claims.reconcile()
+    assert len(await book.list_claims()) == 1 and len(await book.list_payments()) == 1
+
+
+async def test_a_payment_the_chain_refused_leaves_the_claim_for_an_operator(
+    book: Store, world: dict
+) -> None:
+    incidents, claims, started = use_cases(book)
+    await bind(book, "acme", "k1", limit=10_000 * UNIT)
+    await confirmed(book, world, incidents, 4_000 * UNIT)
+    [payment] = await book.list_payments()
+    await claims.payment_failed(payment.payment_id, "PayoutOverCap")
+    [claim] = await book.list_claims()
+    assert claim.status is ClaimStatus.DISPUTED and claim.approved == 0
+    assert claim.disputed == 4_000 * UNIT and "PayoutOverCap" in claim.reason
+    assert await book.paid_by_cover() == {}  # a failed payment takes nothing of the cover
+    resolved = await claims.resolve(ALICE, claim.claim_id, 4_000 * UNIT, "retry the payment")
+    assert resolved.status is ClaimStatus.PAYING and len(started.payments) == 2
