@@ -7,6 +7,8 @@ subclasses), so the covers and plan servicers stay as they are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 from grpc.aio import ServicerContext
 
@@ -196,10 +198,18 @@ class ClaimsPartnerServicer(PartnerServicer):
 class ClaimsTreasuryServicer(TreasuryServicer):
     """The plan servicer plus incidents, claims, payouts and recoverables."""
 
-    def attach_claims(self, incidents: Incidents, claims: Claims, store: ClaimStore) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        incidents: Incidents,
+        claims: Claims,
+        claim_store: ClaimStore,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
         self._incidents = incidents
         self._claims = claims
-        self._claim_store = store
+        self._claim_store = claim_store
 
     async def ListIncidents(
         self, request: treasury_pb2.ListIncidentsRequest, context: ServicerContext

@@ -163,9 +163,17 @@ async def start_router(
             ClaimsReportingServicer(reporting, incidents, protocols), server
         )
         treasury = ClaimsTreasuryServicer(
-            plans, positions, access, store, settings.policy, asset, protocols=protocols
+            plans,
+            positions,
+            access,
+            store,
+            settings.policy,
+            asset,
+            protocols=protocols,
+            incidents=incidents,
+            claims=claims,
+            claim_store=store,
         )
-        treasury.attach_claims(incidents, claims, store)
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(treasury, server)
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(
             ClaimsPartnerServicer(covers, claims, store), server
