@@ -329,38 +329,6 @@ class ClaimsPart(StoreBase):
 
     # -- claims ----------------------------------------------------------------
 
-    async def insert_claim(self, claim: Claim) -> tuple[Claim, bool]:
-        """Insert once per (cover, incident); the stored claim and whether it is new."""
-        now = utcnow()
-        async with self._tx() as conn:
-            r = await self._one(
-                conn,
-                sa.select(CLAIMS).where(
-                    CLAIMS.c.cover_id == claim.cover_id, CLAIMS.c.incident_id == claim.incident_id
-                ),
-            )
-            if r is not None:
-                return _claim(r), False
-            row = {
-                "claim_id": claim.claim_id,
-                "cover_id": claim.cover_id,
-                "partner_id": claim.partner_id,
-                "incident_id": claim.incident_id,
-                "pool_id": claim.pool_id,
-                "claimed_loss": claim.claimed_loss,
-                "status": claim.status.value,
-                "approved": claim.approved,
-                "paid": claim.paid,
-                "disputed": claim.disputed,
-                "reason": claim.reason[:512],
-                "filed_by": claim.filed_by,
-                "version": 1,
-                "created_at": claim.created_at or now,
-                "updated_at": now,
-            }
-            await conn.execute(sa.insert(CLAIMS).values(**row))
-        return _claim(row), True
-
     async def insert_opened(self, claims: Sequence[Claim], payments: Sequence[Payment]) -> None:
         """Bulk-insert new claims and their first payments (the caller checked that
         none exists, under the incident lock): two statements whatever the count."""
