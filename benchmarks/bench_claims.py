@@ -24,6 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import grpc
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
 from chains.base import CoverOpening
 from router import domain as m
 from router.app.claims import chain_cover_id
@@ -75,24 +79,40 @@ async def one_run(temporal_address: str, n: int, tmp: Path) -> tuple[float, floa
         loss = 3_000_000 * UNIT
         await w.report("oracle-a", "amm-ethereum", IncidentKind.FLASH_LOAN, loss)
         started = time.perf_counter()
-        confirmed = await w.report("oracle-b", "amm-ethereum", IncidentKind.FLASH_LOAN, loss)
-        assert confirmed.confirmed_now
+        try:
+            confirmed = await w.report("oracle-b", "amm-ethereum", IncidentKind.FLASH_LOAN, loss)
+            assert confirmed.confirmed_now
+        except grpc.aio.AioRpcError as err:
+            # Embedded mode runs the worker in the router's process: py-evm's work for
+            # the first payouts can starve the call past the deadline cap. The opening
+            # and the starts are shielded and go on; the figures still count from here.
+            print(f"  (the confirming call answered {err.code().name}; claims still opened)")
         payments = await w.store.list_payments(limit=n + 1)
         assert len(payments) == n, len(payments)
         recoveries: list[str] = []
         for p in payments:
-            handle = w.client.get_workflow_handle(p.payment_id, result_type=PayoutOutcome)
-            outcome = await asyncio.wait_for(handle.result(), 3600)
+            outcome = await _result(w.client, p.payment_id)
             assert outcome.status == "final"
             recoveries += outcome.recoveries or []
         paid = time.perf_counter() - started
         for rid in recoveries:
-            handle = w.client.get_workflow_handle(rid, result_type=PayoutOutcome)
-            assert (await asyncio.wait_for(handle.result(), 3600)).status == "final"
+            assert (await _result(w.client, rid)).status == "final"
         recovered = time.perf_counter() - started
         final = await w.store.list_payments(status=PaymentStatus.PAID, limit=n + 1)
         assert len(final) == n and len(recoveries) == n
         return setup, paid, recovered
+
+
+async def _result(client: Client, workflow_id: str) -> PayoutOutcome:
+    """The saga's outcome; one whose start is still on its way is waited for."""
+    while True:
+        try:
+            handle = client.get_workflow_handle(workflow_id, result_type=PayoutOutcome)
+            return await asyncio.wait_for(handle.result(), 3600)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def main(sizes: list[int]) -> None:

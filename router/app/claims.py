@@ -383,13 +383,19 @@ class Claims:
         await self._start_all([opened])
 
     async def _start_all(self, opened: list[Opened]) -> None:
-        """Start the payouts' sagas, a batch at a time (each is recorded PENDING
+        """Start the payouts' sagas, up to 200 at once (each is recorded PENDING
         already: one not started here is started by the next reconciliation)."""
         if self.payouts is None:
             return
         ids = [o.payment.payment_id for o in opened if o.payment is not None]
-        for k in range(0, len(ids), 50):
-            await asyncio.gather(*(self.payouts.start_payment(p) for p in ids[k : k + 50]))
+        gate = asyncio.Semaphore(200)
+        payouts = self.payouts
+
+        async def start(pid: str) -> None:
+            async with gate:
+                await payouts.start_payment(pid)
+
+        await asyncio.gather(*(start(p) for p in ids))
 
     # -- operators -------------------------------------------------------------
 
