@@ -43,6 +43,9 @@ from router.store import Store
 log = logging.getLogger("ballast.execution")
 
 PayoutEffect = ClaimPayment | Recovery
+#: How long a send waits for its chain's send lock before it reports WAITING
+#: (the workflow then retries on a timer): far below the activity's timeout.
+QUEUE_WAIT_SECONDS = 20.0
 
 
 class PayoutActivities:
@@ -105,40 +108,52 @@ class PayoutActivities:
         effect, owner = await self._effect(inp)
         adapter = self._adapter(effect)
         eid = effect.payment_id if isinstance(effect, ClaimPayment) else effect.recovery_id
-        async with self._locks.setdefault(effect.chain, asyncio.Lock()):
-            live = await self._live(eid)
-            if live is not None:
-                if live.state is AttemptState.SIGNED:
-                    outcome: TxOutcome = await adapter.broadcast(_signed(live))
-                    return await self._apply(effect, live, outcome)
-                return _report_of(live)
-            found: TxOutcome = await adapter.find_effect(effect)
-            if found.landed:
-                return EffectReport(
-                    _progress(found), found.tx_ref or "", "found on chain", found.block_number
-                )
-            try:
-                signed: SignedTx = await adapter.prepare(effect)
-            except DuplicateTransfer:
-                found = await adapter.find_effect(effect)
-                if found.landed:
-                    return EffectReport(
-                        _progress(found), found.tx_ref or "", "", found.block_number
-                    )
-                raise
-            except (FeeCapExceeded, NonceError) as exc:
-                return EffectReport(Progress.WAITING, detail=str(exc))
-            except ChainError as exc:
-                if exc.retryable:
-                    raise
-                return EffectReport(Progress.FAILED, detail=str(exc))
-            n = len(await self._store.attempts(eid)) + 1
-            attempt = TxAttempt(
-                eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, _signed_dict(signed)
+        lock = self._locks.setdefault(effect.chain, asyncio.Lock())
+        try:  # well within the activity's timeout: a long queue waits in the workflow
+            await asyncio.wait_for(lock.acquire(), QUEUE_WAIT_SECONDS)
+        except TimeoutError:
+            return EffectReport(
+                Progress.WAITING, detail=f"queued behind other sends on {effect.chain}"
             )
-            await self._store.record_attempt(attempt)
-            outcome = await adapter.broadcast(signed)
-            return await self._apply(effect, attempt, outcome)
+        try:
+            return await self._send_locked(effect, adapter, eid, owner)
+        finally:
+            lock.release()
+
+    async def _send_locked(
+        self, effect: PayoutEffect, adapter: Any, eid: str, owner: str
+    ) -> EffectReport:
+        live = await self._live(eid)
+        if live is not None:
+            if live.state is AttemptState.SIGNED:
+                outcome: TxOutcome = await adapter.broadcast(_signed(live))
+                return await self._apply(effect, live, outcome)
+            return _report_of(live)
+        found: TxOutcome = await adapter.find_effect(effect)
+        if found.landed:
+            return EffectReport(
+                _progress(found), found.tx_ref or "", "found on chain", found.block_number
+            )
+        try:
+            signed: SignedTx = await adapter.prepare(effect)
+        except DuplicateTransfer:
+            found = await adapter.find_effect(effect)
+            if found.landed:
+                return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+            raise
+        except (FeeCapExceeded, NonceError) as exc:
+            return EffectReport(Progress.WAITING, detail=str(exc))
+        except ChainError as exc:
+            if exc.retryable:
+                raise
+            return EffectReport(Progress.FAILED, detail=str(exc))
+        n = len(await self._store.attempts(eid)) + 1
+        attempt = TxAttempt(
+            eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, _signed_dict(signed)
+        )
+        await self._store.record_attempt(attempt)
+        outcome = await adapter.broadcast(signed)
+        return await self._apply(effect, attempt, outcome)
 
     @activity.defn(name=PayAct.OBSERVE.value)
     @heartbeating
