@@ -24,6 +24,7 @@ import grpc
 import typer
 from ballast.v1 import treasury_pb2
 
+from router import cli_claims
 from router.agent.client import RouterClient
 from router.cli_changes import change_app
 from router.cli_common import ConfigOpt, RawOpt, router_client
@@ -644,6 +645,10 @@ app.command("resume")(resume_command)
 app.command("pauses")(pauses_command)
 app.add_typer(change_app, name="change")
 app.command("prune")(prune_command)
+app.command("incidents")(cli_claims.incidents)
+app.command("claims")(cli_claims.claims)
+app.command("payouts")(cli_claims.payouts)
+app.command("recoverables")(cli_claims.recoverables)
 
 
 def main() -> None:

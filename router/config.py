@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -45,6 +46,7 @@ from pydantic_settings import (
 from chains.base import ChainFamily
 from chains.evm_config import BridgeRoute, Confirmations, FeePolicy, FinalizedTag
 from chains.factory import ChainSpec
+from router.domain.incidents import IncidentKind, QuorumPolicy, QuorumRule
 from router.domain.limits import DailyLimit, LaneLimit, LimitsPolicy
 from router.errors import RouterError
 
@@ -169,6 +171,57 @@ class ReporterConfig(_Model):
     chain: str
     #: False deactivates the reporter at the next start (removing it does too).
     active: bool = True
+
+
+class OracleConfig(_Model):
+    """An oracle reporter: may submit incident reports signed with this Ed25519 key."""
+
+    #: The reporter identity's name: "oracle-a" for ``ballast://reporter/oracle-a``.
+    reporter_id: str
+    #: The Ed25519 public key its reports verify under, 64 hex digits (public: not a secret).
+    public_key: str
+    #: False deactivates the reporter at the next start (removing it does too).
+    active: bool = True
+
+    @field_validator("public_key")
+    @classmethod
+    def _check_key(cls, v: str) -> str:
+        if not re.match(r"^[0-9a-f]{64}\Z", v):
+            raise ValueError("must be an Ed25519 public key as 64 lowercase hex digits")
+        return v
+
+
+class QuorumConfig(_Model):
+    """When oracle reports confirm an incident (see ``router.domain.incidents``)."""
+
+    #: Agreeing, distinct reporters that confirm.
+    k: int = Field(default=2, ge=1, le=100)
+    #: Reports within this many seconds of the first count for one incident.
+    window_seconds: int = Field(default=3600, ge=1)
+    #: Loss figures within this share (bps) of their median agree.
+    tolerance_bps: int = Field(default=500, ge=0, le=10_000)
+
+
+class IncidentsConfig(_Model):
+    default: QuorumConfig = QuorumConfig()
+    #: Per incident kind ("flash_loan", "oracle_manipulation", ...), else ``default``.
+    by_kind: dict[str, QuorumConfig] = {}
+
+    def policy(self) -> QuorumPolicy:
+        def rule(q: QuorumConfig) -> QuorumRule:
+            return QuorumRule(q.k, timedelta(seconds=q.window_seconds), q.tolerance_bps)
+
+        return QuorumPolicy(
+            rule(self.default), {IncidentKind(k): rule(q) for k, q in self.by_kind.items()}
+        )
+
+    @field_validator("by_kind")
+    @classmethod
+    def _check_kinds(cls, v: dict[str, QuorumConfig]) -> dict[str, QuorumConfig]:
+        for kind in v:
+            if kind not in {k.value for k in IncidentKind}:
+                raise ValueError(f"unknown incident kind {kind!r}")
+        return v
 
 
 class RouteConfig(_Model):
@@ -610,6 +663,8 @@ class RouterSettings(BaseSettings):
     governance: GovernanceConfig | None = None
     changes: ChangesConfig = ChangesConfig()
     retention: RetentionConfig = RetentionConfig()
+    oracles: tuple[OracleConfig, ...] = ()
+    incidents: IncidentsConfig = IncidentsConfig()
 
     @field_validator("listen")
     @classmethod

@@ -4,12 +4,17 @@
 
     RouterError                       (retryable=False unless noted)
     ├── InvalidRequest(ValueError)    a request field is malformed (``field``)
-    │   └── InvalidRecord             a domain value failed validation (``field``);
-    │                                 nothing was written
+    │   ├── InvalidRecord             a domain value failed validation (``field``);
+    │   │                             nothing was written
+    │   └── BadSignature              a signed payload does not verify under the
+    │                                 signer's registered key
     ├── Unauthenticated               no or invalid credentials
     ├── PermissionDenied              authenticated, not allowed for this
+    │   └── ReporterRefused           not a registered oracle reporter, or deactivated
+    │                                 (``reason``: unknown, deactivated, not_self)
     ├── NotFound(LookupError)         no such row, or not visible to the caller
-    │   └── UnknownEntity             (``kind``, ``key``) as a request names it
+    │   ├── UnknownEntity             (``kind``, ``key``) as a request names it
+    │   └── NotHolder                 a claim on a cover the caller does not hold
     ├── PreconditionFailed            valid request, wrong state
     │   ├── IdempotencyConflict       same key, different payload (``mismatched``)
     │   ├── IdempotencyMismatch       the store's view of the same (``mismatch``)
@@ -31,7 +36,11 @@
     │       │                         (``plan_id``, ``status``)
     │       ├── CapacityExceeded      a bind would oversell a pool (``pool_id``,
     │       │                         ``requested``, ``available``, ``limit``)
-    │       └── InvalidTransition     a state change not allowed from the state
+    │       ├── InvalidTransition     a state change not allowed from the state
+    │       ├── ReplayedReport        an incident report (payload or nonce) seen before
+    │       └── ClaimRefused          a claim the cover's terms or the incident do not
+    │                                 support (``reason``: expired, already_paid,
+    │                                 not_matching, not_confirmed, ...)
     ├── RateLimited                   the caller's token bucket is empty; retryable
     ├── DeadlineCapped                a unary call ran past the server's cap; retryable
     ├── NotReady                      the server is shutting down; retryable
@@ -280,3 +289,49 @@ class StoreError(RouterError):
 
 class StoreUnavailable(StoreError):
     retryable = True
+
+
+class BadSignature(InvalidRequest):
+    """A signed payload (an incident report) does not verify under the signer's key."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("signature", problem)
+
+
+class ReporterRefused(PermissionDenied):
+    """An incident report from an identity that may not report incidents now."""
+
+    def __init__(self, reporter: str, reason: str, message: str) -> None:
+        super().__init__(message, reporter=reporter, reason=reason)
+        self.reporter = reporter
+        self.reason = reason
+
+
+class NotHolder(NotFound):
+    """A claim on a cover the caller does not hold: NOT_FOUND, so ids do not leak."""
+
+    def __init__(self, cover_id: str) -> None:
+        RouterError.__init__(
+            self,
+            f"cover {cover_id!r} not found among your covers: only its holder may claim on it",
+            kind="cover",
+            key=cover_id,
+        )
+        self.kind = "cover"
+        self.key = cover_id
+
+
+class ReplayedReport(Conflict):
+    """The same signed report (or the same reporter nonce) was received before."""
+
+    def __init__(self, message: str, *, report_hash: str) -> None:
+        super().__init__(message, report_hash=report_hash)
+        self.report_hash = report_hash
+
+
+class ClaimRefused(Conflict):
+    """A claim the cover's terms or the incident do not support; nothing is paid."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason

@@ -36,15 +36,19 @@ from grpc_reflection.v1alpha import reflection
 
 from chains.observe import add_rpc_observer, remove_rpc_observer
 from router.api.auth import TokenSigner
+from router.api.claims import (
+    ClaimsPartnerServicer,
+    ClaimsReportingServicer,
+    ClaimsTreasuryServicer,
+)
 from router.api.interceptors import InFlightInterceptor, default_interceptors
-from router.api.partner import PartnerServicer
-from router.api.reporting import ReportingServicer
-from router.api.treasury import TreasuryServicer
 from router.app.access import AccessControl, sync_registry
 from router.app.changes import Changes, change_policy
+from router.app.claims import Claims, Payouts
 from router.app.covers import Covers
 from router.app.engine import ReinsuranceEngine
 from router.app.governance import GovernedCovers, TermsFollower, TermsSource
+from router.app.incidents import Incidents, sync_oracles
 from router.app.limit_changes import EffectiveLimits
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
@@ -210,23 +214,32 @@ async def start_router(
             store, change_policy(settings.changes), limits=limits_now, routes=routes_now
         )
         reporting = Reporting(store, access, settings.policy, positions.confirmed)
+        await sync_oracles(
+            store, [(o.reporter_id, o.public_key, o.active) for o in settings.oracles]
+        )
+        payouts: Payouts | None = executor if hasattr(executor, "start_payment") else None  # type: ignore[assignment]
+        claims = Claims(store, payouts)
+        incidents = Incidents(store, settings.incidents.policy(), claims.open_for_incident)
         reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
-            ReportingServicer(reporting, protocols), server
+            ClaimsReportingServicer(reporting, incidents, protocols), server
         )
-        treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(
-            TreasuryServicer(
-                plans,
-                positions,
-                access,
-                store,
-                settings.policy,
-                asset,
-                protocols=protocols,
-                changes=changes,
-            ),
-            server,
+        treasury = ClaimsTreasuryServicer(
+            plans,
+            positions,
+            access,
+            store,
+            settings.policy,
+            asset,
+            protocols=protocols,
+            changes=changes,
+            incidents=incidents,
+            claims=claims,
+            claim_store=store,
         )
-        partner_pb2_grpc.add_PartnerServiceServicer_to_server(PartnerServicer(covers), server)
+        treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(treasury, server)
+        partner_pb2_grpc.add_PartnerServiceServicer_to_server(
+            ClaimsPartnerServicer(covers, claims, store), server
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -250,6 +263,8 @@ async def start_router(
         # Reconcile before acting: every EXECUTING plan has its saga.
         for plan_id in await plans.reconcile_executions():
             log.info("started the saga of %s, recorded but not running", plan_id)
+        if started := await claims.reconcile():
+            log.info("started %d payout sagas, recorded but not running", started)
     except BaseException:
         if exporter is not None:
             exporter.close()

@@ -15,6 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from router.config import ExecutionConfig
 from router.execution.messages import WORKFLOW, Resolution, SagaInput
+from router.execution.payouts import PAYOUT_WORKFLOW, PayoutInput, PayoutKind
 
 log = logging.getLogger("ballast.execution")
 
@@ -53,3 +54,31 @@ class TemporalStarter:
         await self._client.get_workflow_handle(plan_id).signal(
             "resolve", Resolution(seq, action, operator, reason)
         )
+
+    async def start_payment(self, payment_id: str) -> bool:
+        """Start a claim payment's saga (workflow id = payment id) unless it runs or ran."""
+        return await self._start_payout(PayoutKind.PAYMENT, payment_id)
+
+    async def start_recovery(self, recovery_id: str) -> bool:
+        """Start a recovery's saga (workflow id = recovery id) unless it runs or ran."""
+        return await self._start_payout(PayoutKind.RECOVERY, recovery_id)
+
+    async def _start_payout(self, kind: PayoutKind, key: str) -> bool:
+        try:
+            await self._client.start_workflow(
+                PAYOUT_WORKFLOW,
+                PayoutInput(
+                    kind.value,
+                    key,
+                    poll_seconds=self._execution.poll_seconds,
+                    observe_seconds=self._execution.observe_seconds,
+                ),
+                id=key,
+                task_queue=self._queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                task_timeout=timedelta(seconds=5),
+            )
+        except WorkflowAlreadyStartedError:
+            return False
+        return True

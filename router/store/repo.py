@@ -57,6 +57,7 @@ from router.store._base import (
     VAULTS,
 )
 from router.store.access import AccessPart
+from router.store.claims import ClaimsPart
 from router.store.engine import make_engine, migrate
 from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
@@ -102,6 +103,7 @@ class Store(
     ProtocolsPart,
     TreasuryPart,
     RetentionPart,
+    ClaimsPart,
 ):
     """Async repository over one engine. Build it with :func:`open_store`."""
 
@@ -525,6 +527,7 @@ class Store(
                 COVERS.c.limit_amount,
                 COVERS.c.ends_at,
                 COVERS.c.deployment_id,
+                COVERS.c.cover_id,
             )
             .where(COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at)
             .order_by(COVERS.c.pool_id, COVERS.c.ends_at, COVERS.c.cover_id)
@@ -532,18 +535,27 @@ class Store(
         if pool_id is not None:
             stmt = stmt.where(COVERS.c.pool_id == pool_id)
         async with self._tx() as conn:
-            return [CoverInForce(p, t, int(a), e, d) for p, t, a, e, d in await conn.execute(stmt)]
+            rows = list(await conn.execute(stmt))
+        # A claim paid on a cover no longer locks that capital: its limit less payouts.
+        paid = await self.paid_by_cover(final_only=True) if rows else {}
+        return [
+            CoverInForce(p, t, int(a) - paid.get(c, 0), e, d)
+            for p, t, a, e, d, c in rows
+            if int(a) > paid.get(c, 0)
+        ]
 
     async def active_cover_by_pool(self, *, now: datetime | None = None) -> dict[str, int]:
         """Sum of active, unexpired cover limits per pool (summed in Python: exact)."""
         at = check_utc(now, "now") if now is not None else utcnow()
-        stmt = sa.select(COVERS.c.pool_id, COVERS.c.limit_amount).where(
+        stmt = sa.select(COVERS.c.pool_id, COVERS.c.limit_amount, COVERS.c.cover_id).where(
             COVERS.c.status == CoverStatus.ACTIVE.value, COVERS.c.ends_at > at
         )
         out: dict[str, int] = {}
         async with self._tx() as conn:
-            for pool, amount in await conn.execute(stmt):
-                out[pool] = out.get(pool, 0) + amount
+            rows = list(await conn.execute(stmt))
+        paid = await self.paid_by_cover(final_only=True) if rows else {}
+        for pool, amount, cover in rows:
+            out[pool] = out.get(pool, 0) + max(0, int(amount) - paid.get(cover, 0))
         return out
 
     # -- vaults and cessions -------------------------------------------------

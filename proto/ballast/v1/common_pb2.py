@@ -22,17 +22,26 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61llast/v1/common.proto\x12\nballast.v1\"&\n\x06\x41mount\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t*\x93\x02\n\tCoverType\x12\x1a\n\x16\x43OVER_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OVER_TYPE_PROTOCOL\x10\x05\x12\x17\n\x13\x43OVER_TYPE_POSITION\x10\x06\x12\x15\n\x11\x43OVER_TYPE_ORACLE\x10\x07\x12\x19\n\x15\x43OVER_TYPE_GOVERNANCE\x10\x08\x12\x18\n\x14\x43OVER_TYPE_LIQUIDITY\x10\t\"\x04\x08\x01\x10\x01\"\x04\x08\x02\x10\x02\"\x04\x08\x03\x10\x03\"\x04\x08\x04\x10\x04*\x19\x43OVER_TYPE_SMART_CONTRACT*\x10\x43OVER_TYPE_DEPEG*\x12\x43OVER_TYPE_CUSTODY*\x13\x43OVER_TYPE_SLASHINGb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62\x61llast/v1/common.proto\x12\nballast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n\x06\x41mount\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xe1\x01\n\x0c\x43laimPayment\x12\x12\n\npayment_id\x18\x01 \x01(\t\x12\x10\n\x08\x63laim_id\x18\x02 \x01(\t\x12\x10\n\x08\x63over_id\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12\"\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0e\n\x06tx_ref\x18\x07 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x08 \x01(\x04\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x03\n\x05\x43laim\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x10\n\x08\x63over_id\x18\x02 \x01(\t\x12\x13\n\x0bincident_id\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12(\n\x0c\x63laimed_loss\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12%\n\x05state\x18\x06 \x01(\x0e\x32\x16.ballast.v1.ClaimState\x12$\n\x08\x61pproved\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04paid\x18\x08 \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x08\x64isputed\x18\t \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x10\n\x08\x66iled_by\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x08payments\x18\r \x03(\x0b\x32\x18.ballast.v1.ClaimPayment\x12\x12\n\npartner_id\x18\x0e \x01(\t*\x93\x02\n\tCoverType\x12\x1a\n\x16\x43OVER_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43OVER_TYPE_PROTOCOL\x10\x05\x12\x17\n\x13\x43OVER_TYPE_POSITION\x10\x06\x12\x15\n\x11\x43OVER_TYPE_ORACLE\x10\x07\x12\x19\n\x15\x43OVER_TYPE_GOVERNANCE\x10\x08\x12\x18\n\x14\x43OVER_TYPE_LIQUIDITY\x10\t\"\x04\x08\x01\x10\x01\"\x04\x08\x02\x10\x02\"\x04\x08\x03\x10\x03\"\x04\x08\x04\x10\x04*\x19\x43OVER_TYPE_SMART_CONTRACT*\x10\x43OVER_TYPE_DEPEG*\x12\x43OVER_TYPE_CUSTODY*\x13\x43OVER_TYPE_SLASHING*\xd7\x01\n\nClaimState\x12\x1b\n\x17\x43LAIM_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43LAIM_STATE_FILED\x10\x01\x12\x19\n\x15\x43LAIM_STATE_VALIDATED\x10\x02\x12\x18\n\x14\x43LAIM_STATE_APPROVED\x10\x03\x12\x16\n\x12\x43LAIM_STATE_PAYING\x10\x04\x12\x14\n\x10\x43LAIM_STATE_PAID\x10\x05\x12\x18\n\x14\x43LAIM_STATE_DISPUTED\x10\x06\x12\x18\n\x14\x43LAIM_STATE_REJECTED\x10\x07*\x86\x01\n\rIncidentState\x12\x1e\n\x1aINCIDENT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16INCIDENT_STATE_PENDING\x10\x01\x12\x1c\n\x18INCIDENT_STATE_CONFIRMED\x10\x02\x12\x1b\n\x17INCIDENT_STATE_REJECTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COVERTYPE']._serialized_start=80
-  _globals['_COVERTYPE']._serialized_end=355
-  _globals['_AMOUNT']._serialized_start=39
-  _globals['_AMOUNT']._serialized_end=77
+  _globals['_COVERTYPE']._serialized_start=762
+  _globals['_COVERTYPE']._serialized_end=1037
+  _globals['_CLAIMSTATE']._serialized_start=1040
+  _globals['_CLAIMSTATE']._serialized_end=1255
+  _globals['_INCIDENTSTATE']._serialized_start=1258
+  _globals['_INCIDENTSTATE']._serialized_end=1392
+  _globals['_AMOUNT']._serialized_start=72
+  _globals['_AMOUNT']._serialized_end=110
+  _globals['_CLAIMPAYMENT']._serialized_start=113
+  _globals['_CLAIMPAYMENT']._serialized_end=338
+  _globals['_CLAIM']._serialized_start=341
+  _globals['_CLAIM']._serialized_end=759
 # @@protoc_insertion_point(module_scope)

@@ -228,3 +228,49 @@ class PremiumBreakdown(_message.Message):
     incident_probability_ppm: int
     utilisation_bps: int
     def __init__(self, pure_premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., cost_of_capital: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., fees: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., utilisation_surcharge: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., incident_probability_ppm: _Optional[int] = ..., utilisation_bps: _Optional[int] = ...) -> None: ...
+
+class FileClaimRequest(_message.Message):
+    __slots__ = ("cover_id", "incident_id", "claimed_loss")
+    COVER_ID_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_LOSS_FIELD_NUMBER: _ClassVar[int]
+    cover_id: str
+    incident_id: str
+    claimed_loss: _common_pb2.Amount
+    def __init__(self, cover_id: _Optional[str] = ..., incident_id: _Optional[str] = ..., claimed_loss: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ...) -> None: ...
+
+class FileClaimResponse(_message.Message):
+    __slots__ = ("claim", "created")
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    claim: _common_pb2.Claim
+    created: bool
+    def __init__(self, claim: _Optional[_Union[_common_pb2.Claim, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetClaimRequest(_message.Message):
+    __slots__ = ("claim_id",)
+    CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    claim_id: str
+    def __init__(self, claim_id: _Optional[str] = ...) -> None: ...
+
+class GetClaimResponse(_message.Message):
+    __slots__ = ("claim",)
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    claim: _common_pb2.Claim
+    def __init__(self, claim: _Optional[_Union[_common_pb2.Claim, _Mapping]] = ...) -> None: ...
+
+class ListClaimsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListClaimsResponse(_message.Message):
+    __slots__ = ("claims", "next_page_token")
+    CLAIMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    claims: _containers.RepeatedCompositeFieldContainer[_common_pb2.Claim]
+    next_page_token: str
+    def __init__(self, claims: _Optional[_Iterable[_Union[_common_pb2.Claim, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

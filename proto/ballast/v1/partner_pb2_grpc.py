@@ -60,6 +60,21 @@ class PartnerServiceStub:
                 request_serializer=ballast_dot_v1_dot_partner__pb2.ListPositionsRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_partner__pb2.ListPositionsResponse.FromString,
                 _registered_method=True)
+        self.FileClaim = channel.unary_unary(
+                '/ballast.v1.PartnerService/FileClaim',
+                request_serializer=ballast_dot_v1_dot_partner__pb2.FileClaimRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_partner__pb2.FileClaimResponse.FromString,
+                _registered_method=True)
+        self.GetClaim = channel.unary_unary(
+                '/ballast.v1.PartnerService/GetClaim',
+                request_serializer=ballast_dot_v1_dot_partner__pb2.GetClaimRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_partner__pb2.GetClaimResponse.FromString,
+                _registered_method=True)
+        self.ListClaims = channel.unary_unary(
+                '/ballast.v1.PartnerService/ListClaims',
+                request_serializer=ballast_dot_v1_dot_partner__pb2.ListClaimsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_partner__pb2.ListClaimsResponse.FromString,
+                _registered_method=True)
 
 
 class PartnerServiceServicer:
@@ -103,6 +118,31 @@ class PartnerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FileClaim(self, request, context):
+        """FileClaim claims on one of the caller's covers for a confirmed incident.
+        One claim per cover and incident: filing again returns the claim. Refused
+        with FAILED_PRECONDITION naming the reason (expired, already_paid,
+        not_matching, not_confirmed, nothing_due), NOT_FOUND for a cover the
+        caller does not hold; a refusal pays and stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClaim(self, request, context):
+        """GetClaim returns one of the caller's claims with its payments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClaims(self, request, context):
+        """ListClaims lists the caller's own claims, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PartnerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +165,21 @@ def add_PartnerServiceServicer_to_server(servicer, server):
                     servicer.ListPositions,
                     request_deserializer=ballast_dot_v1_dot_partner__pb2.ListPositionsRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_partner__pb2.ListPositionsResponse.SerializeToString,
+            ),
+            'FileClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileClaim,
+                    request_deserializer=ballast_dot_v1_dot_partner__pb2.FileClaimRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_partner__pb2.FileClaimResponse.SerializeToString,
+            ),
+            'GetClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClaim,
+                    request_deserializer=ballast_dot_v1_dot_partner__pb2.GetClaimRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_partner__pb2.GetClaimResponse.SerializeToString,
+            ),
+            'ListClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClaims,
+                    request_deserializer=ballast_dot_v1_dot_partner__pb2.ListClaimsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_partner__pb2.ListClaimsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -241,6 +296,87 @@ class PartnerService:
             '/ballast.v1.PartnerService/ListPositions',
             ballast_dot_v1_dot_partner__pb2.ListPositionsRequest.SerializeToString,
             ballast_dot_v1_dot_partner__pb2.ListPositionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.PartnerService/FileClaim',
+            ballast_dot_v1_dot_partner__pb2.FileClaimRequest.SerializeToString,
+            ballast_dot_v1_dot_partner__pb2.FileClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.PartnerService/GetClaim',
+            ballast_dot_v1_dot_partner__pb2.GetClaimRequest.SerializeToString,
+            ballast_dot_v1_dot_partner__pb2.GetClaimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.PartnerService/ListClaims',
+            ballast_dot_v1_dot_partner__pb2.ListClaimsRequest.SerializeToString,
+            ballast_dot_v1_dot_partner__pb2.ListClaimsResponse.FromString,
             options,
             channel_credentials,
             insecure,

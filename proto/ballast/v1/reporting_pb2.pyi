@@ -107,3 +107,27 @@ class ReportTvlResponse(_message.Message):
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     applied: bool
     def __init__(self, applied: _Optional[bool] = ...) -> None: ...
+
+class SubmitIncidentReportRequest(_message.Message):
+    __slots__ = ("payload", "signature")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    signature: bytes
+    def __init__(self, payload: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SubmitIncidentReportResponse(_message.Message):
+    __slots__ = ("report_hash", "incident_id", "state", "confirmed_now", "agreeing_reporters", "detail")
+    REPORT_HASH_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_NOW_FIELD_NUMBER: _ClassVar[int]
+    AGREEING_REPORTERS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    report_hash: str
+    incident_id: str
+    state: _common_pb2.IncidentState
+    confirmed_now: bool
+    agreeing_reporters: int
+    detail: str
+    def __init__(self, report_hash: _Optional[str] = ..., incident_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.IncidentState, str]] = ..., confirmed_now: _Optional[bool] = ..., agreeing_reporters: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,11 @@ class ReportingServiceStub:
                 request_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
                 _registered_method=True)
+        self.SubmitIncidentReport = channel.unary_unary(
+                '/ballast.v1.ReportingService/SubmitIncidentReport',
+                request_serializer=ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
@@ -82,6 +87,19 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitIncidentReport(self, request, context):
+        """SubmitIncidentReport takes one incident report signed by an oracle
+        reporter (a reporter identity registered with an Ed25519 key under
+        [[oracles]]). `payload` is the canonical JSON the reporter signed (see
+        router.domain.incidents.IncidentReport.payload) and names the caller.
+        Refused, with nothing stored: a bad signature (INVALID_ARGUMENT), an
+        unknown or deactivated reporter (PERMISSION_DENIED), a replayed payload
+        or nonce (FAILED_PRECONDITION). k agreeing reporters confirm an incident.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +112,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.ReportTvl,
                     request_deserializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.SerializeToString,
+            ),
+            'SubmitIncidentReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitIncidentReport,
+                    request_deserializer=ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -156,6 +179,33 @@ class ReportingService:
             '/ballast.v1.ReportingService/ReportTvl',
             ballast_dot_v1_dot_reporting__pb2.ReportTvlRequest.SerializeToString,
             ballast_dot_v1_dot_reporting__pb2.ReportTvlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitIncidentReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.ReportingService/SubmitIncidentReport',
+            ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportRequest.SerializeToString,
+            ballast_dot_v1_dot_reporting__pb2.SubmitIncidentReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -682,3 +682,143 @@ class RejectChangeResponse(_message.Message):
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     change: ChangeProposal
     def __init__(self, change: _Optional[_Union[ChangeProposal, _Mapping]] = ...) -> None: ...
+
+class IncidentAlert(_message.Message):
+    __slots__ = ("kind", "detail", "raised_at")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    detail: str
+    raised_at: _timestamp_pb2.Timestamp
+    def __init__(self, kind: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Incident(_message.Message):
+    __slots__ = ("incident_id", "deployment_id", "kind", "occurred_at", "state", "loss", "agreeing_reporters", "reports", "detail", "alerts")
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    AGREEING_REPORTERS_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    incident_id: str
+    deployment_id: str
+    kind: str
+    occurred_at: _timestamp_pb2.Timestamp
+    state: _common_pb2.IncidentState
+    loss: _common_pb2.Amount
+    agreeing_reporters: int
+    reports: int
+    detail: str
+    alerts: _containers.RepeatedCompositeFieldContainer[IncidentAlert]
+    def __init__(self, incident_id: _Optional[str] = ..., deployment_id: _Optional[str] = ..., kind: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.IncidentState, str]] = ..., loss: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., agreeing_reporters: _Optional[int] = ..., reports: _Optional[int] = ..., detail: _Optional[str] = ..., alerts: _Optional[_Iterable[_Union[IncidentAlert, _Mapping]]] = ...) -> None: ...
+
+class ListIncidentsRequest(_message.Message):
+    __slots__ = ("state", "page_size")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.IncidentState
+    page_size: int
+    def __init__(self, state: _Optional[_Union[_common_pb2.IncidentState, str]] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ListIncidentsResponse(_message.Message):
+    __slots__ = ("incidents",)
+    INCIDENTS_FIELD_NUMBER: _ClassVar[int]
+    incidents: _containers.RepeatedCompositeFieldContainer[Incident]
+    def __init__(self, incidents: _Optional[_Iterable[_Union[Incident, _Mapping]]] = ...) -> None: ...
+
+class TreasuryServiceListClaimsRequest(_message.Message):
+    __slots__ = ("state", "incident_id", "page_size")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ClaimState
+    incident_id: str
+    page_size: int
+    def __init__(self, state: _Optional[_Union[_common_pb2.ClaimState, str]] = ..., incident_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class TreasuryServiceListClaimsResponse(_message.Message):
+    __slots__ = ("claims",)
+    CLAIMS_FIELD_NUMBER: _ClassVar[int]
+    claims: _containers.RepeatedCompositeFieldContainer[_common_pb2.Claim]
+    def __init__(self, claims: _Optional[_Iterable[_Union[_common_pb2.Claim, _Mapping]]] = ...) -> None: ...
+
+class ListPayoutsRequest(_message.Message):
+    __slots__ = ("page_size",)
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    def __init__(self, page_size: _Optional[int] = ...) -> None: ...
+
+class ListPayoutsResponse(_message.Message):
+    __slots__ = ("payouts",)
+    PAYOUTS_FIELD_NUMBER: _ClassVar[int]
+    payouts: _containers.RepeatedCompositeFieldContainer[_common_pb2.ClaimPayment]
+    def __init__(self, payouts: _Optional[_Iterable[_Union[_common_pb2.ClaimPayment, _Mapping]]] = ...) -> None: ...
+
+class Recoverable(_message.Message):
+    __slots__ = ("recovery_id", "payment_id", "cession_id", "vault_id", "pool_id", "amount", "status", "tx_ref")
+    RECOVERY_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    VAULT_ID_FIELD_NUMBER: _ClassVar[int]
+    POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TX_REF_FIELD_NUMBER: _ClassVar[int]
+    recovery_id: str
+    payment_id: str
+    cession_id: str
+    vault_id: str
+    pool_id: str
+    amount: _common_pb2.Amount
+    status: str
+    tx_ref: str
+    def __init__(self, recovery_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., cession_id: _Optional[str] = ..., vault_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., status: _Optional[str] = ..., tx_ref: _Optional[str] = ...) -> None: ...
+
+class ListRecoverablesRequest(_message.Message):
+    __slots__ = ("status", "page_size")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    page_size: int
+    def __init__(self, status: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ListRecoverablesResponse(_message.Message):
+    __slots__ = ("recoverables",)
+    RECOVERABLES_FIELD_NUMBER: _ClassVar[int]
+    recoverables: _containers.RepeatedCompositeFieldContainer[Recoverable]
+    def __init__(self, recoverables: _Optional[_Iterable[_Union[Recoverable, _Mapping]]] = ...) -> None: ...
+
+class RejectIncidentRequest(_message.Message):
+    __slots__ = ("incident_id", "reason")
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    incident_id: str
+    reason: str
+    def __init__(self, incident_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectIncidentResponse(_message.Message):
+    __slots__ = ("incident",)
+    INCIDENT_FIELD_NUMBER: _ClassVar[int]
+    incident: Incident
+    def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
+
+class ResolveClaimRequest(_message.Message):
+    __slots__ = ("claim_id", "accepted_loss", "reason")
+    CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_LOSS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    claim_id: str
+    accepted_loss: _common_pb2.Amount
+    reason: str
+    def __init__(self, claim_id: _Optional[str] = ..., accepted_loss: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResolveClaimResponse(_message.Message):
+    __slots__ = ("claim",)
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    claim: _common_pb2.Claim
+    def __init__(self, claim: _Optional[_Union[_common_pb2.Claim, _Mapping]] = ...) -> None: ...

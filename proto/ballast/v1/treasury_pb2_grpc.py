@@ -168,6 +168,36 @@ class TreasuryServiceStub:
                 request_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
                 response_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
                 _registered_method=True)
+        self.ListIncidents = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListIncidents',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListIncidentsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListIncidentsResponse.FromString,
+                _registered_method=True)
+        self.ListClaims = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListClaims',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsResponse.FromString,
+                _registered_method=True)
+        self.ListPayouts = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListPayouts',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListPayoutsRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPayoutsResponse.FromString,
+                _registered_method=True)
+        self.ListRecoverables = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ListRecoverables',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ListRecoverablesRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRecoverablesResponse.FromString,
+                _registered_method=True)
+        self.RejectIncident = channel.unary_unary(
+                '/ballast.v1.TreasuryService/RejectIncident',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.RejectIncidentRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectIncidentResponse.FromString,
+                _registered_method=True)
+        self.ResolveClaim = channel.unary_unary(
+                '/ballast.v1.TreasuryService/ResolveClaim',
+                request_serializer=ballast_dot_v1_dot_treasury__pb2.ResolveClaimRequest.SerializeToString,
+                response_deserializer=ballast_dot_v1_dot_treasury__pb2.ResolveClaimResponse.FromString,
+                _registered_method=True)
 
 
 class TreasuryServiceServicer:
@@ -387,6 +417,51 @@ class TreasuryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIncidents(self, request, context):
+        """ListIncidents lists incidents, newest first, with the alerts they raised.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClaims(self, request, context):
+        """ListClaims lists every partner's claims (with their payments), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayouts(self, request, context):
+        """ListPayouts lists claim payments, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecoverables(self, request, context):
+        """ListRecoverables lists what reinsurance vaults owe on paid claims.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectIncident(self, request, context):
+        """RejectIncident rejects a spam incident as the calling operator (audited):
+        it is never confirmed and its open claims are rejected. Refused once one
+        of its claims has a payment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveClaim(self, request, context):
+        """ResolveClaim settles a DISPUTED claim: accepted_loss of the disputed loss
+        is paid under the same caps (0 refuses the rest), audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TreasuryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -519,6 +594,36 @@ def add_TreasuryServiceServicer_to_server(servicer, server):
                     servicer.RejectChange,
                     request_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.FromString,
                     response_serializer=ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.SerializeToString,
+            ),
+            'ListIncidents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIncidents,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListIncidentsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListIncidentsResponse.SerializeToString,
+            ),
+            'ListClaims': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClaims,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsResponse.SerializeToString,
+            ),
+            'ListPayouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayouts,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListPayoutsRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListPayoutsResponse.SerializeToString,
+            ),
+            'ListRecoverables': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecoverables,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ListRecoverablesRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ListRecoverablesResponse.SerializeToString,
+            ),
+            'RejectIncident': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectIncident,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.RejectIncidentRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.RejectIncidentResponse.SerializeToString,
+            ),
+            'ResolveClaim': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveClaim,
+                    request_deserializer=ballast_dot_v1_dot_treasury__pb2.ResolveClaimRequest.FromString,
+                    response_serializer=ballast_dot_v1_dot_treasury__pb2.ResolveClaimResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1227,6 +1332,168 @@ class TreasuryService:
             '/ballast.v1.TreasuryService/RejectChange',
             ballast_dot_v1_dot_treasury__pb2.RejectChangeRequest.SerializeToString,
             ballast_dot_v1_dot_treasury__pb2.RejectChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIncidents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListIncidents',
+            ballast_dot_v1_dot_treasury__pb2.ListIncidentsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListIncidentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClaims(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListClaims',
+            ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.TreasuryServiceListClaimsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListPayouts',
+            ballast_dot_v1_dot_treasury__pb2.ListPayoutsRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListPayoutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecoverables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ListRecoverables',
+            ballast_dot_v1_dot_treasury__pb2.ListRecoverablesRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ListRecoverablesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectIncident(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/RejectIncident',
+            ballast_dot_v1_dot_treasury__pb2.RejectIncidentRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.RejectIncidentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveClaim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ballast.v1.TreasuryService/ResolveClaim',
+            ballast_dot_v1_dot_treasury__pb2.ResolveClaimRequest.SerializeToString,
+            ballast_dot_v1_dot_treasury__pb2.ResolveClaimResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@
   bound while governance is configured; never updated.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 from router.store.types import Amount, UtcDateTime
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,241 @@
+"""The payout saga's activities: a claim payment or a recovery, on chain, once.
+
+Same rules as the plan saga's activities (:mod:`router.execution.activities`,
+whose helpers these reuse): the signed transaction is recorded
+(``tx_attempts``) before it is broadcast; nothing is signed while an attempt
+is live or the chain shows the effect's id; a lost or dropped transaction is
+reconciled by the chain-enforced id before anything is signed again. Sends on
+one chain are made one at a time in a worker (sign, record, broadcast under a
+per-chain lock), so nonces reach the node in order.
+
+Attempts are recorded under (owner, 0, source): the claim for a payment,
+the payment for a recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import activity
+
+from chains.base import ClaimPayment, Recovery, SignedTx, TxOutcome, TxState
+from chains.errors import ChainError, DuplicateTransfer, FeeCapExceeded, NonceError
+from router.app.claims import Claims, claim_terms
+from router.domain.claims import PaymentStatus
+from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
+from router.execution.activities import (
+    Chains,
+    NonRetryable,
+    _progress,
+    _report_of,
+    _signed,
+    _signed_dict,
+    heartbeating,
+)
+from router.execution.effects import Places
+from router.execution.messages import EffectReport, Progress
+from router.execution.payouts import PayAct, PayoutInput, PayoutKind
+from router.store import Store
+
+log = logging.getLogger("ballast.execution")
+
+PayoutEffect = ClaimPayment | Recovery
+#: How long a send waits for its chain's send lock before it reports WAITING
+#: (the workflow then retries on a timer): far below the activity's timeout.
+QUEUE_WAIT_SECONDS = 20.0
+
+
+class PayoutActivities:
+    def __init__(
+        self,
+        store: Store,
+        chains: Chains,
+        places: Callable[[], Awaitable[Places]],
+        *,
+        poll_seconds: float = 1.0,
+        observe_seconds: float = 20.0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.on_change = on_change
+        self._store = store
+        self._claims = Claims(store)
+        self._chains = chains
+        self._places = places
+        self._poll = poll_seconds
+        self._observe = observe_seconds
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.payout_send, self.payout_observe, self.payout_finish]
+
+    # -- what the effect is ----------------------------------------------------
+
+    async def _effect(self, inp: PayoutInput) -> tuple[PayoutEffect, str]:
+        """The effect and the owner its attempts are recorded under."""
+        places = await self._places()
+        if PayoutKind(inp.kind) is PayoutKind.PAYMENT:
+            p = await self._store.get_payment(inp.key)
+            cover = await self._store.cover_by_id(p.cover_id)
+            ref = places.ref(p.pool_id)
+            chain_cover = claim_terms(cover, paid=0).chain_cover_id
+            return ClaimPayment(p.payment_id, ref, chain_cover, p.amount), p.claim_id
+        r = await self._store.get_recoverable(inp.key)
+        vault = places.vaults.get(r.vault_id)
+        if vault is None:
+            raise NonRetryable(f"vault {r.vault_id} is not registered")
+        return Recovery(r.recovery_id, vault.chain, vault.address, r.cession_id, r.amount), (
+            r.payment_id
+        )
+
+    def _adapter(self, effect: PayoutEffect) -> Any:
+        if effect.chain not in self._chains:
+            raise NonRetryable(f"no signing adapter for chain {effect.chain}: set its signer_key")
+        return self._chains[effect.chain]
+
+    async def _live(self, eid: str) -> TxAttempt | None:
+        live = [a for a in await self._store.attempts(eid) if a.state in LIVE_ATTEMPTS]
+        return live[-1] if live else None
+
+    # -- activities ------------------------------------------------------------
+
+    @activity.defn(name=PayAct.SEND.value)
+    @heartbeating
+    async def payout_send(self, inp: PayoutInput) -> EffectReport:
+        """Reconcile, else sign, record and broadcast (one send per chain at a time)."""
+        effect, owner = await self._effect(inp)
+        adapter = self._adapter(effect)
+        eid = effect.payment_id if isinstance(effect, ClaimPayment) else effect.recovery_id
+        lock = self._locks.setdefault(effect.chain, asyncio.Lock())
+        try:  # well within the activity's timeout: a long queue waits in the workflow
+            await asyncio.wait_for(lock.acquire(), QUEUE_WAIT_SECONDS)
+        except TimeoutError:
+            return EffectReport(
+                Progress.WAITING, detail=f"queued behind other sends on {effect.chain}"
+            )
+        try:
+            return await self._send_locked(effect, adapter, eid, owner)
+        finally:
+            lock.release()
+
+    async def _send_locked(
+        self, effect: PayoutEffect, adapter: Any, eid: str, owner: str
+    ) -> EffectReport:
+        live = await self._live(eid)
+        if live is not None:
+            if live.state is AttemptState.SIGNED:
+                outcome: TxOutcome = await adapter.broadcast(_signed(live))
+                return await self._apply(effect, live, outcome)
+            return _report_of(live)
+        found: TxOutcome = await adapter.find_effect(effect)
+        if found.landed:
+            return EffectReport(
+                _progress(found), found.tx_ref or "", "found on chain", found.block_number
+            )
+        try:
+            signed: SignedTx = await adapter.prepare(effect)
+        except DuplicateTransfer:
+            found = await adapter.find_effect(effect)
+            if found.landed:
+                return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+            raise
+        except (FeeCapExceeded, NonceError) as exc:
+            return EffectReport(Progress.WAITING, detail=str(exc))
+        except ChainError as exc:
+            if exc.retryable:
+                raise
+            return EffectReport(Progress.FAILED, detail=str(exc))
+        n = len(await self._store.attempts(eid)) + 1
+        attempt = TxAttempt(
+            eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, _signed_dict(signed)
+        )
+        await self._store.record_attempt(attempt)
+        outcome = await adapter.broadcast(signed)
+        return await self._apply(effect, attempt, outcome)
+
+    @activity.defn(name=PayAct.OBSERVE.value)
+    @heartbeating
+    async def payout_observe(self, inp: PayoutInput) -> EffectReport:
+        """Watch the recorded transaction for up to ``observe_seconds``."""
+        effect, _ = await self._effect(inp)
+        adapter = self._adapter(effect)
+        eid = effect.payment_id if isinstance(effect, ClaimPayment) else effect.recovery_id
+        report = EffectReport(Progress.SENT)
+        elapsed = 0.0
+        while elapsed < self._observe:
+            live = await self._live(eid)
+            if live is None:
+                attempts = await self._store.attempts(eid)
+                return _report_of(attempts[-1]) if attempts else EffectReport(Progress.DROPPED)
+            outcome: TxOutcome = await adapter.status(_signed(live))
+            report = await self._apply(effect, live, outcome)
+            if report.progress in (Progress.FINAL, Progress.FAILED, Progress.DROPPED):
+                return report
+            if outcome.state is TxState.UNKNOWN:
+                await adapter.broadcast(_signed(live))  # the same bytes: never a second effect
+            await asyncio.sleep(self._poll)
+            elapsed += self._poll
+        return report
+
+    async def _apply(
+        self, effect: PayoutEffect, live: TxAttempt, outcome: TxOutcome
+    ) -> EffectReport:
+        state = outcome.state
+        if state in (TxState.PENDING, TxState.UNKNOWN):
+            if live.state is AttemptState.SIGNED:
+                await self._store.set_attempt_state(live.effect_id, live.attempt, AttemptState.SENT)
+            return EffectReport(Progress.SENT, live.tx_ref, outcome.detail)
+        if state in (TxState.INCLUDED, TxState.FINAL):
+            final = state is TxState.FINAL or outcome.final
+            await self._store.set_attempt_state(
+                live.effect_id,
+                live.attempt,
+                AttemptState.FINAL if final else AttemptState.INCLUDED,
+                block_number=outcome.block_number,
+            )
+            return EffectReport(
+                _progress(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
+            )
+        # FAILED or DROPPED: did another attempt land the effect meanwhile?
+        found: TxOutcome = await self._adapter(effect).find_effect(effect)
+        await self._store.set_attempt_state(
+            live.effect_id,
+            live.attempt,
+            AttemptState.FAILED if state is TxState.FAILED else AttemptState.DROPPED,
+        )
+        if found.landed:
+            return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+        if state is TxState.DROPPED:
+            return EffectReport(Progress.DROPPED, live.tx_ref, outcome.detail)
+        why = outcome.revert or outcome.detail or "reverted"
+        return EffectReport(Progress.FAILED, live.tx_ref, f"{live.tx_ref} failed on chain: {why}")
+
+    @activity.defn(name=PayAct.FINISH.value)
+    @heartbeating
+    async def payout_finish(self, args: list[Any]) -> list[str]:
+        """Record the outcome; for a paid claim, the recoverables now due (their ids)."""
+        kind, key, result, tx_ref, detail, block = args
+        if PayoutKind(kind) is PayoutKind.PAYMENT:
+            if result == "final":
+                recs = await self._claims.payment_landed(key, tx_ref, block)
+                return [r.recovery_id for r in recs if r.status == "due"]
+            await self._claims.payment_failed(key, detail or "refused on chain")
+            return []
+        await self._claims.recovery_done(key, result == "final", tx_ref or None)
+        return []
+
+
+async def adopt_payouts(store: Store, adapters: Any) -> int:
+    """Before acting: the nonces of live payout attempts count as ours again (EVM)."""
+    adopted = 0
+    keys = [p.payment_id for p in await store.list_payments(status=PaymentStatus.PENDING)]
+    keys += [r.recovery_id for r in await store.list_recoverables(status="due")]
+    for key in keys:
+        for attempt in await store.attempts(key):
+            adapter = adapters.get(attempt.chain)
+            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
+                adapter.adopt(_signed(attempt))
+                adopted += 1
+    return adopted
