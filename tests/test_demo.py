@@ -15,6 +15,7 @@ from matplotlib import image as mpimg
 from rich.console import Console
 
 from router.devtools.demo import run
+from router.devtools.demo_claims import DEDUCTIBLE, DRAIN, LIMIT, PER_EVENT_MAX, USDC
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -67,6 +68,31 @@ def test_demo_executes_a_plan_on_chain_and_conserves_capital(demo: tuple[str, Pa
     report = report_of(text)
     assert report.parent == tmp_path
     check_report(report, sorted(rows))
+
+
+def amount(text: str) -> int:
+    """Base units of a printed amount ("1,234.500000"), exactly."""
+    whole, frac = text.replace(",", "").split(".")
+    return int(whole) * USDC + int(frac)
+
+
+def test_demo_pays_case_study_a_and_recovers_from_the_vault(demo: tuple[str, Path]) -> None:
+    """Step 7: the drain is confirmed by 2 of 3 reporters; the claim pays
+    min(loss - deductible, limit, per-event max); the holder's balance on chain
+    rose by exactly that; the vault paid the recovery into the pool."""
+    text, _ = demo
+    assert re.search(r"CONFIRMED by 2 of 3 oracle reporters", text)
+    expected = min(DRAIN - DEDUCTIBLE, LIMIT, PER_EVENT_MAX)
+    claim = re.search(r"payout ([\d,.]+) USDC = min\(verified loss ([\d,.]+) - ", text)
+    assert claim and amount(claim[1]) == expected and amount(claim[2]) == DRAIN
+    assert re.search(r"claim \S+ \(opened by ballast://incidents\): PAID in tx 0x", text)
+    holder = re.search(r"holder ([\d,.]+) -> ([\d,.]+) \(\+([\d,.]+)\)", text)
+    assert holder and amount(holder[2]) - amount(holder[1]) == expected == amount(holder[3])
+    vault = re.search(r"base-vault ([\d,.]+) -> ([\d,.]+) \(-([\d,.]+)\) into bas-pool-0", text)
+    assert vault and amount(vault[1]) - amount(vault[2]) == amount(vault[3]) > 0
+    assert re.search(r"recoverable \S+ [\d,.]+ collected", text)
+    assert re.search(r"claims conservation: .*:\n  conserved to the unit", text)
+    assert re.search(r"case study \(a\) took [\d.]+ s", text)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package chromium)")

@@ -11,8 +11,12 @@
    saga: capital moves between chains over the bridge and exposure is ceded
    to vaults, watched step by step.
 6. Balances read back from every chain; before/after ratios per pool; the
-   conservation check, to the unit; the operator's HTML report, written to
-   build/ (it outlasts the run; everything else is in a temporary directory).
+   conservation check, to the unit.
+7. Case study (a): a flash-loan drain confirmed by 2 of 3 oracle reporters, the
+   claim paid to the certificate's holder and the quota share recovered from the
+   vault (router/devtools/demo_claims.py); then the operator's HTML report,
+   written to build/ (it outlasts the run; everything else is in a temporary
+   directory).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from router.agent.reporting import embedded_agents
 from router.api.server import running_router
 from router.cli_views import Units
 from router.config import TemporalConfig, load_settings
+from router.devtools.demo_claims import case_study_a, oracle_keys, oracle_settings
 from router.devtools.demo_world import (
     USDC,
     DemoWorld,
@@ -211,6 +216,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
 
         console.rule("2. Temporal, router (mTLS, SQLite), executor worker")
         ca = TestCA("Ballast demo CA")
+        oracles = oracle_keys()
         files = ca.write(workdir, {"server": ca.server()})
         settings = load_settings(
             listen="127.0.0.1:0",
@@ -225,6 +231,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
             execution={"poll_seconds": 0.1, "observe_seconds": 5.0},
             temporal={"address": "embedded", "dev_server_db": str(workdir / "temporal.db")},
             **world.router_config(),
+            **oracle_settings(oracles),
         )
         client = await stack.enter_async_context(
             temporal_client(TemporalConfig(**settings.temporal.model_dump()), settings.database_url)
@@ -311,6 +318,9 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
         after = await settled_positions(op, chain_after)
         console.print(before_after(before, after))
         ok = conservation(console, final, chain_before, chain_after)
+
+        console.rule("7. case study (a): a flash-loan drain, paid and recovered")
+        case = await case_study_a(console, world, connect, op, store, PARTNER, oracles)
         limits = await op.treasury.GetLimits(treasury_pb2.GetLimitsRequest())
         path = await asyncio.to_thread(  # charts take a moment: the agents keep reporting
             write_report,
@@ -324,7 +334,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
         )
         console.print(f"report: {path}")
         console.print(f"demo finished in {time.monotonic() - started:.1f} s")
-    return 0 if ok and final.state == treasury_pb2.PLAN_STATE_COMPLETED else 1
+    return 0 if ok and case.ok and final.state == treasury_pb2.PLAN_STATE_COMPLETED else 1
 
 
 def write_report(
