@@ -1,8 +1,12 @@
 """Step 7 of `make demo`: case study (a), an AMM flash-loan drain paid and recovered.
 
-The dex's second AMM deployment on Base is registered; a partner binds a
-protocol cover on it in bas-pool-0 (which ceded part of its risk to base-vault
-in step 5), opened on chain with its certificate to a holder's address; two of
+The dex's second AMM deployment on Base is registered (a deployment of its own,
+so the drain touches only this step's cover, not step 4's covers on dex-base,
+which are bound in the router but not opened on chain); a partner's protocol
+cover on it in bas-pool-0 (which ceded part of its risk to base-vault in step
+5) is quoted over gRPC, or, when the router refuses it for capacity (step 4's
+covers take bas-pool-0's share), recorded in the store as the case studies do;
+it is opened on chain with its certificate to a holder's address; two of
 three oracle reporters sign and submit incident reports; the router confirms
 the incident, opens the claim, pays the holder and collects the quota share
 back from the vault. Every figure printed is read back from the chain or the
