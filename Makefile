@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM    := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test install node contracts proto lint bench mutate clean
+.PHONY: demo test install node contracts proto lint bench mutate chromium clean
 
 demo: $(STAMP)
 	$(PY) -m router.devtools.demo
@@ -65,6 +65,12 @@ mutate: $(STAMP)
 
 bench: $(STAMP) node
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# Optional: Debian's Chromium for the test that renders the operator's report
+# (it skips without it). Needs apt and the rights to install a package.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium || \
+		echo "install Debian's chromium package to run the report rendering test"
 
 clean:
 	rm -rf $(VENV) node_modules contracts/node_modules
