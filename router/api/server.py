@@ -268,6 +268,8 @@ async def start_router(
             log.info("started the saga of %s, recorded but not running", plan_id)
         if started := await claims.reconcile():
             log.info("started %d payout sagas, recorded but not running", started)
+        if started := await openings.reconcile():
+            log.info("started %d cover opening sagas, recorded but not running", started)
     except BaseException:
         if exporter is not None:
             exporter.close()

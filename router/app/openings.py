@@ -25,6 +25,7 @@ ADDRESS_MAX = 128
 class OpeningStore(Protocol):
     async def record_opening(self, opening: Opening) -> Opening: ...
     async def openings(self, cover_ids: list[str]) -> dict[str, Opening]: ...
+    async def openings_in(self, status: OpeningStatus) -> list[Opening]: ...
 
 
 class OpeningStarter(Protocol):
@@ -67,6 +68,16 @@ class Openings:
         if opening is not None and opening.status is OpeningStatus.OPENING and self._starter:
             await self._starter.start_opening(cover_id)
         return opening
+
+    async def reconcile(self) -> int:
+        """At start: every opening still OPENING has its saga (a start lost to a crash
+        between the bind's commit and the start). Started ones are refused, so 0."""
+        if self._starter is None:
+            return 0
+        started = 0
+        for o in await self._store.openings_in(OpeningStatus.OPENING):
+            started += await self._starter.start_opening(o.cover_id)
+        return started
 
     async def of(self, cover_ids: list[str]) -> dict[str, Opening]:
         return await self._store.openings(cover_ids)

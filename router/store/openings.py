@@ -77,6 +77,15 @@ class OpeningsPart(StoreBase):
             )
             return {o.cover_id: o for o in map(_opening, rows)}
 
+    async def openings_in(self, status: OpeningStatus) -> list[Opening]:
+        async with self._tx() as conn:
+            rows = await conn.execute(
+                sa.select(OPENINGS)
+                .where(OPENINGS.c.status == status.value)
+                .order_by(OPENINGS.c.updated_at)
+            )
+            return [_opening(r) for r in rows]
+
     async def set_opening(
         self,
         cover_id: str,

@@ -83,6 +83,7 @@ async def test_bind_opens_cover_on_chain_once(temporal_server: DevServer, tmp_pa
         pool_after = await w.eth.token_balance(w.pool.address)
         assert pool_after == pool_before + PREMIUM
         assert await starter.start_opening(cover.cover_id) is False
+        assert await openings.reconcile() == 0
         assert await openings.start(cover.cover_id) is not None  # a replayed bind: no start
         assert await w.eth.token_balance(w.pool.address) == pool_after
         assert len(await w.store.attempts(cid)) == 1
@@ -97,7 +98,7 @@ async def test_unapproved_premium_fails_and_moves_nothing(
         payer = await w.eth.new_payer(w.pool.address, PREMIUM, approve=0)
         pool_before = await w.eth.token_balance(w.pool.address)
         cover, _ = await _bind(w, openings, "open-bad-1", payer)
-        await openings.start(cover.cover_id)
+        assert await openings.reconcile() == 1  # a start lost after the commit: started now
         done = await _outcome(w, cover.cover_id)
         assert done.status == "failed" and done.detail
         stored = await w.store.get_opening(cover.cover_id)
