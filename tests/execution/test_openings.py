@@ -10,13 +10,16 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import grpc
 import pytest
+from ballast.v1 import common_pb2, partner_pb2
 from eth_account import Account
 
 from router import domain as m
 from router.app.claims import chain_cover_id
 from router.app.openings import Openings, check_open_on_chain
 from router.config import ExecutionConfig
+from router.domain.incidents import IncidentKind
 from router.domain.openings import OpeningStatus
 from router.errors import ClaimRefused
 from router.execution.openings import OpeningOutcome, opening_workflow_id
@@ -110,3 +113,21 @@ async def test_unapproved_premium_fails_and_moves_nothing(
         assert await w.eth.token_balance(payer) == PREMIUM
         with pytest.raises(ClaimRefused, match=f"cover {cover.cover_id} is not open on chain"):
             await check_open_on_chain(w.store, cover.cover_id)
+        # A confirmed incident on its deployment opens no claim on it; filing one is refused.
+        loss = 10_000 * UNIT
+        await w.report("oracle-a", "amm-ethereum", IncidentKind.FLASH_LOAN, loss)
+        second = await w.report("oracle-b", "amm-ethereum", IncidentKind.FLASH_LOAN, loss)
+        assert second.confirmed_now
+        assert await w.store.list_claims() == []
+        partner = w.connect("ballast://partner/acme")
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await partner.partner.FileClaim(
+                partner_pb2.FileClaimRequest(
+                    cover_id=cover.cover_id,
+                    incident_id=second.incident_id,
+                    claimed_loss=common_pb2.Amount(asset="USDC", value=str(loss)),
+                )
+            )
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "not open on chain" in (err.value.details() or "")
+        assert await w.store.list_claims() == []
