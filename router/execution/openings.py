@@ -25,8 +25,9 @@ from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
     from chains.base import CoverOpening
+    from router.domain.execution import LIVE_ATTEMPTS
     from router.domain.openings import OpeningStatus
-    from router.execution.activities import NonRetryable, heartbeating
+    from router.execution.activities import NonRetryable, _signed, heartbeating
     from router.execution.messages import EffectReport, Progress
     from router.execution.payout_activities import PayoutActivities
     from router.execution.payouts import RETRY
@@ -142,3 +143,15 @@ class OpeningActivities(PayoutActivities):
             cover_id, OpeningStatus.OPEN, tx_ref=tx_ref, certificate_holder=holder
         )
         return OpeningOutcome(OpeningStatus.OPEN.value, tx_ref)
+
+
+async def adopt_openings(store: Any, adapters: Any) -> int:
+    """Before acting: the nonces of live opening attempts count as ours again (EVM)."""
+    adopted = 0
+    for opening in await store.openings_in(OpeningStatus.OPENING):
+        for attempt in await store.attempts(opening.chain_cover_id):
+            adapter = adapters.get(attempt.chain)
+            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
+                adapter.adopt(_signed(attempt))
+                adopted += 1
+    return adopted

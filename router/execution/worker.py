@@ -29,7 +29,7 @@ from router.domain.execution import LIVE_ATTEMPTS
 from router.execution.activities import Attester, PlanActivities
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
-from router.execution.openings import OpeningActivities, OpeningSaga
+from router.execution.openings import OpeningActivities, OpeningSaga, adopt_openings
 from router.execution.payout_activities import PayoutActivities, adopt_payouts
 from router.execution.payouts import PayoutSaga
 from router.execution.saga import PlanSaga
@@ -149,6 +149,7 @@ async def executor_worker(
         observe_seconds=settings.execution.observe_seconds,
         on_change=on_change,
     )
+    await adopt_openings(store, adapters)
     openings = OpeningActivities(
         store,
         dict(adapters),
