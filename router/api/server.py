@@ -37,11 +37,11 @@ from grpc_reflection.v1alpha import reflection
 from chains.observe import add_rpc_observer, remove_rpc_observer
 from router.api.auth import TokenSigner
 from router.api.claims import (
-    ClaimsPartnerServicer,
     ClaimsReportingServicer,
     ClaimsTreasuryServicer,
 )
 from router.api.interceptors import InFlightInterceptor, default_interceptors
+from router.api.openings import OpeningsPartnerServicer
 from router.app.access import AccessControl, sync_registry
 from router.app.changes import Changes, change_policy
 from router.app.claims import Claims, Payouts
@@ -50,6 +50,7 @@ from router.app.engine import ReinsuranceEngine
 from router.app.governance import GovernedCovers, TermsFollower, TermsSource
 from router.app.incidents import Incidents, sync_oracles
 from router.app.limit_changes import EffectiveLimits
+from router.app.openings import Openings, OpeningStarter
 from router.app.plans import PlanEvents, Plans
 from router.app.ports import Engine, Executor
 from router.app.positions import PositionCache
@@ -208,7 +209,9 @@ async def start_router(
                 gov.terms,
                 timedelta(seconds=gov.max_terms_age_seconds),
             )
-        covers = Covers(store, engine, settings.policy, positions.invalidate, governed)
+        starter: OpeningStarter | None = executor if hasattr(executor, "start_opening") else None  # type: ignore[assignment]
+        openings = Openings(store, starter)
+        covers = Covers(store, engine, settings.policy, positions.invalidate, governed, openings)
         protocols = Protocols(store, settings.policy)
         changes = Changes(
             store, change_policy(settings.changes), limits=limits_now, routes=routes_now
@@ -238,7 +241,7 @@ async def start_router(
         )
         treasury_pb2_grpc.add_TreasuryServiceServicer_to_server(treasury, server)
         partner_pb2_grpc.add_PartnerServiceServicer_to_server(
-            ClaimsPartnerServicer(covers, claims, store), server
+            OpeningsPartnerServicer(covers, claims, store, openings), server
         )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -265,6 +268,8 @@ async def start_router(
             log.info("started the saga of %s, recorded but not running", plan_id)
         if started := await claims.reconcile():
             log.info("started %d payout sagas, recorded but not running", started)
+        if started := await openings.reconcile():
+            log.info("started %d cover opening sagas, recorded but not running", started)
     except BaseException:
         if exporter is not None:
             exporter.close()

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from router import domain as m
+from router.app.openings import OpeningStore, check_open_on_chain
 from router.app.ports import AuditLog, Registry, Transactional
 from router.domain.claims import (
     Claim,
@@ -83,7 +84,7 @@ def claim_terms(cover: m.Cover, *, paid: int) -> ClaimTerms:
     )
 
 
-class ClaimStore(Registry, AuditLog, Transactional, Protocol):
+class ClaimStore(Registry, AuditLog, Transactional, OpeningStore, Protocol):
     async def lock_incidents(self) -> None: ...
     async def get_incident(self, incident_id: str) -> Incident: ...
     async def list_incidents(
@@ -307,6 +308,7 @@ class Claims:
                     f"{incident.incident_id} is already paid ({existing.paid})",
                 )
             return Opened(existing, False, None)
+        await check_open_on_chain(self._store, cover.cover_id)
         terms = claim_terms(cover, paid=paid)
         check_claim(terms, incident)
         decision = decide(claimed, incident.loss, terms, paid_elsewhere=taken)

@@ -28,6 +28,7 @@ from router import domain as m
 from router.app.governance import NO_TERMS, GovernedCovers, TermsStamp
 from router.app.governance import CoverTerms as GovernedCoverTerms
 from router.app.governance import stamp as terms_stamp
+from router.app.openings import Openings
 from router.app.ports import CoverStore, Engine
 from router.app.protocols import check_not_paused
 from router.config import PolicyConfig
@@ -86,8 +87,10 @@ class Covers:
         policy: PolicyConfig,
         on_change: Callable[[], None] | None = None,
         governance: GovernedCovers | None = None,
+        openings: Openings | None = None,
     ) -> None:
         self._store = store
+        self.openings = openings  # records a bind's opening on chain (router.app.openings)
         self._governance = governance
         self._engine = engine
         self._policy = policy
@@ -254,7 +257,12 @@ class Covers:
         return await self._governance.bound(cover_id)
 
     async def bind(
-        self, caller: m.Identity, key: str, quote_id: str, ask: CoverAsk
+        self,
+        caller: m.Identity,
+        key: str,
+        quote_id: str,
+        ask: CoverAsk,
+        parties: tuple[str, str] | None = None,
     ) -> tuple[m.BindResult, m.Pool]:
         """Bind what was quoted, exactly, once per quote and once per key.
 
@@ -325,13 +333,17 @@ class Covers:
         # concurrent binds on one pool queue here instead of each holding a
         # pooled connection while it waits for the row lock.
         async with self._bind_locks.setdefault(pool.pool_id, asyncio.Lock()):
-            result = await self._bind_with_audit(request, caller, governed)
+            result = await self._bind_with_audit(request, caller, governed, parties)
         if result.created:
             self._on_change()
         return result, pool
 
     async def _bind_with_audit(
-        self, request: m.CoverRequest, caller: m.Identity, governed: GovernedCoverTerms | None
+        self,
+        request: m.CoverRequest,
+        caller: m.Identity,
+        governed: GovernedCoverTerms | None,
+        parties: tuple[str, str] | None = None,
     ) -> m.BindResult:
         for _attempt in range(2):
             try:
@@ -355,6 +367,8 @@ class Covers:
                         )
                         if governed is not None and self._governance is not None:
                             await self._governance.record(result.cover.cover_id, governed)
+                        if parties is not None and self.openings is not None:
+                            await self.openings.record(result.cover, *parties)  # (holder, payer)
                 return result
             except CapacityExceeded:
                 raise

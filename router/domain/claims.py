@@ -61,6 +61,7 @@ class RefusalReason(StrEnum):
     NOT_MATCHING = "not_matching"  # another deployment or a kind the cover does not trigger on
     NOT_CONFIRMED = "not_confirmed"  # the incident is pending or rejected
     NOTHING_DUE = "nothing_due"  # the loss is within the deductible, or paid by other layers
+    NOT_OPEN = "not_open"  # bound with a holder but not (yet) opened on chain: nothing to pay from
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from temporalio import activity
 
-from chains.base import ClaimPayment, Recovery, SignedTx, TxOutcome, TxState
+from chains.base import ClaimPayment, CoverOpening, Recovery, SignedTx, TxOutcome, TxState
 from chains.errors import ChainError, DuplicateTransfer, FeeCapExceeded, NonceError
 from router.app.claims import Claims, claim_terms
 from router.domain.claims import PaymentStatus
@@ -42,7 +42,8 @@ from router.store import Store
 
 log = logging.getLogger("ballast.execution")
 
-PayoutEffect = ClaimPayment | Recovery
+#: Any one-shot effect these helpers send (a cover opening too: its saga reuses them).
+PayoutEffect = ClaimPayment | Recovery | CoverOpening
 #: How long a send waits for its chain's send lock before it reports WAITING
 #: (the workflow then retries on a timer): far below the activity's timeout.
 QUEUE_WAIT_SECONDS = 20.0
@@ -73,7 +74,7 @@ class PayoutActivities:
 
     # -- what the effect is ----------------------------------------------------
 
-    async def _effect(self, inp: PayoutInput) -> tuple[PayoutEffect, str]:
+    async def _effect(self, inp: PayoutInput) -> tuple[ClaimPayment | Recovery, str]:
         """The effect and the owner its attempts are recorded under."""
         places = await self._places()
         if PayoutKind(inp.kind) is PayoutKind.PAYMENT:
@@ -106,8 +107,12 @@ class PayoutActivities:
     async def payout_send(self, inp: PayoutInput) -> EffectReport:
         """Reconcile, else sign, record and broadcast (one send per chain at a time)."""
         effect, owner = await self._effect(inp)
-        adapter = self._adapter(effect)
         eid = effect.payment_id if isinstance(effect, ClaimPayment) else effect.recovery_id
+        return await self._send_effect(effect, eid, owner)
+
+    async def _send_effect(self, effect: PayoutEffect, eid: str, owner: str) -> EffectReport:
+        """The send of any one-shot effect (shared with the opening saga)."""
+        adapter = self._adapter(effect)
         lock = self._locks.setdefault(effect.chain, asyncio.Lock())
         try:  # well within the activity's timeout: a long queue waits in the workflow
             await asyncio.wait_for(lock.acquire(), QUEUE_WAIT_SECONDS)
@@ -160,8 +165,12 @@ class PayoutActivities:
     async def payout_observe(self, inp: PayoutInput) -> EffectReport:
         """Watch the recorded transaction for up to ``observe_seconds``."""
         effect, _ = await self._effect(inp)
-        adapter = self._adapter(effect)
         eid = effect.payment_id if isinstance(effect, ClaimPayment) else effect.recovery_id
+        return await self._observe_effect(effect, eid)
+
+    async def _observe_effect(self, effect: PayoutEffect, eid: str) -> EffectReport:
+        """The watch of any one-shot effect's live attempt (shared with the opening saga)."""
+        adapter = self._adapter(effect)
         report = EffectReport(Progress.SENT)
         elapsed = 0.0
         while elapsed < self._observe:

@@ -82,3 +82,25 @@ class TemporalStarter:
         except WorkflowAlreadyStartedError:
             return False
         return True
+
+    async def start_opening(self, cover_id: str) -> bool:
+        """Start a cover's opening saga (workflow id = "open-" + cover id) unless it runs or ran."""
+        from router.execution.openings import OPENING_WORKFLOW, OpeningInput, opening_workflow_id
+
+        try:
+            await self._client.start_workflow(
+                OPENING_WORKFLOW,
+                OpeningInput(
+                    cover_id,
+                    poll_seconds=self._execution.poll_seconds,
+                    observe_seconds=self._execution.observe_seconds,
+                ),
+                id=opening_workflow_id(cover_id),
+                task_queue=self._queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                task_timeout=timedelta(seconds=5),
+            )
+        except WorkflowAlreadyStartedError:
+            return False
+        return True

@@ -29,6 +29,7 @@ from router.domain.execution import LIVE_ATTEMPTS
 from router.execution.activities import Attester, PlanActivities
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
+from router.execution.openings import OpeningActivities, OpeningSaga, adopt_openings
 from router.execution.payout_activities import PayoutActivities, adopt_payouts
 from router.execution.payouts import PayoutSaga
 from router.execution.saga import PlanSaga
@@ -148,11 +149,20 @@ async def executor_worker(
         observe_seconds=settings.execution.observe_seconds,
         on_change=on_change,
     )
+    await adopt_openings(store, adapters)
+    openings = OpeningActivities(
+        store,
+        dict(adapters),
+        places,
+        poll_seconds=settings.execution.poll_seconds,
+        observe_seconds=settings.execution.observe_seconds,
+        on_change=on_change,
+    )
     worker = Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=[PlanSaga, PayoutSaga],
-        activities=[*acts.all(), *payouts.all()],
+        workflows=[PlanSaga, PayoutSaga, OpeningSaga],
+        activities=[*acts.all(), *payouts.all(), *openings.all()],
         # A worker that dies leaves its cached workflows on a queue of its own:
         # other workers take them over after this, instead of the default 10 s.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),

@@ -62,6 +62,7 @@ from router.store.engine import make_engine, migrate
 from router.store.execution import ExecutionPart
 from router.store.leases import LeasesPart
 from router.store.limits import LimitsPart
+from router.store.openings import OpeningsPart
 from router.store.plans import PlansPart
 from router.store.protocols import ProtocolsPart
 from router.store.reports import ReportsPart
@@ -104,6 +105,7 @@ class Store(
     TreasuryPart,
     RetentionPart,
     ClaimsPart,
+    OpeningsPart,
 ):
     """Async repository over one engine. Build it with :func:`open_store`."""
 

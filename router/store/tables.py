@@ -386,4 +386,5 @@ from router.store import tables_changes as _tables_changes  # noqa: E402,F401  (
 from router.store import tables_claims as _tables_claims  # noqa: E402,F401  (incidents, claims)
 from router.store import tables_covers as tables_covers  # noqa: E402  (deployments, pauses)
 from router.store import tables_governance as _tables_governance  # noqa: E402, F401
+from router.store import tables_openings as _tables_openings  # noqa: E402, F401
 from router.store import tables_retention as _tables_retention  # noqa: E402, F401

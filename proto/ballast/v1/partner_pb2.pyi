@@ -122,7 +122,7 @@ class QuoteCoverResponse(_message.Message):
     def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., terms_block_number: _Optional[int] = ..., terms_version: _Optional[int] = ..., terms_contract: _Optional[str] = ...) -> None: ...
 
 class BindCoverRequest(_message.Message):
-    __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms")
+    __slots__ = ("idempotency_key", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms", "holder_address", "payer_address")
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,8 @@ class BindCoverRequest(_message.Message):
     COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PAYER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     idempotency_key: str
     quote_id: str
     chain: str
@@ -139,10 +141,12 @@ class BindCoverRequest(_message.Message):
     cover_amount: _common_pb2.Amount
     period_days: int
     terms: CoverTerms
-    def __init__(self, idempotency_key: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
+    holder_address: str
+    payer_address: str
+    def __init__(self, idempotency_key: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., holder_address: _Optional[str] = ..., payer_address: _Optional[str] = ...) -> None: ...
 
 class Cover(_message.Message):
-    __slots__ = ("cover_id", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "premium", "starts_at", "ends_at", "state", "terms")
+    __slots__ = ("cover_id", "quote_id", "chain", "pool_id", "cover_type", "cover_amount", "premium", "starts_at", "ends_at", "state", "terms", "opening")
     COVER_ID_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +158,7 @@ class Cover(_message.Message):
     ENDS_AT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
+    OPENING_FIELD_NUMBER: _ClassVar[int]
     cover_id: str
     quote_id: str
     chain: str
@@ -165,7 +170,8 @@ class Cover(_message.Message):
     ends_at: _timestamp_pb2.Timestamp
     state: CoverState
     terms: CoverTerms
-    def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
+    opening: CoverOpening
+    def __init__(self, cover_id: _Optional[str] = ..., quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[CoverState, str]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., opening: _Optional[_Union[CoverOpening, _Mapping]] = ...) -> None: ...
 
 class BindCoverResponse(_message.Message):
     __slots__ = ("cover", "created", "terms_block_number", "terms_version", "terms_contract")
@@ -274,3 +280,17 @@ class ListClaimsResponse(_message.Message):
     claims: _containers.RepeatedCompositeFieldContainer[_common_pb2.Claim]
     next_page_token: str
     def __init__(self, claims: _Optional[_Iterable[_Union[_common_pb2.Claim, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CoverOpening(_message.Message):
+    __slots__ = ("status", "chain_cover_id", "tx_ref", "certificate_holder", "detail")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_COVER_ID_FIELD_NUMBER: _ClassVar[int]
+    TX_REF_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    chain_cover_id: str
+    tx_ref: str
+    certificate_holder: str
+    detail: str
+    def __init__(self, status: _Optional[str] = ..., chain_cover_id: _Optional[str] = ..., tx_ref: _Optional[str] = ..., certificate_holder: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,26 @@
+"""A bound cover's opening on chain: premium collected from the payer, capital
+locked, certificate issued to the holder (``chains.base.CoverOpening``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OpeningStatus(StrEnum):
+    OPENING = "opening"  # recorded with the bind; the executor carries it out
+    OPEN = "open"  # landed final on chain
+    FAILED = "failed"  # refused for good (e.g. premium not approved): not open on chain
+
+
+@dataclass(frozen=True)
+class Opening:
+    cover_id: str
+    chain_cover_id: str
+    holder: str
+    payer: str
+    locked: int
+    status: OpeningStatus = OpeningStatus.OPENING
+    tx_ref: str = ""
+    certificate_holder: str = ""
+    detail: str = ""
