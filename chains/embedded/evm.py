@@ -366,9 +366,12 @@ def _new_w3(chain_id: int) -> Any:
     from web3 import AsyncWeb3
     from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
+    from chains.embedded.gas import install as install_gas_estimator
+
     params = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": BLOCK_GAS_LIMIT})
     backend = PyEVMBackend(genesis_parameters=params)
     backend.chain.chain_id = chain_id  # read by CHAINID and by tx building
+    install_gas_estimator(backend.chain)  # two executions per eth_estimateGas, not ~18
     provider = AsyncEthereumTesterProvider()
     provider.ethereum_tester = EthereumTester(backend)
     # The endpoint table is shared module state and cannot be deep-copied:
