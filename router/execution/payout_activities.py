@@ -114,8 +114,13 @@ class PayoutActivities:
         """The send of any one-shot effect (shared with the opening saga)."""
         adapter = self._adapter(effect)
         lock = self._locks.setdefault(effect.chain, asyncio.Lock())
-        try:  # well within the activity's timeout: a long queue waits in the workflow
-            await asyncio.wait_for(lock.acquire(), QUEUE_WAIT_SECONDS)
+        # Well within the activity's timeout: a long queue waits in the workflow.
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can be cancelled
+        # (the activity timed out) just as the lock is granted, leaving it held
+        # for good and every later send on the chain queued forever.
+        try:
+            async with asyncio.timeout(QUEUE_WAIT_SECONDS):
+                await lock.acquire()
         except TimeoutError:
             return EffectReport(
                 Progress.WAITING, detail=f"queued behind other sends on {effect.chain}"
