@@ -191,23 +191,7 @@ def resolve_format(fmt: LogFormat, stream: Any = None) -> Literal["json", "text"
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Marks the handler setup_logging installed, so a second call replaces it.
-
-    Given no stream, it writes to whatever ``sys.stderr`` is at each line (as
-    logging's last-resort handler does): a stderr swapped and closed since (a
-    CLI runner's capture) never turns a later line into a logging error."""
-
-    def __init__(self, stream: Any = None) -> None:
-        super().__init__(stream)
-        self._own = stream
-
-    @property
-    def stream(self) -> Any:
-        return self._own if self._own is not None else sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        self._own = value
+    """Marks the handler setup_logging installed, so a second call replaces it."""
 
 
 def setup_logging(
@@ -226,7 +210,7 @@ def setup_logging(
     for h in list(root.handlers):
         if isinstance(h, _OurHandler):
             root.removeHandler(h)
-    handler = _OurHandler(stream)
+    handler = _OurHandler(sys.stderr if stream is None else stream)
     kind = resolve_format(fmt, handler.stream)
     handler.setFormatter(JsonFormatter() if kind == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
