@@ -48,13 +48,8 @@ from router.cli_views import (
     transit_sheet,
     when,
 )
-from router.config import (
-    ClientCredentials,
-    ConfigError,
-    RouterSettings,
-    chain_spec,
-    load_settings,
-)
+from router.config import ConfigError, RouterSettings, chain_spec, load_settings
+from router.config_tls import ClientCredentials
 from router.errors import InvalidRequest, RouterError, StoreUnavailable
 from router.telemetry.logs import RedactSecrets, redact, setup_logging
 

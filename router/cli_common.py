@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from router.agent.client import RouterClient
-from router.config import ClientCredentials
+from router.config_tls import ClientCredentials
 
 ConfigOpt = Annotated[
     Path | None,

@@ -11,7 +11,8 @@ from ballast.v1 import treasury_pb2
 
 from router.cli_common import ConfigOpt, RawOpt, router_client
 from router.cli_views import Units, fail, job_report, plan_sheet, show
-from router.config import ClientCredentials, ConfigError, RouterSettings, load_settings
+from router.config import ConfigError, RouterSettings, load_settings
+from router.config_tls import ClientCredentials
 from router.errors import InvalidRequest, NotReady, RouterError, StoreUnavailable
 
 REBALANCE_HELP = """Scheduled job: check the data, plan, execute within pre-approved limits, report.

@@ -17,18 +17,11 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -46,21 +39,10 @@ from pydantic_settings import (
 from chains.base import ChainFamily
 from chains.evm_config import BridgeRoute, Confirmations, FeePolicy, FinalizedTag
 from chains.factory import ChainSpec
-from router.domain.incidents import IncidentKind, QuorumPolicy, QuorumRule
+from router.config_common import ConfigError, Section, check_name
+from router.config_insurance import DeploymentConfig, IncidentsConfig, OracleConfig
+from router.config_tls import AuthConfig, ClientConfig, TlsConfig, TlsMaterial
 from router.domain.limits import DailyLimit, LaneLimit, LimitsPolicy
-from router.errors import RouterError
-
-
-class ConfigError(RouterError, ValueError):
-    """The configuration is unusable. ``problems`` are ``(setting, what is wrong)``
-    pairs, e.g. ``("auth.token_secrte", "unknown setting (check the spelling)")``;
-    neither ever contains a configured value."""
-
-    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
-        self.problems = tuple(problems)
-        text = "; ".join(f"{where}: {what}" if where else what for where, what in self.problems)
-        super().__init__(text, problems=self.problems)
-
 
 #: Our wording for pydantic's error types where its own says less than it should.
 _PROBLEMS = {
@@ -88,20 +70,7 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}\Z")
-
-
-def _name(value: str, what: str) -> str:
-    if not NAME.match(value):
-        raise ValueError(f"{what} {value!r} must be 1-63 of [a-z0-9._-], starting alphanumeric")
-    return value
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ChainConfig(_Model):
+class ChainConfig(Section):
     name: str
     family: Literal["evm", "solana"]
     asset: str = "USDC"
@@ -136,11 +105,11 @@ class ChainConfig(_Model):
 
     @field_validator("name")
     @classmethod
-    def _check_name(cls, v: str) -> str:
-        return _name(v, "chain name")
+    def _checkcheck_name(cls, v: str) -> str:
+        return check_name(v, "chain name")
 
 
-class PoolConfig(_Model):
+class PoolConfig(Section):
     chain: str
     pool_id: str
     address: str
@@ -149,10 +118,10 @@ class PoolConfig(_Model):
     @field_validator("pool_id")
     @classmethod
     def _check_pool(cls, v: str) -> str:
-        return _name(v, "pool id")
+        return check_name(v, "pool id")
 
 
-class PartnerConfig(_Model):
+class PartnerConfig(Section):
     partner_id: str
     display_name: str = ""
     #: False deactivates the partner at the next start (removing it does too).
@@ -161,10 +130,10 @@ class PartnerConfig(_Model):
     @field_validator("partner_id")
     @classmethod
     def _check_partner(cls, v: str) -> str:
-        return _name(v, "partner id")
+        return check_name(v, "partner id")
 
 
-class ReporterConfig(_Model):
+class ReporterConfig(Section):
     #: The reporter's identity name, e.g. "ethereum/node-a" for
     #: ``ballast://reporter/ethereum/node-a``.
     reporter_id: str
@@ -173,58 +142,7 @@ class ReporterConfig(_Model):
     active: bool = True
 
 
-class OracleConfig(_Model):
-    """An oracle reporter: may submit incident reports signed with this Ed25519 key."""
-
-    #: The reporter identity's name: "oracle-a" for ``ballast://reporter/oracle-a``.
-    reporter_id: str
-    #: The Ed25519 public key its reports verify under, 64 hex digits (public: not a secret).
-    public_key: str
-    #: False deactivates the reporter at the next start (removing it does too).
-    active: bool = True
-
-    @field_validator("public_key")
-    @classmethod
-    def _check_key(cls, v: str) -> str:
-        if not re.match(r"^[0-9a-f]{64}\Z", v):
-            raise ValueError("must be an Ed25519 public key as 64 lowercase hex digits")
-        return v
-
-
-class QuorumConfig(_Model):
-    """When oracle reports confirm an incident (see ``router.domain.incidents``)."""
-
-    #: Agreeing, distinct reporters that confirm.
-    k: int = Field(default=2, ge=1, le=100)
-    #: Reports within this many seconds of the first count for one incident.
-    window_seconds: int = Field(default=3600, ge=1)
-    #: Loss figures within this share (bps) of their median agree.
-    tolerance_bps: int = Field(default=500, ge=0, le=10_000)
-
-
-class IncidentsConfig(_Model):
-    default: QuorumConfig = QuorumConfig()
-    #: Per incident kind ("flash_loan", "oracle_manipulation", ...), else ``default``.
-    by_kind: dict[str, QuorumConfig] = {}
-
-    def policy(self) -> QuorumPolicy:
-        def rule(q: QuorumConfig) -> QuorumRule:
-            return QuorumRule(q.k, timedelta(seconds=q.window_seconds), q.tolerance_bps)
-
-        return QuorumPolicy(
-            rule(self.default), {IncidentKind(k): rule(q) for k, q in self.by_kind.items()}
-        )
-
-    @field_validator("by_kind")
-    @classmethod
-    def _check_kinds(cls, v: dict[str, QuorumConfig]) -> dict[str, QuorumConfig]:
-        for kind in v:
-            if kind not in {k.value for k in IncidentKind}:
-                raise ValueError(f"unknown incident kind {kind!r}")
-        return v
-
-
-class RouteConfig(_Model):
+class RouteConfig(Section):
     """A bridge lane between two chains, as the planner prices it."""
 
     route_id: str
@@ -237,7 +155,7 @@ class RouteConfig(_Model):
     min_transfer: int = Field(default=0, ge=0)
 
 
-class VaultConfig(_Model):
+class VaultConfig(Section):
     """An external reinsurance vault: quota-share terms for the planner."""
 
     vault_id: str
@@ -248,156 +166,14 @@ class VaultConfig(_Model):
     premium_bps: int = Field(default=300, ge=0, le=10000)
 
 
-class DeploymentConfig(_Model):
-    """A covered protocol deployment to seed the registry with at start-up.
-
-    Seeds only: a deployment already in the store is left as it is (operators
-    and the TVL reporter keep it current through the API)."""
-
-    deployment_id: str
-    protocol_id: str
-    chain: str  # the deployment's chain; need not host a pool
-    addresses: tuple[str, ...]
-    asset: str = "USDC"
-    tvl: int = Field(ge=0)  # base units of ``asset``
-    tvl_source: str = "config"
-    incident_count: int = Field(default=0, ge=0)
-    incident_severity_bps: int = Field(default=0, ge=0, le=10000)
-    incident_window_days: int = Field(default=365, ge=1, le=3650)
-    auditors: tuple[str, ...] = ()
-    last_audit_at: AwareDatetime | None = None  # required with auditors
-    governance_assets: int = Field(default=0, ge=0)
-
-    @field_validator("deployment_id", "protocol_id", "chain")
-    @classmethod
-    def _check_ids(cls, v: str) -> str:
-        return _name(v, "deployment, protocol or chain id")
-
-
-@dataclass(frozen=True, slots=True)
-class TlsMaterial:
-    """The server's TLS files, read and checked (the key never shows in a repr)."""
-
-    ca_pem: bytes
-    cert_pem: bytes
-    key_pem: bytes
-
-    def __repr__(self) -> str:
-        return f"TlsMaterial(ca={len(self.ca_pem)} bytes, cert={len(self.cert_pem)} bytes)"
-
-
-def _read(path: Path, where: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError([(where, f"file {path} does not exist")]) from None
-    except IsADirectoryError:
-        raise ConfigError([(where, f"{path} is a directory, not a file")]) from None
-    except PermissionError:
-        raise ConfigError([(where, f"file {path} is not readable by this user")]) from None
-    except OSError as exc:
-        raise ConfigError([(where, f"file {path} cannot be read ({exc.strerror})")]) from None
-
-
-def _certificates(pem: bytes, path: Path, where: str) -> list[x509.Certificate]:
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        certs = []
-    if not certs:
-        raise ConfigError([(where, f"{path} holds no PEM certificate")])
-    return certs
-
-
-class TlsConfig(_Model):
-    ca_cert: Path
-    server_cert: Path
-    server_key: Path
-
-    def material(self) -> TlsMaterial:
-        """Read the files and check them: each exists and parses, and the server
-        key belongs to the server certificate (gRPC reports a mismatch only as
-        "failed to bind")."""
-        ca = _read(self.ca_cert, "tls.ca_cert")
-        cert = _read(self.server_cert, "tls.server_cert")
-        key_pem = _read(self.server_key, "tls.server_key")
-        _certificates(ca, self.ca_cert, "tls.ca_cert")
-        leaf = _certificates(cert, self.server_cert, "tls.server_cert")[0]
-        try:
-            key = serialization.load_pem_private_key(key_pem, password=None)
-        except (ValueError, TypeError):
-            raise ConfigError(
-                [("tls.server_key", f"{self.server_key} is not an unencrypted PEM private key")]
-            ) from None
-        public = serialization.PublicFormat.SubjectPublicKeyInfo
-        der = serialization.Encoding.DER
-        if key.public_key().public_bytes(der, public) != leaf.public_key().public_bytes(
-            der, public
-        ):
-            raise ConfigError(
-                [
-                    (
-                        "tls.server_key",
-                        f"{self.server_key} is not the key of the certificate in "
-                        f"{self.server_cert}; give the key issued with that certificate",
-                    )
-                ]
-            )
-        return TlsMaterial(ca, cert, key_pem)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientCredentials:
-    """A client's credentials, read: a bearer token, or a certificate and key."""
-
-    ca_pem: bytes | None
-    cert_pem: bytes | None = None
-    key_pem: bytes | None = None
-    token: SecretStr | None = None
-
-    def __repr__(self) -> str:
-        kind = "token" if self.token is not None else "certificate"
-        return f"ClientCredentials({kind}, key=<hidden>)"
-
-
-class ClientConfig(_Model):
-    """How the CLI and agents reach a router (their own identity's credentials)."""
-
-    address: str = "127.0.0.1:50051"
-    ca_cert: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    token: SecretStr | None = None
-
-    def credentials(self) -> ClientCredentials:
-        """Read the files; a token wins over a certificate."""
-        ca = _read(self.ca_cert, "client.ca_cert") if self.ca_cert else None
-        if self.token is not None:
-            return ClientCredentials(ca, token=self.token)
-        missing = [f"client.{k}" for k in ("ca_cert", "cert", "key") if getattr(self, k) is None]
-        if missing:
-            raise ConfigError(
-                [("client", f"no credentials: set {', '.join(missing)} (or client.token)")]
-            )
-        assert self.cert is not None and self.key is not None
-        return ClientCredentials(ca, _read(self.cert, "client.cert"), _read(self.key, "client.key"))
-
-
-class AuthConfig(_Model):
-    #: mtls: identity from the client certificate (needs ``tls``).
-    #: token: identity from an HMAC-signed bearer token (local use).
-    mode: Literal["mtls", "token"] = "mtls"
-    token_secret: SecretStr | None = None
-
-
-class RateConfig(_Model):
+class RateConfig(Section):
     """Token bucket per identity: ``rate`` calls/s refilled, ``burst`` at most."""
 
     rate: float = Field(gt=0)
     burst: int = Field(ge=1)
 
 
-class LaneLimitConfig(_Model):
+class LaneLimitConfig(Section):
     """A bridge lane's token bucket (base units): at most ``capacity`` at once,
     refilled ``refill_per_second`` per second."""
 
@@ -407,7 +183,7 @@ class LaneLimitConfig(_Model):
     refill_per_second: int = Field(ge=0)
 
 
-class DailyLimitConfig(_Model):
+class DailyLimitConfig(Section):
     """At most ``cap`` base units per rolling 24 h: ``chain:<name>`` (capital
     leaving the chain's pools) or ``destination:<pool or vault id>``."""
 
@@ -423,7 +199,7 @@ class DailyLimitConfig(_Model):
         return v
 
 
-class LimitsConfig(_Model):
+class LimitsConfig(Section):
     max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     #: Longest a unary call may run, whatever deadline the client asked for.
     deadline_cap_seconds: float = Field(default=30.0, gt=0)
@@ -447,7 +223,7 @@ class LimitsConfig(_Model):
         )
 
 
-class PolicyConfig(_Model):
+class PolicyConfig(Section):
     quote_ttl_seconds: int = Field(default=300, ge=1)
     #: A confirmed report older than this is stale and never planned on.
     staleness_limit_seconds: int = Field(default=600, ge=1)
@@ -516,7 +292,7 @@ class PolicyConfig(_Model):
         return ((0, 1), (self.dual_approval_above + 1, 2))
 
 
-class BridgeConfig(_Model):
+class BridgeConfig(Section):
     """The bridge cross-chain steps are delivered through.
 
     ``local``: our ``BridgeEndpoint`` contracts and the Solana escrow, attested
@@ -528,7 +304,7 @@ class BridgeConfig(_Model):
     attester_key: SecretStr | None = None
 
 
-class TemporalConfig(_Model):
+class TemporalConfig(Section):
     """Where the executor's workflows run.
 
     ``address = "embedded"`` starts a Temporal dev server from the installed
@@ -544,7 +320,7 @@ class TemporalConfig(_Model):
     dev_server_db: Path | None = None
 
 
-class ExecutionConfig(_Model):
+class ExecutionConfig(Section):
     """How approved plans are carried out on chain."""
 
     #: Off: ExecutePlan only records the request (no chain is touched).
@@ -561,7 +337,7 @@ class ExecutionConfig(_Model):
     vault_refresh_seconds: float = Field(default=30.0, gt=0)
 
 
-class JobConfig(_Model):
+class JobConfig(Section):
     """The scheduled rebalancing job (``ballast rebalance``)."""
 
     #: The operator name the job plans and requests execution as (audit log).
@@ -571,7 +347,7 @@ class JobConfig(_Model):
     lease_seconds: float = Field(default=900.0, ge=10, le=86_400)
 
 
-class TelemetryConfig(_Model):
+class TelemetryConfig(Section):
     """Metrics, logs and traces (see ``router/telemetry/README.md``)."""
 
     #: Port of the Prometheus exporter (``/metrics``) the router starts; unset:
@@ -589,7 +365,7 @@ class TelemetryConfig(_Model):
     service_name: str = "ballast-router"
 
 
-class GovernanceConfig(_Model):
+class GovernanceConfig(Section):
     """On-chain governance of pool terms (written by ``ballast deploy --governance``).
 
     ``ballast gov`` drives proposals on ``governor`` over ``chain``'s first RPC
@@ -607,7 +383,7 @@ class GovernanceConfig(_Model):
     max_terms_age_seconds: float = Field(default=120.0, gt=0)
 
 
-class ChangesConfig(_Model):
+class ChangesConfig(Section):
     """Off-chain change control (``ballast change``): who and when."""
 
     #: Distinct operators, other than the proposer, who must approve a change.
@@ -618,7 +394,7 @@ class ChangesConfig(_Model):
     ttl_seconds: float = Field(default=7 * 86_400.0, ge=60, le=365 * 86_400)
 
 
-class RetentionConfig(_Model):
+class RetentionConfig(Section):
     """How long the balance-report history is kept (``balance_reports``).
 
     Rows older than the window go, except the votes at or above each pool's

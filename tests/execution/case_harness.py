@@ -27,7 +27,8 @@ from router.agent.client import RouterClient
 from router.api.auth import TokenSigner
 from router.api.server import RunningRouter, running_router
 from router.app.claims import chain_cover_id
-from router.config import AuthConfig, IncidentsConfig, OracleConfig, PartnerConfig, QuorumConfig
+from router.config import AuthConfig, IncidentsConfig, OracleConfig, PartnerConfig
+from router.config_insurance import QuorumConfig
 from router.domain.incidents import IncidentKind, IncidentReport
 from router.execution.payouts import PayoutOutcome
 from router.execution.starter import TemporalStarter
