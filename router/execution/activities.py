@@ -25,12 +25,9 @@ anything else is raised for Temporal to retry with backoff.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from temporalio import activity
 
@@ -57,6 +54,16 @@ from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.domain.execution import effect_id as attempt_key
 from router.domain.limits import NO_LIMITS, LimitsPolicy, step_scopes
 from router.errors import DestinationNotAllowed, LimitExceeded, PlanChanged, PreconditionFailed
+from router.execution.activity_support import (
+    Attester,
+    Chains,
+    NonRetryable,
+    heartbeating,
+    progress_of,
+    report_of,
+    signed_dict,
+    signed_of,
+)
 from router.execution.effects import (
     PHASES,
     Places,
@@ -75,84 +82,6 @@ from router.telemetry import context as log_context
 log = logging.getLogger("ballast.execution")
 
 Effect = Transfer | InboundTransfer | Cession
-
-
-class Attester(Protocol):
-    """What the saga needs of the bridge: an attested delivery for a final send."""
-
-    async def attest(self, src_chain: str, dst_chain: str, transfer_id: str) -> InboundTransfer:
-        """Read the send at finality on ``src_chain``; the delivery it entitles to.
-        Raises a retryable error while the send is not final yet."""
-        ...
-
-
-class Chains(Protocol):
-    """The signing adapters by chain name (``chains.base`` saga ports)."""
-
-    def __getitem__(self, chain: str) -> Any: ...
-    def __contains__(self, chain: object) -> bool: ...
-
-
-def _signed_dict(signed: SignedTx) -> dict[str, Any]:
-    return {
-        k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(signed).items()
-    }
-
-
-def _signed(attempt: TxAttempt) -> SignedTx:
-    return SignedTx(**dict(attempt.signed))
-
-
-def heartbeating(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Heartbeat every second while the activity runs: a worker that dies is noticed
-    within the saga's short heartbeat timeout, not after the activity's full timeout.
-    When it returns, the activities' ``on_change`` hears that execution state may
-    have moved (steps, transfers, cessions)."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: PlanActivities, *args: Any, **kwargs: Any) -> Any:
-        try:
-            with log_context.bound(**_log_fields(args)):
-                return await _beating(fn, self, *args, **kwargs)
-        finally:
-            if self.on_change is not None:
-                self.on_change()
-
-    return wrapper
-
-
-def _log_fields(args: tuple[Any, ...]) -> dict[str, object]:
-    """The plan and step an activity works on (its first argument), for its log lines."""
-    first = args[0] if args else None
-    if isinstance(first, StepRef):
-        return {"plan_id": first.plan_id, "step_id": f"{first.seq}/{first.leg}"}
-    if isinstance(first, str):
-        return {"plan_id": first}
-    if isinstance(first, list) and first and isinstance(first[0], str):
-        return {"plan_id": first[0]}
-    return {}
-
-
-async def _beating(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    if not activity.in_activity():  # called directly (a benchmark, a tool)
-        return await fn(*args, **kwargs)
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(1.0)
-
-    ticker = asyncio.create_task(beat())
-    try:
-        return await fn(*args, **kwargs)
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
-
-
-class NonRetryable(Exception):
-    """An activity error Temporal must not retry (see the saga's retry policy)."""
 
 
 class PlanActivities:
@@ -293,13 +222,13 @@ class PlanActivities:
         eid = _key(ref)
         live = await self._live(eid)
         if live is not None:
-            return _report_of(live)
+            return report_of(live)
         adapter = self._adapter(effect)
         found: TxOutcome = await adapter.find_effect(effect)
         if found.landed:
             await self._landed(ref, step, effect, found)
             return EffectReport(
-                _progress(found), found.tx_ref or "", "found on chain", found.block_number
+                progress_of(found), found.tx_ref or "", "found on chain", found.block_number
             )
         if Leg(ref.leg) is Leg.SOURCE:
             try:
@@ -324,7 +253,7 @@ class PlanActivities:
             found = await adapter.find_effect(effect)
             if found.landed:
                 await self._landed(ref, step, effect, found)
-                return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+                return EffectReport(progress_of(found), found.tx_ref or "", "", found.block_number)
             raise
         except (FeeCapExceeded, NonceError, LimitExceeded) as exc:
             await self._store.set_step_status(ref.plan_id, ref.seq, step.status, detail=str(exc))
@@ -343,7 +272,7 @@ class PlanActivities:
             Leg(ref.leg),
             signed.chain,
             signed.tx_ref,
-            _signed_dict(signed),
+            signed_dict(signed),
         )
         async with self._store.unit_of_work():
             await self._store.record_attempt(attempt)
@@ -447,7 +376,7 @@ class PlanActivities:
         live = await self._live(_key(ref))
         if live is None:
             return EffectReport(Progress.DROPPED, detail="nothing signed to broadcast")
-        outcome: TxOutcome = await self._adapter(effect).broadcast(_signed(live))
+        outcome: TxOutcome = await self._adapter(effect).broadcast(signed_of(live))
         report = await self._apply(ref, step, effect, live, outcome)
         if report.progress in (Progress.SENT, Progress.INCLUDED, Progress.FINAL):
             self._crash.at("broadcast")
@@ -467,17 +396,17 @@ class PlanActivities:
             live = await self._live(eid)
             if live is None:
                 attempts = await self._store.attempts(eid)
-                return _report_of(attempts[-1]) if attempts else EffectReport(Progress.DROPPED)
-            outcome: TxOutcome = await adapter.status(_signed(live))
+                return report_of(attempts[-1]) if attempts else EffectReport(Progress.DROPPED)
+            outcome: TxOutcome = await adapter.status(signed_of(live))
             report = await self._apply(ref, step, effect, live, outcome)
             if report.progress in (Progress.FINAL, Progress.FAILED, Progress.DROPPED):
                 return report
             if outcome.state is TxState.UNKNOWN:
-                await adapter.broadcast(_signed(live))  # the same bytes: never a second effect
+                await adapter.broadcast(signed_of(live))  # the same bytes: never a second effect
             elif (
                 outcome.state is TxState.PENDING
                 and hasattr(adapter, "due_for_replacement")
-                and adapter.due_for_replacement(_signed(live), outcome)
+                and adapter.due_for_replacement(signed_of(live), outcome)
             ):
                 await self._replace(ref, live, adapter)
             await _sleep(self._poll)
@@ -487,7 +416,7 @@ class PlanActivities:
     async def _replace(self, ref: StepRef, live: TxAttempt, adapter: Any) -> None:
         """A same-nonce successor with bumped fees, recorded before it is sent."""
         try:
-            new: SignedTx = await adapter.replace(_signed(live))
+            new: SignedTx = await adapter.replace(signed_of(live))
         except FeeCapExceeded as exc:
             await self._store.set_step_status(
                 ref.plan_id, ref.seq, (await self._step(ref))[1].status, detail=str(exc)
@@ -501,7 +430,7 @@ class PlanActivities:
             Leg(ref.leg),
             new.chain,
             new.tx_ref,
-            _signed_dict(new),
+            signed_dict(new),
         )
         async with self._store.unit_of_work():
             await self._store.record_attempt(attempt)
@@ -542,7 +471,7 @@ class PlanActivities:
             elif first_seen:
                 self._crash.at("seen")
             return EffectReport(
-                _progress(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
+                progress_of(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
             )
         # FAILED or DROPPED: did another attempt of ours land the effect meanwhile?
         adapter = self._adapter(effect)
@@ -554,7 +483,7 @@ class PlanActivities:
                 AttemptState.FAILED if state is TxState.FAILED else AttemptState.DROPPED,
             )
             await self._landed(ref, step, effect, found)
-            return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+            return EffectReport(progress_of(found), found.tx_ref or "", "", found.block_number)
         if state is TxState.DROPPED:
             await self._store.set_attempt_state(live.effect_id, live.attempt, AttemptState.DROPPED)
             return EffectReport(Progress.DROPPED, live.tx_ref, outcome.detail)
@@ -786,27 +715,8 @@ def _moving(ref: StepRef) -> m.StepStatus:
     return m.StepStatus.SENT if Leg(ref.leg) is Leg.SOURCE else m.StepStatus.DELIVERING
 
 
-def _progress(outcome: TxOutcome) -> Progress:
-    if outcome.state is TxState.FINAL or outcome.final:
-        return Progress.FINAL
-    return Progress.INCLUDED
-
-
-def _report_of(attempt: TxAttempt) -> EffectReport:
-    progress = {
-        AttemptState.SIGNED: Progress.SIGNED,
-        AttemptState.SENT: Progress.SENT,
-        AttemptState.INCLUDED: Progress.INCLUDED,
-        AttemptState.FINAL: Progress.FINAL,
-        AttemptState.FAILED: Progress.FAILED,
-        AttemptState.DROPPED: Progress.DROPPED,
-        AttemptState.REPLACED: Progress.SENT,
-    }[attempt.state]
-    return EffectReport(progress, attempt.tx_ref, "", attempt.block_number)
-
-
 async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-__all__ = ["Attester", "Chains", "NonRetryable", "PlanActivities"]
+__all__ = ["PlanActivities"]

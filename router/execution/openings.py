@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from chains.base import CoverOpening
     from router.domain.execution import LIVE_ATTEMPTS
     from router.domain.openings import OpeningStatus
-    from router.execution.activities import NonRetryable, _signed, heartbeating
+    from router.execution.activity_support import NonRetryable, heartbeating, signed_of
     from router.execution.messages import EffectReport, Progress
     from router.execution.payout_activities import PayoutActivities
     from router.execution.payouts import RETRY
@@ -152,6 +152,6 @@ async def adopt_openings(store: Any, adapters: Any) -> int:
         for attempt in await store.attempts(opening.chain_cover_id):
             adapter = adapters.get(attempt.chain)
             if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(_signed(attempt))
+                adapter.adopt(signed_of(attempt))
                 adopted += 1
     return adopted

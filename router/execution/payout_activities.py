@@ -26,14 +26,14 @@ from chains.errors import ChainError, DuplicateTransfer, FeeCapExceeded, NonceEr
 from router.app.claims import Claims, claim_terms
 from router.domain.claims import PaymentStatus
 from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
-from router.execution.activities import (
+from router.execution.activity_support import (
     Chains,
     NonRetryable,
-    _progress,
-    _report_of,
-    _signed,
-    _signed_dict,
     heartbeating,
+    progress_of,
+    report_of,
+    signed_dict,
+    signed_of,
 )
 from router.execution.effects import Places
 from router.execution.messages import EffectReport, Progress
@@ -136,20 +136,20 @@ class PayoutActivities:
         live = await self._live(eid)
         if live is not None:
             if live.state is AttemptState.SIGNED:
-                outcome: TxOutcome = await adapter.broadcast(_signed(live))
+                outcome: TxOutcome = await adapter.broadcast(signed_of(live))
                 return await self._apply(effect, live, outcome)
-            return _report_of(live)
+            return report_of(live)
         found: TxOutcome = await adapter.find_effect(effect)
         if found.landed:
             return EffectReport(
-                _progress(found), found.tx_ref or "", "found on chain", found.block_number
+                progress_of(found), found.tx_ref or "", "found on chain", found.block_number
             )
         try:
             signed: SignedTx = await adapter.prepare(effect)
         except DuplicateTransfer:
             found = await adapter.find_effect(effect)
             if found.landed:
-                return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+                return EffectReport(progress_of(found), found.tx_ref or "", "", found.block_number)
             raise
         except (FeeCapExceeded, NonceError) as exc:
             return EffectReport(Progress.WAITING, detail=str(exc))
@@ -159,7 +159,7 @@ class PayoutActivities:
             return EffectReport(Progress.FAILED, detail=str(exc))
         n = len(await self._store.attempts(eid)) + 1
         attempt = TxAttempt(
-            eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, _signed_dict(signed)
+            eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, signed_dict(signed)
         )
         await self._store.record_attempt(attempt)
         outcome = await adapter.broadcast(signed)
@@ -182,13 +182,13 @@ class PayoutActivities:
             live = await self._live(eid)
             if live is None:
                 attempts = await self._store.attempts(eid)
-                return _report_of(attempts[-1]) if attempts else EffectReport(Progress.DROPPED)
-            outcome: TxOutcome = await adapter.status(_signed(live))
+                return report_of(attempts[-1]) if attempts else EffectReport(Progress.DROPPED)
+            outcome: TxOutcome = await adapter.status(signed_of(live))
             report = await self._apply(effect, live, outcome)
             if report.progress in (Progress.FINAL, Progress.FAILED, Progress.DROPPED):
                 return report
             if outcome.state is TxState.UNKNOWN:
-                await adapter.broadcast(_signed(live))  # the same bytes: never a second effect
+                await adapter.broadcast(signed_of(live))  # the same bytes: never a second effect
             await asyncio.sleep(self._poll)
             elapsed += self._poll
         return report
@@ -210,7 +210,7 @@ class PayoutActivities:
                 block_number=outcome.block_number,
             )
             return EffectReport(
-                _progress(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
+                progress_of(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
             )
         # FAILED or DROPPED: did another attempt land the effect meanwhile?
         found: TxOutcome = await self._adapter(effect).find_effect(effect)
@@ -220,7 +220,7 @@ class PayoutActivities:
             AttemptState.FAILED if state is TxState.FAILED else AttemptState.DROPPED,
         )
         if found.landed:
-            return EffectReport(_progress(found), found.tx_ref or "", "", found.block_number)
+            return EffectReport(progress_of(found), found.tx_ref or "", "", found.block_number)
         if state is TxState.DROPPED:
             return EffectReport(Progress.DROPPED, live.tx_ref, outcome.detail)
         why = outcome.revert or outcome.detail or "reverted"
@@ -250,6 +250,6 @@ async def adopt_payouts(store: Store, adapters: Any) -> int:
         for attempt in await store.attempts(key):
             adapter = adapters.get(attempt.chain)
             if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(_signed(attempt))
+                adapter.adopt(signed_of(attempt))
                 adopted += 1
     return adopted

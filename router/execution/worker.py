@@ -26,7 +26,8 @@ from router.app.limit_changes import EffectiveLimits
 from router.config import RouterSettings, chain_spec
 from router.domain.drift import DriftPolicy
 from router.domain.execution import LIVE_ATTEMPTS
-from router.execution.activities import Attester, PlanActivities
+from router.execution.activities import PlanActivities
+from router.execution.activity_support import Attester
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
 from router.execution.openings import OpeningActivities, OpeningSaga, adopt_openings
@@ -93,7 +94,7 @@ async def signing_adapters(settings: RouterSettings) -> AsyncIterator[dict[str, 
 async def adopt_recorded(store: Store, adapters: Mapping[str, Any]) -> int:
     """Before acting: every live signed transaction's nonce counts as ours again (EVM),
     so a restarted worker never signs a second transaction at a nonce it already used."""
-    from router.execution.activities import _signed
+    from router.execution.activity_support import signed_of
 
     adopted = 0
     plans = await store.list_plans()
@@ -103,7 +104,7 @@ async def adopt_recorded(store: Store, adapters: Mapping[str, Any]) -> int:
         for attempt in await store.plan_attempts(plan.plan_id):
             adapter = adapters.get(attempt.chain)
             if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(_signed(attempt))
+                adapter.adopt(signed_of(attempt))
                 adopted += 1
     return adopted
 
