@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from router.execution.activity_support import NonRetryable, heartbeating, signed_of
     from router.execution.messages import EffectReport, Progress
     from router.execution.payout_activities import PayoutActivities
-    from router.execution.payouts import RETRY
+    from router.execution.payouts import run_activity, send_until_settled
 
 OPENING_WORKFLOW = "OpeningSaga"
 
@@ -61,35 +60,19 @@ class OpeningOutcome:
 
 @workflow.defn(name=OPENING_WORKFLOW)
 class OpeningSaga:
-    async def _act(self, name: OpenAct, arg: object, result_type: type, seconds: float) -> Any:
-        return await workflow.execute_activity(
-            name.value,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=seconds),
-            heartbeat_timeout=timedelta(seconds=5),
-            retry_policy=RETRY,
-        )
-
     @workflow.run
     async def run(self, inp: OpeningInput) -> OpeningOutcome:
-        report: EffectReport = await self._act(OpenAct.SEND, inp, EffectReport, 60.0)
-        while report.progress not in (Progress.FINAL, Progress.FAILED):
-            if report.progress is Progress.WAITING:
-                await workflow.sleep(timedelta(seconds=max(inp.poll_seconds, 5.0)))
-            if report.progress in (Progress.DROPPED, Progress.SIGNED, Progress.WAITING):
-                report = await self._act(OpenAct.SEND, inp, EffectReport, 60.0)
-            else:
-                report = await self._act(
-                    OpenAct.OBSERVE, inp, EffectReport, inp.observe_seconds + 60.0
-                )
+        report = await send_until_settled(
+            OpenAct.SEND, OpenAct.OBSERVE, inp, inp.poll_seconds, inp.observe_seconds
+        )
         final = report.progress is Progress.FINAL
-        return await self._act(
+        outcome: OpeningOutcome = await run_activity(
             OpenAct.FINISH,
             [inp.cover_id, "final" if final else "failed", report.tx_ref, report.detail],
             OpeningOutcome,
             60.0,
         )
+        return outcome
 
 
 class OpeningActivities(PayoutActivities):

@@ -19,6 +19,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -34,6 +35,36 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=["NonRetryable"],
 )
+
+
+async def run_activity(name: str, arg: object, result_type: type, seconds: float) -> Any:
+    """One activity of a one-shot saga, under its retry policy and a short
+    heartbeat timeout (a dead worker shows in seconds)."""
+    return await workflow.execute_activity(
+        str(name),  # an activity enum's value
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=timedelta(seconds=seconds),
+        heartbeat_timeout=timedelta(seconds=5),
+        retry_policy=RETRY,
+    )
+
+
+async def send_until_settled(
+    send: str, observe: str, arg: object, poll_seconds: float, observe_seconds: float
+) -> EffectReport:
+    """Send, then observe until final or failed: sent again when the attempt was
+    dropped or only signed, after a pause when the chain's send queue was busy.
+    The loop of every one-shot effect (a payment, a recovery, a cover opening)."""
+    report: EffectReport = await run_activity(send, arg, EffectReport, 60.0)
+    while report.progress not in (Progress.FINAL, Progress.FAILED):
+        if report.progress is Progress.WAITING:
+            await workflow.sleep(timedelta(seconds=max(poll_seconds, 5.0)))
+        if report.progress in (Progress.DROPPED, Progress.SIGNED, Progress.WAITING):
+            report = await run_activity(send, arg, EffectReport, 60.0)
+        else:
+            report = await run_activity(observe, arg, EffectReport, observe_seconds + 60.0)
+    return report
 
 
 class PayoutKind(StrEnum):
@@ -64,31 +95,13 @@ class PayoutOutcome:
 
 @workflow.defn(name=PAYOUT_WORKFLOW)
 class PayoutSaga:
-    async def _act(self, name: PayAct, arg: object, result_type: type, seconds: float) -> object:
-        return await workflow.execute_activity(
-            name.value,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=seconds),
-            heartbeat_timeout=timedelta(seconds=5),
-            retry_policy=RETRY,
-        )
-
     @workflow.run
     async def run(self, inp: PayoutInput) -> PayoutOutcome:
-        report: EffectReport = await self._act(PayAct.SEND, inp, EffectReport, 60.0)  # type: ignore[assignment]
-        while report.progress not in (Progress.FINAL, Progress.FAILED):
-            if report.progress in (Progress.DROPPED, Progress.SIGNED):
-                report = await self._act(PayAct.SEND, inp, EffectReport, 60.0)  # type: ignore[assignment]
-            elif report.progress is Progress.WAITING:
-                await workflow.sleep(timedelta(seconds=max(inp.poll_seconds, 5.0)))
-                report = await self._act(PayAct.SEND, inp, EffectReport, 60.0)  # type: ignore[assignment]
-            else:
-                report = await self._act(  # type: ignore[assignment]
-                    PayAct.OBSERVE, inp, EffectReport, inp.observe_seconds + 60.0
-                )
+        report = await send_until_settled(
+            PayAct.SEND, PayAct.OBSERVE, inp, inp.poll_seconds, inp.observe_seconds
+        )
         final = report.progress is Progress.FINAL
-        due: list[str] = await self._act(  # type: ignore[assignment]
+        due: list[str] = await run_activity(
             PayAct.FINISH,
             [
                 inp.kind,
