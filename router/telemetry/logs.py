@@ -26,21 +26,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from chains.logs import THIRD_PARTY_LOGGERS
 from router.telemetry import context
 
 LogFormat = Literal["auto", "json", "text"]
 
 #: Libraries whose lines stay at WARNING unless verbose (they log URLs, bodies).
 QUIET_LOGGERS = (
-    "web3",
-    "urllib3",
-    "httpx",
-    "httpcore",
-    "httpx2",
-    "httpcore2",
-    "aiohttp",
-    "solana",
-    "websockets",
+    *THIRD_PARTY_LOGGERS,  # under the chain adapters
     "asyncio",
     "grpc",
     "temporalio",
