@@ -184,7 +184,16 @@ def resolve_format(fmt: LogFormat, stream: Any = None) -> Literal["json", "text"
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Marks the handler setup_logging installed, so a second call replaces it."""
+    """Marks the handler setup_logging installed, so a second call replaces it.
+
+    A line for a stream its owner closed since (a command's captured stderr,
+    gone with the command) is dropped, not reported as a logging error on
+    whatever stderr is current (another command's output)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "closed", False):
+            return
+        super().handleError(record)
 
 
 def setup_logging(

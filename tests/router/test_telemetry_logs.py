@@ -80,6 +80,19 @@ def test_json_lines_carry_the_context_ids_and_the_span(
     assert third["level"] == "ERROR" and "ValueError: boom" in third["exc"]
 
 
+def test_a_line_for_a_closed_stream_is_dropped_not_reported_elsewhere(
+    restored: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command's captured stderr is closed when the command ends; a later
+    line (a server in the same process) must not land in the next command's
+    output as '--- Logging error ---'."""
+    gone = io.StringIO()
+    setup_logging(False, "text", stream=gone)
+    gone.close()
+    logging.getLogger("ballast.x").info("after the command ended")
+    assert "Logging error" not in capsys.readouterr().err
+
+
 def test_text_lines_for_people(restored: None) -> None:
     out = io.StringIO()
     setup_logging(False, "auto", stream=out)  # not a terminal -> JSON
