@@ -81,6 +81,16 @@ def test_demo_pays_case_study_a_and_recovers_from_the_vault(demo: tuple[str, Pat
     min(loss - deductible, limit, per-event max); the holder's balance on chain
     rose by exactly that; the vault paid the recovery into the pool."""
     text, _ = demo
+    # Bound over gRPC with a holder and a payer, opened on chain by the executor:
+    # the premium arrived in the pool to the unit, the limit is locked.
+    assert re.search(r"BindCover: cov_\w+, opening opening on base", text)
+    opened = re.search(
+        r"opened on base in tx 0x[0-9a-f]+…; read back: bas-pool-0 \+([\d,.]+) "
+        r"\(premium ([\d,.]+)\), ([\d,.]+) locked, certificate held by\s+0x[0-9a-fA-F]{40}",
+        text,
+    )
+    assert opened and amount(opened[1]) == amount(opened[2]) > 0
+    assert amount(opened[3]) == LIMIT
     assert re.search(r"CONFIRMED by 2 of 3 oracle reporters", text)
     expected = min(DRAIN - DEDUCTIBLE, LIMIT, PER_EVENT_MAX)
     claim = re.search(r"payout ([\d,.]+) USDC = min\(verified loss ([\d,.]+) - ", text)

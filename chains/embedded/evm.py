@@ -310,6 +310,14 @@ class EmbeddedEvmChain:
         self.wallets[payer.address] = payer
         return str(payer.address)
 
+    async def deposit(self, pool: str, amount: int) -> str:
+        """A capital provider (a new key with ``amount`` of the token) deposits it into
+        ``pool`` through ``RiskPool.deposit``; the provider's address."""
+        provider = await self.new_payer(pool, amount)
+        fn = self.abi("RiskPool").fn("deposit")
+        self.transact(self.wallets[provider], pool, fn.encode(amount))
+        return provider
+
     async def mine(self, blocks: int = 1) -> None:
         self.tester.mine_blocks(blocks)
 

@@ -320,7 +320,7 @@ async def run(console: Console, workdir: Path, report_dir: Path | None = None) -
         ok = conservation(console, final, chain_before, chain_after)
 
         console.rule("7. case study (a): a flash-loan drain, paid and recovered")
-        case = await case_study_a(console, world, connect, op, store, PARTNER, oracles)
+        case = await case_study_a(console, world, connect, op, PARTNER, oracles)
         limits = await op.treasury.GetLimits(treasury_pb2.GetLimitsRequest())
         path = await asyncio.to_thread(  # charts take a moment: the agents keep reporting
             write_report,

@@ -2,15 +2,16 @@
 
 The dex's second AMM deployment on Base is registered (a deployment of its own,
 so the drain touches only this step's cover, not step 4's covers on dex-base,
-which are bound in the router but not opened on chain); a partner's protocol
-cover on it in bas-pool-0 (which ceded part of its risk to base-vault in step
-5) is quoted over gRPC, or, when the router refuses it for capacity (step 4's
-covers take bas-pool-0's share), recorded in the store as the case studies do;
-it is opened on chain with its certificate to a holder's address; two of
-three oracle reporters sign and submit incident reports; the router confirms
-the incident, opens the claim, pays the holder and collects the quota share
-back from the vault. Every figure printed is read back from the chain or the
-router's store (over gRPC).
+which are bound in the router but not opened on chain). Step 4's covers took
+bas-pool-0's capacity, so a capital provider first deposits into it on chain
+and the agents confirm the new balance. A partner then quotes and binds a
+protocol cover over gRPC in bas-pool-0 (which ceded part of its risk to
+base-vault in step 5), naming the certificate's holder and the premium's payer:
+the executor opens it on chain (premium collected, limit locked, certificate
+issued). Two of three oracle reporters sign and submit incident reports; the
+router confirms the incident, opens the claim, pays the holder and collects
+the quota share back from the vault. Every figure printed is read back from
+the chain or the router (over gRPC).
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import grpc
 from ballast.v1 import common_pb2, partner_pb2, reporting_pb2, treasury_pb2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -30,13 +30,12 @@ from eth_account import Account
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 
-from chains.base import CoverOpening
-from router import domain as m
+from chains.base import PoolRef
+from chains.embedded.evm import EmbeddedEvmChain
 from router.agent.client import RouterClient, bind_request
 from router.app.claims import chain_cover_id
 from router.devtools.demo_world import USDC, DemoWorld
 from router.domain.incidents import IncidentKind, IncidentReport
-from router.store import Store
 
 #: The oracle reporters; QUORUM of them confirm an incident.
 ORACLES = ("oracle-a", "oracle-b", "oracle-c")
@@ -48,8 +47,8 @@ DEPLOYMENT, LIQUIDITY = "dex-base-amm2", 300_000 * USDC
 DRAIN = LIQUIDITY * 15 // 100  # 15 % of the AMM's liquidity
 LIMIT, DEDUCTIBLE, PER_EVENT_MAX = 50_000 * USDC, 2_500 * USDC, 45_000 * USDC
 PARTNER_KEY = "demo-case-a"
-#: Paid when the router cannot quote (see ``bind``), as in the case studies.
-FALLBACK_PREMIUM = 1_500 * USDC
+#: What a capital provider deposits into the pool before the bind.
+DEPOSIT = 150_000 * USDC
 
 Connect = Callable[[str], RouterClient]
 T = TypeVar("T")
@@ -108,54 +107,73 @@ async def until(probe: Callable[[], Awaitable[T | None]], what: str, seconds: fl
     raise RuntimeError(f"{what} did not happen within {seconds:.0f} s")
 
 
+async def raise_capital(
+    console: Console, evm: EmbeddedEvmChain, operator: RouterClient, pool: PoolRef
+) -> None:
+    """A capital provider deposits DEPOSIT into the pool on chain; wait until the
+    agents have confirmed the new balance at a final block, so the router's
+    capacity counts it (step 4's covers took the pool's share of what it held)."""
+    await evm.deposit(pool.address, DEPOSIT)
+    held = await evm.token_balance(pool.address)
+
+    async def confirmed() -> treasury_pb2.PoolPosition | None:
+        resp = await operator.treasury.GetPosition(treasury_pb2.GetPositionRequest())
+        p = next(p for p in resp.pools if p.pool_id == pool.pool_id)
+        return p if int(p.capital.value) == held and not p.stale else None
+
+    position = await until(confirmed, f"the agents' report of {pool.pool_id}'s deposit")
+    console.print(
+        f"a capital provider deposited {usd(DEPOSIT)} USDC into {pool.pool_id} "
+        f"(RiskPool.deposit); the agents confirmed {usd(position.capital.value)} "
+        f"at block {position.confirmed_block}"
+    )
+
+
 async def bind(
-    console: Console, store: Store, partner: RouterClient, partner_uri: str
-) -> tuple[str, int, datetime]:
-    """The partner's cover over gRPC (quoted, priced, bound); when the pool's capacity
-    is taken by the covers bound in step 4, the router refuses it and the cover is
-    recorded in the store directly, as the case studies do: (cover id, premium, start)."""
+    console: Console, evm: EmbeddedEvmChain, pool: PoolRef, partner: RouterClient
+) -> tuple[partner_pb2.Cover, str]:
+    """The partner's cover over gRPC: quoted, then bound with the certificate's
+    holder and the premium's payer, which opens it on chain through the executor
+    (premium collected, limit locked, certificate issued); waits until it is open.
+    The cover as listed, and the holder."""
     terms = partner_pb2.CoverTerms(
         deployment_id=DEPLOYMENT,
         deductible=common_pb2.Amount(asset="USDC", value=str(DEDUCTIBLE)),
         per_event_max=common_pb2.Amount(asset="USDC", value=str(PER_EVENT_MAX)),
     )
-    try:
-        quote = (
-            await partner.partner.QuoteCover(
-                partner_pb2.QuoteCoverRequest(
-                    chain=CHAIN,
-                    pool_id=POOL,
-                    cover_type=common_pb2.COVER_TYPE_PROTOCOL,
-                    cover_amount=common_pb2.Amount(asset="USDC", value=str(LIMIT)),
-                    period_days=90,
-                    terms=terms,
-                )
+    quote = (
+        await partner.partner.QuoteCover(
+            partner_pb2.QuoteCoverRequest(
+                chain=CHAIN,
+                pool_id=pool.pool_id,
+                cover_type=common_pb2.COVER_TYPE_PROTOCOL,
+                cover_amount=common_pb2.Amount(asset="USDC", value=str(LIMIT)),
+                period_days=90,
+                terms=terms,
             )
-        ).quote
-    except grpc.aio.AioRpcError as err:
-        console.print(f"QuoteCover refused: {err.code().name}: {err.details()}")
-    else:
-        cover = (await partner.partner.BindCover(bind_request(quote, PARTNER_KEY))).cover
-        starts = cover.starts_at.ToDatetime(tzinfo=UTC)
-        return cover.cover_id, int(cover.premium.value), starts
-    now = datetime.now(UTC).replace(microsecond=0)
-    bound = await store.bind_cover(
-        m.CoverRequest(
-            partner_uri.rsplit("/", 1)[-1],
-            PARTNER_KEY,
-            POOL,
-            "protocol",
-            LIMIT,
-            FALLBACK_PREMIUM,
-            now,
-            now + timedelta(days=90),
-            deployment_id=DEPLOYMENT,
-            deductible=DEDUCTIBLE,
-            per_event_max=PER_EVENT_MAX,
         )
+    ).quote
+    b = quote.premium_breakdown
+    console.print(
+        f"quoted {usd(quote.premium.value)} USDC = pure {usd(b.pure_premium.value)} + capital "
+        f"{usd(b.cost_of_capital.value)} + fees {usd(b.fees.value)} + utilisation "
+        f"{usd(b.utilisation_surcharge.value)}"
     )
-    console.print(f"cover {bound.cover.cover_id} recorded in the store, as the case studies do")
-    return bound.cover.cover_id, FALLBACK_PREMIUM, bound.cover.starts_at
+    holder = Account.create().address
+    payer = await evm.new_payer(pool.address, int(quote.premium.value))
+    request = bind_request(quote, PARTNER_KEY)
+    request.holder_address, request.payer_address = holder, payer
+    bound = (await partner.partner.BindCover(request)).cover
+    console.print(f"BindCover: {bound.cover_id}, opening {bound.opening.status} on {CHAIN}")
+
+    async def opened() -> partner_pb2.Cover | None:
+        covers = (await partner.partner.ListPositions(partner_pb2.ListPositionsRequest())).covers
+        c = next(c for c in covers if c.cover_id == bound.cover_id)
+        if c.opening.status == "failed":
+            raise RuntimeError(f"the cover's opening failed: {c.opening.detail}")
+        return c if c.opening.status == "open" else None
+
+    return await until(opened, "the cover's opening on chain"), holder
 
 
 async def case_study_a(
@@ -163,7 +181,6 @@ async def case_study_a(
     world: DemoWorld,
     connect: Connect,
     operator: RouterClient,
-    store: Store,
     partner_uri: str,
     keys: dict[str, Ed25519PrivateKey],
 ) -> CaseResult:
@@ -189,23 +206,24 @@ async def case_study_a(
     )
     console.print(f"operator registered {DEPLOYMENT} (TVL {usd(LIQUIDITY)} USDC)")
 
+    await raise_capital(console, evm, operator, pool)
     partner = connect(partner_uri)
-    cover_id, premium, starts = await bind(console, store, partner, partner_uri)
-    # Opened on chain as the case studies do: the premium collected into the pool
-    # from a payer, a quarter of the limit locked, the certificate to a new holder.
-    holder = Account.create().address
     chain_before = await world.holdings()
-    payer = await evm.new_payer(pool.address, premium)
-    opening = CoverOpening(
-        chain_cover_id(cover_id), pool, LIMIT, LIMIT // 4, premium, payer, holder
-    )
-    await evm.adapter.broadcast(await evm.adapter.prepare(opening))
-    certified = await evm.adapter.certificate_holder(pool, opening.cover_id)
+    cover, holder = await bind(console, evm, pool, partner)
+    cover_id, premium = cover.cover_id, int(cover.premium.value)
+    starts = cover.starts_at.ToDatetime(tzinfo=UTC)
+    certified = await evm.adapter.certificate_holder(pool, chain_cover_id(cover_id))
+    state = await evm.adapter.cover_state(pool, chain_cover_id(cover_id))
+    received = await evm.token_balance(pool.address) - chain_before.balances[(CHAIN, "pool", POOL)]
     console.print(
         f"{CHAIN}/{POOL}: protocol cover {cover_id} on {DEPLOYMENT}, limit {usd(LIMIT)}, "
         f"deductible {usd(DEDUCTIBLE)}, per-event max {usd(PER_EVENT_MAX)}"
     )
-    console.print(f"premium {usd(premium)} USDC paid on chain; certificate held by {certified}")
+    console.print(
+        f"opened on {CHAIN} in tx {cover.opening.tx_ref[:18]}…; read back: {POOL} "
+        f"+{usd(received)} (premium {usd(premium)}), {usd((state and state.locked) or 0)} "
+        f"locked, certificate held by {certified}"
+    )
     holder_before = await evm.token_balance(holder)
     pool_before = await evm.token_balance(pool.address)
     vault_before = await evm.token_balance(vault)
