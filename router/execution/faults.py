@@ -2,8 +2,10 @@
 
 ``BALLAST_CRASH_AT="sign:2"`` makes the worker process SIGKILL itself right
 after its second ``sign`` boundary is recorded (points: sign, broadcast,
-seen, final, delivery, credit). Read once by the worker's entry point; unset
-(the default), nothing happens.
+seen, final, delivery, credit). Plan steps and one-shot effects (claim
+payments, recoveries, cover openings) count towards the same boundaries; a
+payment's ``credit`` is its claim recorded paid. Read once by the worker's
+entry point; unset (the default), nothing happens.
 """
 
 from __future__ import annotations

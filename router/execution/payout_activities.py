@@ -36,6 +36,7 @@ from router.execution.activity_support import (
     signed_of,
 )
 from router.execution.effects import Places
+from router.execution.faults import CrashPlan
 from router.execution.messages import EffectReport, Progress
 from router.execution.payouts import PayAct, PayoutInput, PayoutKind
 from router.store import Store
@@ -59,8 +60,10 @@ class PayoutActivities:
         poll_seconds: float = 1.0,
         observe_seconds: float = 20.0,
         on_change: Callable[[], None] | None = None,
+        crash: CrashPlan | None = None,
     ) -> None:
         self.on_change = on_change
+        self._crash = crash or CrashPlan()
         self._store = store
         self._claims = Claims(store)
         self._chains = chains
@@ -162,7 +165,9 @@ class PayoutActivities:
             eid, n, owner, 0, Leg.SOURCE, signed.chain, signed.tx_ref, signed_dict(signed)
         )
         await self._store.record_attempt(attempt)
+        self._crash.at("sign")  # recorded, never broadcast: the next send broadcasts it
         outcome = await adapter.broadcast(signed)
+        self._crash.at("broadcast")  # on its way, its outcome not yet recorded
         return await self._apply(effect, attempt, outcome)
 
     @activity.defn(name=PayAct.OBSERVE.value)
@@ -209,6 +214,7 @@ class PayoutActivities:
                 AttemptState.FINAL if final else AttemptState.INCLUDED,
                 block_number=outcome.block_number,
             )
+            self._crash.at("final" if final else "seen")
             return EffectReport(
                 progress_of(outcome), outcome.tx_ref or live.tx_ref, "", outcome.block_number
             )
@@ -234,6 +240,7 @@ class PayoutActivities:
         if PayoutKind(kind) is PayoutKind.PAYMENT:
             if result == "final":
                 recs = await self._claims.payment_landed(key, tx_ref, block)
+                self._crash.at("credit")  # paid and recorded, its recoveries not started
                 return [r.recovery_id for r in recs if r.status == "due"]
             await self._claims.payment_failed(key, detail or "refused on chain")
             return []

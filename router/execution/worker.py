@@ -149,6 +149,7 @@ async def executor_worker(
         poll_seconds=settings.execution.poll_seconds,
         observe_seconds=settings.execution.observe_seconds,
         on_change=on_change,
+        crash=crash,
     )
     await adopt_openings(store, adapters)
     openings = OpeningActivities(

@@ -192,9 +192,15 @@ async def send_as(endpoint: Any, account: LocalAccount, to: str, data: str) -> N
     }
     raw = "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
     tx_hash = await endpoint.request("eth_sendRawTransaction", [raw])
-    receipt = await endpoint.request("eth_getTransactionReceipt", [tx_hash])
+    receipt = None
+    for _ in range(200):  # anvil mines on arrival, but a busy node may answer first
+        receipt = await endpoint.request("eth_getTransactionReceipt", [tx_hash])
+        if receipt is not None:
+            break
+        await asyncio.sleep(0.05)
     if receipt is None or as_int(receipt["status"], "status") != 1:
-        raise RuntimeError(f"set-up transaction of {account.address} failed: {tx_hash}")
+        why = "not mined in 10 s" if receipt is None else "reverted"
+        raise RuntimeError(f"set-up transaction of {account.address} {why}: {tx_hash}")
 
 
 async def approve_premium(
