@@ -63,7 +63,8 @@ def parse_ask(
         ),
         position_ref=t.position_ref,
     )
-    return CoverAsk(chain, pool_id, terms)
+    spill = isinstance(request, partner_pb2.QuoteCoverRequest) and request.spill_over
+    return CoverAsk(chain, pool_id, terms, spill_over=spill)
 
 
 def terms_proto(terms: m.CoverTerms, asset: str) -> partner_pb2.CoverTerms:
@@ -101,6 +102,7 @@ def quoted_proto(q: Quoted) -> partner_pb2.Quote:
         expires_at=timestamp(q.quote.expires_at),
         terms=terms_proto(q.terms, asset),
         premium_breakdown=premium_proto(q.premium, asset),
+        spilled_from=q.spilled_from,
     )
 
 

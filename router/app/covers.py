@@ -51,6 +51,9 @@ class CoverAsk:
     chain: str
     pool_id: str
     terms: m.CoverTerms
+    #: A quote may move the whole cover to another pool of the chain when this
+    #: one lacks capacity (never split across pools); a bind names the quote's pool.
+    spill_over: bool = False
 
     @property
     def cover_type(self) -> m.CoverType:
@@ -73,6 +76,8 @@ class Quoted:
     premium: m.Premium
     #: The governed terms the quote used (block, version); NO_TERMS without governance.
     governed: TermsStamp = NO_TERMS
+    #: The pool asked for, when the cover spilled over to ``pool``; else "".
+    spilled_from: str = ""
 
     @property
     def period_days(self) -> int:
@@ -195,17 +200,11 @@ class Covers:
         deployment = await self.deployment(pool, terms)
         governed = await self._governed(pool, terms, deployment)
         now = m.utcnow()
-        balance = await self._store.latest_balance(pool.pool_id)
-        live = await self._store.covers_in_force(now=now, pool_id=pool.pool_id)
-        cap = self._capacity_of(pool, balance, [(c.limit_amount, c.ends_at) for c in live], now)
-        if terms.limit > cap.available:
-            raise CapacityExceeded(
-                pool.pool_id,
-                requested=terms.limit,
-                available=cap.available,
-                limit=cap.binding.value,
-                detail=cap.explain(),
-            )
+        asked = pool
+        pool, balance, cap = await self._placed(pool, terms, now, ask.spill_over)
+        if pool is not asked:  # spilled over: the new pool's pause and governed terms
+            await check_not_paused(self._store, terms.cover_type, pool.pool_id)
+            governed = await self._governed(pool, terms, deployment)
         capital = balance.amount if balance else 0
         premium = self._engine.premium(
             pool,
@@ -239,7 +238,65 @@ class Covers:
                 created_at=stamp,
             )
         )
-        return Quoted(quote, pool, terms, premium, terms_stamp(governed))
+        spilled = asked.pool_id if pool is not asked else ""
+        return Quoted(quote, pool, terms, premium, terms_stamp(governed), spilled)
+
+    async def _placed(
+        self, pool: m.Pool, terms: m.CoverTerms, now: datetime, spill_over: bool
+    ) -> tuple[m.Pool, m.ConfirmedBalance | None, m.PoolCapacity]:
+        """The pool the cover goes to, its balance and capacity: the one asked for if
+        it can carry the whole limit; else, with ``spill_over``, the pool of the same
+        chain and asset, not paused, with the most capacity left that can carry it
+        (ties by pool id). A refusal names the binding limit of every pool tried."""
+        balance = await self._store.latest_balance(pool.pool_id)
+        live = await self._store.covers_in_force(now=now, pool_id=pool.pool_id)
+        cap = self._capacity_of(pool, balance, [(c.limit_amount, c.ends_at) for c in live], now)
+        if terms.limit <= cap.available:
+            return pool, balance, cap
+        refusal = CapacityExceeded(
+            pool.pool_id,
+            requested=terms.limit,
+            available=cap.available,
+            limit=cap.binding.value,
+            detail=cap.explain(),
+        )
+        if not spill_over:
+            raise refusal
+        balances = await self._store.latest_balances(pool.chain)
+        by_pool: dict[str, list[tuple[int, datetime]]] = {}
+        for f in await self._store.covers_in_force(now=now):
+            by_pool.setdefault(f.pool_id, []).append((f.limit_amount, f.ends_at))
+        paused = {
+            p.target.pool_id
+            for p in await self._store.list_pauses(None)
+            if p.target.pool_id is not None
+        }
+        tried: list[str] = []
+        fits: list[tuple[int, str, m.Pool, m.PoolCapacity]] = []
+        for other in await self._store.list_pools(pool.chain):
+            if other.pool_id == pool.pool_id or other.asset != pool.asset:
+                continue
+            if other.pool_id in paused:
+                tried.append(f"{other.pool_id} paused")
+                continue
+            room = self._capacity_of(
+                other, balances.get(other.pool_id), by_pool.get(other.pool_id, []), now
+            )
+            if terms.limit <= room.available:
+                fits.append((-room.available, other.pool_id, other, room))
+            else:
+                tried.append(f"{other.pool_id} {room.available} left ({room.binding.value})")
+        if not fits:
+            others = "; ".join(sorted(tried)) or "it has no other pool in this asset"
+            raise CapacityExceeded(
+                pool.pool_id,
+                requested=terms.limit,
+                available=cap.available,
+                limit=cap.binding.value,
+                detail=f"{cap.explain()}; no pool of {pool.chain} can carry it: {others}",
+            )
+        _, _, chosen, chosen_cap = min(fits, key=lambda f: (f[0], f[1]))
+        return chosen, balances.get(chosen.pool_id), chosen_cap
 
     async def _governed(
         self, pool: m.Pool, terms: m.CoverTerms, deployment: m.Deployment

@@ -127,6 +127,70 @@ async def test_capacity_is_per_pool_and_says_what_binds(
     assert "more frees up at" in str(err.value)
 
 
+def spill(pool: str, amount: int) -> CoverAsk:
+    a = ask(pool, amount)
+    return CoverAsk(a.chain, a.pool_id, a.terms, spill_over=True)
+
+
+async def test_a_cover_spills_over_whole_to_the_roomiest_pool_of_its_chain(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    """Asked of a full pool with spill_over: placed whole in the pool of the same
+    chain with the most room (never another chain's), bound there; without
+    spill_over the same request is refused as before."""
+    await book.upsert_pool(m.Pool("a3", "chain-a", "0x" + b"a3".hex().ljust(40, "0"), "USDC"))
+    await fund(book, {"a1": 10_000 * UNIT, "a2": 30_000 * UNIT, "a3": 60_000 * UNIT})
+    await fund(book, {"b1": 900_000 * UNIT})  # roomiest of all, but another chain
+    covers = Covers(book, engine, policy)
+    share = policy.capacity_bps
+    amount = 20_000 * UNIT  # beyond a1 (8,000 room); a2 (24,000) and a3 (48,000) fit
+    with pytest.raises(CapacityExceeded):
+        await covers.quote(ACME, ask("a1", amount))
+    quoted = await covers.quote(ACME, spill("a1", amount))
+    assert (quoted.pool.pool_id, quoted.spilled_from) == ("a3", "a1")
+    assert quoted.quote.pool_id == "a3"
+    # The bind names the quote's pool; the cover is in a3, its capacity taken there.
+    bound, pool = await covers.bind(ACME, "spill-key-1", quoted.quote.quote_id, ask("a3", amount))
+    assert bound.created and bound.cover.pool_id == pool.pool_id == "a3"
+    caps = {c.pool_id: c for c, _ in await covers.capacity(ACME, "chain-a")}
+    assert caps["a3"].in_force == amount and caps["a1"].in_force == 0
+    # The next spill goes wherever most room is left now.
+    assert caps["a3"].available == 60_000 * UNIT * share // 10_000 - amount
+    again = await covers.quote(ACME, spill("a1", amount))
+    best = max(("a2", "a3"), key=lambda p: (caps[p].available, p))
+    assert again.pool.pool_id == best and again.spilled_from == "a1"
+    # Placed where asked when it fits: nothing spills.
+    fits = await covers.quote(ACME, spill("a1", 1_000 * UNIT))
+    assert (fits.pool.pool_id, fits.spilled_from) == ("a1", "")
+
+
+async def test_a_spill_no_pool_can_carry_is_refused_naming_each_pool(
+    book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
+) -> None:
+    await fund(book, {"a1": 10_000 * UNIT, "a2": 30_000 * UNIT})
+    covers = Covers(book, engine, policy)
+    quotes = await _count(book, "quotes")
+    with pytest.raises(CapacityExceeded) as err:
+        await covers.quote(ACME, spill("a1", 50_000 * UNIT))
+    text = str(err.value)
+    assert err.value.pool_id == "a1" and "no pool of chain-a can carry it" in text
+    assert f"a2 {30_000 * UNIT * policy.capacity_bps // 10_000} left (capacity_share)" in text
+    # A paused pool is never a place to spill to, and says so.
+    await book.set_pause(
+        m.Pause(m.PauseTarget(pool_id="a2"), "incident review", "alice", datetime.now(UTC)),
+        m.PauseTarget(pool_id="a2"),
+    )
+    with pytest.raises(CapacityExceeded, match="a2 paused"):
+        await covers.quote(ACME, spill("a1", 20_000 * UNIT))
+    assert await _count(book, "quotes") == quotes  # nothing stored
+
+
+async def _count(book: Store, table: str) -> int:
+    async with book.engine.connect() as conn:
+        stmt = sa.select(sa.func.count()).select_from(metadata.tables[table])
+        return int((await conn.execute(stmt)).scalar_one())
+
+
 async def test_binding_locks_capital_and_the_position_shows_it(
     book: Store, engine: ReinsuranceEngine, policy: PolicyConfig
 ) -> None:

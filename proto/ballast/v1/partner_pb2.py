@@ -26,17 +26,17 @@ from ballast.v1 import common_pb2 as ballast_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62\x61llast/v1/partner.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x08\x43\x61pacity\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12%\n\tavailable\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12!\n\x05limit\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x08in_force\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x30\n\rbinding_limit\x18\x07 \x01(\x0e\x32\x19.ballast.v1.CapacityLimit\x12,\n\x08\x66rees_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetCapacityRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\"?\n\x13GetCapacityResponse\x12(\n\ncapacities\x18\x01 \x03(\x0b\x32\x14.ballast.v1.Capacity\"\xc4\x01\n\x11QuoteCoverRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12)\n\ncover_type\x18\x03 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x05 \x01(\r\x12%\n\x05terms\x18\x06 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\"\xd8\x02\n\x05Quote\x12\x10\n\x08quote_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12)\n\ncover_type\x18\x04 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x06 \x01(\r\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05terms\x18\t \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x37\n\x11premium_breakdown\x18\n \x01(\x0b\x32\x1c.ballast.v1.PremiumBreakdown\"\x81\x01\n\x12QuoteCoverResponse\x12 \n\x05quote\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Quote\x12\x1a\n\x12terms_block_number\x18\x02 \x01(\x04\x12\x15\n\rterms_version\x18\x03 \x01(\x04\x12\x16\n\x0eterms_contract\x18\x04 \x01(\t\"\x9d\x02\n\x10\x42indCoverRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x07 \x01(\r\x12%\n\x05terms\x18\x08 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x16\n\x0eholder_address\x18\t \x01(\t\x12\x15\n\rpayer_address\x18\n \x01(\t\"\x9a\x03\n\x05\x43over\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12-\n\tstarts_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\n \x01(\x0e\x32\x16.ballast.v1.CoverState\x12%\n\x05terms\x18\x0b \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12)\n\x07opening\x18\x0c \x01(\x0b\x32\x18.ballast.v1.CoverOpening\"\x91\x01\n\x11\x42indCoverResponse\x12 \n\x05\x63over\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Cover\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x1a\n\x12terms_block_number\x18\x03 \x01(\x04\x12\x15\n\rterms_version\x18\x04 \x01(\x04\x12\x16\n\x0eterms_contract\x18\x05 \x01(\t\"=\n\x14ListPositionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListPositionsResponse\x12!\n\x06\x63overs\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Cover\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xce\x01\n\nCoverTerms\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12&\n\ndeductible\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rper_event_max\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rinsured_value\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x14\n\x0cposition_ref\x18\x05 \x01(\t\x12\x15\n\rtrigger_kinds\x18\x06 \x03(\t\"\xf9\x01\n\x10PremiumBreakdown\x12(\n\x0cpure_premium\x18\x01 \x01(\x0b\x32\x12.ballast.v1.Amount\x12+\n\x0f\x63ost_of_capital\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04\x66\x65\x65s\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x31\n\x15utilisation_surcharge\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x18incident_probability_ppm\x18\x05 \x01(\r\x12\x17\n\x0futilisation_bps\x18\x06 \x01(\r\"c\n\x10\x46ileClaimRequest\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x0c\x63laimed_loss\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\"F\n\x11\x46ileClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\"4\n\x10GetClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\":\n\x11ListClaimsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x12ListClaimsResponse\x12!\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x0c\x43overOpening\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0e\x63hain_cover_id\x18\x02 \x01(\t\x12\x0e\n\x06tx_ref\x18\x03 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_holder\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t*\x93\x01\n\rCapacityLimit\x12\x1e\n\x1a\x43\x41PACITY_LIMIT_UNSPECIFIED\x10\x00\x12!\n\x1d\x43\x41PACITY_LIMIT_CAPACITY_SHARE\x10\x01\x12 \n\x1c\x43\x41PACITY_LIMIT_STALE_BALANCE\x10\x02\x12\x1d\n\x19\x43\x41PACITY_LIMIT_NO_BALANCE\x10\x03*\x8e\x01\n\nCoverState\x12\x1b\n\x17\x43OVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OVER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43OVER_STATE_EXPIRED\x10\x02\x12\x17\n\x13\x43OVER_STATE_CLAIMED\x10\x03\x12\x19\n\x15\x43OVER_STATE_CANCELLED\x10\x04\x32\xab\x04\n\x0ePartnerService\x12N\n\x0bGetCapacity\x12\x1e.ballast.v1.GetCapacityRequest\x1a\x1f.ballast.v1.GetCapacityResponse\x12K\n\nQuoteCover\x12\x1d.ballast.v1.QuoteCoverRequest\x1a\x1e.ballast.v1.QuoteCoverResponse\x12H\n\tBindCover\x12\x1c.ballast.v1.BindCoverRequest\x1a\x1d.ballast.v1.BindCoverResponse\x12T\n\rListPositions\x12 .ballast.v1.ListPositionsRequest\x1a!.ballast.v1.ListPositionsResponse\x12H\n\tFileClaim\x12\x1c.ballast.v1.FileClaimRequest\x1a\x1d.ballast.v1.FileClaimResponse\x12\x45\n\x08GetClaim\x12\x1b.ballast.v1.GetClaimRequest\x1a\x1c.ballast.v1.GetClaimResponse\x12K\n\nListClaims\x12\x1d.ballast.v1.ListClaimsRequest\x1a\x1e.ballast.v1.ListClaimsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62\x61llast/v1/partner.proto\x12\nballast.v1\x1a\x17\x62\x61llast/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x08\x43\x61pacity\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12%\n\tavailable\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12!\n\x05limit\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12$\n\x08in_force\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x30\n\rbinding_limit\x18\x07 \x01(\x0e\x32\x19.ballast.v1.CapacityLimit\x12,\n\x08\x66rees_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x12GetCapacityRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12)\n\ncover_type\x18\x02 \x01(\x0e\x32\x15.ballast.v1.CoverType\"?\n\x13GetCapacityResponse\x12(\n\ncapacities\x18\x01 \x03(\x0b\x32\x14.ballast.v1.Capacity\"\xd8\x01\n\x11QuoteCoverRequest\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\x12)\n\ncover_type\x18\x03 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x05 \x01(\r\x12%\n\x05terms\x18\x06 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x12\n\nspill_over\x18\x07 \x01(\x08\"\xee\x02\n\x05Quote\x12\x10\n\x08quote_id\x18\x01 \x01(\t\x12\r\n\x05\x63hain\x18\x02 \x01(\t\x12\x0f\n\x07pool_id\x18\x03 \x01(\t\x12)\n\ncover_type\x18\x04 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x05 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x06 \x01(\r\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05terms\x18\t \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x37\n\x11premium_breakdown\x18\n \x01(\x0b\x32\x1c.ballast.v1.PremiumBreakdown\x12\x14\n\x0cspilled_from\x18\x0b \x01(\t\"\x81\x01\n\x12QuoteCoverResponse\x12 \n\x05quote\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Quote\x12\x1a\n\x12terms_block_number\x18\x02 \x01(\x04\x12\x15\n\rterms_version\x18\x03 \x01(\x04\x12\x16\n\x0eterms_contract\x18\x04 \x01(\t\"\x9d\x02\n\x10\x42indCoverRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x13\n\x0bperiod_days\x18\x07 \x01(\r\x12%\n\x05terms\x18\x08 \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12\x16\n\x0eholder_address\x18\t \x01(\t\x12\x15\n\rpayer_address\x18\n \x01(\t\"\x9a\x03\n\x05\x43over\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x10\n\x08quote_id\x18\x02 \x01(\t\x12\r\n\x05\x63hain\x18\x03 \x01(\t\x12\x0f\n\x07pool_id\x18\x04 \x01(\t\x12)\n\ncover_type\x18\x05 \x01(\x0e\x32\x15.ballast.v1.CoverType\x12(\n\x0c\x63over_amount\x18\x06 \x01(\x0b\x32\x12.ballast.v1.Amount\x12#\n\x07premium\x18\x07 \x01(\x0b\x32\x12.ballast.v1.Amount\x12-\n\tstarts_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05state\x18\n \x01(\x0e\x32\x16.ballast.v1.CoverState\x12%\n\x05terms\x18\x0b \x01(\x0b\x32\x16.ballast.v1.CoverTerms\x12)\n\x07opening\x18\x0c \x01(\x0b\x32\x18.ballast.v1.CoverOpening\"\x91\x01\n\x11\x42indCoverResponse\x12 \n\x05\x63over\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Cover\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x1a\n\x12terms_block_number\x18\x03 \x01(\x04\x12\x15\n\rterms_version\x18\x04 \x01(\x04\x12\x16\n\x0eterms_contract\x18\x05 \x01(\t\"=\n\x14ListPositionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x15ListPositionsResponse\x12!\n\x06\x63overs\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Cover\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xce\x01\n\nCoverTerms\x12\x15\n\rdeployment_id\x18\x01 \x01(\t\x12&\n\ndeductible\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rper_event_max\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12)\n\rinsured_value\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x14\n\x0cposition_ref\x18\x05 \x01(\t\x12\x15\n\rtrigger_kinds\x18\x06 \x03(\t\"\xf9\x01\n\x10PremiumBreakdown\x12(\n\x0cpure_premium\x18\x01 \x01(\x0b\x32\x12.ballast.v1.Amount\x12+\n\x0f\x63ost_of_capital\x18\x02 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x04\x66\x65\x65s\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\x12\x31\n\x15utilisation_surcharge\x18\x04 \x01(\x0b\x32\x12.ballast.v1.Amount\x12 \n\x18incident_probability_ppm\x18\x05 \x01(\r\x12\x17\n\x0futilisation_bps\x18\x06 \x01(\r\"c\n\x10\x46ileClaimRequest\x12\x10\n\x08\x63over_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12(\n\x0c\x63laimed_loss\x18\x03 \x01(\x0b\x32\x12.ballast.v1.Amount\"F\n\x11\x46ileClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"#\n\x0fGetClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\"4\n\x10GetClaimResponse\x12 \n\x05\x63laim\x18\x01 \x01(\x0b\x32\x11.ballast.v1.Claim\":\n\x11ListClaimsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"P\n\x12ListClaimsResponse\x12!\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x11.ballast.v1.Claim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"r\n\x0c\x43overOpening\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x16\n\x0e\x63hain_cover_id\x18\x02 \x01(\t\x12\x0e\n\x06tx_ref\x18\x03 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_holder\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t*\x93\x01\n\rCapacityLimit\x12\x1e\n\x1a\x43\x41PACITY_LIMIT_UNSPECIFIED\x10\x00\x12!\n\x1d\x43\x41PACITY_LIMIT_CAPACITY_SHARE\x10\x01\x12 \n\x1c\x43\x41PACITY_LIMIT_STALE_BALANCE\x10\x02\x12\x1d\n\x19\x43\x41PACITY_LIMIT_NO_BALANCE\x10\x03*\x8e\x01\n\nCoverState\x12\x1b\n\x17\x43OVER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43OVER_STATE_ACTIVE\x10\x01\x12\x17\n\x13\x43OVER_STATE_EXPIRED\x10\x02\x12\x17\n\x13\x43OVER_STATE_CLAIMED\x10\x03\x12\x19\n\x15\x43OVER_STATE_CANCELLED\x10\x04\x32\xab\x04\n\x0ePartnerService\x12N\n\x0bGetCapacity\x12\x1e.ballast.v1.GetCapacityRequest\x1a\x1f.ballast.v1.GetCapacityResponse\x12K\n\nQuoteCover\x12\x1d.ballast.v1.QuoteCoverRequest\x1a\x1e.ballast.v1.QuoteCoverResponse\x12H\n\tBindCover\x12\x1c.ballast.v1.BindCoverRequest\x1a\x1d.ballast.v1.BindCoverResponse\x12T\n\rListPositions\x12 .ballast.v1.ListPositionsRequest\x1a!.ballast.v1.ListPositionsResponse\x12H\n\tFileClaim\x12\x1c.ballast.v1.FileClaimRequest\x1a\x1d.ballast.v1.FileClaimResponse\x12\x45\n\x08GetClaim\x12\x1b.ballast.v1.GetClaimRequest\x1a\x1c.ballast.v1.GetClaimResponse\x12K\n\nListClaims\x12\x1d.ballast.v1.ListClaimsRequest\x1a\x1e.ballast.v1.ListClaimsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ballast.v1.partner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CAPACITYLIMIT']._serialized_start=3198
-  _globals['_CAPACITYLIMIT']._serialized_end=3345
-  _globals['_COVERSTATE']._serialized_start=3348
-  _globals['_COVERSTATE']._serialized_end=3490
+  _globals['_CAPACITYLIMIT']._serialized_start=3240
+  _globals['_CAPACITYLIMIT']._serialized_end=3387
+  _globals['_COVERSTATE']._serialized_start=3390
+  _globals['_COVERSTATE']._serialized_end=3532
   _globals['_CAPACITY']._serialized_start=99
   _globals['_CAPACITY']._serialized_end=392
   _globals['_GETCAPACITYREQUEST']._serialized_start=394
@@ -44,39 +44,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCAPACITYRESPONSE']._serialized_start=474
   _globals['_GETCAPACITYRESPONSE']._serialized_end=537
   _globals['_QUOTECOVERREQUEST']._serialized_start=540
-  _globals['_QUOTECOVERREQUEST']._serialized_end=736
-  _globals['_QUOTE']._serialized_start=739
-  _globals['_QUOTE']._serialized_end=1083
-  _globals['_QUOTECOVERRESPONSE']._serialized_start=1086
-  _globals['_QUOTECOVERRESPONSE']._serialized_end=1215
-  _globals['_BINDCOVERREQUEST']._serialized_start=1218
-  _globals['_BINDCOVERREQUEST']._serialized_end=1503
-  _globals['_COVER']._serialized_start=1506
-  _globals['_COVER']._serialized_end=1916
-  _globals['_BINDCOVERRESPONSE']._serialized_start=1919
-  _globals['_BINDCOVERRESPONSE']._serialized_end=2064
-  _globals['_LISTPOSITIONSREQUEST']._serialized_start=2066
-  _globals['_LISTPOSITIONSREQUEST']._serialized_end=2127
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=2129
-  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=2212
-  _globals['_COVERTERMS']._serialized_start=2215
-  _globals['_COVERTERMS']._serialized_end=2421
-  _globals['_PREMIUMBREAKDOWN']._serialized_start=2424
-  _globals['_PREMIUMBREAKDOWN']._serialized_end=2673
-  _globals['_FILECLAIMREQUEST']._serialized_start=2675
-  _globals['_FILECLAIMREQUEST']._serialized_end=2774
-  _globals['_FILECLAIMRESPONSE']._serialized_start=2776
-  _globals['_FILECLAIMRESPONSE']._serialized_end=2846
-  _globals['_GETCLAIMREQUEST']._serialized_start=2848
-  _globals['_GETCLAIMREQUEST']._serialized_end=2883
-  _globals['_GETCLAIMRESPONSE']._serialized_start=2885
-  _globals['_GETCLAIMRESPONSE']._serialized_end=2937
-  _globals['_LISTCLAIMSREQUEST']._serialized_start=2939
-  _globals['_LISTCLAIMSREQUEST']._serialized_end=2997
-  _globals['_LISTCLAIMSRESPONSE']._serialized_start=2999
-  _globals['_LISTCLAIMSRESPONSE']._serialized_end=3079
-  _globals['_COVEROPENING']._serialized_start=3081
-  _globals['_COVEROPENING']._serialized_end=3195
-  _globals['_PARTNERSERVICE']._serialized_start=3493
-  _globals['_PARTNERSERVICE']._serialized_end=4048
+  _globals['_QUOTECOVERREQUEST']._serialized_end=756
+  _globals['_QUOTE']._serialized_start=759
+  _globals['_QUOTE']._serialized_end=1125
+  _globals['_QUOTECOVERRESPONSE']._serialized_start=1128
+  _globals['_QUOTECOVERRESPONSE']._serialized_end=1257
+  _globals['_BINDCOVERREQUEST']._serialized_start=1260
+  _globals['_BINDCOVERREQUEST']._serialized_end=1545
+  _globals['_COVER']._serialized_start=1548
+  _globals['_COVER']._serialized_end=1958
+  _globals['_BINDCOVERRESPONSE']._serialized_start=1961
+  _globals['_BINDCOVERRESPONSE']._serialized_end=2106
+  _globals['_LISTPOSITIONSREQUEST']._serialized_start=2108
+  _globals['_LISTPOSITIONSREQUEST']._serialized_end=2169
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_start=2171
+  _globals['_LISTPOSITIONSRESPONSE']._serialized_end=2254
+  _globals['_COVERTERMS']._serialized_start=2257
+  _globals['_COVERTERMS']._serialized_end=2463
+  _globals['_PREMIUMBREAKDOWN']._serialized_start=2466
+  _globals['_PREMIUMBREAKDOWN']._serialized_end=2715
+  _globals['_FILECLAIMREQUEST']._serialized_start=2717
+  _globals['_FILECLAIMREQUEST']._serialized_end=2816
+  _globals['_FILECLAIMRESPONSE']._serialized_start=2818
+  _globals['_FILECLAIMRESPONSE']._serialized_end=2888
+  _globals['_GETCLAIMREQUEST']._serialized_start=2890
+  _globals['_GETCLAIMREQUEST']._serialized_end=2925
+  _globals['_GETCLAIMRESPONSE']._serialized_start=2927
+  _globals['_GETCLAIMRESPONSE']._serialized_end=2979
+  _globals['_LISTCLAIMSREQUEST']._serialized_start=2981
+  _globals['_LISTCLAIMSREQUEST']._serialized_end=3039
+  _globals['_LISTCLAIMSRESPONSE']._serialized_start=3041
+  _globals['_LISTCLAIMSRESPONSE']._serialized_end=3121
+  _globals['_COVEROPENING']._serialized_start=3123
+  _globals['_COVEROPENING']._serialized_end=3237
+  _globals['_PARTNERSERVICE']._serialized_start=3535
+  _globals['_PARTNERSERVICE']._serialized_end=4090
 # @@protoc_insertion_point(module_scope)

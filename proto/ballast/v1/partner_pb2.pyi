@@ -70,23 +70,25 @@ class GetCapacityResponse(_message.Message):
     def __init__(self, capacities: _Optional[_Iterable[_Union[Capacity, _Mapping]]] = ...) -> None: ...
 
 class QuoteCoverRequest(_message.Message):
-    __slots__ = ("chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms")
+    __slots__ = ("chain", "pool_id", "cover_type", "cover_amount", "period_days", "terms", "spill_over")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     COVER_TYPE_FIELD_NUMBER: _ClassVar[int]
     COVER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PERIOD_DAYS_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
+    SPILL_OVER_FIELD_NUMBER: _ClassVar[int]
     chain: str
     pool_id: str
     cover_type: _common_pb2.CoverType
     cover_amount: _common_pb2.Amount
     period_days: int
     terms: CoverTerms
-    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ...) -> None: ...
+    spill_over: bool
+    def __init__(self, chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., spill_over: _Optional[bool] = ...) -> None: ...
 
 class Quote(_message.Message):
-    __slots__ = ("quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "premium", "expires_at", "terms", "premium_breakdown")
+    __slots__ = ("quote_id", "chain", "pool_id", "cover_type", "cover_amount", "period_days", "premium", "expires_at", "terms", "premium_breakdown", "spilled_from")
     QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +99,7 @@ class Quote(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
     PREMIUM_BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    SPILLED_FROM_FIELD_NUMBER: _ClassVar[int]
     quote_id: str
     chain: str
     pool_id: str
@@ -107,7 +110,8 @@ class Quote(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     terms: CoverTerms
     premium_breakdown: PremiumBreakdown
-    def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., premium_breakdown: _Optional[_Union[PremiumBreakdown, _Mapping]] = ...) -> None: ...
+    spilled_from: str
+    def __init__(self, quote_id: _Optional[str] = ..., chain: _Optional[str] = ..., pool_id: _Optional[str] = ..., cover_type: _Optional[_Union[_common_pb2.CoverType, str]] = ..., cover_amount: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., period_days: _Optional[int] = ..., premium: _Optional[_Union[_common_pb2.Amount, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., terms: _Optional[_Union[CoverTerms, _Mapping]] = ..., premium_breakdown: _Optional[_Union[PremiumBreakdown, _Mapping]] = ..., spilled_from: _Optional[str] = ...) -> None: ...
 
 class QuoteCoverResponse(_message.Message):
     __slots__ = ("quote", "terms_block_number", "terms_version", "terms_contract")
