@@ -74,6 +74,8 @@ class EffectReport:
     tx_ref: str = ""
     detail: str = ""
     block: int | None = None
+    #: WAITING: when to try again, in seconds (0: the workflow's own pause).
+    retry_after: float = 0.0
 
 
 @dataclass(frozen=True)

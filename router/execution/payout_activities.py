@@ -39,6 +39,7 @@ from router.execution.effects import Places
 from router.execution.faults import CrashPlan
 from router.execution.messages import EffectReport, Progress
 from router.execution.payouts import PayAct, PayoutInput, PayoutKind
+from router.execution.send_queue import Busy, SendQueue
 from router.store import Store
 
 log = logging.getLogger("ballast.execution")
@@ -70,7 +71,8 @@ class PayoutActivities:
         self._places = places
         self._poll = poll_seconds
         self._observe = observe_seconds
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Well within the activity's timeout: a long queue waits in the workflow.
+        self._queue = SendQueue(wait_seconds=QUEUE_WAIT_SECONDS)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.payout_send, self.payout_observe, self.payout_finish]
@@ -116,22 +118,12 @@ class PayoutActivities:
     async def _send_effect(self, effect: PayoutEffect, eid: str, owner: str) -> EffectReport:
         """The send of any one-shot effect (shared with the opening saga)."""
         adapter = self._adapter(effect)
-        lock = self._locks.setdefault(effect.chain, asyncio.Lock())
-        # Well within the activity's timeout: a long queue waits in the workflow.
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can be cancelled
-        # (the activity timed out) just as the lock is granted, leaving it held
-        # for good and every later send on the chain queued forever.
         try:
-            async with asyncio.timeout(QUEUE_WAIT_SECONDS):
-                await lock.acquire()
-        except TimeoutError:
-            return EffectReport(
-                Progress.WAITING, detail=f"queued behind other sends on {effect.chain}"
-            )
-        try:
-            return await self._send_locked(effect, adapter, eid, owner)
-        finally:
-            lock.release()
+            urgent = not isinstance(effect, Recovery)  # holders before vaults
+            async with self._queue.turn(effect.chain, urgent=urgent):
+                return await self._send_locked(effect, adapter, eid, owner)
+        except Busy as busy:  # a long queue waits in the workflow, on a timer
+            return EffectReport(Progress.WAITING, detail=str(busy), retry_after=busy.retry_after)
 
     async def _send_locked(
         self, effect: PayoutEffect, adapter: Any, eid: str, owner: str

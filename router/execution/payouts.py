@@ -59,7 +59,8 @@ async def send_until_settled(
     report: EffectReport = await run_activity(send, arg, EffectReport, 60.0)
     while report.progress not in (Progress.FINAL, Progress.FAILED):
         if report.progress is Progress.WAITING:
-            await workflow.sleep(timedelta(seconds=max(poll_seconds, 5.0)))
+            pause = report.retry_after or max(poll_seconds, 5.0)  # the queue's slot
+            await workflow.sleep(timedelta(seconds=max(0.1, pause)))
         if report.progress in (Progress.DROPPED, Progress.SIGNED, Progress.WAITING):
             report = await run_activity(send, arg, EffectReport, 60.0)
         else:
