@@ -16,18 +16,22 @@ import logging
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import grpc
 import typer
 from ballast.v1 import treasury_pb2
 
 from router import cli_claims
-from router.agent.client import RouterClient
 from router.cli_changes import change_app
-from router.cli_common import ConfigOpt, RawOpt, router_client
+from router.cli_common import (
+    ConfigOpt,
+    RawOpt,
+    client_credentials,
+    load_config,
+    router_client,
+    run_call,
+)
 from router.cli_deploy import deploy as deploy_command
 from router.cli_gov import gov_app
 from router.cli_job import REBALANCE_HELP
@@ -48,8 +52,7 @@ from router.cli_views import (
     transit_sheet,
     when,
 )
-from router.config import ConfigError, RouterSettings, chain_spec, load_settings
-from router.config_tls import ClientCredentials
+from router.config import ConfigError, RouterSettings, chain_spec
 from router.errors import InvalidRequest, RouterError, StoreUnavailable
 from router.telemetry.logs import RedactSecrets, redact, setup_logging
 
@@ -88,38 +91,6 @@ ReasonOpt = Annotated[
 
 
 # ----------------------------------------------------------------- failures
-
-
-def _settings(config: Path | None) -> RouterSettings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        fail(f"invalid configuration: {exc}")
-
-
-def _credentials(settings: RouterSettings) -> ClientCredentials:
-    try:
-        return settings.client.credentials()
-    except ConfigError as exc:
-        fail(f"invalid configuration: {exc}")
-
-
-def _run(settings: RouterSettings, call: Callable[[RouterClient], Awaitable[T]]) -> T:
-    """One conversation with the router; a refusal is one line and exit 1."""
-    creds = _credentials(settings)
-    address = settings.client.address
-
-    async def go() -> T:
-        async with router_client(address, creds) as client:
-            return await call(client)
-
-    try:
-        return asyncio.run(go())
-    except grpc.aio.AioRpcError as err:
-        hint = ""
-        if err.code() is grpc.StatusCode.UNAVAILABLE:
-            hint = f" (is a router listening on {address}, and does client.ca_cert match it?)"
-        fail(f"{err.code().name}: {err.details() or ''}{hint}", 1)
 
 
 # ------------------------------------------------------------------ logging
@@ -195,7 +166,7 @@ def serve(config: ConfigOpt = None, verbose: bool = False, log_format: LogFormat
     """Run the router until SIGTERM/Ctrl-C (then stop gracefully)."""
     from router.api.server import serve as serve_router
 
-    settings = _settings(config)
+    settings = load_config(config)
     _logging(verbose, log_format, settings)
     try:
         settings.server_tls()
@@ -244,7 +215,7 @@ def agent(
     from chains.factory import connect
     from router.agent.reporting import ReportingAgent
 
-    settings = _settings(config)
+    settings = load_config(config)
     _logging(verbose, log_format, settings)
     try:
         # Reads only: the key is dropped (on Solana after deriving the pools'
@@ -253,7 +224,7 @@ def agent(
     except ValueError as exc:  # chain_spec's and chains' own checks; they never quote a key
         fail(str(exc))
     asset = next(c.asset for c in settings.chains if c.name == chain)
-    creds = _credentials(settings)
+    creds = client_credentials(settings)
     pools = [
         PoolRef(p.chain, p.pool_id, p.address, spec.settlement_asset or p.asset)
         for p in settings.pools
@@ -298,9 +269,9 @@ def status(
 ) -> None:
     """Every pool: capital, locked, in flight, arriving, cover in force, SCR, MCR,
     ratio (red below 100 %, yellow below target) and report age, with totals."""
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.GetPositionRequest(chains=chain or [])
-    resp = _run(settings, lambda c: c.treasury.GetPosition(request))
+    resp = run_call(settings, lambda c: c.treasury.GetPosition(request))
     units = Units.of(settings, raw)
     show(position_sheet(resp, units, settings.policy.target_ratio_bps))
     moving = transit_sheet(resp, units)
@@ -319,18 +290,18 @@ def plan(
     raw: RawOpt = False,
 ) -> None:
     """Compute a rebalancing plan (stored for approval unless --dry-run)."""
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.PlanRebalanceRequest(dry_run=dry_run)
-    resp = _run(settings, lambda c: c.treasury.PlanRebalance(request))
+    resp = run_call(settings, lambda c: c.treasury.PlanRebalance(request))
     _show_plan(resp.plan, settings, raw)
 
 
 @app.command()
 def approve(plan_id: str, config: ConfigOpt = None, raw: RawOpt = False) -> None:
     """Approve a plan as the configured operator."""
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.ApprovePlanRequest(plan_id=plan_id)
-    resp = _run(settings, lambda c: c.treasury.ApprovePlan(request))
+    resp = run_call(settings, lambda c: c.treasury.ApprovePlan(request))
     _show_plan(resp.plan, settings, raw)
 
 
@@ -344,10 +315,10 @@ def execute(
     raw: RawOpt = False,
 ) -> None:
     """Execute an approved plan: the router starts its saga; the note says what follows."""
-    settings = _settings(config)
+    settings = load_config(config)
     key = key or f"cli-{uuid.uuid4().hex[:16]}"
     request = treasury_pb2.ExecutePlanRequest(plan_id=plan_id, idempotency_key=key)
-    resp = _run(settings, lambda c: c.treasury.ExecutePlan(request))
+    resp = run_call(settings, lambda c: c.treasury.ExecutePlan(request))
     _show_plan(resp.plan, settings, raw)
     typer.echo(f"idempotency key: {key}")
     typer.secho(resp.note, fg=typer.colors.YELLOW)
@@ -357,13 +328,13 @@ def execute(
 
 
 def _set_active(kind: str, ident: str, active: bool, reason: str, config: Path | None) -> None:
-    settings = _settings(config)
+    settings = load_config(config)
     if kind == "partner":
         p = treasury_pb2.SetPartnerActiveRequest(partner_id=ident, active=active, reason=reason)
-        resp: Any = _run(settings, lambda c: c.treasury.SetPartnerActive(p))
+        resp: Any = run_call(settings, lambda c: c.treasury.SetPartnerActive(p))
     else:
         r = treasury_pb2.SetReporterActiveRequest(reporter_id=ident, active=active, reason=reason)
-        resp = _run(settings, lambda c: c.treasury.SetReporterActive(r))
+        resp = run_call(settings, lambda c: c.treasury.SetReporterActive(r))
     now = "active" if active else "inactive"
     was = "it was already" if resp.was_active == active else "it was"
     before = "active" if resp.was_active else "inactive"
@@ -432,22 +403,22 @@ def revoke_cert(
     """Refuse a client certificate at every later call and batch (UNAUTHENTICATED)."""
     if (certificate is None) == (fingerprint is None):
         fail("give the certificate's PEM file or --fingerprint, one of the two")
-    settings = _settings(config)
+    settings = load_config(config)
     if certificate is not None:
         request = treasury_pb2.RevokeCertificateRequest(
             pem=_certificate_pem(certificate), reason=reason
         )
     else:
         request = treasury_pb2.RevokeCertificateRequest(fingerprint=fingerprint, reason=reason)
-    resp = _run(settings, lambda c: c.treasury.RevokeCertificate(request))
+    resp = run_call(settings, lambda c: c.treasury.RevokeCertificate(request))
     typer.echo(f"revoked: {_revocation_line(resp.revocation)}")
 
 
 @app.command()
 def revocations(config: ConfigOpt = None) -> None:
     """List revoked certificates, oldest first."""
-    settings = _settings(config)
-    resp = _run(
+    settings = load_config(config)
+    resp = run_call(
         settings, lambda c: c.treasury.ListRevocations(treasury_pb2.ListRevocationsRequest())
     )
     sheet = Sheet(
@@ -470,8 +441,8 @@ def revocations(config: ConfigOpt = None) -> None:
 def limits(config: ConfigOpt = None, raw: RawOpt = False) -> None:
     """Each configured limit on capital moved (lane buckets, 24-hour caps) and
     what it can still take now."""
-    settings = _settings(config)
-    resp = _run(settings, lambda c: c.treasury.GetLimits(treasury_pb2.GetLimitsRequest()))
+    settings = load_config(config)
+    resp = run_call(settings, lambda c: c.treasury.GetLimits(treasury_pb2.GetLimitsRequest()))
     units = Units.of(settings, raw)
     chains = [c.name for c in settings.chains]
     sheet = Sheet(
@@ -554,7 +525,7 @@ def token(
     from router.api.auth import TokenSigner
     from router.domain import parse_identity
 
-    settings = _settings(config)
+    settings = load_config(config)
     if settings.auth.token_secret is None:
         fail("auth.token_secret is not set")
     try:
@@ -584,7 +555,7 @@ def worker(
     from router.execution.worker import run_worker
     from router.telemetry.metrics import worker_metrics
 
-    settings = _settings(config)
+    settings = load_config(config)
     _logging(verbose, log_format, settings)
 
     async def go() -> None:
@@ -620,11 +591,11 @@ def resolve(
     }
     if action not in codes:
         fail(f"action must be retry or refunded, not {action!r}")
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.ResolveStepRequest(
         plan_id=plan_id, step_index=step, resolution=codes[action], reason=reason
     )
-    resp = _run(settings, lambda c: c.treasury.ResolveStep(request))
+    resp = run_call(settings, lambda c: c.treasury.ResolveStep(request))
     _show_plan(resp.plan, settings, raw)
 
 

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from ballast.v1 import treasury_pb2
 
-from router.cli_common import ConfigOpt
+from router.cli_common import ConfigOpt, load_config, run_call
 from router.cli_views import Sheet, fail, show, when
 
 change_app = typer.Typer(
@@ -48,12 +48,6 @@ def _sheet(c: treasury_pb2.ChangeProposal) -> Sheet:
     return sheet
 
 
-def _settings_and_run() -> tuple[Any, Any]:
-    from router.cli import _run, _settings  # the CLI's own failure handling
-
-    return _settings, _run
-
-
 @change_app.command("propose")
 def propose(
     kind: Annotated[
@@ -73,8 +67,7 @@ def propose(
     config: ConfigOpt = None,
 ) -> None:
     """Propose a change; prints its id and the diff others will approve."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     if payload:
         try:
             terms = json.loads(payload)
@@ -89,7 +82,7 @@ def propose(
     else:
         fail("give the change's terms: --payload JSON, or --chain and --address")
     request = treasury_pb2.ProposeChangeRequest(kind=kind, payload=json.dumps(terms), reason=reason)
-    resp = run(settings, lambda c: c.treasury.ProposeChange(request))
+    resp = run_call(settings, lambda c: c.treasury.ProposeChange(request))
     show(_sheet(resp.change))
     typer.echo(f"proposed: {resp.change.change_id}")
 
@@ -98,20 +91,18 @@ def propose(
 def approve(change_id: ChangeId, config: ConfigOpt = None) -> None:
     """Approve another operator's change (applied at once when enough approved
     and its delay passed)."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     request = treasury_pb2.ApproveChangeRequest(change_id=change_id)
-    resp = run(settings, lambda c: c.treasury.ApproveChange(request))
+    resp = run_call(settings, lambda c: c.treasury.ApproveChange(request))
     show(_sheet(resp.change))
 
 
 @change_app.command("apply")
 def apply(change_id: ChangeId, config: ConfigOpt = None) -> None:
     """Apply an approved change whose delay has passed."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     request = treasury_pb2.ApplyChangeRequest(change_id=change_id)
-    resp = run(settings, lambda c: c.treasury.ApplyChange(request))
+    resp = run_call(settings, lambda c: c.treasury.ApplyChange(request))
     show(_sheet(resp.change))
 
 
@@ -122,20 +113,18 @@ def reject(
     config: ConfigOpt = None,
 ) -> None:
     """Refuse an undecided change for good (the proposer may withdraw its own)."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     request = treasury_pb2.RejectChangeRequest(change_id=change_id, reason=reason)
-    resp = run(settings, lambda c: c.treasury.RejectChange(request))
+    resp = run_call(settings, lambda c: c.treasury.RejectChange(request))
     show(_sheet(resp.change))
 
 
 @change_app.command("show")
 def show_change(change_id: ChangeId, config: ConfigOpt = None) -> None:
     """One change with its diff."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     request = treasury_pb2.GetChangeRequest(change_id=change_id)
-    resp = run(settings, lambda c: c.treasury.GetChange(request))
+    resp = run_call(settings, lambda c: c.treasury.GetChange(request))
     show(_sheet(resp.change))
 
 
@@ -147,8 +136,7 @@ def list_changes(
     config: ConfigOpt = None,
 ) -> None:
     """Change proposals, newest first."""
-    settings_of, run = _settings_and_run()
-    settings = settings_of(config)
+    settings = load_config(config)
     value = 0
     if state:
         try:
@@ -156,7 +144,7 @@ def list_changes(
         except ValueError:
             fail(f"--state: unknown state {state!r}")
     request = treasury_pb2.ListChangesRequest(state=value)
-    resp = run(settings, lambda c: c.treasury.ListChanges(request))
+    resp = run_call(settings, lambda c: c.treasury.ListChanges(request))
     sheet = Sheet(
         "changes",
         [

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from ballast.v1 import common_pb2, treasury_pb2
 
-from router.cli_common import ConfigOpt, RawOpt
+from router.cli_common import ConfigOpt, RawOpt, load_config, run_call
 from router.cli_views import Sheet, Units, show, when
 from router.config import RouterSettings
 
@@ -55,11 +55,10 @@ def _state(value: str | None, states: dict[str, int]) -> int:
 
 def incidents(state: StateOpt = None, raw: RawOpt = False, config: ConfigOpt = None) -> None:
     """Incidents reported by oracle reporters, newest first, with their alerts."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.ListIncidentsRequest(state=_state(state, _INCIDENT_STATES))
-    resp = _run(settings, lambda c: c.treasury.ListIncidents(request))
+    resp = run_call(settings, lambda c: c.treasury.ListIncidents(request))
     units = Units.of(settings, raw)
     names = {v: k for k, v in _INCIDENT_STATES.items()}
     chain = _chain_of(settings)
@@ -97,11 +96,10 @@ def incidents(state: StateOpt = None, raw: RawOpt = False, config: ConfigOpt = N
 
 def claims(state: StateOpt = None, raw: RawOpt = False, config: ConfigOpt = None) -> None:
     """Every partner's claims, newest first: claimed, approved, paid, disputed."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.TreasuryServiceListClaimsRequest(state=_state(state, _CLAIM_STATES))
-    resp = _run(settings, lambda c: c.treasury.ListClaims(request))
+    resp = run_call(settings, lambda c: c.treasury.ListClaims(request))
     units = Units.of(settings, raw)
     chain = _chain_of(settings)
     names = {v: k for k, v in _CLAIM_STATES.items()}
@@ -141,10 +139,9 @@ def claims(state: StateOpt = None, raw: RawOpt = False, config: ConfigOpt = None
 
 def payouts(raw: RawOpt = False, config: ConfigOpt = None) -> None:
     """Claim payments, oldest first, with the transaction that paid each."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
-    resp = _run(settings, lambda c: c.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest()))
+    settings = load_config(config)
+    resp = run_call(settings, lambda c: c.treasury.ListPayouts(treasury_pb2.ListPayoutsRequest()))
     units = Units.of(settings, raw)
     chain = _chain_of(settings)
     sheet = Sheet(
@@ -180,11 +177,10 @@ def recoverables(
     config: ConfigOpt = None,
 ) -> None:
     """What reinsurance vaults owe on paid claims, until collected."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
+    settings = load_config(config)
     request = treasury_pb2.ListRecoverablesRequest(status=status or "")
-    resp = _run(settings, lambda c: c.treasury.ListRecoverables(request))
+    resp = run_call(settings, lambda c: c.treasury.ListRecoverables(request))
     units = Units.of(settings, raw)
     chain = _chain_of(settings)
     sheet = Sheet(

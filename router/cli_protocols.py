@@ -17,7 +17,7 @@ import typer
 from ballast.v1 import common_pb2, treasury_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from router.cli_common import ConfigOpt, RawOpt
+from router.cli_common import ConfigOpt, RawOpt, load_config, run_call
 from router.cli_views import Sheet, Units, fail, show, when
 
 protocols_app = typer.Typer(
@@ -98,9 +98,8 @@ def add(
     raw: RawOpt = False,
 ) -> None:
     """Register a covered deployment, or update the facts of a registered one."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
+    settings = load_config(config)
     as_of = _timestamp(tvl_as_of, "--tvl-as-of")
     if as_of is None:
         as_of = Timestamp()
@@ -122,7 +121,7 @@ def add(
     )
     if min(tvl, incidents, severity_bps, window_days, governance_assets) < 0:
         fail("amounts, counts and days must not be negative")
-    resp = _run(
+    resp = run_call(
         settings,
         lambda c: c.treasury.AddDeployment(treasury_pb2.AddDeploymentRequest(deployment=msg)),
     )
@@ -137,10 +136,9 @@ def list_(
     raw: RawOpt = False,
 ) -> None:
     """Covered deployments, by protocol then chain."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
-    resp = _run(
+    settings = load_config(config)
+    resp = run_call(
         settings,
         lambda c: c.treasury.ListDeployments(
             treasury_pb2.ListDeploymentsRequest(protocol_id=protocol or "")
@@ -178,10 +176,9 @@ def list_(
 @protocols_app.command("show")
 def show_(deployment_id: str, config: ConfigOpt = None, raw: RawOpt = False) -> None:
     """One deployment with its facts and the other deployments of its protocol."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
-    resp = _run(
+    settings = load_config(config)
+    resp = run_call(
         settings,
         lambda c: c.treasury.GetDeployment(
             treasury_pb2.GetDeploymentRequest(deployment_id=deployment_id)
@@ -203,18 +200,17 @@ def set_tvl(
     raw: RawOpt = False,
 ) -> None:
     """Record a deployment's TVL (an operator's figure replaces the stored one)."""
-    from router.cli import _run, _settings
 
     if tvl < 0:
         fail("the TVL must not be negative")
-    settings = _settings(config)
+    settings = load_config(config)
     req = treasury_pb2.SetDeploymentTvlRequest(
         deployment_id=deployment_id,
         tvl=common_pb2.Amount(asset=asset, value=str(tvl)),
         source=source,
         as_of=_timestamp(as_of, "--as-of"),
     )
-    resp = _run(settings, lambda c: c.treasury.SetDeploymentTvl(req))
+    resp = run_call(settings, lambda c: c.treasury.SetDeploymentTvl(req))
     d = resp.deployment
     units = Units.of(settings, raw)
     shown = units.money(d.tvl, d.chain)
@@ -254,12 +250,11 @@ ReasonOpt = Annotated[
 def _set_paused(
     cover_type: str | None, pool: str | None, paused: bool, reason: str, config: Path | None
 ) -> None:
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
+    settings = load_config(config)
     target = _target(cover_type, pool)
     req = treasury_pb2.SetPausedRequest(target=target, paused=paused, reason=reason)
-    resp = _run(settings, lambda c: c.treasury.SetPaused(req))
+    resp = run_call(settings, lambda c: c.treasury.SetPaused(req))
     now = "paused: no new quotes or binds" if paused else "resumed: new covers accepted"
     before = "it was paused" if resp.was_paused else "it was not paused"
     typer.echo(f"{_describe(target)} {now} ({before}); reason recorded: {reason}")
@@ -288,10 +283,9 @@ def resume(
 
 def pauses(config: ConfigOpt = None) -> None:
     """What is paused now, oldest first."""
-    from router.cli import _run, _settings
 
-    settings = _settings(config)
-    resp = _run(settings, lambda c: c.treasury.ListPauses(treasury_pb2.ListPausesRequest()))
+    settings = load_config(config)
+    resp = run_call(settings, lambda c: c.treasury.ListPauses(treasury_pb2.ListPausesRequest()))
     sheet = Sheet(
         f"Paused ({len(resp.pauses)})",
         (("what", False), ("since", False), ("by", False), ("reason", False)),

@@ -10,7 +10,7 @@ import typer
 from ballast.v1 import treasury_pb2
 
 from router.agent.client import RouterClient
-from router.cli_common import ConfigOpt, RawOpt
+from router.cli_common import ConfigOpt, RawOpt, load_config, run_call
 from router.cli_views import Units, fail
 
 PlanOpt = Annotated[
@@ -66,11 +66,10 @@ def report(
     ratio against target and 100 % (for a plan not yet executed, also projected
     after it), the plan's flows between chains and vaults,
     capital in flight and stuck, the limits' headroom. Prints the file's path."""
-    from router.cli import _run, _settings  # the CLI's own failure handling
     from router.report import render
 
-    settings = _settings(config)
-    position, chosen, limits, projection = _run(settings, lambda c: fetch_all(c, plan))
+    settings = load_config(config)
+    position, chosen, limits, projection = run_call(settings, lambda c: fetch_all(c, plan))
     html = render(
         position,
         chosen,
