@@ -13,7 +13,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from router.store.types import Amount, UtcDateTime
+from router.store.types import Amount
+from router.store.types import amount_column as _amount
+from router.store.types import time_column as _ts
 
 metadata = SQLModel.metadata
 
@@ -25,14 +27,6 @@ metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def _amount() -> sa.Column[int]:
-    return sa.Column(Amount(), nullable=False)
-
-
-def _ts(nullable: bool = False) -> sa.Column[datetime]:
-    return sa.Column(UtcDateTime(), nullable=nullable)
 
 
 def _fk(target: str, *, nullable: bool = False, index: bool = False) -> sa.Column[str]:

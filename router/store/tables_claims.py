@@ -11,15 +11,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from router.store.types import Amount, UtcDateTime
-
-
-def _amount() -> sa.Column[int]:
-    return sa.Column(Amount(), nullable=False)
-
-
-def _ts(nullable: bool = False) -> sa.Column[datetime]:
-    return sa.Column(UtcDateTime(), nullable=nullable)
+from router.store.types import amount_column as _amount
+from router.store.types import time_column as _ts
 
 
 class OracleReporterRow(SQLModel, table=True):

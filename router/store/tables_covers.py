@@ -11,7 +11,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from router.store.tables import _amount, _ts
+from router.store.types import amount_column as _amount
+from router.store.types import time_column as _ts
 
 
 class DeploymentRow(SQLModel, table=True):

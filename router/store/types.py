@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import DateTime, Dialect, Numeric, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -59,3 +60,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def amount_column() -> sa.Column[int]:
+    """A money column: base units, never NULL."""
+    return sa.Column(Amount(), nullable=False)
+
+
+def time_column(nullable: bool = False) -> sa.Column[datetime]:
+    """A timestamp column, stored and read back in UTC."""
+    return sa.Column(UtcDateTime(), nullable=nullable)
