@@ -30,9 +30,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from chains.base import CoverOpening
 from router import domain as m
-from router.app.claims import chain_cover_id
 from router.domain.claims import PaymentStatus
 from router.domain.incidents import IncidentKind
+from router.domain.openings import chain_cover_id
 from router.execution.payouts import PayoutOutcome
 from router.execution.temporal import start_dev_server
 

@@ -16,7 +16,6 @@ claimed through the executor.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -45,6 +44,7 @@ from router.domain.claims import (
 )
 from router.domain.covers import COVER_DEFINITIONS, CoverType, IncidentKind
 from router.domain.incidents import Incident, IncidentStatus
+from router.domain.openings import chain_cover_id
 from router.errors import (
     ClaimRefused,
     InvalidRequest,
@@ -53,11 +53,6 @@ from router.errors import (
     NotHolder,
     PermissionDenied,
 )
-
-
-def chain_cover_id(cover_id: str) -> str:
-    """The cover's id on chain (``CoverOpening.cover_id``): 0x + SHA-256 of ours."""
-    return "0x" + hashlib.sha256(f"ballast/cover/v1/{cover_id}".encode()).hexdigest()
 
 
 def claim_terms(cover: m.Cover, *, paid: int) -> ClaimTerms:

@@ -1,7 +1,7 @@
 """Opening a bound cover on chain: the bind records the opening in its own
 transaction (status OPENING), and after the commit the executor's opening saga
 (:mod:`router.execution.openings`, workflow id ``"open-" + cover id``) carries
-out ``CoverOpening`` with the on-chain id :func:`router.app.claims.chain_cover_id`
+out ``CoverOpening`` with the on-chain id :func:`router.domain.openings.chain_cover_id`
 and marks it OPEN (certificate holder read back from chain) or FAILED (the
 chain's reason, e.g. the payer did not approve the premium).
 
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from router import domain as m
 from router.domain.claims import RefusalReason
-from router.domain.openings import Opening, OpeningStatus
+from router.domain.openings import Opening, OpeningStatus, chain_cover_id
 from router.errors import ClaimRefused, InvalidRequest
 
 ADDRESS_MAX = 128
@@ -54,8 +54,6 @@ class Openings:
 
     async def record(self, cover: m.Cover, holder: str, payer: str) -> Opening:
         """In the bind's unit of work: the opening to carry out (all the limit is locked)."""
-        from router.app.claims import chain_cover_id
-
         return await self._store.record_opening(
             Opening(
                 cover.cover_id, chain_cover_id(cover.cover_id), holder, payer, cover.limit_amount

@@ -33,9 +33,9 @@ from rich.console import Console
 from chains.base import PoolRef
 from chains.embedded.evm import EmbeddedEvmChain
 from router.agent.client import RouterClient, bind_request
-from router.app.claims import chain_cover_id
 from router.devtools.demo_world import USDC, DemoWorld
 from router.domain.incidents import IncidentKind, IncidentReport
+from router.domain.openings import chain_cover_id
 
 #: The oracle reporters; QUORUM of them confirm an incident.
 ORACLES = ("oracle-a", "oracle-b", "oracle-c")

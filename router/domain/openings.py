@@ -3,6 +3,7 @@ locked, certificate issued to the holder (``chains.base.CoverOpening``)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,3 +25,8 @@ class Opening:
     tx_ref: str = ""
     certificate_holder: str = ""
     detail: str = ""
+
+
+def chain_cover_id(cover_id: str) -> str:
+    """The cover's id on chain (``CoverOpening.cover_id``): 0x + SHA-256 of ours."""
+    return "0x" + hashlib.sha256(f"ballast/cover/v1/{cover_id}".encode()).hexdigest()

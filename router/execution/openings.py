@@ -1,6 +1,6 @@
 """The opening saga: one Temporal workflow per cover bound with a holder and a
 payer (workflow id = ``"open-" + cover id``), which opens the cover on chain
-(``CoverOpening`` with the on-chain id :func:`router.app.claims.chain_cover_id`)
+(``CoverOpening`` with the on-chain id :func:`router.domain.openings.chain_cover_id`)
 once, whoever starts it and however often.
 
     send (reconcile, sign, record, broadcast) -> observe (until final) -> finish

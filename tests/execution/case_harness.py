@@ -26,10 +26,10 @@ from router import domain as m
 from router.agent.client import RouterClient
 from router.api.auth import TokenSigner
 from router.api.server import RunningRouter, running_router
-from router.app.claims import chain_cover_id
 from router.config import AuthConfig, IncidentsConfig, OracleConfig, PartnerConfig
 from router.config_insurance import QuorumConfig
 from router.domain.incidents import IncidentKind, IncidentReport
+from router.domain.openings import chain_cover_id
 from router.execution.payouts import PayoutOutcome
 from router.execution.starter import TemporalStarter
 from router.execution.temporal import DevServer

@@ -12,8 +12,8 @@ import grpc
 import pytest
 from ballast.v1 import common_pb2, partner_pb2, treasury_pb2
 
-from router.app.claims import chain_cover_id
 from router.domain.incidents import IncidentKind
+from router.domain.openings import chain_cover_id
 from router.execution.temporal import DevServer
 from tests.execution.case_harness import SHARE_PPM, UNIT, case_world
 

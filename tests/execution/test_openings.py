@@ -16,11 +16,10 @@ from ballast.v1 import common_pb2, partner_pb2
 from eth_account import Account
 
 from router import domain as m
-from router.app.claims import chain_cover_id
 from router.app.openings import Openings, check_open_on_chain
 from router.config import ExecutionConfig
 from router.domain.incidents import IncidentKind
-from router.domain.openings import OpeningStatus
+from router.domain.openings import OpeningStatus, chain_cover_id
 from router.errors import ClaimRefused
 from router.execution.openings import OpeningOutcome, opening_workflow_id
 from router.execution.starter import TemporalStarter

@@ -26,7 +26,7 @@ from eth_account import Account
 from temporalio.client import Client
 
 from router import domain as m
-from router.app.claims import Claims, chain_cover_id
+from router.app.claims import Claims
 from router.app.incidents import Incidents
 from router.app.openings import Openings
 from router.domain.claims import ClaimStatus, PaymentStatus
@@ -38,7 +38,7 @@ from router.domain.incidents import (
     QuorumPolicy,
     QuorumRule,
 )
-from router.domain.openings import OpeningStatus
+from router.domain.openings import OpeningStatus, chain_cover_id
 from router.execution.messages import SagaOutcome
 from router.execution.openings import OpeningOutcome, opening_workflow_id
 from router.execution.payouts import PayoutOutcome

@@ -21,11 +21,11 @@ from temporalio.client import WorkflowExecutionStatus
 from chains.base import ClaimPayment, TxState
 from chains.solana import TOKEN_PROGRAM_ID
 from chains.solana_covers import associated_token_address, certificate_mint
-from router.app.claims import Claims, chain_cover_id
+from router.app.claims import Claims
 from router.app.openings import Openings
 from router.domain.claims import ClaimStatus, PaymentStatus
 from router.domain.incidents import IncidentKind
-from router.domain.openings import OpeningStatus
+from router.domain.openings import OpeningStatus, chain_cover_id
 from router.execution.payouts import PAYOUT_WORKFLOW, PayoutInput, PayoutKind, PayoutOutcome
 from router.execution.temporal import DevServer
 from tests.execution.solana_world import UNIT, Bound, SolanaWorld, solana_world

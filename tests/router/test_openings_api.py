@@ -10,7 +10,7 @@ import pytest
 from ballast.v1 import common_pb2, partner_pb2
 
 from router.api.server import RunningRouter
-from router.app.claims import chain_cover_id
+from router.domain.openings import chain_cover_id
 from tests.covers_support import terms_pb
 from tests.router.conftest import ClientFactory, report, send_batches
 
