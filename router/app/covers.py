@@ -253,15 +253,14 @@ class Covers:
         cap = self._capacity_of(pool, balance, [(c.limit_amount, c.ends_at) for c in live], now)
         if terms.limit <= cap.available:
             return pool, balance, cap
-        refusal = CapacityExceeded(
-            pool.pool_id,
-            requested=terms.limit,
-            available=cap.available,
-            limit=cap.binding.value,
-            detail=cap.explain(),
-        )
         if not spill_over:
-            raise refusal
+            raise CapacityExceeded(
+                pool.pool_id,
+                requested=terms.limit,
+                available=cap.available,
+                limit=cap.binding.value,
+                detail=cap.explain(),
+            )
         balances = await self._store.latest_balances(pool.chain)
         by_pool: dict[str, list[tuple[int, datetime]]] = {}
         for f in await self._store.covers_in_force(now=now):
