@@ -5,8 +5,9 @@ whose helpers these reuse): the signed transaction is recorded
 (``tx_attempts``) before it is broadcast; nothing is signed while an attempt
 is live or the chain shows the effect's id; a lost or dropped transaction is
 reconciled by the chain-enforced id before anything is signed again. Sends on
-one chain are made one at a time in a worker (sign, record, broadcast under a
-per-chain lock), so nonces reach the node in order.
+one chain are made one at a time in a worker (sign, record, broadcast in the
+chain's turn, :mod:`router.execution.send_queue`), so nonces reach the node
+in order; a crowd of sends is told when to come back instead of waiting.
 
 Attempts are recorded under (owner, 0, source): the claim for a payment,
 the payment for a recovery.
@@ -46,7 +47,7 @@ log = logging.getLogger("ballast.execution")
 
 #: Any one-shot effect these helpers send (a cover opening too: its saga reuses them).
 PayoutEffect = ClaimPayment | Recovery | CoverOpening
-#: How long a send waits for its chain's send lock before it reports WAITING
+#: How long a queued send waits for its chain's turn before it reports WAITING
 #: (the workflow then retries on a timer): far below the activity's timeout.
 QUEUE_WAIT_SECONDS = 20.0
 
@@ -71,7 +72,6 @@ class PayoutActivities:
         self._places = places
         self._poll = poll_seconds
         self._observe = observe_seconds
-        # Well within the activity's timeout: a long queue waits in the workflow.
         self._queue = SendQueue(wait_seconds=QUEUE_WAIT_SECONDS)
 
     def all(self) -> list[Callable[..., Any]]:
