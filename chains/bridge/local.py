@@ -81,12 +81,19 @@ class LocalBridge:
                 raise InvalidInput(f"chain {side.chain!r} given twice")
             self._chains[side.chain] = side
         self._lanes: dict[tuple[str, str], Lane] = {}
+        self.set_lanes(lanes)
+        self._attester = _signer(attester_key)
+
+    def set_lanes(self, lanes: Iterable[Lane]) -> None:
+        """Price deliveries attested from now on with ``lanes`` (all checked first:
+        a bad one changes nothing)."""
+        new: dict[tuple[str, str], Lane] = {}
         for lane in lanes:
-            if lane.key in self._lanes:
+            if lane.key in new:
                 raise InvalidInput(f"lane {lane.src_chain}->{lane.dst_chain} given twice")
             self._check_lane(lane)
-            self._lanes[lane.key] = lane
-        self._attester = _signer(attester_key)
+            new[lane.key] = lane
+        self._lanes = new
 
     def _check_lane(self, lane: Lane) -> None:
         """Both ends exist and name each other with the ids the other actually has."""

@@ -23,11 +23,13 @@ from chains.bridge import DeliveryAttester, Lane, LocalBridge, bridge_chain
 from chains.errors import ChainError
 from chains.factory import connect
 from router.app.limit_changes import EffectiveLimits
+from router.app.registry_changes import EffectiveRoutes
 from router.config import RouterSettings, chain_spec
 from router.domain.drift import DriftPolicy
 from router.domain.execution import LIVE_ATTEMPTS
 from router.execution.activities import PlanActivities
 from router.execution.activity_support import Attester
+from router.execution.bridge_lanes import RoutesFollowingAttester
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
 from router.execution.openings import OpeningActivities, OpeningSaga, adopt_openings
@@ -42,11 +44,14 @@ log = logging.getLogger("ballast.execution")
 
 
 @contextlib.asynccontextmanager
-async def configured_bridge(settings: RouterSettings) -> AsyncIterator[Attester | None]:
+async def configured_bridge(
+    settings: RouterSettings, store: Store | None = None
+) -> AsyncIterator[Attester | None]:
     """The attester the saga delivers with, from ``[bridge]`` (None: no bridge).
 
     The local bridge trusts sends of the configured pools and hubs only, on
-    lanes priced as the planner prices the routes.
+    lanes priced as the planner prices the routes: with ``store``, the routes
+    in force, approved route changes included (:mod:`router.execution.bridge_lanes`).
     """
     if settings.bridge.kind == "none" or settings.bridge.attester_key is None:
         yield None
@@ -65,7 +70,10 @@ async def configured_bridge(settings: RouterSettings) -> AsyncIterator[Attester 
     lanes = [Lane(r.src_chain, r.dst_chain, r.fee_bps, r.fixed_fee) for r in settings.routes]
     bridge = LocalBridge(sides, lanes, settings.bridge.attester_key)
     try:
-        yield DeliveryAttester(bridge)
+        if store is None:
+            yield DeliveryAttester(bridge)
+        else:
+            yield RoutesFollowingAttester(bridge, EffectiveRoutes(store, settings.routes))
     finally:
         await bridge.aclose()
 
@@ -231,7 +239,7 @@ async def execution_runtime(
             return
         async with contextlib.AsyncExitStack() as stack:
             adapters = await stack.enter_async_context(signing_adapters(settings))
-            bridge = attester or await stack.enter_async_context(configured_bridge(settings))
+            bridge = attester or await stack.enter_async_context(configured_bridge(settings, store))
             await stack.enter_async_context(
                 executor_worker(
                     client,
@@ -255,7 +263,7 @@ async def run_worker(settings: RouterSettings, stop: asyncio.Event) -> None:
         async with (
             temporal_client(settings.temporal, settings.database_url) as client,
             signing_adapters(settings) as adapters,
-            configured_bridge(settings) as bridge,
+            configured_bridge(settings, store) as bridge,
             executor_worker(client, settings, store, adapters, bridge, crash=CrashPlan.from_env()),
         ):
             log.info("executor worker on task queue %s", settings.temporal.task_queue)
