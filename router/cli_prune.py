@@ -1,5 +1,6 @@
 """`ballast prune`: removes balance-report history past the retention window
-(``[retention] history_days``) now, batch by batch; ``--dry-run`` only counts.
+(``[retention] history_days``) now, batch by batch, and the limit consumptions
+of ended plans past it; ``--dry-run`` only counts.
 ``ballast serve`` does the same in the background, one batch per tick."""
 
 from __future__ import annotations
@@ -58,3 +59,5 @@ def prune(
         typer.echo(
             f"removed {report.removed} history rows received before {when}; {report.kept} kept"
         )
+    verb = "would remove" if report.dry_run else "removed"
+    typer.echo(f"{verb} {report.usage_removed} limit consumptions of ended plans before {when}")

@@ -5,7 +5,8 @@ tick, so pruning never holds a long transaction beside ingestion);
 ``ballast prune`` calls :meth:`Retention.prune` (every batch, or only counts
 with ``dry_run``). What may go is the store's rule (``router/README.md``,
 Retention): never a pool's confirmed balance or the votes behind it, never
-the audit log.
+the audit log. The limits' consumptions of plans that ended go with the same
+window (never inside the limits' rolling 24 hours, where they still count).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +32,7 @@ class PruneReport:
     removed: int  # rows deleted (would be deleted, on a dry run)
     kept: int  # history rows left (before the removal, on a dry run)
     dry_run: bool
+    usage_removed: int = 0  # limit consumptions of ended plans deleted (would be)
 
 
 class Retention:
@@ -48,7 +51,9 @@ class Retention:
         """Prune at most one batch; how many rows went (0 when retention is off)."""
         if not self.enabled:
             return 0
-        return await self._store.prune_history(self.cutoff(now), limit=self._config.prune_batch)
+        cutoff, batch = self.cutoff(now), self._config.prune_batch
+        usage = await self._store.prune_limit_usage(cutoff, limit=batch)
+        return usage + await self._store.prune_history(cutoff, limit=batch)
 
     async def prune(self, *, now: datetime | None = None, dry_run: bool = False) -> PruneReport:
         """Everything past the window, batch by batch (each its own transaction)."""
@@ -57,14 +62,20 @@ class Retention:
             return PruneReport(cutoff, 0, await self._store.count_history(), dry_run)
         if dry_run:
             would = await self._store.count_prunable_history(cutoff)
-            return PruneReport(cutoff, would, await self._store.count_history(), True)
+            usage = await self._store.count_prunable_limit_usage(cutoff)
+            return PruneReport(cutoff, would, await self._store.count_history(), True, usage)
+        removed = await self._all(self._store.prune_history, cutoff)
+        usage = await self._all(self._store.prune_limit_usage, cutoff)
+        return PruneReport(cutoff, removed, await self._store.count_history(), False, usage)
+
+    async def _all(self, prune: Callable[..., Awaitable[int]], cutoff: datetime) -> int:
+        """Batch after batch (each its own transaction) until one comes back short."""
         removed = 0
         while True:
-            n = await self._store.prune_history(cutoff, limit=self._config.prune_batch)
+            n = await prune(cutoff, limit=self._config.prune_batch)
             removed += n
             if n < self._config.prune_batch:
-                break
-        return PruneReport(cutoff, removed, await self._store.count_history(), False)
+                return removed
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick at once, then every ``prune_interval_seconds`` until ``stop``
@@ -73,7 +84,7 @@ class Retention:
             try:
                 n = await self.tick()
                 if n:
-                    log.info("pruned %d history rows past the retention window", n)
+                    log.info("pruned %d rows (history, limit usage) past the window", n)
             except RouterError:  # the database away: try again next tick
                 log.warning("history pruning failed; retrying next tick", exc_info=True)
             with contextlib.suppress(TimeoutError):

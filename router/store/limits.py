@@ -33,11 +33,14 @@ from router.domain.limits import (
     refused,
     window_take,
 )
-from router.store._base import StoreBase
+from router.domain.plans import PlanStatus
+from router.store._base import PLANS, StoreBase
 from router.store.tables import metadata
 
 BUCKETS, USAGE = metadata.tables["limit_buckets"], metadata.tables["limit_usage"]
 RELEASES = metadata.tables["limit_releases"]
+#: Plans none of whose steps consumes a limit again.
+ENDED = (PlanStatus.COMPLETED, PlanStatus.FAILED, PlanStatus.CANCELLED)
 
 
 def _unreleased() -> sa.ColumnElement[bool]:
@@ -243,3 +246,32 @@ class LimitsPart(StoreBase):
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         return [Usage(r["scope"], int(r["amount"]), r["at"], r["plan_id"], r["seq"]) for r in rows]
+
+    # -- retention -------------------------------------------------------------
+
+    def _prunable_usage(self, before: datetime) -> sa.Select[Any]:
+        """Consumptions that count nowhere any more: of plans that ended (no step
+        of theirs consumes again) and recorded before ``before`` and the window."""
+        before = min(check_utc(before, "before"), utcnow() - WINDOW)
+        ended = sa.select(PLANS.c.plan_id).where(PLANS.c.status.in_([s.value for s in ENDED]))
+        return sa.select(USAGE.c.plan_id, USAGE.c.seq, USAGE.c.scope).where(
+            USAGE.c.at < before, USAGE.c.plan_id.in_(ended)
+        )
+
+    async def count_prunable_limit_usage(self, before: datetime) -> int:
+        stmt = sa.select(sa.func.count()).select_from(self._prunable_usage(before).subquery())
+        async with self._tx() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def prune_limit_usage(self, before: datetime, *, limit: int) -> int:
+        """Delete at most ``limit`` prunable consumptions (oldest first) with their
+        releases, in one transaction; how many went."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        keys = self._prunable_usage(before).order_by(USAGE.c.at).limit(limit)
+        async with self._tx() as conn:
+            rows = [tuple(r) for r in (await conn.execute(keys)).all()]
+            for table in (RELEASES, USAGE) if rows else ():
+                key = sa.tuple_(table.c.plan_id, table.c.seq, table.c.scope)
+                await conn.execute(sa.delete(table).where(key.in_(rows)))
+        return len(rows)

@@ -4,13 +4,15 @@ consumers (replicas: separate engines on one database), kept across reopen."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from router.domain.limits import DailyLimit, LaneLimit, LimitsPolicy
 from router.errors import LimitExceeded
 from router.store import Store, open_store
+from router.store.tables import metadata
 from tests.store.conftest import T0, later
 
 LANE = LaneLimit("eth", "sol", capacity=1_000, refill_per_second=10)
@@ -143,3 +145,45 @@ async def test_a_partly_refilled_bucket_gets_exactly_the_amount_back(store: Stor
     assert (await store.limit_headroom(POLICY, now=later(0))).of("lane:eth->sol") == 100
     # releasing a step that consumed nothing changes nothing
     assert await store.release_limits("plan-z", 3, POLICY, now=later(0)) == []
+
+
+async def test_retention_prunes_the_consumptions_of_ended_plans_only(world: Store) -> None:
+    """Past the window and the rolling 24 hours, a cancelled plan's consumptions
+    (and their releases) go; a plan still pending keeps its own, and so does any
+    consumption inside the 24 hours."""
+    from router.domain import PlanDraft, PlanStatus, PlanStep, StepKind
+
+    for plan_id in ("plan-ended", "plan-open"):
+        await world.create_plan(
+            PlanDraft(
+                plan_id=plan_id,
+                created_by="op-a",
+                steps=(PlanStep(0, StepKind.TRANSFER, "p1", 10, dst_chain="evm", dst_pool="p2"),),
+                total_amount=10,
+                cost=0,
+            )
+        )
+    plan = await world.get_plan("plan-ended")
+    await world.update_plan_status(
+        "plan-ended", PlanStatus.CANCELLED, expected_version=plan.version
+    )
+    now = datetime.now(UTC)
+    old = now - timedelta(days=3)
+    for plan_id in ("plan-ended", "plan-open"):
+        await world.consume_limits(plan_id, 0, 100, ["chain:eth"], POLICY, now=old)
+        await world.consume_limits(plan_id, 1, 50, ["chain:eth"], POLICY, now=old)
+    await world.release_limits("plan-ended", 1, POLICY, now=old)
+    await world.consume_limits("plan-ended", 2, 70, ["chain:eth"], POLICY, now=now)
+    cutoff = now - timedelta(days=1)
+    assert await world.count_prunable_limit_usage(cutoff) == 2
+    assert await world.prune_limit_usage(cutoff, limit=1) == 1  # bounded batches
+    assert await world.prune_limit_usage(cutoff, limit=10) == 1
+    assert await world.prune_limit_usage(cutoff, limit=10) == 0
+    left = {(u.plan_id, u.seq) for u in await world.limit_usage()}
+    assert left == {("plan-open", 0), ("plan-open", 1), ("plan-ended", 2)}
+    # A cutoff inside the rolling 24 hours is held back to its edge.
+    assert await world.prune_limit_usage(now + timedelta(days=1), limit=10) == 0
+    async with world.engine.connect() as conn:
+        releases = metadata.tables["limit_releases"]
+        rows = (await conn.execute(sa.select(releases.c.plan_id))).all()
+    assert [r[0] for r in rows] == []  # the pruned step's release went with it

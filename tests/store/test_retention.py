@@ -134,8 +134,10 @@ async def test_ballast_prune_dry_run_counts_then_prune_removes(
         assert await store.count_history() == 6
         done = await invoke("prune", "--config", str(config))
         assert done.code == 0, done.err
-        assert done.out.startswith("removed 4 history rows received before ")
-        assert done.out.rstrip().endswith("; 2 kept")
+        history, usage = done.out.splitlines()
+        assert history.startswith("removed 4 history rows received before ")
+        assert history.endswith("; 2 kept")
+        assert usage.startswith("removed 0 limit consumptions of ended plans before ")
         assert await store.count_history() == 2
         config.write_text(f'database_url = "{sqlite_url}"\n[retention]\nhistory_days = -1\n')
         bad = await invoke("prune", "--config", str(config))
