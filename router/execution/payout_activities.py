@@ -63,6 +63,7 @@ class PayoutActivities:
         observe_seconds: float = 20.0,
         on_change: Callable[[], None] | None = None,
         crash: CrashPlan | None = None,
+        queue: SendQueue | None = None,
     ) -> None:
         self.on_change = on_change
         self._crash = crash or CrashPlan()
@@ -72,7 +73,9 @@ class PayoutActivities:
         self._places = places
         self._poll = poll_seconds
         self._observe = observe_seconds
-        self._queue = SendQueue(wait_seconds=QUEUE_WAIT_SECONDS)
+        # One queue per worker for every one-shot send (payouts, recoveries,
+        # openings): they share each chain's signer, so they share its turn.
+        self._queue = queue or SendQueue(wait_seconds=QUEUE_WAIT_SECONDS)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.payout_send, self.payout_observe, self.payout_finish]

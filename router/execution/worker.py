@@ -33,9 +33,14 @@ from router.execution.bridge_lanes import RoutesFollowingAttester
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
 from router.execution.openings import OpeningActivities, OpeningSaga, adopt_openings
-from router.execution.payout_activities import PayoutActivities, adopt_payouts
+from router.execution.payout_activities import (
+    QUEUE_WAIT_SECONDS,
+    PayoutActivities,
+    adopt_payouts,
+)
 from router.execution.payouts import PayoutSaga
 from router.execution.saga import PlanSaga
+from router.execution.send_queue import SendQueue
 from router.execution.starter import TemporalStarter
 from router.execution.temporal import temporal_client
 from router.store import Store
@@ -150,23 +155,20 @@ async def executor_worker(
         limits_source=EffectiveLimits(store, settings.limits.policy()),
     )
     await adopt_payouts(store, adapters)
-    payouts = PayoutActivities(
-        store,
-        dict(adapters),
-        places,
-        poll_seconds=settings.execution.poll_seconds,
-        observe_seconds=settings.execution.observe_seconds,
-        on_change=on_change,
-        crash=crash,
-    )
     await adopt_openings(store, adapters)
-    openings = OpeningActivities(
-        store,
-        dict(adapters),
-        places,
-        poll_seconds=settings.execution.poll_seconds,
-        observe_seconds=settings.execution.observe_seconds,
-        on_change=on_change,
+    queue = SendQueue(wait_seconds=QUEUE_WAIT_SECONDS)  # one turn per chain for both
+    payouts, openings = (
+        kind(
+            store,
+            dict(adapters),
+            places,
+            poll_seconds=settings.execution.poll_seconds,
+            observe_seconds=settings.execution.observe_seconds,
+            on_change=on_change,
+            crash=crash,
+            queue=queue,
+        )
+        for kind in (PayoutActivities, OpeningActivities)
     )
     worker = Worker(
         client,
