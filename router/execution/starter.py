@@ -26,18 +26,13 @@ class TemporalStarter:
         self._queue = task_queue
         self._execution = execution
 
-    async def start(self, plan_id: str) -> bool:
-        """Start the plan's saga unless it runs or ran; True if this call started it."""
+    async def _start_once(self, workflow: str, arg: object, workflow_id: str) -> bool:
+        """Start a saga unless one with this id runs or ran; True if this call started it."""
         try:
             await self._client.start_workflow(
-                WORKFLOW,
-                SagaInput(
-                    plan_id,
-                    step_deadline_seconds=self._execution.step_deadline_seconds,
-                    poll_seconds=self._execution.poll_seconds,
-                    observe_seconds=self._execution.observe_seconds,
-                ),
-                id=plan_id,
+                workflow,
+                arg,
+                id=workflow_id,
                 task_queue=self._queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -47,6 +42,16 @@ class TemporalStarter:
         except WorkflowAlreadyStartedError:
             return False  # it runs, or ran to its end: never a second saga
         return True
+
+    async def start(self, plan_id: str) -> bool:
+        """Start the plan's saga unless it runs or ran; True if this call started it."""
+        arg = SagaInput(
+            plan_id,
+            step_deadline_seconds=self._execution.step_deadline_seconds,
+            poll_seconds=self._execution.poll_seconds,
+            observe_seconds=self._execution.observe_seconds,
+        )
+        return await self._start_once(WORKFLOW, arg, plan_id)
 
     async def resolve(
         self, plan_id: str, seq: int, action: str, operator: str, reason: str
@@ -64,43 +69,21 @@ class TemporalStarter:
         return await self._start_payout(PayoutKind.RECOVERY, recovery_id)
 
     async def _start_payout(self, kind: PayoutKind, key: str) -> bool:
-        try:
-            await self._client.start_workflow(
-                PAYOUT_WORKFLOW,
-                PayoutInput(
-                    kind.value,
-                    key,
-                    poll_seconds=self._execution.poll_seconds,
-                    observe_seconds=self._execution.observe_seconds,
-                ),
-                id=key,
-                task_queue=self._queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                task_timeout=timedelta(seconds=5),
-            )
-        except WorkflowAlreadyStartedError:
-            return False
-        return True
+        arg = PayoutInput(
+            kind.value,
+            key,
+            poll_seconds=self._execution.poll_seconds,
+            observe_seconds=self._execution.observe_seconds,
+        )
+        return await self._start_once(PAYOUT_WORKFLOW, arg, key)
 
     async def start_opening(self, cover_id: str) -> bool:
         """Start a cover's opening saga (workflow id = "open-" + cover id) unless it runs or ran."""
         from router.execution.openings import OPENING_WORKFLOW, OpeningInput, opening_workflow_id
 
-        try:
-            await self._client.start_workflow(
-                OPENING_WORKFLOW,
-                OpeningInput(
-                    cover_id,
-                    poll_seconds=self._execution.poll_seconds,
-                    observe_seconds=self._execution.observe_seconds,
-                ),
-                id=opening_workflow_id(cover_id),
-                task_queue=self._queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                task_timeout=timedelta(seconds=5),
-            )
-        except WorkflowAlreadyStartedError:
-            return False
-        return True
+        arg = OpeningInput(
+            cover_id,
+            poll_seconds=self._execution.poll_seconds,
+            observe_seconds=self._execution.observe_seconds,
+        )
+        return await self._start_once(OPENING_WORKFLOW, arg, opening_workflow_id(cover_id))
