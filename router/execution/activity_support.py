@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from temporalio import activity
 
 from chains.base import InboundTransfer, SignedTx, TxOutcome, TxState
-from router.domain.execution import AttemptState, TxAttempt
+from router.domain.execution import LIVE_ATTEMPTS, AttemptState, TxAttempt
 from router.execution.messages import EffectReport, Progress, StepRef
 from router.telemetry import context as log_context
 
@@ -119,3 +119,16 @@ def report_of(attempt: TxAttempt) -> EffectReport:
         AttemptState.REPLACED: Progress.SENT,
     }[attempt.state]
     return EffectReport(progress, attempt.tx_ref, "", attempt.block_number)
+
+
+def adopt_live(attempts: Iterable[TxAttempt], adapters: Mapping[str, Any]) -> int:
+    """Before a worker acts: the nonce of every live signed transaction counts as
+    ours again (EVM adapters), so a restart never signs a second transaction at a
+    nonce it already used. How many were adopted."""
+    adopted = 0
+    for attempt in attempts:
+        adapter = adapters.get(attempt.chain)
+        if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
+            adapter.adopt(signed_of(attempt))
+            adopted += 1
+    return adopted

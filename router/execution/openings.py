@@ -24,9 +24,8 @@ from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
     from chains.base import CoverOpening
-    from router.domain.execution import LIVE_ATTEMPTS
     from router.domain.openings import OpeningStatus
-    from router.execution.activity_support import NonRetryable, heartbeating, signed_of
+    from router.execution.activity_support import NonRetryable, adopt_live, heartbeating
     from router.execution.messages import EffectReport, Progress
     from router.execution.payout_activities import PayoutActivities
     from router.execution.payouts import run_activity, send_until_settled
@@ -129,12 +128,8 @@ class OpeningActivities(PayoutActivities):
 
 
 async def adopt_openings(store: Any, adapters: Any) -> int:
-    """Before acting: the nonces of live opening attempts count as ours again (EVM)."""
-    adopted = 0
-    for opening in await store.openings_in(OpeningStatus.OPENING):
-        for attempt in await store.attempts(opening.chain_cover_id):
-            adapter = adapters.get(attempt.chain)
-            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(signed_of(attempt))
-                adopted += 1
-    return adopted
+    """Before acting: the live attempts of openings under way."""
+    under_way = await store.openings_in(OpeningStatus.OPENING)
+    return adopt_live(
+        [a for o in under_way for a in await store.attempts(o.chain_cover_id)], adapters
+    )

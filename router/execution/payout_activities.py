@@ -30,6 +30,7 @@ from router.domain.execution import LIVE_ATTEMPTS, AttemptState, Leg, TxAttempt
 from router.execution.activity_support import (
     Chains,
     NonRetryable,
+    adopt_live,
     heartbeating,
     progress_of,
     report_of,
@@ -244,14 +245,7 @@ class PayoutActivities:
 
 
 async def adopt_payouts(store: Store, adapters: Any) -> int:
-    """Before acting: the nonces of live payout attempts count as ours again (EVM)."""
-    adopted = 0
+    """Before acting: the live attempts of pending payments and due recoveries."""
     keys = [p.payment_id for p in await store.list_payments(status=PaymentStatus.PENDING)]
     keys += [r.recovery_id for r in await store.list_recoverables(status="due")]
-    for key in keys:
-        for attempt in await store.attempts(key):
-            adapter = adapters.get(attempt.chain)
-            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(signed_of(attempt))
-                adopted += 1
-    return adopted
+    return adopt_live([a for key in keys for a in await store.attempts(key)], adapters)

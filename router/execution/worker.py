@@ -26,9 +26,8 @@ from router.app.limit_changes import EffectiveLimits
 from router.app.registry_changes import EffectiveRoutes
 from router.config import RouterSettings, chain_spec
 from router.domain.drift import DriftPolicy
-from router.domain.execution import LIVE_ATTEMPTS
 from router.execution.activities import PlanActivities
-from router.execution.activity_support import Attester
+from router.execution.activity_support import Attester, adopt_live
 from router.execution.bridge_lanes import RoutesFollowingAttester
 from router.execution.effects import ChainPlace, Places
 from router.execution.faults import CrashPlan
@@ -105,21 +104,12 @@ async def signing_adapters(settings: RouterSettings) -> AsyncIterator[dict[str, 
 
 
 async def adopt_recorded(store: Store, adapters: Mapping[str, Any]) -> int:
-    """Before acting: every live signed transaction's nonce counts as ours again (EVM),
-    so a restarted worker never signs a second transaction at a nonce it already used."""
-    from router.execution.activity_support import signed_of
-
-    adopted = 0
-    plans = await store.list_plans()
-    for plan in plans:
-        if plan.status.value != "executing":
-            continue
-        for attempt in await store.plan_attempts(plan.plan_id):
-            adapter = adapters.get(attempt.chain)
-            if attempt.state in LIVE_ATTEMPTS and adapter is not None and hasattr(adapter, "adopt"):
-                adapter.adopt(signed_of(attempt))
-                adopted += 1
-    return adopted
+    """Before acting: the live attempts of executing plans (``adopt_live``)."""
+    attempts = []
+    for plan in await store.list_plans():
+        if plan.status.value == "executing":
+            attempts += await store.plan_attempts(plan.plan_id)
+    return adopt_live(attempts, adapters)
 
 
 @contextlib.asynccontextmanager
